@@ -67,9 +67,11 @@ const FRIENDLY_ALIASES: Record<string, KeyAliases> = {
 
 /** Validates and resolves the friendly input; throws one ValidationError listing every problem. */
 export function resolveLinkInput(input: LinkRequestInput, ctx: ResolveContext): ResolvedLinkRequest {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(schemaIssues(LinkInput, input));
+  }
   const issues: Issue[] = [];
-  const json: Record<string, unknown> =
-    typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input } : {};
+  const json: Record<string, unknown> = { ...input };
   // Dates become epoch seconds before the schema sees them (the schema is JSON).
   for (const key of ['notBefore', 'expiresAt'] as const) {
     const value = json[key];
@@ -82,8 +84,7 @@ export function resolveLinkInput(input: LinkRequestInput, ctx: ResolveContext): 
       }
     }
   }
-  issues.push(...schemaIssues(LinkInput, json === input ? input : json, { aliases: FRIENDLY_ALIASES }));
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ValidationError(issues);
+  issues.push(...schemaIssues(LinkInput, json, { aliases: FRIENDLY_ALIASES }));
 
   const failed = new Set(issues.map((i) => i.path));
   const instant = (key: 'notBefore' | 'expiresAt'): number | undefined => {
