@@ -219,9 +219,11 @@ export class HttpClient {
         : typeof envelope.error_description === 'string'
           ? envelope.error_description
           : descriptions[0];
-    const trackingId = typeof envelope.trackingId === 'string' ? envelope.trackingId : headerTrackingId;
+    // Everything the server says is redacted: a broker may echo the Authorization header anywhere.
+    const echoedTrackingId = typeof envelope.trackingId === 'string' ? envelope.trackingId : headerTrackingId;
+    const trackingId = echoedTrackingId ? redact(echoedTrackingId, secrets) : undefined;
     const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
-    const reason = response.statusText ? ` ${response.statusText}` : '';
+    const reason = response.statusText ? ` ${redact(response.statusText, secrets)}` : '';
     let message = `${where} answered ${response.status}${reason}`;
     if (said) message += `: ${redact(said, secrets)}`;
     if (descriptions.length > 1) message += ` (${descriptions.join('; ')})`;

@@ -66,7 +66,11 @@ export class InstantConnect {
     this.environment = resolveEnvironment(options.broker ?? 'commercial', options.linkBaseUrl);
     this.apiVersion = options.apiVersion ?? 'v2';
     this.#http = new HttpClient(options.token, { userAgent: 'instant-connect-sdk', ...options });
-    this.#concurrency = Math.max(1, options.concurrency ?? 4);
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new TypeError(`concurrency must be a whole number of at least 1 (got ${concurrency})`);
+    }
+    this.#concurrency = concurrency;
     this.#now = options.now ?? Date.now;
   }
 
