@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AUDIENCE } from '../domain/constants.js';
+import { InstantConnectError } from '../errors.js';
+import { generateBrokerKey } from './keys.js';
+import { OverloadedError, WorkLimiter } from './limiter.js';
+import { issueToken, openToken } from './tokens.js';
+
+/** A job the test finishes by hand. */
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test('never runs more than `concurrency` jobs; the rest wait in order and all finish', async () => {
+  const limiter = new WorkLimiter({ concurrency: 2, maxQueue: 10 });
+  const gates = Array.from({ length: 6 }, () => deferred());
+  const started: number[] = [];
+  let running = 0;
+  let peak = 0;
+  const results = gates.map((gate, i) =>
+    limiter.run(async () => {
+      started.push(i);
+      running++;
+      peak = Math.max(peak, running);
+      await gate.promise;
+      running--;
+      return i * 10;
+    }),
+  );
+  await tick();
+  assert.deepEqual(started, [0, 1]);
+  assert.equal(limiter.inFlight, 2);
+  assert.equal(limiter.queued, 4);
+
+  gates[1]!.resolve();
+  await tick();
+  assert.deepEqual(started, [0, 1, 2]);
+  assert.equal(limiter.inFlight, 2);
+  assert.equal(limiter.queued, 3);
+
+  for (const gate of gates) gate.resolve();
+  assert.deepEqual(await Promise.all(results), [0, 10, 20, 30, 40, 50]);
+  assert.equal(peak, 2);
+  assert.equal(limiter.inFlight, 0);
+  assert.equal(limiter.queued, 0);
+});
+
+test('a full queue refuses at once with ERR_OVERLOADED (503) and a Retry-After hint', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 1 });
+  const gate = deferred();
+  let secondRan = false;
+  const first = limiter.run(() => gate.promise);
+  const second = limiter.run(() => {
+    secondRan = true;
+  });
+  // The third is refused while the first is still running: no waiting.
+  let refusal: unknown;
+  await limiter
+    .run(() => assert.fail('must not run'))
+    .catch((error: unknown) => {
+      refusal = error;
+    });
+  assert.ok(refusal instanceof OverloadedError);
+  assert.ok(refusal instanceof InstantConnectError);
+  assert.equal(refusal.code, 'ERR_OVERLOADED');
+  assert.equal(refusal.httpStatus, 503);
+  assert.ok(Number.isInteger(refusal.retryAfter) && refusal.retryAfter >= 1 && refusal.retryAfter <= 60);
+  assert.equal(limiter.inFlight, 1);
+  assert.equal(limiter.queued, 1);
+  assert.equal(secondRan, false);
+
+  gate.resolve();
+  await Promise.all([first, second]);
+  assert.equal(secondRan, true);
+});
+
+test('maxQueue 0: only what fits the running slots is accepted', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 0 });
+  const gate = deferred();
+  const first = limiter.run(() => gate.promise);
+  await assert.rejects(
+    limiter.run(() => 1),
+    { code: 'ERR_OVERLOADED' },
+  );
+  gate.resolve();
+  await first;
+  assert.equal(await limiter.run(() => 2), 2);
+});
+
+test('errors in jobs (thrown or rejected) reach the caller and free the slot', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 5 });
+  const gate = deferred();
+  const blocked = limiter.run(() => gate.promise);
+  const thrown = limiter.run(() => {
+    throw new Error('sync boom');
+  });
+  const rejected = limiter.run(async () => {
+    throw new Error('async boom');
+  });
+  const after = limiter.run(() => 'still served');
+  gate.reject(new Error('gate boom'));
+  await assert.rejects(blocked, /gate boom/);
+  await assert.rejects(thrown, /sync boom/);
+  await assert.rejects(rejected, /async boom/);
+  assert.equal(await after, 'still served');
+  assert.equal(limiter.inFlight, 0);
+  assert.equal(limiter.queued, 0);
+});
+
+test('a waiting job whose signal aborts leaves the queue; a running one is not interrupted', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 2 });
+  const gate = deferred();
+  const controller = new AbortController();
+  const running = limiter.run(() => gate.promise.then(() => 'done'), { signal: controller.signal });
+  const waitingController = new AbortController();
+  let waitingRan = false;
+  const waiting = limiter.run(
+    () => {
+      waitingRan = true;
+    },
+    { signal: waitingController.signal },
+  );
+  assert.equal(limiter.queued, 1);
+  waitingController.abort(new Error('client went away'));
+  await assert.rejects(waiting, /client went away/);
+  assert.equal(limiter.queued, 0);
+  controller.abort();
+  gate.resolve();
+  assert.equal(await running, 'done');
+  assert.equal(waitingRan, false);
+  await assert.rejects(
+    limiter.run(() => 1, { signal: AbortSignal.abort(new Error('already')) }),
+    /already/,
+  );
+});
+
+test('the Retry-After hint grows with the backlog and stays within 1..60 s', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 1000 });
+  const gate = deferred();
+  const jobs = Array.from({ length: 1001 }, () => limiter.run(() => gate.promise));
+  const refusal = await limiter.run(() => 0).catch((error: unknown) => error);
+  assert.ok(refusal instanceof OverloadedError);
+  assert.ok(refusal.retryAfter > 1, 'a 1001-job backlog at ≈25 ms each is more than a second');
+  assert.ok(refusal.retryAfter <= 60);
+  gate.resolve();
+  await Promise.all(jobs);
+  assert.equal(limiter.retryAfter, 1);
+});
+
+test('refuses nonsense options', () => {
+  assert.throws(() => new WorkLimiter({ concurrency: 0, maxQueue: 1 }), { code: 'ERR_INTERNAL' });
+  assert.throws(() => new WorkLimiter({ concurrency: 1.5, maxQueue: 1 }), { code: 'ERR_INTERNAL' });
+  assert.throws(() => new WorkLimiter({ concurrency: 1, maxQueue: -1 }), { code: 'ERR_INTERNAL' });
+});
+
+test('bounds real PBKDF2 work: issuing and opening tokens through the limiter', async () => {
+  const limiter = new WorkLimiter({ concurrency: 2, maxQueue: 16 });
+  const key = generateBrokerKey(1_790_000_000);
+  const now = 1_790_000_000;
+  let peak = 0;
+  const measure = <T>(job: () => Promise<T>) =>
+    limiter.run(async () => {
+      peak = Math.max(peak, limiter.inFlight);
+      return job();
+    });
+  const ciphers = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      measure(() =>
+        issueToken(
+          {
+            sub: `visit ${i}`,
+            aud: AUDIENCE,
+            iss: 'org',
+            iat: now,
+            exp: now + 900,
+            jti: `j${i}`,
+            role: 'guest',
+          },
+          { jweAlg: 'PBES2-HS512+A256KW', enc: 'A256GCM', jwsAlg: 'HS512', saltLength: 16, iterations: 2000 },
+          key,
+        ),
+      ),
+    ),
+  );
+  const opened = await Promise.all(
+    ciphers.map((cipher) => measure(() => openToken(cipher, [key], { now, audience: AUDIENCE }))),
+  );
+  assert.deepEqual(
+    opened.map((o) => o.claims.sub),
+    ciphers.map((_, i) => `visit ${i}`),
+  );
+  assert.equal(peak, 2);
+});

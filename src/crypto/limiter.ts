@@ -1,0 +1,118 @@
+/**
+ * A small limiter for PBKDF2-heavy jobs (issuing and opening tokens).
+ *
+ * Why: jose v6 uses WebCrypto, and in Node WebCrypto's PBKDF2 runs on libuv's thread pool
+ * (4 threads by default), the same pool that serves `fs`, DNS look-ups (`fetch` to Webex
+ * resolves names there) and zlib. A burst of tokens at p2c 32767 (≈ 20 ms of SHA-512 each)
+ * would otherwise fill every pool thread and stall all of that I/O behind it. Bounding the
+ * PBKDF2 jobs in flight (2–3 on 2 cores, with a pool sized so a thread is always free) keeps
+ * the pool usable; bounding the queue turns overload into a fast 503 with `Retry-After`
+ * instead of unbounded memory and latency.
+ */
+import { InstantConnectError } from '../errors.js';
+
+export interface WorkLimiterOptions {
+  /** Jobs running at once (≥ 1). */
+  concurrency: number;
+  /** Jobs waiting for a slot (≥ 0); one more is refused at once with ERR_OVERLOADED. */
+  maxQueue: number;
+}
+
+/** ERR_OVERLOADED (503), with a hint for the `Retry-After` header. */
+export class OverloadedError extends InstantConnectError {
+  /** Seconds after which a retry is likely to be served (1..60). */
+  readonly retryAfter: number;
+  constructor(retryAfter: number) {
+    super('ERR_OVERLOADED', `The server is busy; retry in ${retryAfter} s.`);
+    this.retryAfter = retryAfter;
+  }
+}
+
+interface Waiter {
+  start: () => void;
+}
+
+/** The first job's duration guess (ms) before any has finished: one p2c-32767 PBKDF2, roughly. */
+const INITIAL_ESTIMATE_MS = 25;
+/** Weight of the newest duration in the moving average. */
+const EWMA_WEIGHT = 0.2;
+
+export class WorkLimiter {
+  readonly concurrency: number;
+  readonly maxQueue: number;
+  #running = 0;
+  #queue: Waiter[] = [];
+  #averageMs = INITIAL_ESTIMATE_MS;
+
+  constructor(options: WorkLimiterOptions) {
+    const { concurrency, maxQueue } = options;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+      throw new InstantConnectError('ERR_INTERNAL', 'WorkLimiter: concurrency must be an integer ≥ 1.');
+    }
+    if (!Number.isSafeInteger(maxQueue) || maxQueue < 0) {
+      throw new InstantConnectError('ERR_INTERNAL', 'WorkLimiter: maxQueue must be an integer ≥ 0.');
+    }
+    this.concurrency = concurrency;
+    this.maxQueue = maxQueue;
+  }
+
+  /** Jobs running now (metrics). */
+  get inFlight(): number {
+    return this.#running;
+  }
+
+  /** Jobs waiting for a slot (metrics). */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Seconds until the backlog drains, from the average job duration:
+   * (queued + running) / concurrency × average, rounded up and kept within 1..60.
+   */
+  get retryAfter(): number {
+    const backlog = (this.#queue.length + this.#running) / this.concurrency;
+    return Math.min(60, Math.max(1, Math.ceil((backlog * this.#averageMs) / 1000)));
+  }
+
+  /**
+   * Runs `fn` when a slot is free. Rejects at once with OverloadedError when the queue is full,
+   * and with the signal's reason if `signal` aborts while the job is still waiting (a job
+   * already running is not interrupted). `fn`'s own result or error is passed through, and its
+   * slot is freed either way.
+   */
+  run<T>(fn: () => Promise<T> | T, options: { signal?: AbortSignal } = {}): Promise<T> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#running < this.concurrency) return this.#execute(fn);
+    if (this.#queue.length >= this.maxQueue) return Promise.reject(new OverloadedError(this.retryAfter));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        const index = this.#queue.indexOf(waiter);
+        if (index !== -1) this.#queue.splice(index, 1);
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.#execute(fn).then(resolve, reject);
+        },
+      };
+      this.#queue.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #execute<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.#running++;
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      const elapsed = performance.now() - started;
+      this.#averageMs += EWMA_WEIGHT * (elapsed - this.#averageMs);
+      this.#running--;
+      this.#queue.shift()?.start();
+    }
+  }
+}
