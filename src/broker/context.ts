@@ -1,0 +1,78 @@
+/**
+ * Wires the broker's parts on one store: the organisation, the keys, the issuing service.
+ * `serve` and the `keys` commands share it, so both see the same data directory.
+ */
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { WorkLimiter } from '../crypto/limiter.js';
+import { openStore } from '../store/open.js';
+import type { Org, Store } from '../store/types.js';
+import { ApiKeyService } from './api-keys.js';
+import { Keyring } from './keyring.js';
+import { BrokerService } from './service.js';
+
+export interface BrokerContextOptions {
+  dataDir: string;
+  /** Public origin of the server (short and long links point here). */
+  publicUrl: string;
+  orgName?: string;
+  /** PBKDF2 jobs in flight; see defaultCryptoConcurrency. */
+  cryptoConcurrency?: number;
+  /** PBKDF2 jobs allowed to wait before answering 503. */
+  cryptoQueue?: number;
+}
+
+export interface BrokerContext {
+  store: Store;
+  org: Org;
+  keyring: Keyring;
+  broker: BrokerService;
+  apiKeys: ApiKeyService;
+  limiter: WorkLimiter;
+  /** What the first start created, so `serve` can say so. */
+  created: { org: boolean };
+  close(): Promise<void>;
+}
+
+/**
+ * PBKDF2 runs on libuv's thread pool (UV_THREADPOOL_SIZE, default 4, fixed when the process
+ * starts). Keep one pool thread free for fs and DNS, and no more jobs than cores + 1 (enough
+ * to keep every core busy between jobs). On larger machines start with UV_THREADPOOL_SIZE=cores+2.
+ */
+export function defaultCryptoConcurrency(): number {
+  const pool = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
+  return Math.max(1, Math.min(availableParallelism() + 1, pool - 1));
+}
+
+export async function openBrokerContext(options: BrokerContextOptions): Promise<BrokerContext> {
+  const store = await openStore({ dataDir: options.dataDir });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    let org = await store.getDefaultOrg();
+    const createdOrg = !org;
+    if (!org) {
+      org = { id: randomUUID(), name: options.orgName ?? 'Local organisation', createdAt: now };
+      await store.createOrg(org);
+    }
+    const keyring = new Keyring(store);
+    await keyring.ensure(now);
+    const limiter = new WorkLimiter({
+      concurrency: options.cryptoConcurrency ?? defaultCryptoConcurrency(),
+      maxQueue: options.cryptoQueue ?? 2000,
+    });
+    const broker = new BrokerService({ store, keyring, limiter, publicUrl: options.publicUrl });
+    return {
+      store,
+      org,
+      keyring,
+      broker,
+      apiKeys: new ApiKeyService(store),
+      limiter,
+      created: { org: createdOrg },
+      close: () => store.close(),
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

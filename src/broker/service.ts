@@ -1,0 +1,231 @@
+/**
+ * The broker: issues links exactly as Cisco's joseencrypt does, stores short links, opens tokens
+ * for the visit pages and the space API. Transport-free: the HTTP routes are thin over this.
+ */
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { WorkLimiter } from '../crypto/limiter.js';
+import {
+  type BrokerClaims,
+  issueToken,
+  type OpenedToken,
+  openToken,
+  readTokenHeader,
+} from '../crypto/tokens.js';
+import {
+  AUDIENCE,
+  DEFAULT_TTL_SECONDS,
+  DEFAULTS,
+  ITERATIONS,
+  type Role,
+  SALT_LENGTH,
+} from '../domain/constants.js';
+import type { JoseEncryptRequest, V1Response, V2Response } from '../domain/schema.js';
+import { generateShortCode } from '../domain/short-code.js';
+import { longUrl } from '../domain/urls.js';
+import { validateJoseEncryptRequest } from '../domain/validate.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { Org, ShortLinkRecord, Store } from '../store/types.js';
+import { coerceJoseEncryptBody } from './coerce.js';
+import type { Keyring } from './keyring.js';
+
+export interface BrokerServiceOptions {
+  store: Store;
+  keyring: Keyring;
+  limiter: WorkLimiter;
+  /** Public origin of this server, e.g. http://127.0.0.1:8080 (short links and long links live here). */
+  publicUrl: string;
+  /** Clock, epoch seconds. */
+  now?: () => number;
+}
+
+export interface IssuedLink {
+  role: Role;
+  cipher: string;
+  short?: string;
+  jti: string;
+}
+
+export interface IssueResult {
+  /** The validated request with every default filled in. */
+  request: JoseEncryptRequest & { numHost: number; numGuest: number };
+  links: IssuedLink[];
+  response: V2Response | V1Response;
+}
+
+export interface SpaceInfo {
+  userIdentifier: 'Host' | 'Guest';
+  isLoggedIn: boolean;
+  isHost: boolean;
+  organizationId: string;
+  orgName: string;
+  token: string;
+  spaceId: string;
+  visitId: string;
+  integrationType: 'jose';
+}
+
+export interface OpenedLink extends OpenedToken {
+  org: Org;
+}
+
+export class BrokerService {
+  readonly #store: Store;
+  readonly #keyring: Keyring;
+  readonly #limiter: WorkLimiter;
+  readonly #now: () => number;
+  /** Public origin; serve sets it after listening when it was not configured (port 0). */
+  publicUrl: string;
+
+  constructor(options: BrokerServiceOptions) {
+    this.#store = options.store;
+    this.#keyring = options.keyring;
+    this.#limiter = options.limiter;
+    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.publicUrl = options.publicUrl.replace(/\/+$/, '');
+  }
+
+  /** `baseUrl` of v2 responses: short links are `baseUrl + short`. */
+  get shortLinkBase(): string {
+    return `${this.publicUrl}/visit/`;
+  }
+
+  /** POST /api/{v1|v2}/joseencrypt for an organisation. */
+  async issue(org: Org, body: unknown, version: 'v1' | 'v2'): Promise<IssueResult> {
+    const now = this.#now();
+    const request = validateJoseEncryptRequest(coerceJoseEncryptBody(body), { now });
+    if (request.aud !== AUDIENCE) {
+      throw new ValidationError([
+        { path: 'aud', rule: 'audience', message: `aud must be ${AUDIENCE}, the audience Cisco documents` },
+      ]);
+    }
+    const numHost = request.numHost ?? DEFAULTS.numHost;
+    const numGuest = request.numGuest ?? DEFAULTS.numGuest;
+    const exp = request.jwt.exp ?? now + DEFAULT_TTL_SECONDS;
+    const vertical = request.verticalType ?? DEFAULTS.verticalType;
+    const hostLogin = request.loginUrlForHost ?? DEFAULTS.loginUrlForHost;
+    const key = this.#keyring.active();
+    const roles: Role[] = [...Array<Role>(numHost).fill('host'), ...Array<Role>(numGuest).fill('guest')];
+    const links = await Promise.all(
+      roles.map(async (role): Promise<IssuedLink> => {
+        const claims: BrokerClaims = {
+          sub: request.jwt.sub,
+          aud: request.aud,
+          iss: org.id,
+          iat: now,
+          ...(request.jwt.nbf !== undefined ? { nbf: request.jwt.nbf } : {}),
+          exp,
+          jti: randomUUID(),
+          role,
+          vrt: vertical,
+          ...(role === 'host' ? { hl: hostLogin } : {}),
+          ...(request.jwt.flow ? { flow: request.jwt.flow } : {}),
+        };
+        // Cisco draws salt length and iteration count per token when the request leaves them out.
+        const params = {
+          jweAlg: request.jweAlg ?? DEFAULTS.jweAlg,
+          enc: request.enc ?? DEFAULTS.enc,
+          jwsAlg: request.jwsAlg ?? DEFAULTS.jwsAlg,
+          saltLength: request.saltLength ?? randomInt(SALT_LENGTH.min, SALT_LENGTH.max + 1),
+          iterations: request.iterations ?? randomInt(ITERATIONS.min, ITERATIONS.max + 1),
+        };
+        const cipher = await this.#limiter.run(() => issueToken(claims, params, key));
+        return { role, cipher, jti: claims.jti };
+      }),
+    );
+    const short = version === 'v2' && request.provideShortUrls === true;
+    if (short) await this.#storeShortLinks(org, request.jwt.sub, exp, vertical, hostLogin, links, now);
+    const filled = { ...request, numHost, numGuest, jwt: { ...request.jwt, exp } };
+    return { request: filled, links, response: this.#respond(links, version, short) };
+  }
+
+  #respond(links: IssuedLink[], version: 'v1' | 'v2', short: boolean): V2Response | V1Response {
+    const of = (role: Role) => links.filter((l) => l.role === role);
+    if (version === 'v1')
+      return { host: of('host').map((l) => l.cipher), guest: of('guest').map((l) => l.cipher) };
+    const entry = (l: IssuedLink) => (short ? { cipher: l.cipher, short: l.short! } : { cipher: l.cipher });
+    const response: V2Response = { host: of('host').map(entry), guest: of('guest').map(entry) };
+    if (short) response.baseUrl = this.shortLinkBase;
+    return response;
+  }
+
+  async #storeShortLinks(
+    org: Org,
+    subject: string,
+    expiresAt: number,
+    vertical: ShortLinkRecord['vertical'],
+    hostLogin: boolean,
+    links: IssuedLink[],
+    now: number,
+  ): Promise<void> {
+    for (const link of links) link.short = generateShortCode();
+    // 62^7 codes make a collision rare; when one happens, draw those codes again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const taken = await this.#store.insertShortLinks(
+        links.map((l) => ({
+          code: l.short!,
+          orgId: org.id,
+          cipher: l.cipher,
+          role: l.role,
+          vertical,
+          hostLogin: l.role === 'host' ? hostLogin : false,
+          subject,
+          expiresAt,
+          createdAt: now,
+        })),
+      );
+      if (taken.length === 0) return;
+      for (const link of links) if (taken.includes(link.short!)) link.short = generateShortCode();
+    }
+    throw new Error('could not allocate unique short codes');
+  }
+
+  /** Where a short link goes: the long link on this server. */
+  async resolveShortLink(code: string): Promise<{ location: string; link: ShortLinkRecord }> {
+    const link = /^[A-Za-z0-9]{1,16}$/.test(code) ? await this.#store.getShortLink(code) : undefined;
+    if (!link) throw new NotFoundError(`No visit link with the code ${JSON.stringify(code.slice(0, 16))}`);
+    return {
+      link,
+      location: longUrl({
+        linkBaseUrl: this.publicUrl,
+        vertical: link.vertical,
+        role: link.role,
+        hostLogin: link.hostLogin,
+        cipher: link.cipher,
+      }),
+    };
+  }
+
+  /** Opens a link's token: header checks first (no PBKDF2 for forged headers), then decrypt and verify. */
+  async open(cipher: string): Promise<OpenedLink> {
+    const header = readTokenHeader(cipher);
+    if (header.kid && !this.#keyring.has(header.kid)) await this.#keyring.load(); // rotated elsewhere
+    const opened = await this.#limiter.run(() =>
+      openToken(cipher, (kid) => this.#keyring.candidates(kid), { now: this.#now(), audience: AUDIENCE }),
+    );
+    const org = await this.#store.getOrg(opened.claims.iss);
+    if (!org) throw new NotFoundError('The organisation of this link no longer exists');
+    return { ...opened, org };
+  }
+
+  /** The space API: who this link is, and the space of its subject (created on first use). */
+  async space(cipher: string): Promise<SpaceInfo> {
+    const { claims, org } = await this.open(cipher);
+    const space = await this.#store.getOrCreateSpace(org.id, claims.sub, () => ({
+      id: randomUUID(),
+      createdAt: this.#now(),
+    }));
+    const isHost = claims.role === 'host';
+    return {
+      userIdentifier: isHost ? 'Host' : 'Guest',
+      isLoggedIn: false,
+      isHost,
+      organizationId: org.id,
+      orgName: org.name,
+      // An opaque per-session token: this broker has no Webex access tokens to hand out.
+      token: randomBytes(32).toString('base64url'),
+      spaceId: Buffer.from(`ciscospark://us/ROOM/${space.id}`).toString('base64').replace(/=+$/, ''),
+      visitId: String(space.seq),
+      integrationType: 'jose',
+    };
+  }
+}

@@ -1,0 +1,77 @@
+/** `instant-connect keys …`: API keys of the broker, and rotation of its token keys. */
+import { dataDir } from '../config.js';
+
+async function withContext<T>(
+  data: string | undefined,
+  fn: (ctx: import('../../broker/context.js').BrokerContext) => Promise<T>,
+): Promise<T> {
+  const { openBrokerContext } = await import('../../broker/context.js');
+  const ctx = await openBrokerContext({
+    dataDir: dataDir(data),
+    publicUrl: process.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
+  });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const when = (s?: number) => (s === undefined ? '-' : new Date(s * 1000).toISOString().replace('.000Z', 'Z'));
+
+export async function create(flags: { name: string; data?: string; json?: boolean }): Promise<void> {
+  await withContext(flags.data, async (ctx) => {
+    const { key, record } = await ctx.apiKeys.create(ctx.org, flags.name);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ ...record, key }, null, 2)}\n`);
+      return;
+    }
+    process.stderr.write(`Created API key ${record.id} (${record.name}). It is shown once: store it now.\n`);
+    process.stdout.write(`${key}\n`);
+    process.stderr.write('Use it as: Authorization: Bearer <key>\n');
+  });
+}
+
+export async function list(flags: { data?: string; json?: boolean }): Promise<void> {
+  await withContext(flags.data, async (ctx) => {
+    const keys = await ctx.apiKeys.list(ctx.org);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+      return;
+    }
+    if (keys.length === 0) {
+      process.stderr.write('No API keys yet. Make one with: instant-connect keys create --name NAME\n');
+      return;
+    }
+    const rows = [['ID', 'NAME', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED']];
+    for (const k of keys)
+      rows.push([k.id, k.name, `${k.prefix}…`, when(k.createdAt), when(k.lastUsedAt), when(k.revokedAt)]);
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows)
+      process.stdout.write(
+        `${r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
+  });
+}
+
+export async function revoke(id: string, flags: { data?: string }): Promise<void> {
+  const { CliError } = await import('../config.js');
+  await withContext(flags.data, async (ctx) => {
+    if (!(await ctx.apiKeys.revoke(ctx.org, id))) throw new CliError(`No active API key with id ${id}`);
+    process.stderr.write(`Revoked ${id}: requests with it are refused from now on.\n`);
+  });
+}
+
+export async function rotateBroker(flags: { data?: string; json?: boolean }): Promise<void> {
+  await withContext(flags.data, async (ctx) => {
+    const kid = await ctx.keyring.rotate(Math.floor(Date.now() / 1000));
+    if (flags.json) process.stdout.write(`${JSON.stringify({ kid, keys: ctx.keyring.size })}\n`);
+    else
+      process.stderr.write(
+        `New broker key ${kid} issues tokens from now on; ${ctx.keyring.size - 1} older key(s) still open the tokens they issued. Restart running servers to pick it up at once (they also reload when they meet a token of the new key).\n`,
+      );
+  });
+}

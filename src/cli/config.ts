@@ -1,0 +1,42 @@
+/** Options shared by commands, resolved from flags, then the environment, then defaults. */
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_DATA_DIR = './data';
+
+export function dataDir(flag: string | undefined): string {
+  return resolve(flag ?? process.env['DATA_DIR'] ?? DEFAULT_DATA_DIR);
+}
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535)
+    throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return port;
+}
+
+export function parsePositiveInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+}
+
+/** Loads ./.env into process.env without overriding what is already set. */
+export function loadDotEnv(): void {
+  try {
+    process.loadEnvFile('.env');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** Prints one line to stderr, and an error exit code to go with it. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}

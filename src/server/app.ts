@@ -1,0 +1,107 @@
+/**
+ * The HTTP application, built without listening (fastify's testing pattern): `buildApp()` for
+ * tests and `listen()` in serve.ts. Routes are thin; services do the work.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { ApiKeyService } from '../broker/api-keys.js';
+import type { BrokerService } from '../broker/service.js';
+import { NotFoundError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import { envelope, sendError } from './http-errors.js';
+import { notFoundPage, page } from './pages.js';
+import { brokerRoutes } from './routes/broker.js';
+import { healthRoutes } from './routes/health.js';
+import { linkRoutes } from './routes/links.js';
+
+/** Largest JSON body accepted (a full joseencrypt body with 25 devices is about 3 KiB). */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface AppDeps {
+  store: Store;
+  broker: BrokerService;
+  apiKeys: ApiKeyService;
+}
+
+export interface AppOptions {
+  logger?: FastifyServerOptions['logger'];
+  bodyLimit?: number;
+}
+
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? BODY_LIMIT_BYTES,
+    // Our own ids, never a client's: they are the TrackingID of every answer.
+    genReqId: () => `IC_${randomUUID()}`,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  });
+
+  // Every route's methods, so a known path with another method answers 405 with Allow.
+  const methodsByUrl = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    if (route.url === '*' || (route.config as { methodNotAllowed?: boolean } | undefined)?.methodNotAllowed)
+      return;
+    const methods = methodsByUrl.get(route.url) ?? new Set<string>();
+    for (const m of [route.method].flat()) methods.add(m);
+    methodsByUrl.set(route.url, methods);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('TrackingID', request.id);
+  });
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (/text\/html/.test(request.headers.accept ?? '')) {
+      return reply
+        .status(404)
+        .type('text/html; charset=utf-8')
+        .send(notFoundPage(`Nothing lives at ${path}.`));
+    }
+    return sendError(new NotFoundError(`No route ${request.method} ${path}`), request, reply);
+  });
+
+  await app.register(healthRoutes, { store: deps.store });
+  await app.register(brokerRoutes, { broker: deps.broker, apiKeys: deps.apiKeys });
+  await app.register(linkRoutes, { broker: deps.broker });
+
+  app.get('/', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(
+      page(
+        'instant-connect',
+        `<h1>instant-connect is running</h1>
+<p>This server is an Instant Connect broker: <code>POST /api/v2/joseencrypt</code> with an API key.</p>
+<p>Make a key with <code>npx instant-connect keys create --name my-app</code>, or links with <code>npx instant-connect links --short</code>.</p>`,
+      ),
+    ),
+  );
+
+  // 405 for the other methods of every known path (after all routes are known).
+  for (const [url, methods] of methodsByUrl) {
+    const allowed = [...methods].filter((m) => m !== 'HEAD');
+    const others = ALL_METHODS.filter((m) => !methods.has(m));
+    if (others.length === 0) continue;
+    app.route({
+      method: others,
+      url,
+      config: { methodNotAllowed: true },
+      handler: async (request, reply) =>
+        reply
+          .status(405)
+          .header('allow', allowed.join(', '))
+          .send(
+            envelope(
+              request,
+              'ERR_METHOD_NOT_ALLOWED',
+              `${request.method} is not allowed here; use ${allowed.join(' or ')}`,
+            ),
+          ),
+    });
+  }
+  return app;
+}

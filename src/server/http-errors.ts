@@ -1,0 +1,66 @@
+/**
+ * Every error answer in Webex's envelope `{message, errors:[{description}], trackingId}`, plus our
+ * stable `code` and, for validation, each field's `path` and `rule`. Never a stack, never a secret.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { WebexErrorBody } from '../domain/schema.js';
+import { ERROR_STATUS, type ErrorCode, InstantConnectError, ValidationError } from '../errors.js';
+
+export function envelope(
+  request: FastifyRequest,
+  code: ErrorCode,
+  message: string,
+  errors?: WebexErrorBody['errors'],
+): WebexErrorBody {
+  return { message, errors: errors ?? [{ description: message }], trackingId: String(request.id), code };
+}
+
+/** Fastify's own errors (parser, limits) mapped to our codes. */
+function fromFastify(error: FastifyError): { code: ErrorCode; message: string } | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        code: 'ERR_BODY_TOO_LARGE',
+        message: 'The request body is larger than the limit of this route',
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+        message: 'The body must be JSON (Content-Type: application/json)',
+      };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { code: 'ERR_BAD_JSON', message: 'The body is empty; send a JSON object' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { code: 'ERR_BAD_JSON', message: 'The Content-Length does not match the body' };
+  }
+  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return { code: 'ERR_BAD_JSON', message: 'The body is not valid JSON' };
+  }
+  if (error.statusCode === 413)
+    return { code: 'ERR_BODY_TOO_LARGE', message: 'The request body is too large' };
+  if (error.statusCode === 415)
+    return { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Content-Type' };
+  return undefined;
+}
+
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof InstantConnectError) {
+    const status = ERROR_STATUS[error.code];
+    if (status >= 500) request.log.warn({ code: error.code }, error.message);
+    const retryAfter = (error as { retryAfter?: unknown }).retryAfter;
+    if (typeof retryAfter === 'number' && (status === 429 || status === 503))
+      reply.header('retry-after', retryAfter);
+    if (error.code === 'ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="instant-connect"');
+    const errors =
+      error instanceof ValidationError
+        ? error.issues.map((i) => ({ description: i.message, path: i.path, rule: i.rule }))
+        : undefined;
+    const message = error instanceof ValidationError ? 'The request is not valid' : error.message;
+    return reply.status(status).send(envelope(request, error.code, message, errors));
+  }
+  const mapped = fromFastify(error as FastifyError);
+  if (mapped)
+    return reply.status(ERROR_STATUS[mapped.code]).send(envelope(request, mapped.code, mapped.message));
+  request.log.error({ err: error }, 'unhandled error');
+  return reply.status(500).send(envelope(request, 'ERR_INTERNAL', 'Something went wrong on our side'));
+}

@@ -1,0 +1,107 @@
+/** Short links, the long-link pages and the space API of the project's own broker. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BrokerService } from '../../broker/service.js';
+import { TokenError } from '../../crypto/tokens.js';
+import { isoSeconds } from '../../domain/time.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import { sendError } from '../http-errors.js';
+import { escapeHtml, notFoundPage, page } from '../pages.js';
+
+const wantsHtml = (request: FastifyRequest) => /text\/html/.test(request.headers.accept ?? '');
+
+function dataParam(request: FastifyRequest): string {
+  const query = request.query as Record<string, unknown>;
+  const data = query['data'];
+  if (typeof data !== 'string' || data.length === 0) {
+    throw new ValidationError([
+      { path: 'data', rule: 'required', message: 'the data query parameter (the cipher) is required' },
+    ]);
+  }
+  if (query['int'] !== undefined && query['int'] !== 'jose') {
+    throw new ValidationError([{ path: 'int', rule: 'enum', message: 'int must be jose' }]);
+  }
+  return data;
+}
+
+export async function linkRoutes(app: FastifyInstance, opts: { broker: BrokerService }): Promise<void> {
+  const { broker } = opts;
+
+  app.get<{ Params: { code: string } }>('/visit/:code', async (request, reply) => {
+    try {
+      const { location } = await broker.resolveShortLink(request.params.code);
+      return reply.redirect(location, 302);
+    } catch (err) {
+      if (err instanceof NotFoundError && wantsHtml(request)) {
+        return reply.status(404).type('text/html; charset=utf-8').send(notFoundPage(err.message));
+      }
+      throw err;
+    }
+  });
+
+  app.get<{ Params: { vertical: string; page: string } }>('/:vertical/v1/:page', async (request, reply) => {
+    const { vertical, page: kind } = request.params;
+    if (!['gen', 'hc'].includes(vertical) || !['login', 'talk'].includes(kind)) {
+      throw new NotFoundError(`No page at ${request.url.split('?')[0]}`);
+    }
+    return renderLinkPage(broker, request, reply);
+  });
+
+  const space = async (request: FastifyRequest) => broker.space(dataParam(request));
+  for (const url of ['/api/v1/space', '/api/v1/space/']) {
+    app.get(url, space);
+    app.post(url, space);
+  }
+}
+
+async function renderLinkPage(broker: BrokerService, request: FastifyRequest, reply: FastifyReply) {
+  let cipher: string;
+  try {
+    cipher = dataParam(request);
+  } catch (err) {
+    if (!wantsHtml(request)) return sendError(err, request, reply);
+    return reply
+      .status(400)
+      .type('text/html; charset=utf-8')
+      .send(
+        page(
+          'Link incomplete',
+          '<h1>This link is incomplete</h1><p>It carries no visit. Check the link you were sent.</p>',
+        ),
+      );
+  }
+  const html = (status: number, title: string, body: string) =>
+    reply.status(status).type('text/html; charset=utf-8').send(page(title, body));
+  try {
+    const { claims } = await broker.open(cipher);
+    const role = claims.role === 'host' ? 'host' : 'guest';
+    return html(
+      200,
+      `${claims.sub}: ${role}`,
+      `<h1>${escapeHtml(claims.sub)}</h1>
+<p>You are joining as the <strong>${role}</strong>.</p>
+<p><span class="state ok">Valid</span> until <time datetime="${isoSeconds(claims.exp)}">${isoSeconds(claims.exp)}</time>.</p>`,
+    );
+  } catch (err) {
+    if (!(err instanceof TokenError)) throw err;
+    if (err.code === 'ERR_TOKEN_NOT_YET_VALID') {
+      const opens = err.notBefore !== undefined ? isoSeconds(err.notBefore) : 'later';
+      return html(
+        403,
+        'Not open yet',
+        `<h1>This visit has not started yet</h1><p><span class="state wait">Not yet valid</span> The link opens at <time datetime="${opens}">${opens}</time>.</p>`,
+      );
+    }
+    if (err.code === 'ERR_TOKEN_EXPIRED') {
+      return html(
+        403,
+        'Link expired',
+        '<h1>This link has expired</h1><p><span class="state bad">Expired</span> Ask for a new link.</p>',
+      );
+    }
+    return html(
+      400,
+      'Link not valid',
+      '<h1>This link is not valid</h1><p><span class="state bad">Invalid</span> Check the link you were sent, or ask for a new one.</p>',
+    );
+  }
+}

@@ -1,0 +1,86 @@
+/** Starts the service: store, broker, HTTP; stops gracefully (stop accepting, finish, close the database). */
+import type { FastifyInstance } from 'fastify';
+import { type BrokerContext, openBrokerContext } from '../broker/context.js';
+import { buildApp } from './app.js';
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Public origin of this server; default from the listen address. */
+  publicUrl?: string;
+  orgName?: string;
+  /** pino logger options, or false. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  context: BrokerContext;
+  /** Where it listens, e.g. http://127.0.0.1:8080 */
+  url: string;
+  publicUrl: string;
+  close(): Promise<void>;
+}
+
+/** Secrets never reach a log line, whatever a route logs. */
+export const LOG_REDACT = {
+  paths: [
+    'req.headers.authorization',
+    'req.headers.cookie',
+    'req.headers["x-spark-signature"]',
+    'req.query.data',
+    'headers.authorization',
+    'authorization',
+    'token',
+    'key',
+    'secret',
+    'cipher',
+  ],
+  censor: '[REDACTED]',
+};
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const context = await openBrokerContext({
+    dataDir: options.dataDir,
+    publicUrl: options.publicUrl ?? 'http://127.0.0.1',
+    ...(options.orgName ? { orgName: options.orgName } : {}),
+  });
+  let app: FastifyInstance;
+  try {
+    const logger =
+      options.logger === false || options.logger === undefined
+        ? false
+        : { level: 'info', redact: LOG_REDACT, ...(options.logger === true ? {} : options.logger) };
+    app = await buildApp(
+      { store: context.store, broker: context.broker, apiKeys: context.apiKeys },
+      {
+        logger,
+      },
+    );
+    await app.listen({ port: options.port, host: options.host });
+  } catch (err) {
+    await context.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
+  context.broker.publicUrl = publicUrl;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    context,
+    url,
+    publicUrl,
+    close: () => {
+      closing ??= (async () => {
+        await app.close(); // stops accepting, waits for requests in flight
+        await context.close();
+      })();
+      return closing;
+    },
+  };
+}
