@@ -22,7 +22,7 @@ import {
 import type { JoseEncryptRequest, V1Response, V2Response } from '../domain/schema.js';
 import { generateShortCode } from '../domain/short-code.js';
 import { longUrl } from '../domain/urls.js';
-import { validateJoseEncryptRequest } from '../domain/validate.js';
+import { joseEncryptIssues } from '../domain/validate.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Org, ShortLinkRecord, Store } from '../store/types.js';
 import { coerceJoseEncryptBody } from './coerce.js';
@@ -92,12 +92,19 @@ export class BrokerService {
   /** POST /api/{v1|v2}/joseencrypt for an organisation. */
   async issue(org: Org, body: unknown, version: 'v1' | 'v2'): Promise<IssueResult> {
     const now = this.#now();
-    const request = validateJoseEncryptRequest(coerceJoseEncryptBody(body), { now });
-    if (request.aud !== AUDIENCE) {
-      throw new ValidationError([
-        { path: 'aud', rule: 'audience', message: `aud must be ${AUDIENCE}, the audience Cisco documents` },
-      ]);
+    const input = coerceJoseEncryptBody(body);
+    // The audience is checked with everything else, so one answer names every bad field.
+    const issues = joseEncryptIssues(input, { now });
+    const aud = (input as { aud?: unknown } | null | undefined)?.aud;
+    if (typeof aud === 'string' && aud !== AUDIENCE && !issues.some((i) => i.path === 'aud')) {
+      issues.push({
+        path: 'aud',
+        rule: 'audience',
+        message: `aud must be ${AUDIENCE}, the audience Cisco documents`,
+      });
     }
+    if (issues.length > 0) throw new ValidationError(issues);
+    const request = input as JoseEncryptRequest;
     const numHost = request.numHost ?? DEFAULTS.numHost;
     const numGuest = request.numGuest ?? DEFAULTS.numGuest;
     const exp = request.jwt.exp ?? now + DEFAULT_TTL_SECONDS;
@@ -128,7 +135,9 @@ export class BrokerService {
           saltLength: request.saltLength ?? randomInt(SALT_LENGTH.min, SALT_LENGTH.max + 1),
           iterations: request.iterations ?? randomInt(ITERATIONS.min, ITERATIONS.max + 1),
         };
-        const cipher = await this.#limiter.run(() => issueToken(claims, params, key));
+        const cipher = await this.#limiter.run(() => issueToken(claims, params, key), {
+          weight: params.iterations / ITERATIONS.max,
+        });
         return { role, cipher, jti: claims.jti };
       }),
     );
@@ -199,8 +208,10 @@ export class BrokerService {
   async open(cipher: string): Promise<OpenedLink> {
     const header = readTokenHeader(cipher);
     if (header.kid && !this.#keyring.has(header.kid)) await this.#keyring.load(); // rotated elsewhere
-    const opened = await this.#limiter.run(() =>
-      openToken(cipher, (kid) => this.#keyring.candidates(kid), { now: this.#now(), audience: AUDIENCE }),
+    const opened = await this.#limiter.run(
+      () =>
+        openToken(cipher, (kid) => this.#keyring.candidates(kid), { now: this.#now(), audience: AUDIENCE }),
+      { weight: header.p2c / ITERATIONS.max },
     );
     const org = await this.#store.getOrg(opened.claims.iss);
     if (!org) throw new NotFoundError('The organisation of this link no longer exists');

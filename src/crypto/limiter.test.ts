@@ -199,3 +199,50 @@ test('bounds real PBKDF2 work: issuing and opening tokens through the limiter', 
   );
   assert.equal(peak, 2);
 });
+
+test('weights: many light jobs run together, a full job waits for room, and order is kept', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 100 });
+  const light = Array.from({ length: 4 }, () => deferred());
+  const heavy = deferred();
+  const started: string[] = [];
+  const runs = light.map((gate, i) =>
+    limiter.run(
+      async () => {
+        started.push(`light${i}`);
+        await gate.promise;
+      },
+      { weight: 0.25 },
+    ),
+  );
+  const heavyRun = limiter.run(async () => {
+    started.push('heavy');
+    await heavy.promise;
+  });
+  const late = limiter.run(async () => started.push('late'), { weight: 0.25 });
+  await tick();
+  assert.deepEqual(started, ['light0', 'light1', 'light2', 'light3'], 'four quarter-jobs fill one slot');
+  assert.equal(limiter.inFlight, 4);
+  light[0]!.resolve();
+  await tick();
+  assert.deepEqual(
+    started.length,
+    4,
+    'the full job waits until all its room is free; the late light one does not overtake',
+  );
+  for (const gate of light.slice(1)) gate.resolve();
+  await tick();
+  assert.deepEqual(started, ['light0', 'light1', 'light2', 'light3', 'heavy']);
+  heavy.resolve();
+  await Promise.all([...runs, heavyRun, late]);
+  assert.deepEqual(started.at(-1), 'late');
+});
+
+test('weights are clamped: a tiny weight still counts, so jobs in flight stay bounded', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 1000 });
+  const gate = deferred();
+  const runs = Array.from({ length: 100 }, () => limiter.run(() => gate.promise, { weight: 0.0001 }));
+  await tick();
+  assert.equal(limiter.inFlight, 32);
+  gate.resolve();
+  await Promise.all(runs);
+});

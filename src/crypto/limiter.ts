@@ -29,19 +29,30 @@ export class OverloadedError extends InstantConnectError {
 }
 
 interface Waiter {
+  weight: number;
   start: () => void;
 }
 
-/** The first job's duration guess (ms) before any has finished: one p2c-32767 PBKDF2, roughly. */
+/** The first full job's duration guess (ms) before any has finished: one p2c-32767 PBKDF2, roughly. */
 const INITIAL_ESTIMATE_MS = 25;
 /** Weight of the newest duration in the moving average. */
 const EWMA_WEIGHT = 0.2;
+/** The lightest a job counts: bounds the jobs in flight to 32 × concurrency. */
+export const MIN_WEIGHT = 1 / 32;
 
+/**
+ * Jobs carry a weight: the share of a full job they cost (a token at p2c 1000 weighs about
+ * 1000/32767 of one at 32767). Up to `concurrency` full jobs' worth runs at once, so many cheap
+ * jobs keep both cores busy (each is a chain of short WebCrypto hops), while expensive ones
+ * never occupy more pool threads than allowed.
+ */
 export class WorkLimiter {
   readonly concurrency: number;
   readonly maxQueue: number;
   #running = 0;
+  #load = 0;
   #queue: Waiter[] = [];
+  /** Average milliseconds of a job of weight 1. */
   #averageMs = INITIAL_ESTIMATE_MS;
 
   constructor(options: WorkLimiterOptions) {
@@ -67,24 +78,30 @@ export class WorkLimiter {
   }
 
   /**
-   * Seconds until the backlog drains, from the average job duration:
-   * (queued + running) / concurrency × average, rounded up and kept within 1..60.
+   * Seconds until the backlog drains, from the average duration of a full job:
+   * (queued + running weight) / concurrency × average, rounded up and kept within 1..60.
    */
   get retryAfter(): number {
-    const backlog = (this.#queue.length + this.#running) / this.concurrency;
+    const waiting = this.#queue.reduce((sum, w) => sum + w.weight, 0);
+    const backlog = (waiting + this.#load) / this.concurrency;
     return Math.min(60, Math.max(1, Math.ceil((backlog * this.#averageMs) / 1000)));
   }
 
+  #fits(weight: number): boolean {
+    return this.#running === 0 || this.#load + weight <= this.concurrency + 1e-9;
+  }
+
   /**
-   * Runs `fn` when a slot is free. Rejects at once with OverloadedError when the queue is full,
-   * and with the signal's reason if `signal` aborts while the job is still waiting (a job
-   * already running is not interrupted). `fn`'s own result or error is passed through, and its
-   * slot is freed either way.
+   * Runs `fn` when there is room for its `weight` (default 1, a full job; kept within
+   * MIN_WEIGHT..1). Rejects at once with OverloadedError when the queue is full, and with the
+   * signal's reason if `signal` aborts while the job is still waiting (a job already running is
+   * not interrupted). `fn`'s own result or error is passed through, and its room is freed either way.
    */
-  run<T>(fn: () => Promise<T> | T, options: { signal?: AbortSignal } = {}): Promise<T> {
+  run<T>(fn: () => Promise<T> | T, options: { signal?: AbortSignal; weight?: number } = {}): Promise<T> {
     const { signal } = options;
+    const weight = Math.min(1, Math.max(MIN_WEIGHT, options.weight ?? 1));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#running < this.concurrency) return this.#execute(fn);
+    if (this.#queue.length === 0 && this.#fits(weight)) return this.#execute(fn, weight);
     if (this.#queue.length >= this.maxQueue) return Promise.reject(new OverloadedError(this.retryAfter));
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
@@ -93,9 +110,10 @@ export class WorkLimiter {
         reject(signal?.reason);
       };
       const waiter: Waiter = {
+        weight,
         start: () => {
           signal?.removeEventListener('abort', onAbort);
-          this.#execute(fn).then(resolve, reject);
+          this.#execute(fn, weight).then(resolve, reject);
         },
       };
       this.#queue.push(waiter);
@@ -103,16 +121,19 @@ export class WorkLimiter {
     });
   }
 
-  async #execute<T>(fn: () => Promise<T> | T): Promise<T> {
+  async #execute<T>(fn: () => Promise<T> | T, weight: number): Promise<T> {
     this.#running++;
+    this.#load += weight;
     const started = performance.now();
     try {
       return await fn();
     } finally {
-      const elapsed = performance.now() - started;
-      this.#averageMs += EWMA_WEIGHT * (elapsed - this.#averageMs);
+      const perUnit = (performance.now() - started) / weight;
+      this.#averageMs += EWMA_WEIGHT * (perUnit - this.#averageMs);
       this.#running--;
-      this.#queue.shift()?.start();
+      this.#load -= weight;
+      // First in, first out: the head starts when it fits, and nothing overtakes it.
+      while (this.#queue.length > 0 && this.#fits(this.#queue[0]!.weight)) this.#queue.shift()!.start();
     }
   }
 }

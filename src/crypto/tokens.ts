@@ -8,6 +8,8 @@
  * module as a TokenError / ValidationError / InstantConnectError: jose's errors never escape.
  * Error messages never quote a secret, a salt, a claim value or the cipher.
  */
+
+import type { webcrypto } from 'node:crypto';
 import { base64url, CompactEncrypt, compactDecrypt, type DecryptOptions, jwtVerify, SignJWT } from 'jose';
 import {
   ENCS,
@@ -27,6 +29,7 @@ import {
 } from '../domain/constants.js';
 import { type FlowSpec, SIP_URI_PATTERN } from '../domain/schema.js';
 import { type ErrorCode, InstantConnectError, type Issue, ValidationError } from '../errors.js';
+import { passwordKey, signingKey } from './imported-keys.js';
 import { assertBrokerKey, type BrokerKey, KID_PATTERN } from './keys.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -336,7 +339,7 @@ function pickClaims(c: BrokerClaims): BrokerClaims {
 export async function sealCompact(
   plaintext: Uint8Array,
   header: Record<string, unknown> & { alg: JweAlg; enc: Enc },
-  password: Uint8Array,
+  password: Uint8Array | webcrypto.CryptoKey,
   pbes2: { salt: Uint8Array; iterations: number },
   fixed?: { cek: Uint8Array; iv: Uint8Array },
 ): Promise<string> {
@@ -360,7 +363,7 @@ export async function issueToken(claims: BrokerClaims, params: TokenParams, key:
   const payload = pickClaims(claims);
   const jws = await new SignJWT({ ...payload })
     .setProtectedHeader({ alg: params.jwsAlg, typ: 'JWT' })
-    .sign(key.signingSecret);
+    .sign(await signingKey(key, params.jwsAlg));
   const salt = crypto.getRandomValues(new Uint8Array(params.saltLength));
   // Cisco's order; p2s/p2c values are (re)written by sealCompact in these positions.
   const header = {
@@ -373,7 +376,7 @@ export async function issueToken(claims: BrokerClaims, params: TokenParams, key:
     alg: params.jweAlg,
     kid: key.kid,
   };
-  return sealCompact(new TextEncoder().encode(jws), header, key.encryptionSecret, {
+  return sealCompact(new TextEncoder().encode(jws), header, await passwordKey(key), {
     salt,
     iterations: params.iterations,
   });
@@ -569,7 +572,7 @@ export async function openToken(cipher: string, keys: KeySource, options: OpenOp
   for (const key of tries) {
     assertBrokerKey(key);
     try {
-      const { plaintext } = await compactDecrypt(cipher, key.encryptionSecret, { ...DECRYPT_OPTIONS });
+      const { plaintext } = await compactDecrypt(cipher, await passwordKey(key), { ...DECRYPT_OPTIONS });
       opened = { plaintext, key };
       break;
     } catch (error) {
@@ -589,7 +592,13 @@ export async function openToken(cipher: string, keys: KeySource, options: OpenOp
   }
   let payload: Record<string, unknown>;
   try {
-    const verified = await jwtVerify(jws, opened.key.signingSecret, {
+    const signer = opened.key;
+    // The key for the JWS's own alg; jwtVerify has already checked it is one of `algorithms`.
+    const verifyKey = (h: { alg?: string }) =>
+      (JWS_ALGS as readonly string[]).includes(h.alg ?? '')
+        ? signingKey(signer, h.alg as JwsAlg)
+        : signer.signingSecret;
+    const verified = await jwtVerify(jws, verifyKey, {
       algorithms: [...JWS_ALGS],
       typ: 'JWT',
       audience,

@@ -1,0 +1,66 @@
+/**
+ * A real server for tests: `serve` on 127.0.0.1 port 0 with a SQLite file in a temporary data
+ * directory, and an API key. `restart()` reopens the same directory (to prove durability).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  /** A valid API key of the organisation. */
+  key: string;
+  server: RunningServer;
+  /** Stops and starts again on the same data directory (and port 0 → a new port). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: { dataDir?: string } = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ic-test-'));
+  const owned = options.dataDir === undefined;
+  const start = () => startServer({ port: 0, host: '127.0.0.1', dataDir, logger: false });
+  let server = await start();
+  const { key } = await server.context.apiKeys.create(server.context.org, 'test');
+  const handle: TestServer = {
+    get url() {
+      return server.url;
+    },
+    dataDir,
+    key,
+    get server() {
+      return server;
+    },
+    async restart() {
+      await server.close();
+      server = await start();
+    },
+    async close() {
+      await server.close();
+      if (owned) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
+
+/** POST JSON with the test key (or another Authorization) and return status, headers and parsed body. */
+export async function postJson(
+  url: string,
+  body: unknown,
+  options: { key?: string; authorization?: string | null; contentType?: string; raw?: string } = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json' };
+  if (options.authorization !== null) {
+    const auth = options.authorization ?? (options.key ? `Bearer ${options.key}` : undefined);
+    if (auth) headers['authorization'] = auth;
+  }
+  const response = await fetch(url, { method: 'POST', headers, body: options.raw ?? JSON.stringify(body) });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: response.status, headers: response.headers, body: parsed };
+}
