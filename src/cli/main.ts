@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { CliError, loadDotEnv, parsePort } from './config.js';
+import { ENCS, JWE_ALGS, JWS_ALGS, VERTICALS } from '../domain/constants.js';
+import { CliError, loadDotEnv, parsePort, parsePositiveInt } from './config.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -28,9 +29,99 @@ export function buildProgram(): Command {
     'after',
     `
 Examples:
+  $ instant-connect links --short               # host and guest links from the local broker
   $ instant-connect serve                       # the broker and service on http://127.0.0.1:8080
-  $ instant-connect keys create --name ehr      # an API key for POST /api/v2/joseencrypt`,
+  $ instant-connect keys create --name ehr      # an API key for POST /api/v2/joseencrypt
+  $ instant-connect whoami                      # check a Webex bot token`,
   );
+
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  const tokenOptions = (cmd: Command) =>
+    cmd
+      .option('--token-file <file>', 'read the Webex token (or broker API key) from a file')
+      .addOption(
+        new Option('--token <token>', 'the token itself (warns: it lands in shell history)').hideHelp(),
+      );
+
+  const links = program
+    .command('links')
+    .description('make host and guest links (local broker, Cisco commercial or US government)')
+    .option(
+      '--subject <text>',
+      'meeting space (same subject, same meeting); a unique one is made when absent',
+    )
+    .option('--hosts <n>', 'host links (default 1)', parsePositiveInt)
+    .option(
+      '--guests <n>',
+      'guest links, any number: batched past 25 with the same subject (default 1)',
+      parsePositiveInt,
+    )
+    .option('--start <when>', 'when links open: now, +2h, 14:30, "2026-11-28 14:30" or ISO-8601')
+    .option('--end <when>', 'when links stop working (same forms as --start)')
+    .option('--ttl <duration>', 'how long links work from --start: 45m, 1h30m, PT45M (default 15m)')
+    .option('--tz <zone>', 'IANA time zone for local times, e.g. Europe/London (default: this machine)')
+    .option('--device <sip-uri>', 'room device to dial in when the host joins (repeatable)', collect, [])
+    .option('--short', 'ask for short links')
+    .addOption(new Option('--vertical <v>', 'page flavour: gen or hc (default hc)').choices([...VERTICALS]))
+    .option('--no-host-login', 'host links without a Webex login')
+    .addOption(new Option('--jwe-alg <alg>', 'key encryption').choices([...JWE_ALGS]))
+    .addOption(new Option('--enc <enc>', 'content encryption').choices([...ENCS]))
+    .addOption(new Option('--jws-alg <alg>', 'signature of the inner JWT').choices([...JWS_ALGS]))
+    .option('--salt-length <bytes>', 'PBES2 salt, 8..128 (default random)', parsePositiveInt)
+    .option('--iterations <n>', 'PBES2 iterations, 1000..32767 (default random)', parsePositiveInt)
+    .option(
+      '--broker <where>',
+      'local, commercial, usgov or a broker URL (env BROKER; default local without a token)',
+    )
+    .addOption(dataOption())
+    .option('--json', "print the SDK's result as JSON")
+    .option('--csv', 'print CSV, one row per link')
+    .option('--field <path>', 'print one value of the JSON result, e.g. guests.0.shortUrl')
+    .option('--qr', 'print a terminal QR code of the first guest link')
+    .option('--qr-png <file>', 'write a PNG QR code of the first guest link');
+  tokenOptions(links)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ instant-connect links --short                          # local broker, no account needed
+  $ instant-connect links --guests 60 --short --csv > links.csv
+  $ instant-connect links --start 14:30 --ttl 45m --tz Europe/London --field guests.0.shortUrl
+  $ instant-connect links --device room1@example.room.wbx2.com --vertical gen
+  $ WEBEX_TOKEN=… instant-connect links --broker usgov --short --qr`,
+    )
+    .action(async (flags) => (await import('./commands/links.js')).run(flags));
+
+  const whoami = program
+    .command('whoami')
+    .description('check a Webex token: valid or not, bot or person, which org')
+    .option('--broker <where>', 'commercial or usgov: which Webex API to ask (env BROKER)')
+    .option('--api-url <url>', 'Webex API base, e.g. https://webexapis.com/v1 (env WEBEX_API_URL)')
+    .option('--json', 'print JSON');
+  tokenOptions(whoami)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ instant-connect whoami                     # WEBEX_TOKEN from the environment or .env
+  $ instant-connect whoami --token-file bot.token --broker usgov`,
+    )
+    .action(async (flags) => (await import('./commands/whoami.js')).run(flags));
+
+  program
+    .command('decode')
+    .description('show what a link is: its form, JWE header and, for local links, its claims and validity')
+    .argument('<link>', 'a long link, a short link or a cipher')
+    .addOption(dataOption())
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ instant-connect decode http://127.0.0.1:8080/visit/Kuyqdx3
+  $ instant-connect decode 'https://instant.webex.com/hc/v1/talk?int=jose&v=1&data=eyJwMnMiOi…'`,
+    )
+    .action(async (link, flags) => (await import('./commands/decode.js')).run(link, flags));
 
   program
     .command('serve')

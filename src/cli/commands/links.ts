@@ -1,0 +1,112 @@
+/** `instant-connect links`: make host and guest links from the local broker or Cisco's clouds. */
+import { writeFile } from 'node:fs/promises';
+import type { LinkResult } from '../../client/instant-connect.js';
+import { resolveLinkInput } from '../../domain/input.js';
+import { ValidationError } from '../../errors.js';
+import { CliError, DEFAULT_PORT, dataDir } from '../config.js';
+import { findToken, type TokenFlags } from '../credentials.js';
+import { asOptionIssue, type LinkFlags, toLinkInput } from '../link-options.js';
+import { formatCsv, formatTable, pickField, progressBar, useColor } from '../output.js';
+
+export interface LinksFlags extends LinkFlags, TokenFlags {
+  broker?: string;
+  data?: string;
+  json?: boolean;
+  csv?: boolean;
+  field?: string;
+  qr?: boolean;
+  qrPng?: string;
+}
+
+function optionError(err: ValidationError): CliError {
+  return new CliError(err.issues.map((i) => asOptionIssue(i).message).join('\n       '), 2);
+}
+
+export async function run(flags: LinksFlags): Promise<void> {
+  const formats = [flags.json, flags.csv, flags.field !== undefined].filter(Boolean).length;
+  if (formats > 1) throw new CliError('choose one of --json, --csv and --field', 2);
+  const now = Math.floor(Date.now() / 1000);
+  let input: ReturnType<typeof toLinkInput>;
+  try {
+    input = toLinkInput(flags, now);
+    resolveLinkInput(input, { now }); // every problem reported before any store or network is touched
+  } catch (err) {
+    if (err instanceof ValidationError) throw optionError(err);
+    throw err;
+  }
+  const token = findToken(flags, ['WEBEX_TOKEN']);
+  const broker = flags.broker ?? process.env['BROKER'] ?? (token ? 'commercial' : 'local');
+  const { InstantConnect } = await import('../../client/instant-connect.js');
+  const onProgress = progressBar(process.stderr);
+  let result: LinkResult;
+  let close: (() => Promise<void>) | undefined;
+  let note: string | undefined;
+  try {
+    let sdk: InstanceType<typeof InstantConnect>;
+    if (broker === 'local') {
+      const publicUrl = (
+        process.env['PUBLIC_URL'] ?? `http://127.0.0.1:${process.env['PORT'] ?? DEFAULT_PORT}`
+      ).replace(/\/+$/, '');
+      const [{ openBrokerContext }, { localBrokerFetch }] = await Promise.all([
+        import('../../broker/context.js'),
+        import('../../broker/local-transport.js'),
+      ]);
+      const dir = dataDir(flags.data);
+      const ctx = await openBrokerContext({ dataDir: dir, publicUrl });
+      close = ctx.close;
+      sdk = new InstantConnect({
+        broker: publicUrl,
+        token: 'local',
+        fetch: localBrokerFetch(ctx.broker, ctx.org),
+      });
+      note = `Local broker: links issued into ${dir}; they open while "instant-connect serve" runs at ${publicUrl}.\n`;
+    } else {
+      if (!token) {
+        throw new CliError(
+          `the ${broker} broker needs a token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE (or --broker local)`,
+          2,
+        );
+      }
+      try {
+        sdk = new InstantConnect({ broker, token });
+      } catch (err) {
+        throw new CliError(`--broker: ${(err as Error).message}`, 2);
+      }
+    }
+    result = await sdk.createLinks(input, onProgress ? { onProgress } : {});
+  } catch (err) {
+    if (err instanceof ValidationError) throw optionError(err);
+    throw err;
+  } finally {
+    await close?.();
+  }
+  if (note) process.stderr.write(note);
+  await print(result, flags);
+}
+
+async function print(result: LinkResult, flags: LinksFlags): Promise<void> {
+  const out = process.stdout;
+  if (result.subjectGenerated && (flags.json || flags.csv || flags.field !== undefined)) {
+    process.stderr.write(`Subject: ${result.subject} (generated)\n`);
+  }
+  if (flags.json) out.write(`${JSON.stringify(result, null, 2)}\n`);
+  else if (flags.csv) out.write(formatCsv(result));
+  else if (flags.field !== undefined) out.write(`${pickField(result, flags.field)}\n`);
+  else out.write(formatTable(result, useColor(out)));
+
+  const first = result.guests[0] ?? result.hosts[0];
+  const target = first?.shortUrl ?? first?.longUrl;
+  if ((flags.qr || flags.qrPng) && first && target) {
+    const QRCode = (await import('qrcode')).default;
+    if (flags.qr) {
+      const text = await QRCode.toString(target, { type: 'terminal', small: true });
+      // In table mode the QR follows the table; otherwise stdout stays machine-readable.
+      const stream = flags.json || flags.csv || flags.field !== undefined ? process.stderr : out;
+      stream.write(`\nQR code of the first ${first.role} link:\n${text}`);
+    }
+    if (flags.qrPng) {
+      await writeFile(flags.qrPng, await QRCode.toBuffer(target, { type: 'png', margin: 2, scale: 6 }));
+      process.stderr.write(`QR code of the first ${first.role} link written to ${flags.qrPng}\n`);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/** How `links` prints: a table for people, CSV and JSON for programs, one field for scripts. */
+import type { LinkResult } from '../client/instant-connect.js';
+import type { Link } from '../domain/links.js';
+import { isoSeconds } from '../domain/time.js';
+import { CliError } from './config.js';
+
+export function useColor(stream: NodeJS.WriteStream): boolean {
+  return !!stream.isTTY && process.env['NO_COLOR'] === undefined && process.env['TERM'] !== 'dumb';
+}
+
+const paint = (on: boolean, code: string, text: string) => (on ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+const allLinks = (r: LinkResult): Link[] => [...r.hosts, ...r.guests];
+
+export function formatTable(result: LinkResult, color: boolean): string {
+  const window = `${result.notBefore !== undefined ? isoSeconds(result.notBefore) : 'now'} → ${isoSeconds(result.expiresAt)}`;
+  const lines = [
+    `${paint(color, '1', 'Subject')}  ${result.subject}${result.subjectGenerated ? ' (generated: the same subject is the same meeting)' : ''}`,
+    `${paint(color, '1', 'Valid')}    ${window}`,
+    '',
+  ];
+  const rows = allLinks(result).map((l) => [`${l.role} ${l.index + 1}`, l.shortUrl ?? '-', l.longUrl]);
+  const header = ['ROLE', 'SHORT URL', 'LONG URL'];
+  const widths = [0, 1].map((i) => Math.max(header[i]!.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[], isHost = false) => {
+    const role = r[0]!.padEnd(widths[0]!);
+    return `${paint(color && isHost, '1;36', role)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]}`;
+  };
+  lines.push(paint(color, '2', line(header).trimEnd()));
+  allLinks(result).forEach((l, i) => {
+    lines.push(line(rows[i]!, l.role === 'host'));
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+const csvCell = (v: string | number | undefined) => {
+  const s = v === undefined ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+};
+
+export function formatCsv(result: LinkResult): string {
+  const header = [
+    'subject',
+    'role',
+    'index',
+    'shortUrl',
+    'longUrl',
+    'forcedLoginUrl',
+    'cipher',
+    'notBefore',
+    'expiresAt',
+  ];
+  const rows = allLinks(result).map((l) =>
+    [
+      result.subject,
+      l.role,
+      l.index,
+      l.shortUrl,
+      l.longUrl,
+      l.forcedLoginUrl,
+      l.cipher,
+      result.notBefore !== undefined ? isoSeconds(result.notBefore) : '',
+      isoSeconds(result.expiresAt),
+    ]
+      .map(csvCell)
+      .join(','),
+  );
+  return `${[header.join(','), ...rows].join('\n')}\n`;
+}
+
+/** `guests.0.shortUrl` → that value: strings raw, anything else as JSON. */
+export function pickField(value: unknown, path: string): string {
+  let current: unknown = value;
+  for (const part of path.split('.').filter(Boolean)) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) {
+      throw new CliError(
+        `--field: the result has no ${JSON.stringify(path)} (stopped at ${JSON.stringify(part)})`,
+        2,
+      );
+    }
+    current = (current as Record<string, unknown>)[part];
+  }
+  return typeof current === 'string' ? current : JSON.stringify(current, null, 2);
+}
+
+/** A one-line progress bar on stderr, only on a terminal and only for several calls. */
+export function progressBar(stream: NodeJS.WriteStream): ((done: number, total: number) => void) | undefined {
+  if (!stream.isTTY) return undefined;
+  return (done, total) => {
+    if (total < 2) return;
+    const width = 24;
+    const filled = Math.round((done / total) * width);
+    stream.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total} calls`);
+    if (done === total) stream.write('\n');
+  };
+}
