@@ -7,11 +7,14 @@
  * 2. The same with `iterations: 1000`, links per second against raw keys per second at 1000.
  * 3. p50/p99 latency of GET /visit/:code, idle and while links are issued at full load.
  */
+import { spawnSync } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AUDIENCE } from '../src/domain/constants.js';
-import { type ChildServer, fmt, p2cOf, percentile, startChildServer, timedLoop } from './lib.js';
+import { type ChildServer, CLI, fmt, p2cOf, percentile, startChildServer, timedLoop } from './lib.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 6);
@@ -65,6 +68,47 @@ async function visitLatency(server: ChildServer, codes: string[], count: number)
     times.push(performance.now() - t0);
   }
   return times.sort((a, b) => a - b);
+}
+
+/** Median wall time of a command started from scratch, over `runs` runs. */
+function coldStart(args: string[], runs = 9): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
+}
+
+function cliColdStarts(): [string, string, string, string][] {
+  const data = mkdtempSync(join(tmpdir(), 'ic-bench-cli-'));
+  try {
+    const bare = coldStart(['-e', '']);
+    const version = coldStart([CLI, '--version']);
+    spawnSync(process.execPath, [CLI, 'keys', 'list', '--data', data]); // create the store once, as a user's first run does
+    const links = coldStart([CLI, 'links', '--data', data, '--iterations', '1000', '--json']);
+    return [
+      [
+        'CLI cold start: --version',
+        `${fmt(version, 0)} ms`,
+        `${fmt(bare, 0)} ms bare node -e ""`,
+        fmt(version / bare, 2),
+      ],
+      [
+        'CLI cold start: links (local, p2c 1000)',
+        `${fmt(links, 0)} ms`,
+        `${fmt(bare, 0)} ms bare node -e ""`,
+        fmt(links / bare, 2),
+      ],
+    ];
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
 }
 
 async function main() {
@@ -132,6 +176,7 @@ async function main() {
         '',
       ],
     ];
+    rows.push(...cliColdStarts());
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   } finally {
