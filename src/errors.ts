@@ -11,6 +11,7 @@ export const ERROR_STATUS = {
   ERR_NOT_FOUND: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_CONFLICT: 409,
+  ERR_CANCELLED: 410,
   ERR_BODY_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_RATE_LIMITED: 429,
@@ -68,5 +69,12 @@ export class NotFoundError extends InstantConnectError {
 export class UnauthorizedError extends InstantConnectError {
   constructor(message = 'A valid API key or token is required in the Authorization header (Bearer).') {
     super('ERR_UNAUTHORIZED', message);
+  }
+}
+
+/** The visit of this link was cancelled: its links stop working at once. */
+export class CancelledError extends InstantConnectError {
+  constructor(message = 'This visit was cancelled: its links no longer work') {
+    super('ERR_CANCELLED', message);
   }
 }

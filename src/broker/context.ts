@@ -5,8 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { WorkLimiter } from '../crypto/limiter.js';
+import { InstantConnectError } from '../errors.js';
 import { openStore } from '../store/open.js';
 import type { Org, Store } from '../store/types.js';
+import { CiscoLinkSource, type LinkSource, LocalLinkSource } from '../visits/link-source.js';
+import { VisitService } from '../visits/service.js';
 import { ApiKeyService } from './api-keys.js';
 import { Keyring } from './keyring.js';
 import { BrokerService } from './service.js';
@@ -20,6 +23,10 @@ export interface BrokerContextOptions {
   cryptoConcurrency?: number;
   /** PBKDF2 jobs allowed to wait before answering 503. */
   cryptoQueue?: number;
+  /** Where visits get their links: `local` (default), `commercial`, `usgov` or a broker URL, with its token. */
+  linkSource?: { broker: string; token?: string };
+  /** Zone for visit times given without one (default UTC). */
+  timeZone?: string;
 }
 
 export interface BrokerContext {
@@ -28,6 +35,7 @@ export interface BrokerContext {
   keyring: Keyring;
   broker: BrokerService;
   apiKeys: ApiKeyService;
+  visits: VisitService;
   limiter: WorkLimiter;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
@@ -61,7 +69,13 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       maxQueue: options.cryptoQueue ?? 2000,
     });
     const broker = new BrokerService({ store, keyring, limiter, publicUrl: options.publicUrl });
+    const visits = new VisitService({
+      store,
+      source: linkSource(broker, options.linkSource),
+      ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+    });
     return {
+      visits,
       store,
       org,
       keyring,
@@ -75,4 +89,15 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     await store.close();
     throw err;
   }
+}
+
+function linkSource(broker: BrokerService, config: BrokerContextOptions['linkSource']): LinkSource {
+  if (!config || config.broker === 'local') return new LocalLinkSource(broker);
+  if (!config.token) {
+    throw new InstantConnectError(
+      'ERR_VALIDATION',
+      `BROKER=${config.broker} needs WEBEX_TOKEN (a bot token) in the server's configuration`,
+    );
+  }
+  return new CiscoLinkSource(config.broker, config.token);
 }

@@ -5,9 +5,14 @@
  */
 import { ERROR_STATUS, InstantConnectError, ValidationError } from '../errors.js';
 import type { Org } from '../store/types.js';
-import type { BrokerService } from './service.js';
+import type { BrokerService, IssueResult } from './service.js';
 
-export function localBrokerFetch(broker: BrokerService, org: Org): typeof fetch {
+export function localBrokerFetch(
+  broker: BrokerService,
+  org: Org,
+  /** Sees every successful issue (with each link's jti), to record visits. */
+  onIssued?: (result: IssueResult) => void | Promise<void>,
+): typeof fetch {
   const local = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const version = /\/api\/(v1|v2)\/joseencrypt$/.exec(url.pathname)?.[1] as 'v1' | 'v2' | undefined;
@@ -21,7 +26,9 @@ export function localBrokerFetch(broker: BrokerService, org: Org): typeof fetch 
     }
     try {
       const body = JSON.parse(String(init?.body ?? 'null')) as unknown;
-      const { response } = await broker.issue(org, body, version);
+      const result = await broker.issue(org, body, version);
+      await onIssued?.(result);
+      const { response } = result;
       return new Response(JSON.stringify(response), { status: 200, headers });
     } catch (err) {
       if (!(err instanceof InstantConnectError)) throw err;

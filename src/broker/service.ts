@@ -23,8 +23,8 @@ import type { JoseEncryptRequest, V1Response, V2Response } from '../domain/schem
 import { generateShortCode } from '../domain/short-code.js';
 import { longUrl } from '../domain/urls.js';
 import { joseEncryptIssues } from '../domain/validate.js';
-import { NotFoundError, ValidationError } from '../errors.js';
-import type { Org, ShortLinkRecord, Store } from '../store/types.js';
+import { CancelledError, NotFoundError, ValidationError } from '../errors.js';
+import type { Org, ShortLinkRecord, Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
 import { coerceJoseEncryptBody } from './coerce.js';
 import type { Keyring } from './keyring.js';
 
@@ -66,6 +66,9 @@ export interface SpaceInfo {
 
 export interface OpenedLink extends OpenedToken {
   org: Org;
+  /** The visit this link belongs to, when it was recorded (every link of this broker is). */
+  visit?: VisitRecord;
+  link?: VisitLinkRecord;
 }
 
 export class BrokerService {
@@ -215,7 +218,9 @@ export class BrokerService {
     );
     const org = await this.#store.getOrg(opened.claims.iss);
     if (!org) throw new NotFoundError('The organisation of this link no longer exists');
-    return { ...opened, org };
+    const recorded = await this.#store.findVisitLinkByJti(opened.claims.jti);
+    if (recorded?.visit.status === 'cancelled') throw new CancelledError();
+    return { ...opened, org, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };
   }
 
   /** The space API: who this link is, and the space of its subject (created on first use). */

@@ -1,5 +1,6 @@
 /** `links` flags → the SDK's friendly input, and the SDK's field names → the flags people typed. */
-import { parseWhen } from '../domain/local-time.js';
+import { resolveLinkInput } from '../domain/input.js';
+import { isTimeZone, parseWhen } from '../domain/local-time.js';
 import type { CryptoOptions, LinkRequestInput } from '../domain/schema.js';
 import { type Issue, ValidationError } from '../errors.js';
 
@@ -40,6 +41,10 @@ const OPTION_OF: Record<string, string> = {
   'crypto.iterations': '--iterations',
 };
 
+/** Field names that rules about two fields mention in their message body ("notBefore … before expiresAt"). */
+const FIELD_WORDS = /(?<![\w-])(notBefore|expiresAt|ttl|hosts|guests)(?![\w-])/g;
+const RULES_NAMING_OTHER_FIELDS = new Set(['total', 'order', 'exclusive']);
+
 /** The same issue, speaking of the flag instead of the SDK field. */
 export function asOptionIssue(issue: Issue): Issue {
   const base = issue.path.replace(/\[\d+\]$/, '');
@@ -47,17 +52,14 @@ export function asOptionIssue(issue: Issue): Issue {
   if (!option) return issue;
   const index = /\[(\d+)\]$/.exec(issue.path)?.[1];
   const name = index !== undefined ? `${option} #${Number(index) + 1}` : option;
-  if (issue.rule === 'total') {
-    // Rules about hosts and guests together name both flags.
-    return {
-      ...issue,
-      path: option,
-      message: issue.message.replace(/\bhosts\b/, '--hosts').replace(/\bguests\b/, '--guests'),
-    };
-  }
-  const message = issue.message.startsWith(issue.path)
+  let message = issue.message.startsWith(issue.path)
     ? `${name}${issue.message.slice(issue.path.length)}`
     : `${name}: ${issue.message}`;
+  if (issue.rule === 'total') message = issue.message;
+  if (RULES_NAMING_OTHER_FIELDS.has(issue.rule)) {
+    // Rules about two fields (hosts and guests, start before end, end or ttl) name both flags.
+    message = message.replace(FIELD_WORDS, (word) => OPTION_OF[word]!);
+  }
   return { ...issue, path: option, message };
 }
 
@@ -65,12 +67,23 @@ export function localTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
-/** Builds the SDK input; times are read in `--tz` (default: this machine's zone). */
+/**
+ * Builds the SDK input; times are read in `--tz` (default: this machine's zone). A bad `--tz`,
+ * `--start` or `--end` is reported together with every other bad flag, in one ValidationError.
+ */
 export function toLinkInput(flags: LinkFlags, now: number): LinkRequestInput {
   const issues: Issue[] = [];
   const timeZone = flags.tz ?? localTimeZone();
+  const zoneOk = isTimeZone(timeZone);
+  if (!zoneOk) {
+    issues.push({
+      path: '--tz',
+      rule: 'timezone',
+      message: `--tz: ${JSON.stringify(timeZone)} is not a known time zone: use an IANA name such as Europe/London`,
+    });
+  }
   const when = (text: string | undefined, option: string) => {
-    if (text === undefined) return undefined;
+    if (text === undefined || !zoneOk) return undefined;
     const parsed = parseWhen(text, { now, timeZone });
     if (parsed.ok) return parsed.value;
     issues.push({ path: option, rule: parsed.rule, message: `${option}: ${parsed.message}` });
@@ -78,7 +91,6 @@ export function toLinkInput(flags: LinkFlags, now: number): LinkRequestInput {
   };
   const notBefore = when(flags.start, '--start');
   const expiresAt = when(flags.end, '--end');
-  if (issues.length > 0) throw new ValidationError(issues);
   const crypto: CryptoOptions = {};
   if (flags.jweAlg !== undefined) crypto.jweAlg = flags.jweAlg as CryptoOptions['jweAlg'];
   if (flags.enc !== undefined) crypto.enc = flags.enc as CryptoOptions['enc'];
@@ -98,5 +110,15 @@ export function toLinkInput(flags: LinkFlags, now: number): LinkRequestInput {
   if (flags.device?.length) input.devices = flags.device;
   if (flags.vertical !== undefined) input.vertical = flags.vertical;
   if (Object.keys(crypto).length > 0) input.crypto = crypto;
+  if (issues.length > 0) {
+    // The other flags are checked too, so one run names every problem.
+    try {
+      resolveLinkInput(input, { now });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      issues.push(...err.issues);
+    }
+    throw new ValidationError(issues);
+  }
   return input;
 }

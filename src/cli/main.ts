@@ -18,6 +18,9 @@ const dataOption = () =>
     './data',
   );
 
+const examples = (...lines: string[]) =>
+  `\nExamples:\n${lines.map((line) => `  $ instant-connect ${line}`).join('\n')}`;
+
 export function buildProgram(): Command {
   const program = new Command('instant-connect')
     .description('Webex Instant Connect meeting links: make host and guest links, or run your own broker.')
@@ -160,24 +163,28 @@ Examples:
     .requiredOption('--name <name>', 'what the key is for')
     .addOption(dataOption())
     .option('--json', 'print JSON with the key in a "key" field')
+    .addHelpText('after', examples('keys create --name ehr', 'keys create --name ci --json | jq -r .key'))
     .action(async (flags) => (await import('./commands/keys.js')).create(flags));
   keys
     .command('list')
     .description('list API keys (never the keys themselves)')
     .addOption(dataOption())
     .option('--json', 'print JSON')
+    .addHelpText('after', examples('keys list', 'keys list --json --data /var/lib/instant-connect'))
     .action(async (flags) => (await import('./commands/keys.js')).list(flags));
   keys
     .command('revoke')
     .description('revoke an API key by its id')
     .argument('<id>', 'key id, as shown by keys list')
     .addOption(dataOption())
+    .addHelpText('after', examples('keys revoke key_0123456789ab'))
     .action(async (id, flags) => (await import('./commands/keys.js')).revoke(id, flags));
   keys
     .command('rotate-broker')
     .description('make a new broker token key; older keys keep opening the tokens they issued')
     .addOption(dataOption())
     .option('--json', 'print JSON')
+    .addHelpText('after', examples('keys rotate-broker', 'keys rotate-broker --json'))
     .action(async (flags) => (await import('./commands/keys.js')).rotateBroker(flags));
   return program;
 }

@@ -8,11 +8,13 @@ import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
 import { NotFoundError } from '../errors.js';
 import type { Store } from '../store/types.js';
+import type { VisitService } from '../visits/service.js';
 import { envelope, sendError } from './http-errors.js';
 import { notFoundPage, page } from './pages.js';
 import { brokerRoutes } from './routes/broker.js';
 import { healthRoutes } from './routes/health.js';
 import { linkRoutes } from './routes/links.js';
+import { visitRoutes } from './routes/visits.js';
 
 /** Largest JSON body accepted (a full joseencrypt body with 25 devices is about 3 KiB). */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -21,6 +23,7 @@ export interface AppDeps {
   store: Store;
   broker: BrokerService;
   apiKeys: ApiKeyService;
+  visits: VisitService;
 }
 
 export interface AppOptions {
@@ -54,6 +57,17 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   app.addHook('onRequest', async (request, reply) => {
     reply.header('TrackingID', request.id);
   });
+  // A request still running when close() begins keeps its keep-alive connection open after the
+  // answer, and the server would only close once the keep-alive timeout (72 s) ran out. While
+  // closing, answers say `Connection: close`, so each connection ends with its last answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '';
@@ -67,7 +81,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   });
 
   await app.register(healthRoutes, { store: deps.store });
-  await app.register(brokerRoutes, { broker: deps.broker, apiKeys: deps.apiKeys });
+  await app.register(brokerRoutes, { broker: deps.broker, apiKeys: deps.apiKeys, visits: deps.visits });
+  await app.register(visitRoutes, { visits: deps.visits, apiKeys: deps.apiKeys });
   await app.register(linkRoutes, { broker: deps.broker });
 
   app.get('/', async (_request, reply) =>

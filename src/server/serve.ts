@@ -10,6 +10,10 @@ export interface ServeOptions {
   /** Public origin of this server; default from the listen address. */
   publicUrl?: string;
   orgName?: string;
+  /** Where visits get their links (default the local broker). */
+  linkSource?: { broker: string; token?: string };
+  /** Zone for visit times given without one. */
+  timeZone?: string;
   /** pino logger options, or false. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -45,6 +49,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     dataDir: options.dataDir,
     publicUrl: options.publicUrl ?? 'http://127.0.0.1',
     ...(options.orgName ? { orgName: options.orgName } : {}),
+    ...(options.linkSource ? { linkSource: options.linkSource } : {}),
+    ...(options.timeZone ? { timeZone: options.timeZone } : {}),
   });
   let app: FastifyInstance;
   try {
@@ -53,7 +59,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         ? false
         : { level: 'info', redact: LOG_REDACT, ...(options.logger === true ? {} : options.logger) };
     app = await buildApp(
-      { store: context.store, broker: context.broker, apiKeys: context.apiKeys },
+      { store: context.store, broker: context.broker, apiKeys: context.apiKeys, visits: context.visits },
       {
         logger,
       },

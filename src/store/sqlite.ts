@@ -2,7 +2,20 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ApiKeyRecord, Org, ShortLinkRecord, SpaceRecord, Store, StoredBrokerKey } from './types.js';
+import type {
+  ApiKeyRecord,
+  EventRecord,
+  Org,
+  SessionRecord,
+  ShortLinkRecord,
+  SpaceRecord,
+  Store,
+  StoredBrokerKey,
+  VisitLinkRecord,
+  VisitQuery,
+  VisitRecord,
+} from './types.js';
+import { visitWhere } from './visit-sql.js';
 
 /** Versioned migrations; a version is never edited once released, only added. */
 const MIGRATIONS: string[] = [
@@ -45,6 +58,58 @@ const MIGRATIONS: string[] = [
      subject TEXT NOT NULL,
      created_at INTEGER NOT NULL,
      UNIQUE (org_id, subject)
+   );`,
+  `CREATE TABLE visits (
+     id TEXT PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES orgs(id),
+     subject TEXT NOT NULL,
+     status TEXT NOT NULL,
+     not_before INTEGER,
+     expires_at INTEGER NOT NULL,
+     vertical TEXT NOT NULL,
+     host_login INTEGER NOT NULL,
+     short_urls INTEGER NOT NULL,
+     devices TEXT NOT NULL,
+     source TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     ended_at INTEGER,
+     cancelled_at INTEGER,
+     hosts INTEGER NOT NULL,
+     guests INTEGER NOT NULL
+   );
+   CREATE INDEX visits_org_subject ON visits (org_id, subject);
+   CREATE INDEX visits_org_window ON visits (org_id, expires_at);
+   CREATE TABLE visit_links (
+     visit_id TEXT NOT NULL REFERENCES visits(id),
+     role TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     cipher TEXT NOT NULL,
+     short TEXT,
+     short_url TEXT,
+     long_url TEXT NOT NULL,
+     forced_login_url TEXT,
+     jti TEXT UNIQUE,
+     PRIMARY KEY (visit_id, role, idx)
+   );
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     org_id TEXT NOT NULL,
+     visit_id TEXT,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     type TEXT NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX events_visit ON events (visit_id, id);
+   CREATE TABLE sessions (
+     hash TEXT PRIMARY KEY,
+     org_id TEXT NOT NULL,
+     api_key_id TEXT NOT NULL,
+     csrf TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
    );`,
 ];
 
@@ -90,6 +155,73 @@ function spaceFrom(r: Row): SpaceRecord {
     createdAt: Number(r['created_at']),
   };
 }
+
+function visitFrom(r: Row): VisitRecord {
+  const v: VisitRecord = {
+    id: String(r['id']),
+    orgId: String(r['org_id']),
+    subject: String(r['subject']),
+    status: r['status'] as VisitRecord['status'],
+    expiresAt: Number(r['expires_at']),
+    vertical: r['vertical'] as VisitRecord['vertical'],
+    hostLogin: Number(r['host_login']) === 1,
+    shortUrls: Number(r['short_urls']) === 1,
+    devices: JSON.parse(String(r['devices'])) as string[],
+    source: r['source'] as VisitRecord['source'],
+    createdBy: String(r['created_by']),
+    createdAt: Number(r['created_at']),
+    hosts: Number(r['hosts']),
+    guests: Number(r['guests']),
+  };
+  for (const [key, column] of [
+    ['notBefore', 'not_before'],
+    ['startedAt', 'started_at'],
+    ['endedAt', 'ended_at'],
+    ['cancelledAt', 'cancelled_at'],
+  ] as const) {
+    const value = opt(r[column]);
+    if (value !== undefined) v[key] = value;
+  }
+  return v;
+}
+
+function visitLinkFrom(r: Row): VisitLinkRecord {
+  const l: VisitLinkRecord = {
+    visitId: String(r['visit_id']),
+    role: r['role'] as VisitLinkRecord['role'],
+    index: Number(r['idx']),
+    cipher: String(r['cipher']),
+    longUrl: String(r['long_url']),
+  };
+  for (const [key, column] of [
+    ['short', 'short'],
+    ['shortUrl', 'short_url'],
+    ['forcedLoginUrl', 'forced_login_url'],
+    ['jti', 'jti'],
+  ] as const) {
+    if (r[column] !== null && r[column] !== undefined) l[key] = String(r[column]);
+  }
+  return l;
+}
+
+function eventFrom(r: Row): EventRecord {
+  const e: EventRecord = {
+    id: Number(r['id']),
+    orgId: String(r['org_id']),
+    at: Number(r['at']),
+    actor: String(r['actor']),
+    type: String(r['type']),
+    data: JSON.parse(String(r['data'])) as Record<string, unknown>,
+  };
+  if (r['visit_id'] !== null) e.visitId = String(r['visit_id']);
+  return e;
+}
+
+const STATUS_COLUMN: Partial<Record<VisitRecord['status'], string>> = {
+  live: 'started_at',
+  ended: 'ended_at',
+  cancelled: 'cancelled_at',
+};
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -251,5 +383,185 @@ export class SqliteStore implements Store {
         .run(id, orgId, subject, createdAt);
       return spaceFrom(find.get(orgId, subject) as Row);
     })();
+  }
+
+  #insertEvent(e: EventRecord): void {
+    this.#db
+      .prepare('INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data));
+  }
+
+  #insertLinks(links: VisitLinkRecord[]): void {
+    const insert = this.#db.prepare(
+      `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const l of links) {
+      insert.run(
+        l.visitId,
+        l.role,
+        l.index,
+        l.cipher,
+        l.short ?? null,
+        l.shortUrl ?? null,
+        l.longUrl,
+        l.forcedLoginUrl ?? null,
+        l.jti ?? null,
+      );
+    }
+  }
+
+  async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
+    this.#db.transaction(() => {
+      this.#db
+        .prepare(
+          `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
+             devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          v.id,
+          v.orgId,
+          v.subject,
+          v.status,
+          v.notBefore ?? null,
+          v.expiresAt,
+          v.vertical,
+          v.hostLogin ? 1 : 0,
+          v.shortUrls ? 1 : 0,
+          JSON.stringify(v.devices),
+          v.source,
+          v.createdBy,
+          v.createdAt,
+          v.startedAt ?? null,
+          v.endedAt ?? null,
+          v.cancelledAt ?? null,
+          v.hosts,
+          v.guests,
+        );
+      this.#insertLinks(links);
+      this.#insertEvent(event);
+    })();
+  }
+
+  async addVisitLinks(
+    orgId: string,
+    visitId: string,
+    links: VisitLinkRecord[],
+    event: EventRecord,
+  ): Promise<void> {
+    this.#db.transaction(() => {
+      const hosts = links.filter((l) => l.role === 'host').length;
+      const info = this.#db
+        .prepare('UPDATE visits SET hosts = hosts + ?, guests = guests + ? WHERE id = ? AND org_id = ?')
+        .run(hosts, links.length - hosts, visitId, orgId);
+      if (info.changes !== 1) throw new Error(`no visit ${visitId}`);
+      this.#insertLinks(links);
+      this.#insertEvent(event);
+    })();
+  }
+
+  async getVisit(orgId: string, id: string): Promise<VisitRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM visits WHERE id = ? AND org_id = ?').get(id, orgId) as
+      | Row
+      | undefined;
+    return r && visitFrom(r);
+  }
+
+  async findVisitBySubject(orgId: string, subject: string): Promise<VisitRecord | undefined> {
+    const r = this.#db
+      .prepare(
+        "SELECT * FROM visits WHERE org_id = ? AND subject = ? AND status <> 'cancelled' ORDER BY created_at DESC, id DESC LIMIT 1",
+      )
+      .get(orgId, subject) as Row | undefined;
+    return r && visitFrom(r);
+  }
+
+  async listVisits(orgId: string, query: VisitQuery): Promise<{ items: VisitRecord[]; total: number }> {
+    const { sql, params } = visitWhere(orgId, query);
+    const total = Number(
+      (this.#db.prepare(`SELECT COUNT(*) AS n FROM visits WHERE ${sql}`).get(...params) as Row)['n'],
+    );
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM visits WHERE ${sql} ORDER BY COALESCE(not_before, created_at) DESC, id DESC LIMIT ? OFFSET ?`,
+      )
+      .all(...params, query.limit, query.offset) as Row[];
+    return { items: rows.map(visitFrom), total };
+  }
+
+  async getVisitLinks(visitId: string): Promise<VisitLinkRecord[]> {
+    const rows = this.#db
+      .prepare(
+        "SELECT * FROM visit_links WHERE visit_id = ? ORDER BY CASE role WHEN 'host' THEN 0 ELSE 1 END, idx",
+      )
+      .all(visitId) as Row[];
+    return rows.map(visitLinkFrom);
+  }
+
+  async findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
+    const link = this.#db.prepare('SELECT * FROM visit_links WHERE jti = ?').get(jti) as Row | undefined;
+    if (!link) return undefined;
+    const visit = this.#db.prepare('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
+    return { visit: visitFrom(visit), link: visitLinkFrom(link) };
+  }
+
+  async transitionVisit(
+    orgId: string,
+    id: string,
+    from: VisitRecord['status'][],
+    to: VisitRecord['status'],
+    at: number,
+    event: EventRecord,
+  ): Promise<VisitRecord | undefined> {
+    return this.#db.transaction(() => {
+      const column = STATUS_COLUMN[to];
+      const info = this.#db
+        .prepare(
+          `UPDATE visits SET status = ?${column ? `, ${column} = ?` : ''}
+           WHERE id = ? AND org_id = ? AND status IN (${from.map(() => '?').join(', ')})`,
+        )
+        .run(to, ...(column ? [at] : []), id, orgId, ...from);
+      if (info.changes !== 1) return undefined;
+      this.#insertEvent(event);
+      return visitFrom(this.#db.prepare('SELECT * FROM visits WHERE id = ?').get(id) as Row);
+    })();
+  }
+
+  async appendEvent(event: EventRecord): Promise<void> {
+    this.#insertEvent(event);
+  }
+
+  async listEvents(orgId: string, visitId: string): Promise<EventRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id')
+      .all(orgId, visitId) as Row[];
+    return rows.map(eventFrom);
+  }
+
+  async createSession(s: SessionRecord): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO sessions (hash, org_id, api_key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(s.hash, s.orgId, s.apiKeyId, s.csrf, s.createdAt, s.expiresAt);
+  }
+
+  async getSession(hash: string): Promise<SessionRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM sessions WHERE hash = ?').get(hash) as Row | undefined;
+    return (
+      r && {
+        hash: String(r['hash']),
+        orgId: String(r['org_id']),
+        apiKeyId: String(r['api_key_id']),
+        csrf: String(r['csrf']),
+        createdAt: Number(r['created_at']),
+        expiresAt: Number(r['expires_at']),
+      }
+    );
+  }
+
+  async deleteSession(hash: string): Promise<void> {
+    this.#db.prepare('DELETE FROM sessions WHERE hash = ?').run(hash);
   }
 }

@@ -3,6 +3,7 @@
  * Methods are async so both backends fit; each method is one transaction.
  */
 import type { Role, Vertical } from '../domain/constants.js';
+import type { VisitState, VisitStatus } from '../domain/visit-state.js';
 
 export interface Org {
   /** UUID; the `iss` of every token the broker issues for this organisation. */
@@ -55,6 +56,78 @@ export interface SpaceRecord {
   createdAt: number;
 }
 
+export type VisitSource = 'local' | 'commercial' | 'usgov' | 'custom';
+
+export interface VisitRecord {
+  id: string;
+  orgId: string;
+  subject: string;
+  status: VisitStatus;
+  notBefore?: number;
+  expiresAt: number;
+  vertical: Vertical;
+  hostLogin: boolean;
+  shortUrls: boolean;
+  devices: string[];
+  source: VisitSource;
+  /** Who made it: `key:<id>`, `staff:<key id>`, `joseencrypt:<key id>`, `bot:<person>`, … */
+  createdBy: string;
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  cancelledAt?: number;
+  hosts: number;
+  guests: number;
+}
+
+export interface VisitLinkRecord {
+  visitId: string;
+  role: Role;
+  index: number;
+  cipher: string;
+  short?: string;
+  shortUrl?: string;
+  longUrl: string;
+  forcedLoginUrl?: string;
+  /** Token id, for tokens of the local broker (how a page finds the visit of a link). */
+  jti?: string;
+}
+
+export interface EventRecord {
+  id?: number;
+  orgId: string;
+  visitId?: string;
+  at: number;
+  /** Who: `key:<id>`, `staff:<key id>`, `host`, `guest`, `system`, … never a secret. */
+  actor: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface VisitQuery {
+  state?: VisitState;
+  /** Windows that end after `from` (epoch s). */
+  from?: number;
+  /** Windows that start before `to` (epoch s). */
+  to?: number;
+  /** Case-insensitive search in the subject. */
+  q?: string;
+  limit: number;
+  offset: number;
+  /** The clock for time-derived states. */
+  now: number;
+}
+
+export interface SessionRecord {
+  /** SHA-256 of the cookie value. */
+  hash: string;
+  orgId: string;
+  apiKeyId: string;
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; safe to call from several instances at once. */
@@ -90,4 +163,33 @@ export interface Store {
     subject: string,
     make: () => { id: string; createdAt: number },
   ): Promise<SpaceRecord>;
+
+  /** A visit, its links and its first event, in one transaction. */
+  createVisit(visit: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void>;
+  /** More links for a visit (and the new counts), with their event. */
+  addVisitLinks(orgId: string, visitId: string, links: VisitLinkRecord[], event: EventRecord): Promise<void>;
+  getVisit(orgId: string, id: string): Promise<VisitRecord | undefined>;
+  /** The newest visit of a subject that is not cancelled. */
+  findVisitBySubject(orgId: string, subject: string): Promise<VisitRecord | undefined>;
+  listVisits(orgId: string, query: VisitQuery): Promise<{ items: VisitRecord[]; total: number }>;
+  getVisitLinks(visitId: string): Promise<VisitLinkRecord[]>;
+  findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined>;
+  /**
+   * Moves a visit from one of `from` to `to` with its event, atomically; undefined when the visit
+   * is missing or not in one of `from` (so two cancels, or cancel and start, cannot both win).
+   */
+  transitionVisit(
+    orgId: string,
+    id: string,
+    from: VisitStatus[],
+    to: VisitStatus,
+    at: number,
+    event: EventRecord,
+  ): Promise<VisitRecord | undefined>;
+  appendEvent(event: EventRecord): Promise<void>;
+  listEvents(orgId: string, visitId: string): Promise<EventRecord[]>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(hash: string): Promise<SessionRecord | undefined>;
+  deleteSession(hash: string): Promise<void>;
 }

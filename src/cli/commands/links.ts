@@ -99,9 +99,13 @@ async function print(result: LinkResult, flags: LinksFlags): Promise<void> {
   if ((flags.qr || flags.qrPng) && first && target) {
     const QRCode = (await import('qrcode')).default;
     if (flags.qr) {
-      const text = await QRCode.toString(target, { type: 'terminal', small: true });
       // In table mode the QR follows the table; otherwise stdout stays machine-readable.
       const stream = flags.json || flags.csv || flags.field !== undefined ? process.stderr : out;
+      // The terminal renderer paints with ANSI colours: only on a terminal and without NO_COLOR;
+      // elsewhere plain block characters (dark modules as blocks), which files and pipes keep intact.
+      const text = useColor(stream)
+        ? await QRCode.toString(target, { type: 'terminal', small: true })
+        : await QRCode.toString(target, { type: 'utf8' });
       stream.write(`\nQR code of the first ${first.role} link:\n${text}`);
     }
     if (flags.qrPng) {

@@ -16,7 +16,11 @@ export async function run(flags: ServeFlags): Promise<void> {
   const host = flags.host ?? process.env['HOST'] ?? DEFAULT_HOST;
   const dir = dataDir(flags.data);
   const publicUrl = flags.publicUrl ?? process.env['PUBLIC_URL'];
+  const broker = process.env['BROKER'] ?? 'local';
+  const token = process.env['WEBEX_TOKEN']?.trim();
   const server = await startServer({
+    linkSource: { broker, ...(token ? { token } : {}) },
+    ...(process.env['TZ'] ? { timeZone: process.env['TZ'] } : {}),
     port,
     host,
     dataDir: dir,
@@ -29,6 +33,7 @@ export async function run(flags: ServeFlags): Promise<void> {
     `  data:          ${dir} (${store.kind})`,
     `  organisation:  ${org.name} (${org.id})`,
     `  short links:   ${server.publicUrl}/visit/<code>`,
+    `  visit links:   ${broker === 'local' ? 'the local broker' : `${broker} (with WEBEX_TOKEN)`}`,
   ];
   if (created.org) lines.push('  first start:   created the database, the broker key and the organisation');
   lines.push(

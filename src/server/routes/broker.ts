@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import type { BrokerService } from '../../broker/service.js';
 import type { Org } from '../../store/types.js';
+import type { VisitService } from '../../visits/service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,8 +14,11 @@ declare module 'fastify' {
 
 export async function brokerRoutes(
   app: FastifyInstance,
-  opts: { broker: BrokerService; apiKeys: ApiKeyService },
+  opts: { broker: BrokerService; apiKeys: ApiKeyService; visits: VisitService },
 ): Promise<void> {
+  // JSON only: fastify also parses text/plain by default, which would turn a JSON body sent as
+  // text into a confusing "the body must be a JSON object" instead of 415.
+  app.removeContentTypeParser('text/plain');
   app.addHook('preHandler', async (request) => {
     const { org, keyId } = await opts.apiKeys.authenticate(request.headers.authorization);
     request.org = org;
@@ -23,6 +27,13 @@ export async function brokerRoutes(
   for (const version of ['v1', 'v2'] as const) {
     app.post(`/api/${version}/joseencrypt`, async (request) => {
       const result = await opts.broker.issue(request.org!, request.body, version);
+      // History is complete whichever API made the links: record them as a visit of their subject.
+      await opts.visits.recordIssued(
+        request.org!,
+        `joseencrypt:${request.apiKeyId}`,
+        result,
+        opts.broker.publicUrl,
+      );
       return result.response;
     });
   }

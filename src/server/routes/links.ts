@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BrokerService } from '../../broker/service.js';
 import { TokenError } from '../../crypto/tokens.js';
 import { isoSeconds } from '../../domain/time.js';
-import { NotFoundError, ValidationError } from '../../errors.js';
+import { CancelledError, NotFoundError, ValidationError } from '../../errors.js';
 import { sendError } from '../http-errors.js';
 import { escapeHtml, notFoundPage, page } from '../pages.js';
 
@@ -82,6 +82,13 @@ async function renderLinkPage(broker: BrokerService, request: FastifyRequest, re
 <p><span class="state ok">Valid</span> until <time datetime="${isoSeconds(claims.exp)}">${isoSeconds(claims.exp)}</time>.</p>`,
     );
   } catch (err) {
+    if (err instanceof CancelledError) {
+      return html(
+        410,
+        'Visit cancelled',
+        '<h1>This visit was cancelled</h1><p><span class="state bad">Cancelled</span> Its links no longer work. Ask for a new link if you still need a visit.</p>',
+      );
+    }
     if (!(err instanceof TokenError)) throw err;
     if (err.code === 'ERR_TOKEN_NOT_YET_VALID') {
       const opens = err.notBefore !== undefined ? isoSeconds(err.notBefore) : 'later';

@@ -1,0 +1,121 @@
+/**
+ * What staff, workflow engines and the bot send to make a visit: the link input with a visit's
+ * words (`start`/`end` in a `timeZone`, short links on by default), converted to the SDK's input.
+ */
+import Type from 'typebox';
+import { type Issue, ValidationError } from '../errors.js';
+import { MAX_DEVICES } from './constants.js';
+import { isTimeZone, parseWhen } from './local-time.js';
+import { CryptoOptions, type LinkRequestInput, SipUri, Subject, VerticalField } from './schema.js';
+import { schemaIssues } from './validate.js';
+
+const When = Type.Union(
+  [Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0, maximum: 1e11 - 1 })],
+  {
+    'x-rule': 'now, +45m, 14:30, 2026-11-28 14:30 (in timeZone), ISO-8601 or epoch seconds',
+  },
+);
+
+export const VisitInput = Type.Object(
+  {
+    subject: Type.Optional(Subject),
+    start: Type.Optional(When),
+    end: Type.Optional(When),
+    ttl: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 32 }), Type.Integer({ minimum: 1 })], {
+        'x-rule': 'a duration such as 45m, 1h30m, PT45M or a number of seconds',
+      }),
+    ),
+    timeZone: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, 'x-rule': 'an IANA time zone such as Europe/London' }),
+    ),
+    hosts: Type.Optional(Type.Integer({ minimum: 0, maximum: 500 })),
+    guests: Type.Optional(Type.Integer({ minimum: 0, maximum: 500 })),
+    devices: Type.Optional(Type.Array(SipUri, { maxItems: MAX_DEVICES })),
+    shortUrls: Type.Optional(Type.Boolean({ default: true })),
+    vertical: Type.Optional(VerticalField),
+    hostLogin: Type.Optional(Type.Boolean()),
+    crypto: Type.Optional(CryptoOptions),
+  },
+  { additionalProperties: false, $id: 'VisitInput' },
+);
+export type VisitInput = Type.Static<typeof VisitInput>;
+
+export const AddLinksInput = Type.Object(
+  {
+    hosts: Type.Optional(Type.Integer({ minimum: 0, maximum: 500, default: 0 })),
+    guests: Type.Optional(Type.Integer({ minimum: 0, maximum: 500, default: 0 })),
+  },
+  { additionalProperties: false, $id: 'AddLinksInput' },
+);
+export type AddLinksInput = Type.Static<typeof AddLinksInput>;
+
+/** SDK field → visit field, for messages. */
+export const VISIT_FIELD_NAMES: Record<string, string> = { notBefore: 'start', expiresAt: 'end' };
+
+/** The same issue, naming fields as the caller knows them (`--start`, `start`, …). */
+export function renameIssue(issue: Issue, names: Record<string, string>): Issue {
+  const base = issue.path.replace(/\[\d+\]$/, '');
+  const renamed = names[base];
+  const words = new RegExp(
+    `(?<![\\w-])(${Object.keys(names)
+      .map((k) => k.replace('.', '\\.'))
+      .join('|')})(?![\\w-])`,
+    'g',
+  );
+  const message = issue.message.replace(words, (w) => names[w] ?? w);
+  return { ...issue, path: renamed ? issue.path.replace(base, renamed) : issue.path, message };
+}
+
+export const VISIT_ALIASES = {
+  '': {
+    notBefore: 'start',
+    expiresAt: 'end',
+    numHost: 'hosts',
+    numGuest: 'guests',
+    sub: 'subject',
+    tz: 'timeZone',
+  },
+};
+
+/** Validates a visit input and turns it into the SDK's input; every problem reported at once. */
+export function toLinkRequest(input: unknown, now: number, defaultTimeZone: string): LinkRequestInput {
+  const issues = schemaIssues(VisitInput, input, { aliases: VISIT_ALIASES });
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ValidationError(issues);
+  const v = input as VisitInput;
+  const timeZone = v.timeZone ?? defaultTimeZone;
+  const failed = new Set(issues.map((i) => i.path));
+  if (v.timeZone !== undefined && !failed.has('timeZone') && !isTimeZone(v.timeZone)) {
+    issues.push({
+      path: 'timeZone',
+      rule: 'timezone',
+      message: `timeZone "${v.timeZone}" is not a known IANA time zone`,
+    });
+  }
+  const when = (key: 'start' | 'end'): number | undefined => {
+    const value = v[key];
+    if (value === undefined || failed.has(key)) return undefined;
+    if (typeof value === 'number') return value;
+    const parsed = parseWhen(value, { now, timeZone: isTimeZone(timeZone) ? timeZone : 'UTC' });
+    if (parsed.ok) return parsed.value;
+    issues.push({ path: key, rule: parsed.rule, message: `${key}: ${parsed.message}` });
+    return undefined;
+  };
+  const notBefore = when('start');
+  const expiresAt = when('end');
+  if (issues.length > 0) throw new ValidationError(issues);
+  const request: LinkRequestInput = {
+    hosts: v.hosts ?? 1,
+    guests: v.guests ?? 1,
+    shortUrls: v.shortUrls ?? true,
+  };
+  if (v.subject !== undefined) request.subject = v.subject;
+  if (notBefore !== undefined) request.notBefore = notBefore;
+  if (expiresAt !== undefined) request.expiresAt = expiresAt;
+  if (v.ttl !== undefined) request.ttl = v.ttl;
+  if (v.devices !== undefined) request.devices = v.devices;
+  if (v.vertical !== undefined) request.vertical = v.vertical;
+  if (v.hostLogin !== undefined) request.hostLogin = v.hostLogin;
+  if (v.crypto !== undefined) request.crypto = v.crypto;
+  return request;
+}

@@ -1,0 +1,378 @@
+/**
+ * Visits: what clinics and agencies manage. Each visit has a subject, a window, links, a state
+ * and an append-only event log. Links come from a LinkSource (local broker or Cisco's).
+ */
+import { randomBytes } from 'node:crypto';
+import type { IssueResult } from '../broker/service.js';
+import type { LinkResult } from '../client/instant-connect.js';
+import { DEFAULTS } from '../domain/constants.js';
+import { type Link, normaliseResponse } from '../domain/links.js';
+import { isoSeconds } from '../domain/time.js';
+import { schemaIssues } from '../domain/validate.js';
+import { AddLinksInput, renameIssue, toLinkRequest, VISIT_FIELD_NAMES } from '../domain/visit-input.js';
+import { type VisitState, visitState } from '../domain/visit-state.js';
+import { InstantConnectError, NotFoundError, ValidationError } from '../errors.js';
+import type { EventRecord, Org, Store, VisitLinkRecord, VisitQuery, VisitRecord } from '../store/types.js';
+import type { LinkSource } from './link-source.js';
+
+export class VisitConflictError extends InstantConnectError {
+  constructor(message: string) {
+    super('ERR_CONFLICT', message);
+  }
+}
+
+export interface VisitView {
+  id: string;
+  subject: string;
+  state: VisitState;
+  /** ISO-8601 of the window; `start` is when links open (creation time when they open at once). */
+  start: string;
+  end: string;
+  notBefore?: number;
+  expiresAt: number;
+  vertical: VisitRecord['vertical'];
+  hostLogin: boolean;
+  shortUrls: boolean;
+  devices: string[];
+  source: VisitRecord['source'];
+  createdBy: string;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  cancelledAt?: string;
+  counts: { hosts: number; guests: number };
+  hosts: Link[];
+  guests: Link[];
+}
+
+export interface VisitServiceOptions {
+  store: Store;
+  source: LinkSource;
+  /** Epoch seconds. */
+  now?: () => number;
+  /** Zone for local times without one (default UTC). */
+  timeZone?: string;
+  /** Told of every change (the live lobby listens). */
+  onChange?: (visit: VisitRecord, type: string) => void;
+}
+
+const newVisitId = () => `vis_${randomBytes(9).toString('base64url')}`;
+
+function toLink(l: VisitLinkRecord): Link {
+  const link: Link = { role: l.role, index: l.index, cipher: l.cipher, longUrl: l.longUrl };
+  if (l.short) link.short = l.short;
+  if (l.shortUrl) link.shortUrl = l.shortUrl;
+  if (l.forcedLoginUrl) link.forcedLoginUrl = l.forcedLoginUrl;
+  return link;
+}
+
+function linkRecords(
+  visitId: string,
+  links: Link[],
+  jtis: Map<string, string>,
+  offset: { host: number; guest: number },
+) {
+  return links.map((l): VisitLinkRecord => {
+    const record: VisitLinkRecord = {
+      visitId,
+      role: l.role,
+      index: l.index + offset[l.role],
+      cipher: l.cipher,
+      longUrl: l.longUrl,
+    };
+    if (l.short) record.short = l.short;
+    if (l.shortUrl) record.shortUrl = l.shortUrl;
+    if (l.forcedLoginUrl) record.forcedLoginUrl = l.forcedLoginUrl;
+    const jti = jtis.get(l.cipher);
+    if (jti) record.jti = jti;
+    return record;
+  });
+}
+
+export class VisitService {
+  readonly #store: Store;
+  readonly source: LinkSource;
+  readonly #now: () => number;
+  readonly #timeZone: string;
+  readonly #onChange: VisitServiceOptions['onChange'];
+
+  constructor(options: VisitServiceOptions) {
+    this.#store = options.store;
+    this.source = options.source;
+    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#timeZone = options.timeZone ?? 'UTC';
+    this.#onChange = options.onChange;
+  }
+
+  #event(
+    org: Org,
+    visitId: string,
+    actor: string,
+    type: string,
+    data: Record<string, unknown> = {},
+  ): EventRecord {
+    return { orgId: org.id, visitId, at: this.#now(), actor, type, data };
+  }
+
+  async view(visit: VisitRecord): Promise<VisitView> {
+    const links = await this.#store.getVisitLinks(visit.id);
+    const iso = (s: number | undefined) => (s === undefined ? undefined : isoSeconds(s));
+    const view: VisitView = {
+      id: visit.id,
+      subject: visit.subject,
+      state: visitState(visit, this.#now()),
+      start: isoSeconds(visit.notBefore ?? visit.createdAt),
+      end: isoSeconds(visit.expiresAt),
+      expiresAt: visit.expiresAt,
+      vertical: visit.vertical,
+      hostLogin: visit.hostLogin,
+      shortUrls: visit.shortUrls,
+      devices: visit.devices,
+      source: visit.source,
+      createdBy: visit.createdBy,
+      createdAt: isoSeconds(visit.createdAt),
+      counts: { hosts: visit.hosts, guests: visit.guests },
+      hosts: links.filter((l) => l.role === 'host').map(toLink),
+      guests: links.filter((l) => l.role === 'guest').map(toLink),
+    };
+    if (visit.notBefore !== undefined) view.notBefore = visit.notBefore;
+    for (const key of ['startedAt', 'endedAt', 'cancelledAt'] as const) {
+      const at = iso(visit[key]);
+      if (at) view[key] = at;
+    }
+    return view;
+  }
+
+  /** Makes the links through the source and stores the visit with them. */
+  async create(org: Org, actor: string, input: unknown, signal?: AbortSignal): Promise<VisitView> {
+    const now = this.#now();
+    let request: ReturnType<typeof toLinkRequest>;
+    let created: Awaited<ReturnType<LinkSource['create']>>;
+    try {
+      request = toLinkRequest(input, now, this.#timeZone);
+      created = await this.source.create(org, request, signal);
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        throw new ValidationError(err.issues.map((i) => renameIssue(i, VISIT_FIELD_NAMES)));
+      }
+      throw err;
+    }
+    const { result, jtis } = created;
+    const visit = this.#visitRecord(
+      org,
+      actor,
+      result,
+      request.devices ?? [],
+      request.hostLogin ?? true,
+      now,
+    );
+    const links = linkRecords(visit.id, [...result.hosts, ...result.guests], jtis, { host: 0, guest: 0 });
+    await this.#store.createVisit(
+      visit,
+      links,
+      this.#event(org, visit.id, actor, 'visit.created', {
+        subject: visit.subject,
+        hosts: visit.hosts,
+        guests: visit.guests,
+        start: isoSeconds(visit.notBefore ?? now),
+        end: isoSeconds(visit.expiresAt),
+        source: visit.source,
+        devices: visit.devices.length,
+      }),
+    );
+    this.#onChange?.(visit, 'visit.created');
+    return this.view(visit);
+  }
+
+  #visitRecord(
+    org: Org,
+    actor: string,
+    r: LinkResult,
+    devices: string[],
+    hostLogin: boolean,
+    now: number,
+  ): VisitRecord {
+    const visit: VisitRecord = {
+      id: newVisitId(),
+      orgId: org.id,
+      subject: r.subject,
+      status: 'pending',
+      expiresAt: r.expiresAt,
+      vertical: r.vertical,
+      hostLogin,
+      shortUrls: r.guests.some((l) => l.shortUrl) || r.hosts.some((l) => l.shortUrl),
+      devices,
+      source: this.source.kind,
+      createdBy: actor,
+      createdAt: now,
+      hosts: r.hosts.length,
+      guests: r.guests.length,
+    };
+    if (r.notBefore !== undefined) visit.notBefore = r.notBefore;
+    return visit;
+  }
+
+  async get(org: Org, id: string): Promise<VisitView> {
+    return this.view(await this.#require(org, id));
+  }
+
+  async #require(org: Org, id: string): Promise<VisitRecord> {
+    const visit = /^vis_[A-Za-z0-9_-]{1,32}$/.test(id) ? await this.#store.getVisit(org.id, id) : undefined;
+    if (!visit) throw new NotFoundError(`No visit ${JSON.stringify(id.slice(0, 40))}`);
+    return visit;
+  }
+
+  async list(
+    org: Org,
+    query: Omit<VisitQuery, 'now'>,
+  ): Promise<{ items: VisitView[]; total: number; limit: number; offset: number }> {
+    const { items, total } = await this.#store.listVisits(org.id, { ...query, now: this.#now() });
+    return {
+      items: await Promise.all(items.map((v) => this.view(v))),
+      total,
+      limit: query.limit,
+      offset: query.offset,
+    };
+  }
+
+  async events(org: Org, id: string): Promise<EventRecord[]> {
+    await this.#require(org, id);
+    return this.#store.listEvents(org.id, id);
+  }
+
+  /** Cancels: local links stop at once; at Cisco, what can be done is done and reported. */
+  async cancel(
+    org: Org,
+    actor: string,
+    id: string,
+  ): Promise<VisitView & { cancellation: { linksStopped: boolean; detail: string } }> {
+    const visit = await this.#require(org, id);
+    const state = visitState(visit, this.#now());
+    if (state === 'cancelled') throw new VisitConflictError(`Visit ${id} is already cancelled`);
+    if (state === 'ended' || state === 'expired')
+      throw new VisitConflictError(`Visit ${id} has already ${state === 'ended' ? 'ended' : 'expired'}`);
+    const revoke = await this.source.revoke(org, visit.subject);
+    const cancelled = await this.#store.transitionVisit(
+      org.id,
+      id,
+      ['pending', 'live'],
+      'cancelled',
+      this.#now(),
+      this.#event(org, id, actor, 'visit.cancelled', {
+        source: visit.source,
+        revoke: revoke.detail,
+        revokeOk: revoke.ok,
+      }),
+    );
+    if (!cancelled) throw new VisitConflictError(`Visit ${id} changed while cancelling; try again`);
+    this.#onChange?.(cancelled, 'visit.cancelled');
+    const view = await this.view(cancelled);
+    return { ...view, cancellation: { linksStopped: visit.source === 'local', detail: revoke.detail } };
+  }
+
+  /** More hosts or guests for the same subject, window and space. */
+  async addLinks(org: Org, actor: string, id: string, input: unknown): Promise<VisitView> {
+    const issues = schemaIssues(AddLinksInput, input);
+    if (issues.length > 0) throw new ValidationError(issues);
+    const { hosts = 0, guests = 0 } = input as AddLinksInput;
+    if (hosts + guests === 0) {
+      throw new ValidationError([
+        { path: 'hosts', rule: 'total', message: 'hosts and guests are both 0: ask for at least one link' },
+      ]);
+    }
+    const visit = await this.#require(org, id);
+    const state = visitState(visit, this.#now());
+    if (state === 'cancelled' || state === 'ended' || state === 'expired') {
+      throw new VisitConflictError(`Visit ${id} is ${state}: no more links can be added`);
+    }
+    const { result, jtis } = await this.source.create(org, {
+      subject: visit.subject,
+      hosts,
+      guests,
+      ...(visit.notBefore !== undefined ? { notBefore: visit.notBefore } : {}),
+      expiresAt: visit.expiresAt,
+      shortUrls: visit.shortUrls,
+      vertical: visit.vertical,
+      hostLogin: visit.hostLogin,
+      ...(visit.devices.length > 0 ? { devices: visit.devices } : {}),
+    });
+    const links = linkRecords(id, [...result.hosts, ...result.guests], jtis, {
+      host: visit.hosts,
+      guest: visit.guests,
+    });
+    await this.#store.addVisitLinks(
+      org.id,
+      id,
+      links,
+      this.#event(org, id, actor, 'visit.links_added', { hosts, guests }),
+    );
+    return this.get(org, id);
+  }
+
+  /**
+   * Links made through /api/v2/joseencrypt (or the CLI) become visits too, grouped by subject,
+   * so history is complete whichever API was used.
+   */
+  async recordIssued(org: Org, actor: string, issued: IssueResult, linkBaseUrl: string): Promise<void> {
+    const now = this.#now();
+    const { request } = issued;
+    const vertical = request.verticalType ?? DEFAULTS.verticalType;
+    const hostLogin = request.loginUrlForHost ?? DEFAULTS.loginUrlForHost;
+    const body = {
+      host: issued.links
+        .filter((l) => l.role === 'host')
+        .map((l) => ({ cipher: l.cipher, ...(l.short ? { short: l.short } : {}) })),
+      guest: issued.links
+        .filter((l) => l.role === 'guest')
+        .map((l) => ({ cipher: l.cipher, ...(l.short ? { short: l.short } : {}) })),
+      ...(issued.links.some((l) => l.short) ? { baseUrl: `${linkBaseUrl}/visit/` } : {}),
+    };
+    const set = normaliseResponse(body, { linkBaseUrl, vertical, hostLogin });
+    const jtis = new Map(issued.links.map((l) => [l.cipher, l.jti]));
+    const existing = await this.#store.findVisitBySubject(org.id, request.jwt.sub);
+    if (existing && visitState(existing, now) !== 'expired' && visitState(existing, now) !== 'ended') {
+      const links = linkRecords(existing.id, [...set.hosts, ...set.guests], jtis, {
+        host: existing.hosts,
+        guest: existing.guests,
+      });
+      await this.#store.addVisitLinks(
+        org.id,
+        existing.id,
+        links,
+        this.#event(org, existing.id, actor, 'visit.links_added', {
+          hosts: set.hosts.length,
+          guests: set.guests.length,
+          via: 'joseencrypt',
+        }),
+      );
+      return;
+    }
+    const result: LinkResult = {
+      ...set,
+      subject: request.jwt.sub,
+      subjectGenerated: false,
+      expiresAt: request.jwt.exp!,
+      vertical,
+      environment: 'custom',
+      brokerUrl: linkBaseUrl,
+      calls: 1,
+      ...(request.jwt.nbf !== undefined ? { notBefore: request.jwt.nbf } : {}),
+    };
+    const devices = request.jwt.flow?.data.map((d) => d.uri) ?? [];
+    const visit = {
+      ...this.#visitRecord(org, actor, result, devices, hostLogin, now),
+      source: 'local' as const,
+    };
+    const links = linkRecords(visit.id, [...set.hosts, ...set.guests], jtis, { host: 0, guest: 0 });
+    await this.#store.createVisit(
+      visit,
+      links,
+      this.#event(org, visit.id, actor, 'visit.created', {
+        subject: visit.subject,
+        hosts: visit.hosts,
+        guests: visit.guests,
+        via: 'joseencrypt',
+      }),
+    );
+  }
+}
