@@ -3,6 +3,8 @@
  * tests and `listen()` in serve.ts. Routes are thin; services do the work.
  */
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
@@ -68,6 +70,22 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     if (closing) reply.header('connection', 'close');
     return payload;
   });
+  // Pages carry ciphers in their URLs: never send them on as a Referer, never frame them, and
+  // run only our own scripts and styles.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html')) {
+      reply.header(
+        'content-security-policy',
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      );
+      reply.header('x-frame-options', 'DENY');
+      reply.header('cache-control', 'no-store');
+    }
+    return payload;
+  });
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '';
@@ -80,6 +98,11 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     return sendError(new NotFoundError(`No route ${request.method} ${path}`), request, reply);
   });
 
+  await app.register(fastifyStatic, {
+    root: fileURLToPath(new URL('../../public/', import.meta.url)),
+    prefix: '/assets/',
+    maxAge: '1h',
+  });
   await app.register(healthRoutes, { store: deps.store });
   await app.register(brokerRoutes, { broker: deps.broker, apiKeys: deps.apiKeys, visits: deps.visits });
   await app.register(visitRoutes, { visits: deps.visits, apiKeys: deps.apiKeys });
