@@ -9,6 +9,7 @@ import { InstantConnectError } from '../errors.js';
 import { openStore } from '../store/open.js';
 import type { Org, Store } from '../store/types.js';
 import { CiscoLinkSource, type LinkSource, LocalLinkSource } from '../visits/link-source.js';
+import { type Dialler, type LiveBus, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
 import { ApiKeyService } from './api-keys.js';
 import { Keyring } from './keyring.js';
@@ -27,6 +28,10 @@ export interface BrokerContextOptions {
   linkSource?: { broker: string; token?: string };
   /** Zone for visit times given without one (default UTC). */
   timeZone?: string;
+  /** How live visit changes reach other instances (default in-process). */
+  bus?: LiveBus;
+  /** Dials room devices when a host joins (default: records only). */
+  dialler?: Dialler;
 }
 
 export interface BrokerContext {
@@ -36,6 +41,7 @@ export interface BrokerContext {
   broker: BrokerService;
   apiKeys: ApiKeyService;
   visits: VisitService;
+  live: LiveVisits;
   limiter: WorkLimiter;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
@@ -69,13 +75,22 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       maxQueue: options.cryptoQueue ?? 2000,
     });
     const broker = new BrokerService({ store, keyring, limiter, publicUrl: options.publicUrl });
+    const live = new LiveVisits({
+      store,
+      keyring,
+      ...(options.bus ? { bus: options.bus } : {}),
+      ...(options.dialler ? { dialler: options.dialler } : {}),
+    });
     const visits = new VisitService({
       store,
       source: linkSource(broker, options.linkSource),
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+      // Pages of a cancelled visit learn it at once.
+      onChange: (visit) => void live.changed(visit.id),
     });
     return {
       visits,
+      live,
       store,
       org,
       keyring,
@@ -83,7 +98,10 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       apiKeys: new ApiKeyService(store),
       limiter,
       created: { org: createdOrg },
-      close: () => store.close(),
+      close: async () => {
+        await live.close();
+        await store.close();
+      },
     };
   } catch (err) {
     await store.close();

@@ -10,12 +10,14 @@ import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
 import { NotFoundError } from '../errors.js';
 import type { Store } from '../store/types.js';
+import type { LiveVisits } from '../visits/live.js';
 import type { VisitService } from '../visits/service.js';
 import { envelope, sendError } from './http-errors.js';
 import { notFoundPage, page } from './pages.js';
 import { brokerRoutes } from './routes/broker.js';
 import { healthRoutes } from './routes/health.js';
 import { linkRoutes } from './routes/links.js';
+import { liveRoutes } from './routes/live.js';
 import { visitRoutes } from './routes/visits.js';
 
 /** Largest JSON body accepted (a full joseencrypt body with 25 devices is about 3 KiB). */
@@ -26,6 +28,7 @@ export interface AppDeps {
   broker: BrokerService;
   apiKeys: ApiKeyService;
   visits: VisitService;
+  live: LiveVisits;
 }
 
 export interface AppOptions {
@@ -106,7 +109,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   await app.register(healthRoutes, { store: deps.store });
   await app.register(brokerRoutes, { broker: deps.broker, apiKeys: deps.apiKeys, visits: deps.visits });
   await app.register(visitRoutes, { visits: deps.visits, apiKeys: deps.apiKeys });
-  await app.register(linkRoutes, { broker: deps.broker });
+  await app.register(linkRoutes, { broker: deps.broker, live: deps.live });
+  await app.register(liveRoutes, { live: deps.live });
 
   app.get('/', async (_request, reply) =>
     reply.type('text/html; charset=utf-8').send(

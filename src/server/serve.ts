@@ -1,5 +1,5 @@
 /** Starts the service: store, broker, HTTP; stops gracefully (stop accepting, finish, close the database). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type BrokerContext, openBrokerContext } from '../broker/context.js';
 import { buildApp } from './app.js';
 
@@ -44,6 +44,25 @@ export const LOG_REDACT = {
   censor: '[REDACTED]',
 };
 
+/**
+ * The request URL as logged: a link page's `?data=` is the link's whole secret (its cipher), so it
+ * is censored; fastify's default serializer logs `url` with the query, which `req.query.data`
+ * above never reaches.
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]data=)[^&#]*/gi, `$1${LOG_REDACT.censor}`);
+}
+
+const LOG_SERIALIZERS = {
+  req: (request: FastifyRequest) => ({
+    method: request.method,
+    url: redactUrl(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  }),
+};
+
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const context = await openBrokerContext({
     dataDir: options.dataDir,
@@ -57,9 +76,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const logger =
       options.logger === false || options.logger === undefined
         ? false
-        : { level: 'info', redact: LOG_REDACT, ...(options.logger === true ? {} : options.logger) };
+        : {
+            level: 'info',
+            redact: LOG_REDACT,
+            serializers: LOG_SERIALIZERS,
+            ...(options.logger === true ? {} : options.logger),
+          };
     app = await buildApp(
-      { store: context.store, broker: context.broker, apiKeys: context.apiKeys, visits: context.visits },
+      { store: context.store, broker: context.broker, apiKeys: context.apiKeys, visits: context.visits, live: context.live },
       {
         logger,
       },

@@ -4,8 +4,10 @@ import type { BrokerService } from '../../broker/service.js';
 import { TokenError } from '../../crypto/tokens.js';
 import { isoSeconds } from '../../domain/time.js';
 import { CancelledError, NotFoundError, ValidationError } from '../../errors.js';
+import type { LiveVisits } from '../../visits/live.js';
 import { sendError } from '../http-errors.js';
 import { escapeHtml, notFoundPage, page } from '../pages.js';
+import { notYetPage, visitPage } from '../views/visit.js';
 
 const wantsHtml = (request: FastifyRequest) => /text\/html/.test(request.headers.accept ?? '');
 
@@ -23,8 +25,11 @@ function dataParam(request: FastifyRequest): string {
   return data;
 }
 
-export async function linkRoutes(app: FastifyInstance, opts: { broker: BrokerService }): Promise<void> {
-  const { broker } = opts;
+export async function linkRoutes(
+  app: FastifyInstance,
+  opts: { broker: BrokerService; live: LiveVisits },
+): Promise<void> {
+  const { broker, live } = opts;
 
   app.get<{ Params: { code: string } }>('/visit/:code', async (request, reply) => {
     try {
@@ -43,7 +48,7 @@ export async function linkRoutes(app: FastifyInstance, opts: { broker: BrokerSer
     if (!['gen', 'hc'].includes(vertical) || !['login', 'talk'].includes(kind)) {
       throw new NotFoundError(`No page at ${request.url.split('?')[0]}`);
     }
-    return renderLinkPage(broker, request, reply);
+    return renderLinkPage(broker, live, request, reply);
   });
 
   const space = async (request: FastifyRequest) => broker.space(dataParam(request));
@@ -53,7 +58,12 @@ export async function linkRoutes(app: FastifyInstance, opts: { broker: BrokerSer
   }
 }
 
-async function renderLinkPage(broker: BrokerService, request: FastifyRequest, reply: FastifyReply) {
+async function renderLinkPage(
+  broker: BrokerService,
+  live: LiveVisits,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   let cipher: string;
   try {
     cipher = dataParam(request);
@@ -72,8 +82,14 @@ async function renderLinkPage(broker: BrokerService, request: FastifyRequest, re
   const html = (status: number, title: string, body: string) =>
     reply.status(status).type('text/html; charset=utf-8').send(page(title, body));
   try {
-    const { claims } = await broker.open(cipher);
+    const { claims, visit } = await broker.open(cipher);
     const role = claims.role === 'host' ? 'host' : 'guest';
+    if (visit) {
+      // A visit of this broker: the lobby page, holding a ticket instead of the token.
+      const ticket = live.issueTicket(visit, role, claims.exp);
+      const status = await live.status(live.readTicket(ticket));
+      return reply.status(200).type('text/html; charset=utf-8').send(visitPage(status, ticket));
+    }
     return html(
       200,
       `${claims.sub}: ${role}`,
@@ -91,12 +107,7 @@ async function renderLinkPage(broker: BrokerService, request: FastifyRequest, re
     }
     if (!(err instanceof TokenError)) throw err;
     if (err.code === 'ERR_TOKEN_NOT_YET_VALID') {
-      const opens = err.notBefore !== undefined ? isoSeconds(err.notBefore) : 'later';
-      return html(
-        403,
-        'Not open yet',
-        `<h1>This visit has not started yet</h1><p><span class="state wait">Not yet valid</span> The link opens at <time datetime="${opens}">${opens}</time>.</p>`,
-      );
+      return reply.status(403).type('text/html; charset=utf-8').send(notYetPage(err.notBefore));
     }
     if (err.code === 'ERR_TOKEN_EXPIRED') {
       return html(

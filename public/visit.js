@@ -1,0 +1,124 @@
+// The visit page: join, follow the live stream, switch sections. No framework, no inline script.
+(() => {
+  // Times in the visitor's own time zone.
+  for (const el of document.querySelectorAll('time[data-local]')) {
+    const d = new Date(el.getAttribute('datetime'));
+    if (!Number.isNaN(d.getTime()))
+      el.textContent = d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  }
+
+  // Not yet open: count down, then reload into the visit.
+  const countdown = document.querySelector('[data-countdown]');
+  if (countdown) {
+    const opens = Number(countdown.getAttribute('data-countdown')) * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.round((opens - Date.now()) / 1000));
+      const h = Math.floor(left / 3600);
+      const m = Math.floor((left % 3600) / 60);
+      const s = left % 60;
+      countdown.textContent = `${h > 0 ? `${h} h ` : ''}${m} min ${s} s`;
+      if (left === 0) window.location.reload();
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
+
+  const root = document.querySelector('[data-ticket]');
+  if (!root) return;
+  const ticket = root.getAttribute('data-ticket');
+  const role = root.getAttribute('data-role');
+  let stream;
+  let left = false;
+
+  const show = (name) => {
+    for (const section of root.querySelectorAll('[data-section]')) {
+      const s = section.getAttribute('data-section');
+      const visible =
+        s === name ||
+        (s === 'leave' && role === 'guest' && !left && !['ended', 'expired', 'cancelled'].includes(name));
+      section.classList.toggle('hidden', !visible);
+    }
+  };
+
+  const error = (message) => {
+    const el = root.querySelector('[data-field="error"]');
+    el.textContent = message;
+    el.classList.toggle('hidden', !message);
+  };
+
+  const render = (status) => {
+    root.setAttribute('data-state', status.state);
+    if (['ended', 'expired', 'cancelled'].includes(status.state)) {
+      show(status.state);
+      stream?.close();
+      return;
+    }
+    if (left) return show('left');
+    if (role === 'host') {
+      show('host');
+      root.querySelector('[data-field="state"]').textContent = status.state === 'live' ? 'Live' : 'Starting…';
+      root.querySelector('[data-field="guests"]').textContent = String(status.guestsPresent);
+      const list = root.querySelector('[data-field="devices"]');
+      list.replaceChildren(
+        ...(status.devices.length === 0
+          ? [Object.assign(document.createElement('li'), { textContent: 'No devices for this visit.' })]
+          : status.devices.map((d) => {
+              const li = document.createElement('li');
+              li.textContent = `${d.uri}: ${d.status}`;
+              li.setAttribute('data-device', d.uri);
+              li.setAttribute('data-status', d.status);
+              return li;
+            })),
+      );
+    } else {
+      show(status.admitted ? 'admitted' : 'lobby');
+    }
+  };
+
+  const post = async (path) => {
+    const response = await fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ticket }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.message || `The server answered ${response.status}`);
+    return body;
+  };
+
+  const follow = () => {
+    stream?.close();
+    stream = new EventSource(`/live/events?ticket=${encodeURIComponent(ticket)}`);
+    stream.addEventListener('status', (e) => render(JSON.parse(e.data)));
+  };
+
+  const join = async () => {
+    try {
+      error('');
+      left = false;
+      render(await post('/live/join'));
+      follow();
+    } catch (e) {
+      error(e.message);
+    }
+  };
+
+  root.querySelector('[data-action="leave"]')?.addEventListener('click', async () => {
+    left = true;
+    stream?.close();
+    show('left');
+    await post('/live/leave').catch(() => {});
+    root.querySelector('[data-action="rejoin"]')?.focus();
+  });
+  root.querySelector('[data-action="rejoin"]')?.addEventListener('click', join);
+  root.querySelector('[data-action="end"]')?.addEventListener('click', async () => {
+    if (!window.confirm('End the visit for everyone?')) return;
+    try {
+      render(await post('/live/end'));
+    } catch (e) {
+      error(e.message);
+    }
+  });
+
+  if (!['ended', 'expired', 'cancelled'].includes(root.getAttribute('data-state'))) join();
+})();

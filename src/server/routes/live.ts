@@ -1,0 +1,71 @@
+/**
+ * The live visit API the visit pages use: join, leave, end, and a server-sent event stream of the
+ * visit's status. Authenticated by the page's signed ticket, never by the token itself.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { LiveStatus, LiveVisits } from '../../visits/live.js';
+
+const ticketOf = (request: FastifyRequest) => {
+  const body = request.body as { ticket?: unknown } | undefined;
+  return body?.ticket ?? (request.query as { ticket?: unknown }).ticket;
+};
+
+export async function liveRoutes(app: FastifyInstance, opts: { live: LiveVisits }): Promise<void> {
+  const { live } = opts;
+  app.removeContentTypeParser('text/plain');
+  const streams = new Set<() => void>();
+
+  app.post('/live/join', async (request) => live.join(live.readTicket(ticketOf(request))));
+  app.post('/live/leave', async (request) => {
+    await live.leave(live.readTicket(ticketOf(request)));
+    return { ok: true };
+  });
+  app.post('/live/end', async (request) => live.end(live.readTicket(ticketOf(request))));
+  app.get('/live/status', async (request) => live.status(live.readTicket(ticketOf(request))));
+
+  app.get('/live/events', async (request, reply) => {
+    const ticket = live.readTicket(ticketOf(request));
+    const first = await live.status(ticket);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      trackingid: String(request.id),
+    });
+    const send = (status: LiveStatus) => res.write(`event: status\ndata: ${JSON.stringify(status)}\n\n`);
+    send(first);
+    // Coalesce bursts (dialling several devices) into one fresh status.
+    let queued = false;
+    const stopWatching = live.watch(ticket.visitId, () => {
+      if (queued) return;
+      queued = true;
+      setImmediate(async () => {
+        queued = false;
+        try {
+          send(await live.status(ticket));
+        } catch {
+          res.end();
+        }
+      });
+    });
+    const leave = await live.present(ticket);
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    const close = () => {
+      clearInterval(ping);
+      stopWatching();
+      leave();
+      streams.delete(end);
+    };
+    const end = () => res.end();
+    streams.add(end);
+    res.on('close', close);
+  });
+
+  // Streams never finish by themselves: end them so a graceful shutdown does not wait forever.
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
+}
