@@ -83,9 +83,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
             ...(options.logger === true ? {} : options.logger),
           };
     app = await buildApp(
-      { store: context.store, broker: context.broker, apiKeys: context.apiKeys, visits: context.visits, live: context.live },
+      {
+        store: context.store,
+        broker: context.broker,
+        apiKeys: context.apiKeys,
+        visits: context.visits,
+        live: context.live,
+      },
       {
         logger,
+        secureCookies: /^https:/i.test(options.publicUrl ?? ''),
       },
     );
     await app.listen({ port: options.port, host: options.host });
