@@ -4,19 +4,26 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { BotService } from '../bot/bot.js';
 import { WorkLimiter } from '../crypto/limiter.js';
 import { InstantConnectError } from '../errors.js';
+import { TriggerService } from '../hooks/trigger.js';
+import { JobRunner } from '../jobs/runner.js';
 import { openStore } from '../store/open.js';
+import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
 import { CiscoLinkSource, type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
+import { WebexClient } from '../webex/client.js';
 import { ApiKeyService } from './api-keys.js';
 import { Keyring } from './keyring.js';
 import { BrokerService } from './service.js';
 
 export interface BrokerContextOptions {
   dataDir: string;
+  /** PostgreSQL instead of SQLite in `dataDir` (postgres:// URL, a secret: never logged). */
+  databaseUrl?: string;
   /** Public origin of the server (short and long links point here). */
   publicUrl: string;
   orgName?: string;
@@ -28,10 +35,14 @@ export interface BrokerContextOptions {
   linkSource?: { broker: string; token?: string };
   /** Zone for visit times given without one (default UTC). */
   timeZone?: string;
-  /** How live visit changes reach other instances (default in-process). */
+  /** How live visit changes reach other instances (default in-process; LISTEN/NOTIFY on PostgreSQL). */
   bus?: LiveBus;
   /** Dials room devices when a host joins (default: records only). */
   dialler?: Dialler;
+  /** The bot: its token, the Webex API base, and the webhook secret when not stored by `webhook register`. */
+  webex?: { token: string; apiUrl: string; webhookSecret?: string };
+  /** Background jobs: how often to look for due jobs, and how long a claimed job is leased. */
+  jobs?: { pollMs?: number; leaseSeconds?: number };
 }
 
 export interface BrokerContext {
@@ -43,6 +54,11 @@ export interface BrokerContext {
   visits: VisitService;
   live: LiveVisits;
   limiter: WorkLimiter;
+  runner: JobRunner;
+  trigger: TriggerService;
+  /** Present when a bot token is configured. */
+  bot?: BotService;
+  webex?: WebexClient;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
   close(): Promise<void>;
@@ -59,7 +75,11 @@ export function defaultCryptoConcurrency(): number {
 }
 
 export async function openBrokerContext(options: BrokerContextOptions): Promise<BrokerContext> {
-  const store = await openStore({ dataDir: options.dataDir });
+  const store = await openStore({
+    dataDir: options.dataDir,
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+  });
+  let ownBus: LiveBus | undefined;
   try {
     const now = Math.floor(Date.now() / 1000);
     let org = await store.getDefaultOrg();
@@ -75,20 +95,50 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       maxQueue: options.cryptoQueue ?? 2000,
     });
     const broker = new BrokerService({ store, keyring, limiter, publicUrl: options.publicUrl });
+    // Instances sharing a PostgreSQL database share live changes through it.
+    if (!options.bus && store.kind === 'postgres' && options.databaseUrl) {
+      const { PostgresBus } = await import('../visits/pg-bus.js');
+      ownBus = await PostgresBus.connect(options.databaseUrl, { pool: (store as PostgresStore).pool });
+    }
+    const bus = options.bus ?? ownBus;
     const live = new LiveVisits({
       store,
       keyring,
-      ...(options.bus ? { bus: options.bus } : {}),
+      ...(bus ? { bus } : {}),
       ...(options.dialler ? { dialler: options.dialler } : {}),
     });
     const visits = new VisitService({
       store,
       source: linkSource(broker, options.linkSource),
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
-      // Pages of a cancelled visit learn it at once.
-      onChange: (visit) => void live.changed(visit.id),
+      // Pages of a cancelled visit learn it at once (a bus that cannot publish must not end the process).
+      onChange: (visit) => void live.changed(visit.id).catch(() => {}),
     });
+    const handlers = {};
+    const runner = new JobRunner({ store, handlers, ...options.jobs });
+    const webex = options.webex ? new WebexClient(options.webex.token, options.webex.apiUrl) : undefined;
+    // Inline deliveries answer the trigger's caller now: no retries there (the job retries).
+    const webexOnce = options.webex
+      ? new WebexClient(options.webex.token, options.webex.apiUrl, { retry: { retries: 0 }, timeoutMs: 5000 })
+      : undefined;
+    const trigger = new TriggerService({ store, visits, runner, ...(webexOnce ? { webex: webexOnce } : {}) });
+    const bot = webex
+      ? new BotService({
+          store,
+          visits,
+          runner,
+          webex,
+          org: async () => org,
+          ...(options.webex?.webhookSecret ? { secret: options.webex.webhookSecret } : {}),
+          ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+        })
+      : undefined;
+    if (bot) Object.assign(handlers, bot.handlers(), { deliver: bot.deliverHandler() });
     return {
+      runner,
+      trigger,
+      ...(bot ? { bot } : {}),
+      ...(webex ? { webex } : {}),
       visits,
       live,
       store,
@@ -99,11 +149,13 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       limiter,
       created: { org: createdOrg },
       close: async () => {
+        await runner.stop();
         await live.close();
         await store.close();
       },
     };
   } catch (err) {
+    await ownBus?.close();
     await store.close();
     throw err;
   }

@@ -10,6 +10,7 @@ import {
   type OpenedToken,
   openToken,
   readTokenHeader,
+  TokenError,
 } from '../crypto/tokens.js';
 import {
   AUDIENCE,
@@ -211,11 +212,21 @@ export class BrokerService {
   async open(cipher: string): Promise<OpenedLink> {
     const header = readTokenHeader(cipher);
     if (header.kid && !this.#keyring.has(header.kid)) await this.#keyring.load(); // rotated elsewhere
-    const opened = await this.#limiter.run(
-      () =>
-        openToken(cipher, (kid) => this.#keyring.candidates(kid), { now: this.#now(), audience: AUDIENCE }),
-      { weight: header.p2c / ITERATIONS.max },
-    );
+    let opened: OpenedToken;
+    try {
+      opened = await this.#limiter.run(
+        () =>
+          openToken(cipher, (kid) => this.#keyring.candidates(kid), { now: this.#now(), audience: AUDIENCE }),
+        { weight: header.p2c / ITERATIONS.max },
+      );
+    } catch (err) {
+      // A link of a cancelled visit that has not opened yet is cancelled, not "come back later".
+      if (err instanceof TokenError && err.code === 'ERR_TOKEN_NOT_YET_VALID' && err.jti) {
+        const recorded = await this.#store.findVisitLinkByJti(err.jti);
+        if (recorded?.visit.status === 'cancelled') throw new CancelledError();
+      }
+      throw err;
+    }
     const org = await this.#store.getOrg(opened.claims.iss);
     if (!org) throw new NotFoundError('The organisation of this link no longer exists');
     const recorded = await this.#store.findVisitLinkByJti(opened.claims.jti);

@@ -10,6 +10,29 @@ export function dataDir(flag: string | undefined): string {
   return resolve(flag ?? process.env['DATA_DIR'] ?? DEFAULT_DATA_DIR);
 }
 
+/**
+ * The PostgreSQL URL from --database or DATABASE_URL; undefined for the embedded database.
+ * Errors name the option, never its value (it holds a password).
+ */
+export function databaseUrl(flag: string | undefined): string | undefined {
+  const url = (flag ?? process.env['DATABASE_URL'])?.trim();
+  if (!url) return undefined;
+  if (!/^postgres(ql)?:\/\//i.test(url))
+    throw new CliError('--database (or DATABASE_URL) must be a postgres:// or postgresql:// URL', 2);
+  return url;
+}
+
+/** Where the data is, for messages: the data directory, or PostgreSQL's host and database (no credentials). */
+export function whereData(dir: string, url: string | undefined): string {
+  if (!url) return dir;
+  try {
+    const u = new URL(url);
+    return `PostgreSQL ${u.host}${u.pathname}`;
+  } catch {
+    return 'PostgreSQL (DATABASE_URL)';
+  }
+}
+
 export function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535)

@@ -18,6 +18,12 @@ const dataOption = () =>
     './data',
   );
 
+const databaseOption = () =>
+  new Option(
+    '--database <url>',
+    'PostgreSQL instead of the embedded database: postgres://user:pass@host/db (env DATABASE_URL, better: a flag shows in ps)',
+  );
+
 const examples = (...lines: string[]) =>
   `\nExamples:\n${lines.map((line) => `  $ instant-connect ${line}`).join('\n')}`;
 
@@ -77,6 +83,7 @@ Examples:
       'local, commercial, usgov or a broker URL (env BROKER; default local without a token)',
     )
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--json', "print the SDK's result as JSON")
     .option('--csv', 'print CSV, one row per link')
     .option('--field <path>', 'print one value of the JSON result, e.g. guests.0.shortUrl')
@@ -116,6 +123,7 @@ Examples:
     .description('show what a link is: its form, JWE header and, for local links, its claims and validity')
     .argument('<link>', 'a long link, a short link or a cipher')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -126,12 +134,85 @@ Examples:
     )
     .action(async (link, flags) => (await import('./commands/decode.js')).run(link, flags));
 
+  const webhook = program
+    .command('webhook')
+    .description("the bot's Webex webhooks (messages and cards), with a generated secret the server uses")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ instant-connect webhook register --url https://visits.example.org/hooks/webex
+  $ instant-connect webhook list
+  $ instant-connect webhook delete Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv…`,
+    );
+  const webexOptions = (cmd: Command) =>
+    tokenOptions(cmd)
+      .option('--broker <where>', 'commercial or usgov: which Webex API (env BROKER)')
+      .option('--api-url <url>', 'Webex API base (env WEBEX_API_URL)')
+      .option('--json', 'print JSON');
+  webexOptions(
+    webhook
+      .command('register')
+      .description('create the webhooks for POST <url> and store their secret in the data directory')
+      .requiredOption('--url <url>', "public URL of this server's /hooks/webex")
+      .addOption(dataOption())
+      .addOption(databaseOption()),
+  ).action(async (flags) => (await import('./commands/webhook.js')).register(flags));
+  webexOptions(
+    webhook
+      .command('list')
+      .description("list this project's webhooks (--all: every webhook of the bot)")
+      .option('--all', 'every webhook'),
+  ).action(async (flags) => (await import('./commands/webhook.js')).list(flags));
+  webexOptions(
+    webhook
+      .command('delete')
+      .description("delete one of this project's webhooks")
+      .argument('<id>', 'webhook id')
+      .option('--force', 'also delete a webhook this project did not make'),
+  ).action(async (id, flags) => (await import('./commands/webhook.js')).remove(id, flags));
+
+  const hooks = program
+    .command('hooks')
+    .description('secrets that sign workflow requests to POST /hooks/visits')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ instant-connect hooks create --name ehr-scheduler
+  $ instant-connect hooks list
+  $ instant-connect hooks revoke hook_AbCdEf012345`,
+    );
+  hooks
+    .command('create')
+    .description('make a hook; its secret is printed once')
+    .requiredOption('--name <name>', 'what the hook is for')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON with the secret in a "secret" field')
+    .action(async (flags) => (await import('./commands/hooks.js')).create(flags));
+  hooks
+    .command('list')
+    .description('list hooks (never their secrets)')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON')
+    .action(async (flags) => (await import('./commands/hooks.js')).list(flags));
+  hooks
+    .command('revoke')
+    .description('revoke a hook')
+    .argument('<id>', 'hook id')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .action(async (id, flags) => (await import('./commands/hooks.js')).revoke(id, flags));
+
   program
     .command('serve')
-    .description('run the broker and service (HTTP) on the embedded database')
+    .description('run the broker and service (HTTP) on the embedded database, or on PostgreSQL')
     .option('-p, --port <port>', 'port to listen on (env PORT)', parsePort)
     .option('--host <host>', 'address to listen on (env HOST)', '127.0.0.1')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--public-url <url>', 'public origin of this server, for links (env PUBLIC_URL)')
     .option('-q, --quiet', 'no request logs')
     .addHelpText(
@@ -140,6 +221,7 @@ Examples:
 Examples:
   $ instant-connect serve
   $ PORT=9000 instant-connect serve --data /var/lib/instant-connect
+  $ DATABASE_URL=postgres://ic:…@db.internal/ic instant-connect serve   # several instances, one database
   $ instant-connect serve --host 0.0.0.0 --public-url https://visits.example.org`,
     )
     .action(async (flags) => (await import('./commands/serve.js')).run(flags));
@@ -162,6 +244,7 @@ Examples:
     .description('make an API key; it is printed once')
     .requiredOption('--name <name>', 'what the key is for')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--json', 'print JSON with the key in a "key" field')
     .addHelpText('after', examples('keys create --name ehr', 'keys create --name ci --json | jq -r .key'))
     .action(async (flags) => (await import('./commands/keys.js')).create(flags));
@@ -169,6 +252,7 @@ Examples:
     .command('list')
     .description('list API keys (never the keys themselves)')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--json', 'print JSON')
     .addHelpText('after', examples('keys list', 'keys list --json --data /var/lib/instant-connect'))
     .action(async (flags) => (await import('./commands/keys.js')).list(flags));
@@ -177,12 +261,14 @@ Examples:
     .description('revoke an API key by its id')
     .argument('<id>', 'key id, as shown by keys list')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .addHelpText('after', examples('keys revoke key_0123456789ab'))
     .action(async (id, flags) => (await import('./commands/keys.js')).revoke(id, flags));
   keys
     .command('rotate-broker')
     .description('make a new broker token key; older keys keep opening the tokens they issued')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--json', 'print JSON')
     .addHelpText('after', examples('keys rotate-broker', 'keys rotate-broker --json'))
     .action(async (flags) => (await import('./commands/keys.js')).rotateBroker(flags));

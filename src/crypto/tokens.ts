@@ -142,16 +142,22 @@ export class TokenError extends InstantConnectError {
   readonly notBefore?: number;
   /** With ERR_TOKEN_EXPIRED: when the link expired (epoch seconds). */
   readonly expiredAt?: number;
+  /**
+   * With ERR_TOKEN_NOT_YET_VALID: the link's `jti` (its signature was verified), so the broker can
+   * tell a link of a cancelled visit from one that simply has not opened yet.
+   */
+  readonly jti?: string;
   constructor(
     code: TokenErrorCode,
     reason: TokenFailure,
     message: string,
-    times: { notBefore?: number; expiredAt?: number } = {},
+    times: { notBefore?: number; expiredAt?: number; jti?: string } = {},
   ) {
     super(code, message);
     this.reason = reason;
     if (times.notBefore !== undefined) this.notBefore = times.notBefore;
     if (times.expiredAt !== undefined) this.expiredAt = times.expiredAt;
+    if (times.jti !== undefined) this.jti = times.jti;
   }
 }
 
@@ -518,11 +524,13 @@ function fromVerifyError(error: unknown): TokenError | InstantConnectError {
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
     if (e.claim === 'nbf' && e.reason === 'check_failed' && isEpochSeconds(e.payload?.nbf)) {
       const notBefore = e.payload.nbf as number;
+      // jose checks claims only after the signature verified, so this jti is authentic.
+      const jti = typeof e.payload.jti === 'string' ? e.payload.jti : undefined;
       return new TokenError(
         'ERR_TOKEN_NOT_YET_VALID',
         'not-yet-valid',
         `This link opens at ${isoOf(notBefore)}.`,
-        { notBefore },
+        jti === undefined ? { notBefore } : { notBefore, jti },
       );
     }
     if (e.claim === 'aud') return invalid('audience', 'The token is for another audience.');

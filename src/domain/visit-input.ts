@@ -5,6 +5,7 @@
 import Type from 'typebox';
 import { type Issue, ValidationError } from '../errors.js';
 import { MAX_DEVICES } from './constants.js';
+import { resolveLinkInput } from './input.js';
 import { isTimeZone, parseWhen } from './local-time.js';
 import { CryptoOptions, type LinkRequestInput, SipUri, Subject, VerticalField } from './schema.js';
 import { schemaIssues } from './validate.js';
@@ -103,7 +104,8 @@ export function toLinkRequest(input: unknown, now: number, defaultTimeZone: stri
   };
   const notBefore = when('start');
   const expiresAt = when('end');
-  if (issues.length > 0) throw new ValidationError(issues);
+  if (issues.length > 0)
+    throw new ValidationError([...issues, ...laterIssues(v, issues, notBefore, expiresAt, now)]);
   const request: LinkRequestInput = {
     hosts: v.hosts ?? 1,
     guests: v.guests ?? 1,
@@ -118,4 +120,34 @@ export function toLinkRequest(input: unknown, now: number, defaultTimeZone: stri
   if (v.hostLogin !== undefined) request.hostLogin = v.hostLogin;
   if (v.crypto !== undefined) request.crypto = v.crypto;
   return request;
+}
+
+/**
+ * The SDK's own checks (window, totals) on the fields that passed the schema, so that one answer
+ * lists every problem, not only the schema's (the SDK would run them only once the schema passed).
+ */
+function laterIssues(
+  v: VisitInput,
+  issues: Issue[],
+  notBefore: number | undefined,
+  expiresAt: number | undefined,
+  now: number,
+): Issue[] {
+  const failed = (key: string) =>
+    issues.some((i) => i.path === key || i.path.startsWith(`${key}[`) || i.path.startsWith(`${key}.`));
+  const zoneOk = !failed('timeZone');
+  const partial: LinkRequestInput = {};
+  if (v.hosts !== undefined && !failed('hosts')) partial.hosts = v.hosts;
+  if (v.guests !== undefined && !failed('guests')) partial.guests = v.guests;
+  if (v.ttl !== undefined && !failed('ttl')) partial.ttl = v.ttl;
+  if (notBefore !== undefined && zoneOk) partial.notBefore = notBefore;
+  if (expiresAt !== undefined && zoneOk) partial.expiresAt = expiresAt;
+  try {
+    resolveLinkInput(partial, { now });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const named = (path: string) => VISIT_FIELD_NAMES[path] ?? path;
+    return err.issues.filter((i) => !failed(named(i.path)) && !issues.some((j) => j.path === named(i.path)));
+  }
 }

@@ -6,19 +6,23 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { BotService } from '../bot/bot.js';
 import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
 import { NotFoundError } from '../errors.js';
+import type { TriggerService } from '../hooks/trigger.js';
 import type { Store } from '../store/types.js';
 import type { LiveVisits } from '../visits/live.js';
 import type { VisitService } from '../visits/service.js';
 import { envelope, sendError } from './http-errors.js';
-import { notFoundPage, page } from './pages.js';
+import { notFoundPage } from './pages.js';
 import { brokerRoutes } from './routes/broker.js';
 import { healthRoutes } from './routes/health.js';
+import { hookRoutes } from './routes/hooks.js';
 import { linkRoutes } from './routes/links.js';
 import { liveRoutes } from './routes/live.js';
 import { visitRoutes } from './routes/visits.js';
+import { staffRoutes } from './staff/routes.js';
 
 /** Largest JSON body accepted (a full joseencrypt body with 25 devices is about 3 KiB). */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -29,11 +33,15 @@ export interface AppDeps {
   apiKeys: ApiKeyService;
   visits: VisitService;
   live: LiveVisits;
+  trigger: TriggerService;
+  bot?: BotService;
 }
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   bodyLimit?: number;
+  /** Staff session cookies are `Secure` (the public URL is https). Default false. */
+  secureCookies?: boolean;
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -111,17 +119,20 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   await app.register(visitRoutes, { visits: deps.visits, apiKeys: deps.apiKeys });
   await app.register(linkRoutes, { broker: deps.broker, live: deps.live });
   await app.register(liveRoutes, { live: deps.live });
+  await app.register(hookRoutes, {
+    apiKeys: deps.apiKeys,
+    trigger: deps.trigger,
+    ...(deps.bot ? { bot: deps.bot } : {}),
+  });
 
-  app.get('/', async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(
-      page(
-        'instant-connect',
-        `<h1>instant-connect is running</h1>
-<p>This server is an Instant Connect broker: <code>POST /api/v2/joseencrypt</code> with an API key.</p>
-<p>Make a key with <code>npx instant-connect keys create --name my-app</code>, or links with <code>npx instant-connect links --short</code>.</p>`,
-      ),
-    ),
-  );
+  // The staff page (`/`, `/session`, `/visits…`): forms and a session cookie, in its own scope.
+  await app.register(staffRoutes, {
+    store: deps.store,
+    apiKeys: deps.apiKeys,
+    visits: deps.visits,
+    publicUrl: () => deps.broker.publicUrl,
+    secureCookies: options.secureCookies ?? false,
+  });
 
   // 405 for the other methods of every known path (after all routes are known).
   for (const [url, methods] of methodsByUrl) {

@@ -14,6 +14,10 @@ export interface PageOptions {
   scripts?: string[];
   /** Omit the note about this broker (staff pages). */
   brokerNote?: boolean;
+  /** More stylesheets under /assets/, after app.css. */
+  styles?: string[];
+  /** Escaped HTML before `<main>` (a banner with navigation). */
+  header?: string;
 }
 
 /** A whole page. `body` must already be escaped HTML. */
@@ -21,17 +25,20 @@ export function page(title: string, body: string, options: PageOptions = {}): st
   const scripts = (options.scripts ?? [])
     .map((s) => `<script src="/assets/${escapeHtml(s)}" defer></script>`)
     .join('\n');
+  const styles = (options.styles ?? [])
+    .map((s) => `\n<link rel="stylesheet" href="/assets/${escapeHtml(s)}">`)
+    .join('');
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<link rel="stylesheet" href="/assets/app.css">
+<link rel="stylesheet" href="/assets/app.css">${styles}
 ${scripts}
 </head>
 <body>
-<main>
+${options.header ?? ''}<main id="main">
 ${body}
 ${options.brokerNote === false ? '' : BROKER_NOTE}
 </main>

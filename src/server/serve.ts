@@ -7,6 +7,8 @@ export interface ServeOptions {
   port: number;
   host: string;
   dataDir: string;
+  /** PostgreSQL instead of SQLite in `dataDir` (postgres:// URL; never logged). */
+  databaseUrl?: string;
   /** Public origin of this server; default from the listen address. */
   publicUrl?: string;
   orgName?: string;
@@ -14,6 +16,10 @@ export interface ServeOptions {
   linkSource?: { broker: string; token?: string };
   /** Zone for visit times given without one. */
   timeZone?: string;
+  /** The bot (and deliveries): token, Webex API base, webhook secret. */
+  webex?: { token: string; apiUrl: string; webhookSecret?: string };
+  /** Background jobs: poll interval and lease. */
+  jobs?: { pollMs?: number; leaseSeconds?: number };
   /** pino logger options, or false. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -66,10 +72,13 @@ const LOG_SERIALIZERS = {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const context = await openBrokerContext({
     dataDir: options.dataDir,
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     publicUrl: options.publicUrl ?? 'http://127.0.0.1',
     ...(options.orgName ? { orgName: options.orgName } : {}),
     ...(options.linkSource ? { linkSource: options.linkSource } : {}),
     ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+    ...(options.webex ? { webex: options.webex } : {}),
+    ...(options.jobs ? { jobs: options.jobs } : {}),
   });
   let app: FastifyInstance;
   try {
@@ -89,6 +98,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         apiKeys: context.apiKeys,
         visits: context.visits,
         live: context.live,
+        trigger: context.trigger,
+        ...(context.bot ? { bot: context.bot } : {}),
       },
       {
         logger,
@@ -106,6 +117,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
   context.broker.publicUrl = publicUrl;
+  context.runner.start();
   let closing: Promise<void> | undefined;
   return {
     app,

@@ -5,6 +5,9 @@ import Database from 'better-sqlite3';
 import type {
   ApiKeyRecord,
   EventRecord,
+  HookRecord,
+  IdempotencyReservation,
+  JobRecord,
   Org,
   SessionRecord,
   ShortLinkRecord,
@@ -15,7 +18,7 @@ import type {
   VisitQuery,
   VisitRecord,
 } from './types.js';
-import { visitWhere } from './visit-sql.js';
+import { visitOrder, visitWhere } from './visit-sql.js';
 
 /** Versioned migrations; a version is never edited once released, only added. */
 const MIGRATIONS: string[] = [
@@ -110,6 +113,44 @@ const MIGRATIONS: string[] = [
      csrf TEXT NOT NULL,
      created_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
+   );`,
+  `CREATE TABLE hooks (
+     id TEXT PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES orgs(id),
+     name TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   CREATE TABLE idempotency_keys (
+     org_id TEXT NOT NULL,
+     key TEXT NOT NULL,
+     request_hash TEXT NOT NULL,
+     visit_id TEXT,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (org_id, key)
+   );
+   CREATE TABLE deliveries (
+     key TEXT PRIMARY KEY,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX deliveries_at ON deliveries (at);
+   CREATE TABLE jobs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     type TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     max_attempts INTEGER NOT NULL,
+     run_at INTEGER NOT NULL,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX jobs_due ON jobs (status, run_at);
+   CREATE TABLE settings (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL
    );`,
 ];
 
@@ -483,9 +524,7 @@ export class SqliteStore implements Store {
       (this.#db.prepare(`SELECT COUNT(*) AS n FROM visits WHERE ${sql}`).get(...params) as Row)['n'],
     );
     const rows = this.#db
-      .prepare(
-        `SELECT * FROM visits WHERE ${sql} ORDER BY COALESCE(not_before, created_at) DESC, id DESC LIMIT ? OFFSET ?`,
-      )
+      .prepare(`SELECT * FROM visits WHERE ${sql} ORDER BY ${visitOrder(query)} LIMIT ? OFFSET ?`)
       .all(...params, query.limit, query.offset) as Row[];
     return { items: rows.map(visitFrom), total };
   }
@@ -563,5 +602,169 @@ export class SqliteStore implements Store {
 
   async deleteSession(hash: string): Promise<void> {
     this.#db.prepare('DELETE FROM sessions WHERE hash = ?').run(hash);
+  }
+
+  async createHook(h: HookRecord): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO hooks (id, org_id, name, secret, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null);
+  }
+
+  #hookFrom(r: Row): HookRecord {
+    const h: HookRecord = {
+      id: String(r['id']),
+      orgId: String(r['org_id']),
+      name: String(r['name']),
+      secret: String(r['secret']),
+      createdAt: Number(r['created_at']),
+    };
+    const revokedAt = opt(r['revoked_at']);
+    if (revokedAt !== undefined) h.revokedAt = revokedAt;
+    return h;
+  }
+
+  async getHook(id: string): Promise<HookRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM hooks WHERE id = ?').get(id) as Row | undefined;
+    return r && this.#hookFrom(r);
+  }
+
+  async listHooks(orgId: string): Promise<HookRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM hooks WHERE org_id = ? ORDER BY created_at, id')
+      .all(orgId) as Row[];
+    return rows.map((r) => this.#hookFrom(r));
+  }
+
+  async revokeHook(orgId: string, id: string, at: number): Promise<boolean> {
+    return (
+      this.#db
+        .prepare('UPDATE hooks SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL')
+        .run(at, id, orgId).changes === 1
+    );
+  }
+
+  async reserveIdempotencyKey(
+    orgId: string,
+    key: string,
+    requestHash: string,
+    at: number,
+  ): Promise<IdempotencyReservation> {
+    return this.#db.transaction((): IdempotencyReservation => {
+      const inserted = this.#db
+        .prepare(
+          'INSERT INTO idempotency_keys (org_id, key, request_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        )
+        .run(orgId, key, requestHash, at);
+      if (inserted.changes === 1) return { status: 'new' };
+      const r = this.#db
+        .prepare('SELECT * FROM idempotency_keys WHERE org_id = ? AND key = ?')
+        .get(orgId, key) as Row;
+      const hash = String(r['request_hash']);
+      return r['visit_id'] === null
+        ? { status: 'pending', requestHash: hash }
+        : { status: 'done', requestHash: hash, visitId: String(r['visit_id']) };
+    })();
+  }
+
+  async completeIdempotencyKey(orgId: string, key: string, visitId: string): Promise<void> {
+    this.#db
+      .prepare('UPDATE idempotency_keys SET visit_id = ? WHERE org_id = ? AND key = ?')
+      .run(visitId, orgId, key);
+  }
+
+  async releaseIdempotencyKey(orgId: string, key: string): Promise<void> {
+    this.#db
+      .prepare('DELETE FROM idempotency_keys WHERE org_id = ? AND key = ? AND visit_id IS NULL')
+      .run(orgId, key);
+  }
+
+  async markDelivery(key: string, at: number): Promise<boolean> {
+    return (
+      this.#db.prepare('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(key, at)
+        .changes === 1
+    );
+  }
+
+  async pruneDeliveries(before: number): Promise<void> {
+    this.#db.prepare('DELETE FROM deliveries WHERE at < ?').run(before);
+  }
+
+  async enqueueJob(job: {
+    type: string;
+    payload: Record<string, unknown>;
+    runAt: number;
+    maxAttempts: number;
+  }): Promise<number> {
+    const now = Math.floor(Date.now() / 1000);
+    const info = this.#db
+      .prepare(
+        "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+      )
+      .run(job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now, now);
+    return Number(info.lastInsertRowid);
+  }
+
+  #jobFrom(r: Row): JobRecord & { status: string } {
+    const job: JobRecord & { status: string } = {
+      id: Number(r['id']),
+      type: String(r['type']),
+      payload: JSON.parse(String(r['payload'])) as Record<string, unknown>,
+      attempts: Number(r['attempts']),
+      maxAttempts: Number(r['max_attempts']),
+      runAt: Number(r['run_at']),
+      status: String(r['status']),
+    };
+    if (r['last_error'] !== null) job.lastError = String(r['last_error']);
+    return job;
+  }
+
+  async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {
+    return this.#db.transaction(() => {
+      // A running job whose lease ran out belonged to a worker that died: it is due again.
+      const rows = this.#db
+        .prepare(
+          "SELECT * FROM jobs WHERE (status = 'pending' AND run_at <= ?) OR (status = 'running' AND run_at <= ?) ORDER BY run_at, id LIMIT ?",
+        )
+        .all(now, now, limit) as Row[];
+      const lease = this.#db.prepare(
+        "UPDATE jobs SET status = 'running', run_at = ?, updated_at = ? WHERE id = ?",
+      );
+      for (const r of rows) lease.run(now + leaseSeconds, now, r['id']);
+      return rows.map((r) => this.#jobFrom(r));
+    })();
+  }
+
+  async completeJob(id: number, at: number): Promise<void> {
+    this.#db
+      .prepare("UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ?")
+      .run(at, id);
+  }
+
+  async failJob(id: number, error: string, retryAt: number | undefined, at: number): Promise<void> {
+    this.#db
+      .prepare(
+        'UPDATE jobs SET status = ?, attempts = attempts + 1, last_error = ?, run_at = COALESCE(?, run_at), updated_at = ? WHERE id = ?',
+      )
+      .run(retryAt === undefined ? 'failed' : 'pending', error.slice(0, 1000), retryAt ?? null, at, id);
+  }
+
+  async getJob(id: number): Promise<(JobRecord & { status: string }) | undefined> {
+    const r = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return r && this.#jobFrom(r);
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const r = this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as Row | undefined;
+    return r ? String(r['value']) : undefined;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 }

@@ -106,6 +106,10 @@ export interface EventRecord {
 
 export interface VisitQuery {
   state?: VisitState;
+  /** Any of these states (with `state`, both must hold). */
+  states?: VisitState[];
+  /** By the start of the window: newest first (`desc`, the default) or soonest first. */
+  order?: 'asc' | 'desc';
   /** Windows that end after `from` (epoch s). */
   from?: number;
   /** Windows that start before `to` (epoch s). */
@@ -126,6 +130,32 @@ export interface SessionRecord {
   csrf: string;
   createdAt: number;
   expiresAt: number;
+}
+
+/** A webhook trigger's identity: its secret signs requests to POST /hooks/visits. */
+export interface HookRecord {
+  id: string;
+  orgId: string;
+  name: string;
+  /** The HMAC key itself (a signature check needs it); never logged, shown once. */
+  secret: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export type IdempotencyReservation =
+  | { status: 'new' }
+  | { status: 'pending'; requestHash: string }
+  | { status: 'done'; requestHash: string; visitId: string };
+
+export interface JobRecord {
+  id: number;
+  type: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+  maxAttempts: number;
+  runAt: number;
+  lastError?: string;
 }
 
 export interface Store {
@@ -192,4 +222,44 @@ export interface Store {
   createSession(session: SessionRecord): Promise<void>;
   getSession(hash: string): Promise<SessionRecord | undefined>;
   deleteSession(hash: string): Promise<void>;
+
+  createHook(hook: HookRecord): Promise<void>;
+  getHook(id: string): Promise<HookRecord | undefined>;
+  listHooks(orgId: string): Promise<HookRecord[]>;
+  revokeHook(orgId: string, id: string, at: number): Promise<boolean>;
+
+  /**
+   * Claims an Idempotency-Key for a request: `new` (go ahead), `pending` (the same key is being
+   * served right now) or `done` (answer with that visit again). One winner, however many race.
+   */
+  reserveIdempotencyKey(
+    orgId: string,
+    key: string,
+    requestHash: string,
+    at: number,
+  ): Promise<IdempotencyReservation>;
+  completeIdempotencyKey(orgId: string, key: string, visitId: string): Promise<void>;
+  /** Frees a key whose request failed, so a retry can try again. */
+  releaseIdempotencyKey(orgId: string, key: string): Promise<void>;
+
+  /** Records a delivery (webhook id, signature…) once: true the first time, false for a repeat. */
+  markDelivery(key: string, at: number): Promise<boolean>;
+  /** Forgets deliveries older than `before` (replay windows are short). */
+  pruneDeliveries(before: number): Promise<void>;
+
+  enqueueJob(job: {
+    type: string;
+    payload: Record<string, unknown>;
+    runAt: number;
+    maxAttempts: number;
+  }): Promise<number>;
+  /** Takes up to `limit` due jobs for `leaseSeconds`; a crashed worker's jobs come back when the lease ends. */
+  claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]>;
+  completeJob(id: number, at: number): Promise<void>;
+  /** Records a failed attempt: retried at `retryAt`, or given up when undefined. */
+  failJob(id: number, error: string, retryAt: number | undefined, at: number): Promise<void>;
+  getJob(id: number): Promise<(JobRecord & { status: string }) | undefined>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
 }

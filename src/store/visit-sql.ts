@@ -26,6 +26,14 @@ export function visitWhere(orgId: string, query: VisitQuery): { sql: string; par
     clauses.push(`(${s.sql})`);
     for (let i = 0; i < s.nows; i++) params.push(query.now);
   }
+  if (query.states) {
+    const any = query.states.map((state) => {
+      const s = STATE_SQL[state];
+      for (let i = 0; i < s.nows; i++) params.push(query.now);
+      return `(${s.sql})`;
+    });
+    clauses.push(any.length > 0 ? `(${any.join(' OR ')})` : '0 = 1');
+  }
   if (query.from !== undefined) {
     clauses.push('expires_at > ?');
     params.push(query.from);
@@ -39,4 +47,10 @@ export function visitWhere(orgId: string, query: VisitQuery): { sql: string; par
     params.push(`%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   }
   return { sql: clauses.join(' AND '), params };
+}
+
+/** The visit list's ORDER BY (by the start of the window, ties by id). */
+export function visitOrder(query: VisitQuery): string {
+  const dir = query.order === 'asc' ? 'ASC' : 'DESC';
+  return `COALESCE(not_before, created_at) ${dir}, id ${dir}`;
 }

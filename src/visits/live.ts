@@ -277,7 +277,8 @@ export class LiveVisits {
     return () => {
       if (gone) return;
       gone = true;
-      void this.bus.publish({ ...message, delta: -1 });
+      // Nobody awaits this: a bus that cannot publish (database down) must not end the process.
+      Promise.resolve(this.bus.publish({ ...message, delta: -1 })).catch(() => {});
     };
   }
 

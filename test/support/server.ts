@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { type RunningServer, type ServeOptions, startServer } from '../../src/server/serve.js';
 
 export interface TestServer {
   url: string;
@@ -18,10 +18,31 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { dataDir?: string } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  dataDir?: string;
+  /** PostgreSQL instead of SQLite in the data directory (see test/support/postgres.ts). */
+  databaseUrl?: string;
+  /** The bot (and trigger deliveries) against a Webex API, e.g. the emulator's. */
+  webex?: ServeOptions['webex'];
+  /** Background jobs (default the server's). */
+  jobs?: ServeOptions['jobs'];
+  timeZone?: string;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ic-test-'));
   const owned = options.dataDir === undefined;
-  const start = () => startServer({ port: 0, host: '127.0.0.1', dataDir, logger: false });
+  const start = () =>
+    startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+      logger: false,
+      ...(options.webex ? { webex: options.webex } : {}),
+      ...(options.jobs ? { jobs: options.jobs } : {}),
+      ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+    });
   let server = await start();
   const { key } = await server.context.apiKeys.create(server.context.org, 'test');
   const handle: TestServer = {

@@ -13,8 +13,13 @@ import type {
   VisitRecord,
 } from '../../src/store/types.js';
 
-export function storeContract(name: string, open: () => Promise<Store>): void {
-  describe(`Store contract: ${name}`, () => {
+export function storeContract(
+  name: string,
+  open: () => Promise<Store>,
+  /** `skip`: why this backend cannot run here (the suite shows as skipped with that reason). */
+  options: { skip?: string } = {},
+): void {
+  describe(`Store contract: ${name}`, { skip: options.skip ?? false }, () => {
     let store: Store;
     const org = { id: randomUUID(), name: 'Clinic', createdAt: 1_795_876_200 };
     before(async () => {
@@ -266,6 +271,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await ids({ q: 'OPEN ONE' }), ['vis_o']);
       assert.deepEqual(await ids({ from: 950, to: 1200, state: 'open' }), ['vis_a', 'vis_o']);
       assert.deepEqual(await ids({ from: 950, to: 1200, state: 'scheduled' }), [], 'starts after the window');
+      assert.deepEqual(await ids({ states: ['scheduled', 'open'], q: 'one' }), ['vis_o']);
+      assert.deepEqual(await ids({ states: ['scheduled', 'expired'], q: 'e' }), ['vis_s', 'vis_x']);
+      assert.deepEqual(await ids({ states: [] }), []);
+      const ordered = async (order: 'asc' | 'desc') =>
+        (
+          await store.listVisits(org.id, {
+            limit: 50,
+            offset: 0,
+            now,
+            order,
+            states: ['scheduled', 'expired'],
+          })
+        ).items.map((v) => v.id);
+      assert.deepEqual(await ordered('asc'), ['vis_x', 'vis_s'], 'soonest first');
+      assert.deepEqual(await ordered('desc'), ['vis_s', 'vis_x'], 'newest first');
       const page = await store.listVisits(org.id, { limit: 2, offset: 0, now });
       assert.equal(page.items.length, 2);
       assert.ok(page.total >= 5);
@@ -277,6 +297,90 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await store.getSession(s.hash), s);
       await store.deleteSession(s.hash);
       assert.equal(await store.getSession(s.hash), undefined);
+    });
+
+    test('hooks: create, get, list, revoke once', async () => {
+      const hook = {
+        id: `hook_${randomUUID().slice(0, 8)}`,
+        orgId: org.id,
+        name: 'ehr',
+        secret: 's3cret',
+        createdAt: 1,
+      };
+      await store.createHook(hook);
+      assert.deepEqual(await store.getHook(hook.id), hook);
+      assert.ok((await store.listHooks(org.id)).some((h) => h.id === hook.id));
+      assert.equal(await store.revokeHook(org.id, hook.id, 5), true);
+      assert.equal(await store.revokeHook(org.id, hook.id, 6), false);
+      assert.equal((await store.getHook(hook.id))?.revokedAt, 5);
+    });
+
+    test('idempotency keys: one winner, pending while served, done with the visit, released on failure', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => store.reserveIdempotencyKey(org.id, 'idem-1', 'h1', 10)),
+      );
+      assert.equal(results.filter((r) => r.status === 'new').length, 1);
+      assert.ok(
+        results
+          .filter((r) => r.status !== 'new')
+          .every((r) => r.status === 'pending' && r.requestHash === 'h1'),
+      );
+      await store.completeIdempotencyKey(org.id, 'idem-1', 'vis_x');
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-1', 'h2', 11), {
+        status: 'done',
+        requestHash: 'h1',
+        visitId: 'vis_x',
+      });
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-2', 'h1', 10), { status: 'new' });
+      await store.releaseIdempotencyKey(org.id, 'idem-2');
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-2', 'h1', 12), { status: 'new' });
+    });
+
+    test('deliveries: recorded once, pruned by age', async () => {
+      assert.equal(await store.markDelivery('d1', 100), true);
+      assert.equal(await store.markDelivery('d1', 101), false);
+      await store.pruneDeliveries(200);
+      assert.equal(await store.markDelivery('d1', 300), true);
+    });
+
+    test('jobs: claimed once, leased, retried, given up', async () => {
+      const id = await store.enqueueJob({ type: 't', payload: { a: 1 }, runAt: 100, maxAttempts: 3 });
+      assert.deepEqual(await store.claimJobs(99, 10, 30), [], 'not due yet');
+      const [claimed, ...rest] = await Promise.all([
+        store.claimJobs(100, 10, 30),
+        store.claimJobs(100, 10, 30),
+      ]);
+      assert.equal([claimed, ...rest].flat().filter((j) => j.id === id).length, 1, 'one worker gets it');
+      assert.deepEqual(
+        (await store.claimJobs(120, 10, 30)).map((j) => j.id),
+        [],
+        'leased',
+      );
+      assert.deepEqual(
+        (await store.claimJobs(131, 10, 30)).map((j) => j.id),
+        [id],
+        'a lease that ran out comes back',
+      );
+      await store.failJob(id, 'boom', 200, 131);
+      assert.equal((await store.getJob(id))?.status, 'pending');
+      assert.equal((await store.getJob(id))?.lastError, 'boom');
+      const [again] = await store.claimJobs(200, 10, 30);
+      assert.equal(again?.attempts, 1);
+      assert.deepEqual(again?.payload, { a: 1 });
+      await store.failJob(id, 'boom again', undefined, 201);
+      assert.equal((await store.getJob(id))?.status, 'failed');
+      const other = await store.enqueueJob({ type: 't', payload: {}, runAt: 0, maxAttempts: 1 });
+      await store.claimJobs(300, 10, 30);
+      await store.completeJob(other, 301);
+      assert.equal((await store.getJob(other))?.status, 'done');
+      assert.deepEqual(await store.claimJobs(10_000, 10, 30), [], 'done and failed jobs never come back');
+    });
+
+    test('settings: set, overwrite, get', async () => {
+      assert.equal(await store.getSetting('nope'), undefined);
+      await store.setSetting('webex.secret', 'a');
+      await store.setSetting('webex.secret', 'b');
+      assert.equal(await store.getSetting('webex.secret'), 'b');
     });
 
     test('spaces: same subject, same space; concurrent first use makes one', async () => {
@@ -294,6 +398,61 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.notEqual(c.id, a.id);
       assert.ok(c.seq > a.seq);
       assert.ok(made >= 2);
+    });
+
+    test('short links: two inserts racing for one code: one gets it, the other is told, nothing half-done', async () => {
+      const link = (code: string): ShortLinkRecord => ({
+        code,
+        orgId: org.id,
+        cipher: `cipher-${code}`,
+        role: 'guest',
+        vertical: 'hc',
+        hostLogin: false,
+        subject: 'Race',
+        expiresAt: 2_000_000_000,
+        createdAt: 1,
+      });
+      for (let round = 0; round < 5; round++) {
+        const shared = `Race${round}00`;
+        const results = await Promise.all(
+          ['A', 'B', 'C'].map((who) => store.insertShortLinks([link(`Own${who}${round}`), link(shared)])),
+        );
+        assert.equal(results.filter((r) => r.length === 0).length, 1, 'one insert wins');
+        for (const [i, taken] of results.entries()) {
+          const own = await store.getShortLink(`Own${'ABC'[i]}${round}`);
+          if (taken.length === 0) assert.ok(own, 'the winner stored all of its links');
+          else {
+            assert.deepEqual(taken, [shared]);
+            assert.equal(own, undefined, 'a loser stored none of its links');
+          }
+        }
+      }
+    });
+
+    test('jobs: workers claiming at once never share a job, and together take every due job', async () => {
+      const ids = new Set<number>();
+      for (let i = 0; i < 25; i++)
+        ids.add(await store.enqueueJob({ type: 'race', payload: { i }, runAt: 50_000, maxAttempts: 1 }));
+      const rounds = await Promise.all(Array.from({ length: 6 }, () => store.claimJobs(50_000, 10, 30)));
+      const claimed = rounds.flat().map((j) => j.id);
+      assert.equal(new Set(claimed).size, claimed.length, 'no job went to two workers');
+      const rest = (await store.claimJobs(50_000, 100, 30)).map((j) => j.id);
+      assert.deepEqual(
+        [...claimed, ...rest].sort((a, b) => a - b),
+        [...ids].sort((a, b) => a - b),
+      );
+      for (const id of ids) await store.completeJob(id, 50_001);
+    });
+
+    test('broker keys: rotations racing leave exactly one active key', async () => {
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          store.addBrokerKey({ kid: `race-${i}`, material: `m${i}`, createdAt: 10 + i, active: true }),
+        ),
+      );
+      const active = (await store.listBrokerKeys()).filter((k) => k.active);
+      assert.equal(active.length, 1);
+      assert.match(active[0]!.kid, /^race-/);
     });
   });
 }

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { isoSeconds } from '../../domain/time.js';
 import { parseLink } from '../../domain/urls.js';
 import { SQLITE_FILE } from '../../store/open.js';
-import { CliError, dataDir } from '../config.js';
+import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
 
 export interface DecodeFlags {
   data?: string;
+  database?: string;
   json?: boolean;
 }
 
@@ -44,11 +45,16 @@ export async function run(link: string, flags: DecodeFlags): Promise<void> {
   for (const key of ['origin', 'vertical', 'page', 'short'] as const)
     if (parsed[key]) report[key] = parsed[key];
   let cipher = parsed.cipher;
-  const dir = dataDir(flags.data);
-  const haveLocal = existsSync(join(dir, SQLITE_FILE));
+  const database = databaseUrl(flags.database);
+  const dir = whereData(dataDir(flags.data), database);
+  const haveLocal = database !== undefined || existsSync(join(dataDir(flags.data), SQLITE_FILE));
   const { openBrokerContext } = await import('../../broker/context.js');
   const ctx = haveLocal
-    ? await openBrokerContext({ dataDir: dir, publicUrl: 'http://127.0.0.1' })
+    ? await openBrokerContext({
+        dataDir: dataDir(flags.data),
+        ...(database ? { databaseUrl: database } : {}),
+        publicUrl: 'http://127.0.0.1',
+      })
     : undefined;
   try {
     if (parsed.form === 'short' && parsed.short) {

@@ -1,13 +1,15 @@
 /** `instant-connect keys …`: API keys of the broker, and rotation of its token keys. */
-import { dataDir } from '../config.js';
+import { databaseUrl, dataDir } from '../config.js';
 
 async function withContext<T>(
-  data: string | undefined,
+  flags: { data?: string; database?: string },
   fn: (ctx: import('../../broker/context.js').BrokerContext) => Promise<T>,
 ): Promise<T> {
+  const database = databaseUrl(flags.database);
   const { openBrokerContext } = await import('../../broker/context.js');
   const ctx = await openBrokerContext({
-    dataDir: dataDir(data),
+    dataDir: dataDir(flags.data),
+    ...(database ? { databaseUrl: database } : {}),
     publicUrl: process.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
   });
   try {
@@ -19,8 +21,13 @@ async function withContext<T>(
 
 const when = (s?: number) => (s === undefined ? '-' : new Date(s * 1000).toISOString().replace('.000Z', 'Z'));
 
-export async function create(flags: { name: string; data?: string; json?: boolean }): Promise<void> {
-  await withContext(flags.data, async (ctx) => {
+export async function create(flags: {
+  name: string;
+  data?: string;
+  database?: string;
+  json?: boolean;
+}): Promise<void> {
+  await withContext(flags, async (ctx) => {
     const { key, record } = await ctx.apiKeys.create(ctx.org, flags.name);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ ...record, key }, null, 2)}\n`);
@@ -32,8 +39,8 @@ export async function create(flags: { name: string; data?: string; json?: boolea
   });
 }
 
-export async function list(flags: { data?: string; json?: boolean }): Promise<void> {
-  await withContext(flags.data, async (ctx) => {
+export async function list(flags: { data?: string; database?: string; json?: boolean }): Promise<void> {
+  await withContext(flags, async (ctx) => {
     const keys = await ctx.apiKeys.list(ctx.org);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
@@ -57,16 +64,20 @@ export async function list(flags: { data?: string; json?: boolean }): Promise<vo
   });
 }
 
-export async function revoke(id: string, flags: { data?: string }): Promise<void> {
+export async function revoke(id: string, flags: { data?: string; database?: string }): Promise<void> {
   const { CliError } = await import('../config.js');
-  await withContext(flags.data, async (ctx) => {
+  await withContext(flags, async (ctx) => {
     if (!(await ctx.apiKeys.revoke(ctx.org, id))) throw new CliError(`No active API key with id ${id}`);
     process.stderr.write(`Revoked ${id}: requests with it are refused from now on.\n`);
   });
 }
 
-export async function rotateBroker(flags: { data?: string; json?: boolean }): Promise<void> {
-  await withContext(flags.data, async (ctx) => {
+export async function rotateBroker(flags: {
+  data?: string;
+  database?: string;
+  json?: boolean;
+}): Promise<void> {
+  await withContext(flags, async (ctx) => {
     const kid = await ctx.keyring.rotate(Math.floor(Date.now() / 1000));
     if (flags.json) process.stdout.write(`${JSON.stringify({ kid, keys: ctx.keyring.size })}\n`);
     else

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import type { LinkResult } from '../../client/instant-connect.js';
 import { resolveLinkInput } from '../../domain/input.js';
 import { ValidationError } from '../../errors.js';
-import { CliError, DEFAULT_PORT, dataDir } from '../config.js';
+import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import { asOptionIssue, type LinkFlags, toLinkInput } from '../link-options.js';
 import { formatCsv, formatTable, pickField, progressBar, useColor } from '../output.js';
@@ -11,6 +11,7 @@ import { formatCsv, formatTable, pickField, progressBar, useColor } from '../out
 export interface LinksFlags extends LinkFlags, TokenFlags {
   broker?: string;
   data?: string;
+  database?: string;
   json?: boolean;
   csv?: boolean;
   field?: string;
@@ -52,14 +53,19 @@ export async function run(flags: LinksFlags): Promise<void> {
         import('../../broker/local-transport.js'),
       ]);
       const dir = dataDir(flags.data);
-      const ctx = await openBrokerContext({ dataDir: dir, publicUrl });
+      const database = databaseUrl(flags.database);
+      const ctx = await openBrokerContext({
+        dataDir: dir,
+        ...(database ? { databaseUrl: database } : {}),
+        publicUrl,
+      });
       close = ctx.close;
       sdk = new InstantConnect({
         broker: publicUrl,
         token: 'local',
         fetch: localBrokerFetch(ctx.broker, ctx.org),
       });
-      note = `Local broker: links issued into ${dir}; they open while "instant-connect serve" runs at ${publicUrl}.\n`;
+      note = `Local broker: links issued into ${whereData(dir, database)}; they open while "instant-connect serve" runs at ${publicUrl}.\n`;
     } else {
       if (!token) {
         throw new CliError(

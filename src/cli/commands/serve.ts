@@ -1,10 +1,12 @@
 /** `instant-connect serve`: the broker and service on an embedded database. */
-import { DEFAULT_HOST, DEFAULT_PORT, dataDir, parsePort } from '../config.js';
+import { DEFAULT_HOST, DEFAULT_PORT, databaseUrl, dataDir, parsePort, whereData } from '../config.js';
+import { webexApiBase } from './whoami.js';
 
 export interface ServeFlags {
   port?: number;
   host?: string;
   data?: string;
+  database?: string;
   publicUrl?: string;
   quiet?: boolean;
 }
@@ -15,36 +17,25 @@ export async function run(flags: ServeFlags): Promise<void> {
   const port = flags.port ?? (envPort !== undefined ? parsePort(envPort) : DEFAULT_PORT);
   const host = flags.host ?? process.env['HOST'] ?? DEFAULT_HOST;
   const dir = dataDir(flags.data);
+  const database = databaseUrl(flags.database);
   const publicUrl = flags.publicUrl ?? process.env['PUBLIC_URL'];
   const broker = process.env['BROKER'] ?? 'local';
   const token = process.env['WEBEX_TOKEN']?.trim();
+  const apiUrl = webexApiBase({ broker });
+  const webhookSecret = process.env['WEBEX_WEBHOOK_SECRET']?.trim();
   const server = await startServer({
     linkSource: { broker, ...(token ? { token } : {}) },
+    ...(token ? { webex: { token, apiUrl, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
     ...(process.env['TZ'] ? { timeZone: process.env['TZ'] } : {}),
     port,
     host,
     dataDir: dir,
+    ...(database ? { databaseUrl: database } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     logger: flags.quiet ? false : { level: process.env['LOG_LEVEL'] ?? 'info' },
   });
-  const { org, created, store } = server.context;
-  const lines = [
-    `instant-connect listening on ${server.url}`,
-    `  data:          ${dir} (${store.kind})`,
-    `  organisation:  ${org.name} (${org.id})`,
-    `  short links:   ${server.publicUrl}/visit/<code>`,
-    `  visit links:   ${broker === 'local' ? 'the local broker' : `${broker} (with WEBEX_TOKEN)`}`,
-  ];
-  if (created.org) lines.push('  first start:   created the database, the broker key and the organisation');
-  lines.push(
-    '',
-    'Make an API key for POST /api/v2/joseencrypt:',
-    `  npx instant-connect keys create --name my-app --data ${JSON.stringify(dir)}`,
-    'Or make links straight away:',
-    '  npx instant-connect links --short',
-  );
-  process.stderr.write(`${lines.join('\n')}\n`);
-
+  // Handlers first: a supervisor (or a test) may signal as soon as it reads "listening on" below,
+  // and a signal before they are installed would kill the process without closing the database.
   const stop = (signal: string) => {
     process.stderr.write(`\n${signal}: finishing requests in flight and closing the database…\n`);
     server.close().then(
@@ -57,4 +48,23 @@ export async function run(flags: ServeFlags): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+
+  const { org, created, store } = server.context;
+  const lines = [
+    `instant-connect listening on ${server.url}`,
+    `  data:          ${whereData(dir, database)} (${store.kind})`,
+    `  organisation:  ${org.name} (${org.id})`,
+    `  short links:   ${server.publicUrl}/visit/<code>`,
+    `  visit links:   ${broker === 'local' ? 'the local broker' : `${broker} (with WEBEX_TOKEN)`}`,
+    `  bot:           ${token ? `on, Webex API ${apiUrl}, webhook POST ${server.publicUrl}/hooks/webex` : 'off (set WEBEX_TOKEN to a bot token)'}`,
+  ];
+  if (created.org) lines.push('  first start:   created the database, the broker key and the organisation');
+  lines.push(
+    '',
+    'Make an API key for POST /api/v2/joseencrypt:',
+    `  npx instant-connect keys create --name my-app ${database ? '(with the same DATABASE_URL)' : `--data ${JSON.stringify(dir)}`}`,
+    'Or make links straight away:',
+    '  npx instant-connect links --short',
+  );
+  process.stderr.write(`${lines.join('\n')}\n`);
 }

@@ -51,17 +51,24 @@ export async function liveRoutes(app: FastifyInstance, opts: { live: LiveVisits 
         }
       });
     });
-    const leave = await live.present(ticket);
+    // Listen for the close before any await: a browser that leaves while presence is being
+    // published (a PostgreSQL bus waits) must not stay counted, watched and pinged forever.
+    let leave: (() => void) | undefined;
+    let closed = false;
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    const end = () => res.end();
     const close = () => {
+      closed = true;
       clearInterval(ping);
       stopWatching();
-      leave();
+      leave?.();
       streams.delete(end);
     };
-    const end = () => res.end();
     streams.add(end);
     res.on('close', close);
+    const present = await live.present(ticket);
+    if (closed) present();
+    else leave = present;
   });
 
   // Streams never finish by themselves: end them so a graceful shutdown does not wait forever.

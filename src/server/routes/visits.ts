@@ -65,9 +65,11 @@ export async function visitRoutes(
     request.apiKeyId = keyId;
   });
   const actor = (request: { apiKeyId?: string }) => `key:${request.apiKeyId}`;
+  // No body at all means "all defaults"; a JSON `null` is a body that is not an object (refused).
+  const bodyOf = (request: { body?: unknown }) => (request.body === undefined ? {} : request.body);
 
   app.post('/api/visits', async (request, reply) => {
-    const visit = await visits.create(request.org!, actor(request), request.body ?? {});
+    const visit = await visits.create(request.org!, actor(request), bodyOf(request));
     return reply.status(201).header('location', `/api/visits/${visit.id}`).send(visit);
   });
   app.get('/api/visits', async (request) =>
@@ -85,6 +87,6 @@ export async function visitRoutes(
   app.post<{ Params: { id: string } }>('/api/visits/:id/links', async (request, reply) =>
     reply
       .status(201)
-      .send(await visits.addLinks(request.org!, actor(request), request.params.id, request.body ?? {})),
+      .send(await visits.addLinks(request.org!, actor(request), request.params.id, bodyOf(request))),
   );
 }

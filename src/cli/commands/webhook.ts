@@ -1,0 +1,125 @@
+/**
+ * `instant-connect webhook register|list|delete`: the bot's Webex webhooks, without the developer
+ * portal. Register makes two (messages created, attachment actions created) with one generated
+ * secret, stored in the data directory for `serve` to check X-Spark-Signature with. Only webhooks
+ * this project made (named "instant-connect …") are listed or deleted unless told otherwise.
+ */
+import { randomBytes } from 'node:crypto';
+import { WEBHOOK_SECRET_SETTING } from '../../bot/bot.js';
+import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
+import { findToken, type TokenFlags } from '../credentials.js';
+import { webexApiBase } from './whoami.js';
+
+const PREFIX = 'instant-connect';
+
+interface Flags extends TokenFlags {
+  data?: string;
+  database?: string;
+  broker?: string;
+  apiUrl?: string;
+  json?: boolean;
+  all?: boolean;
+}
+
+async function client(flags: Flags) {
+  const token = findToken(flags);
+  if (!token)
+    throw new CliError(
+      'no bot token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE',
+      2,
+    );
+  const { WebexClient } = await import('../../webex/client.js');
+  return new WebexClient(token, webexApiBase(flags));
+}
+
+export async function register(flags: Flags & { url: string }): Promise<void> {
+  const database = databaseUrl(flags.database); // a bad URL is reported before any webhook is made
+  let target: URL;
+  try {
+    target = new URL(flags.url);
+  } catch {
+    throw new CliError(
+      '--url must be the public https URL of POST /hooks/webex, e.g. https://visits.example.org/hooks/webex',
+      2,
+    );
+  }
+  if (target.protocol !== 'https:' && target.protocol !== 'http:')
+    throw new CliError('--url must be http(s)', 2);
+  if (!target.pathname.endsWith('/hooks/webex')) {
+    process.stderr.write(
+      `warning: ${target.href} does not end in /hooks/webex, where the server listens for Webex\n`,
+    );
+  }
+  const webex = await client(flags);
+  const secret = randomBytes(32).toString('hex');
+  const existing = (await webex.listWebhooks()).filter(
+    (w) => w.name.startsWith(PREFIX) && w.targetUrl === target.href,
+  );
+  for (const old of existing) await webex.deleteWebhook(old.id);
+  const made = [];
+  for (const [resource, label] of [
+    ['messages', 'messages'],
+    ['attachmentActions', 'cards'],
+  ] as const) {
+    made.push(
+      await webex.createWebhook({
+        name: `${PREFIX} ${label}`,
+        targetUrl: target.href,
+        resource,
+        event: 'created',
+        secret,
+      }),
+    );
+  }
+  const { openStore } = await import('../../store/open.js');
+  const store = await openStore({
+    dataDir: dataDir(flags.data),
+    ...(database ? { databaseUrl: database } : {}),
+  });
+  try {
+    await store.setSetting(WEBHOOK_SECRET_SETTING, secret);
+  } finally {
+    await store.close();
+  }
+  const view = made.map(({ secret: _s, ...w }) => w);
+  if (flags.json)
+    process.stdout.write(`${JSON.stringify({ webhooks: view, replaced: existing.length }, null, 2)}\n`);
+  else {
+    for (const w of view) process.stdout.write(`${w.id}  ${w.resource}/${w.event}  → ${w.targetUrl}\n`);
+    process.stderr.write(
+      `Registered ${made.length} webhooks${existing.length ? ` (replaced ${existing.length})` : ''}. Their secret is stored in ${whereData(dataDir(flags.data), database)}; restart serve if it is running.\n`,
+    );
+  }
+}
+
+export async function list(flags: Flags): Promise<void> {
+  const webex = await client(flags);
+  const hooks = (await webex.listWebhooks())
+    .filter((w) => flags.all || w.name.startsWith(PREFIX))
+    .map(({ secret: _s, ...w }) => w);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(hooks, null, 2)}\n`);
+    return;
+  }
+  if (hooks.length === 0)
+    process.stderr.write(
+      'No webhooks. Make them with: instant-connect webhook register --url https://…/hooks/webex\n',
+    );
+  for (const w of hooks)
+    process.stdout.write(
+      `${w.id}  ${w.name}  ${w.resource}/${w.event}  ${w.status ?? ''}  → ${w.targetUrl}\n`,
+    );
+}
+
+export async function remove(id: string, flags: Flags & { force?: boolean }): Promise<void> {
+  const webex = await client(flags);
+  const hook = (await webex.listWebhooks()).find((w) => w.id === id);
+  if (!hook) throw new CliError(`No webhook ${id}`);
+  if (!hook.name.startsWith(PREFIX) && !flags.force) {
+    throw new CliError(
+      `Webhook ${id} ("${hook.name}") was not made by instant-connect; use --force to delete it anyway`,
+    );
+  }
+  await webex.deleteWebhook(id);
+  process.stderr.write(`Deleted webhook ${id}.\n`);
+}

@@ -1,0 +1,291 @@
+/**
+ * POST /hooks/visits for workflow engines (Webex Connect's HTTP node, EHR schedulers…): a visit
+ * from one request, with flat fields a no-code flow can pick (`hostUrl`, `guestUrl`, `guestUrls`),
+ * an Idempotency-Key so a retrying caller never makes a second meeting, and optional delivery of
+ * the links by the bot. A delivery failure is reported and retried in the background; it never
+ * loses the visit.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import Type from 'typebox';
+import { HttpError } from '../client/errors.js';
+import { schemaIssues } from '../domain/validate.js';
+import { VisitInput } from '../domain/visit-input.js';
+import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
+import type { JobRunner } from '../jobs/runner.js';
+import type { HookRecord, Org, Store } from '../store/types.js';
+import type { VisitService, VisitView } from '../visits/service.js';
+import type { MessageTarget, WebexClient } from '../webex/client.js';
+import { TRIGGER_HEADERS, verifyTriggerSignature } from './signatures.js';
+
+const Email = Type.String({
+  format: 'email',
+  pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+  maxLength: 254,
+  'x-rule': 'an email address',
+});
+export const Notify = Type.Object(
+  {
+    host: Type.Optional(Email),
+    guests: Type.Optional(
+      Type.Object(
+        {
+          roomId: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+          toPersonEmail: Type.Optional(Email),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const TriggerInput = Type.Object(
+  { ...VisitInput.properties, notify: Type.Optional(Notify) },
+  { additionalProperties: false, $id: 'TriggerInput' },
+);
+
+export interface Delivery {
+  to: 'host' | 'guests';
+  target: string;
+  status: 'sent' | 'queued' | 'failed';
+  error?: string;
+}
+
+export interface TriggerResult extends VisitView {
+  hostUrl?: string;
+  guestUrl?: string;
+  guestUrls: string[];
+  delivery?: Delivery[];
+}
+
+export class ConflictError extends InstantConnectError {
+  constructor(message: string) {
+    super('ERR_CONFLICT', message);
+  }
+}
+
+const urlOf = (l: { shortUrl?: string; longUrl: string }) => l.shortUrl ?? l.longUrl;
+
+export function hostMessage(visit: VisitView): string {
+  const host = visit.hosts[0];
+  return [
+    `**Your Instant Connect visit: ${visit.subject}**`,
+    '',
+    `Start it with your host link: ${host ? urlOf(host) : '(none)'}`,
+    '',
+    `Window: ${visit.start} to ${visit.end} (UTC). Guests wait in the lobby until you join.`,
+  ].join('\n');
+}
+
+export function guestMessage(visit: VisitView): string {
+  const links = visit.guests.map((g, i) => `- Guest ${i + 1}: ${urlOf(g)}`);
+  return [`**Join the visit: ${visit.subject}**`, '', ...links, '', `Open from ${visit.start} (UTC).`].join(
+    '\n',
+  );
+}
+
+export interface TriggerServiceOptions {
+  store: Store;
+  visits: VisitService;
+  runner: JobRunner;
+  /** The bot's Webex client for deliveries (absent: `notify` is refused). Inline sends do not retry. */
+  webex?: WebexClient;
+  now?: () => number;
+}
+
+export class TriggerService {
+  readonly #store: Store;
+  readonly #visits: VisitService;
+  readonly #runner: JobRunner;
+  readonly #webex: WebexClient | undefined;
+  readonly #now: () => number;
+
+  constructor(options: TriggerServiceOptions) {
+    this.#store = options.store;
+    this.#visits = options.visits;
+    this.#runner = options.runner;
+    this.#webex = options.webex;
+    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** A new hook: its secret is returned once. */
+  async createHook(org: Org, name: string): Promise<{ hook: Omit<HookRecord, 'secret'>; secret: string }> {
+    const trimmed = name.trim();
+    if (!trimmed || trimmed.length > 100) {
+      throw new ValidationError([
+        { path: 'name', rule: 'length', message: 'name must be 1 to 100 characters' },
+      ]);
+    }
+    const hook: HookRecord = {
+      id: `hook_${randomBytes(9).toString('base64url')}`,
+      orgId: org.id,
+      name: trimmed,
+      secret: `ics_${randomBytes(32).toString('base64url')}`,
+      createdAt: this.#now(),
+    };
+    await this.#store.createHook(hook);
+    const { secret, ...view } = hook;
+    return { hook: view, secret };
+  }
+
+  /** The organisation of a signed request; the signature is checked over the raw body, replays refused. */
+  async authenticateSignature(
+    headers: Record<string, string | string[] | undefined>,
+    rawBody: Buffer,
+  ): Promise<{ org: Org; actor: string }> {
+    const header = (name: string) => {
+      const v = headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const hookId = header(TRIGGER_HEADERS.hook);
+    const hook =
+      hookId && /^hook_[A-Za-z0-9_-]{1,40}$/.test(hookId) ? await this.#store.getHook(hookId) : undefined;
+    if (!hook || hook.revokedAt !== undefined)
+      throw new UnauthorizedError('Unknown or revoked hook (X-IC-Hook)');
+    const signature = header(TRIGGER_HEADERS.signature);
+    const check = verifyTriggerSignature({
+      secret: hook.secret,
+      rawBody,
+      timestamp: header(TRIGGER_HEADERS.timestamp),
+      signature,
+      now: this.#now(),
+    });
+    if (!check.ok) throw new UnauthorizedError(`Signature refused: ${check.message}`);
+    // A valid signature seen before is a replay: refuse it (the window is the timestamp tolerance).
+    if (!(await this.#store.markDelivery(`trigger:${hook.id}:${signature}`, this.#now()))) {
+      throw new UnauthorizedError('Signature refused: this exact request was already received (replay)');
+    }
+    const org = await this.#store.getOrg(hook.orgId);
+    if (!org) throw new UnauthorizedError('Unknown or revoked hook (X-IC-Hook)');
+    return { org, actor: `hook:${hook.id}` };
+  }
+
+  async trigger(
+    org: Org,
+    actor: string,
+    body: unknown,
+    rawBody: Buffer,
+    idempotencyKey: string | undefined,
+  ): Promise<{ status: 200 | 201; replayed: boolean; result: TriggerResult }> {
+    const issues = schemaIssues(TriggerInput, body);
+    if (issues.length > 0) throw new ValidationError(issues);
+    const { notify, ...visitInput } = body as Type.Static<typeof TriggerInput>;
+    if (notify && !this.#webex) {
+      throw new ValidationError([
+        {
+          path: 'notify',
+          rule: 'config',
+          message: 'notify needs the bot: set WEBEX_TOKEN in the server configuration',
+        },
+      ]);
+    }
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+      throw new ValidationError([
+        {
+          path: 'Idempotency-Key',
+          rule: 'format',
+          message: 'Idempotency-Key must be 1 to 255 visible ASCII characters',
+        },
+      ]);
+    }
+    const hash = createHash('sha256').update(rawBody).digest('hex');
+    if (idempotencyKey !== undefined) {
+      const reserved = await this.#store.reserveIdempotencyKey(org.id, idempotencyKey, hash, this.#now());
+      if (reserved.status !== 'new' && reserved.requestHash !== hash) {
+        throw new ConflictError('This Idempotency-Key was used with a different body');
+      }
+      if (reserved.status === 'pending')
+        throw new ConflictError('A request with this Idempotency-Key is still being served: retry shortly');
+      if (reserved.status === 'done') {
+        const visit = await this.#visits.get(org, reserved.visitId);
+        return { status: 201, replayed: true, result: flat(visit) };
+      }
+    }
+    let visit: VisitView;
+    try {
+      visit = await this.#visits.create(org, actor, visitInput);
+    } catch (err) {
+      if (idempotencyKey !== undefined) await this.#store.releaseIdempotencyKey(org.id, idempotencyKey);
+      throw err;
+    }
+    if (idempotencyKey !== undefined)
+      await this.#store.completeIdempotencyKey(org.id, idempotencyKey, visit.id);
+    const result = flat(visit);
+    if (notify) result.delivery = await this.#deliver(org, visit, notify);
+    return { status: 201, replayed: false, result };
+  }
+
+  async #deliver(org: Org, visit: VisitView, notify: Type.Static<typeof Notify>): Promise<Delivery[]> {
+    const plan: { to: Delivery['to']; target: MessageTarget; label: string; markdown: string }[] = [];
+    if (notify.host)
+      plan.push({
+        to: 'host',
+        target: { toPersonEmail: notify.host },
+        label: notify.host,
+        markdown: hostMessage(visit),
+      });
+    if (notify.guests?.roomId) {
+      plan.push({
+        to: 'guests',
+        target: { roomId: notify.guests.roomId },
+        label: notify.guests.roomId,
+        markdown: guestMessage(visit),
+      });
+    } else if (notify.guests?.toPersonEmail) {
+      plan.push({
+        to: 'guests',
+        target: { toPersonEmail: notify.guests.toPersonEmail },
+        label: notify.guests.toPersonEmail,
+        markdown: guestMessage(visit),
+      });
+    }
+    const results: Delivery[] = [];
+    for (const item of plan) {
+      try {
+        await this.#webex!.sendMessage(item.target, item.markdown);
+        results.push({ to: item.to, target: item.label, status: 'sent' });
+        await this.#visitEvent(org, visit, 'delivery.sent', { to: item.to });
+      } catch (err) {
+        const transient = !(err instanceof HttpError) || err.status === 429 || err.status >= 500;
+        const error = (err as Error).message;
+        if (transient) {
+          await this.#runner.enqueue('deliver', {
+            orgId: org.id,
+            visitId: visit.id,
+            to: item.to,
+            target: item.target,
+            markdown: item.markdown,
+          });
+          results.push({ to: item.to, target: item.label, status: 'queued', error });
+        } else results.push({ to: item.to, target: item.label, status: 'failed', error });
+        await this.#visitEvent(org, visit, transient ? 'delivery.queued' : 'delivery.failed', {
+          to: item.to,
+          error,
+        });
+      }
+    }
+    return results;
+  }
+
+  async #visitEvent(org: Org, visit: VisitView, type: string, data: Record<string, unknown>): Promise<void> {
+    await this.#store.appendEvent({
+      orgId: org.id,
+      visitId: visit.id,
+      at: this.#now(),
+      actor: 'system',
+      type,
+      data,
+    });
+  }
+}
+
+/** The visit plus flat fields for JSON-path pickers in no-code flows. */
+export function flat(visit: VisitView): TriggerResult {
+  const host = visit.hosts[0];
+  const guests = visit.guests.map(urlOf);
+  return {
+    ...visit,
+    ...(host ? { hostUrl: urlOf(host) } : {}),
+    ...(guests[0] ? { guestUrl: guests[0] } : {}),
+    guestUrls: guests,
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Webhooks in: the workflow trigger (POST /hooks/visits) and the Webex bot (POST /hooks/webex).
+ * Both need the raw body for their signatures, so this plugin parses JSON itself and keeps the
+ * bytes; the parser is scoped to these routes only.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { BotService } from '../../bot/bot.js';
+import type { ApiKeyService } from '../../broker/api-keys.js';
+import { InstantConnectError, NotFoundError } from '../../errors.js';
+import type { TriggerService } from '../../hooks/trigger.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer;
+  }
+}
+
+export async function hookRoutes(
+  app: FastifyInstance,
+  opts: { apiKeys: ApiKeyService; trigger: TriggerService; bot?: BotService },
+): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    if ((body as Buffer).length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
+    } catch {
+      done(new InstantConnectError('ERR_BAD_JSON', 'The body is not valid JSON'), undefined);
+    }
+  });
+
+  app.post('/hooks/visits', async (request, reply) => {
+    const raw = request.rawBody ?? Buffer.alloc(0);
+    const { org, actor } = request.headers.authorization
+      ? await opts.apiKeys
+          .authenticate(request.headers.authorization)
+          .then((a) => ({ org: a.org, actor: `key:${a.keyId}` }))
+      : await opts.trigger.authenticateSignature(request.headers, raw);
+    const key = request.headers['idempotency-key'];
+    const { status, replayed, result } = await opts.trigger.trigger(
+      org,
+      actor,
+      request.body ?? {},
+      raw,
+      Array.isArray(key) ? key[0] : key,
+    );
+    if (replayed) reply.header('idempotent-replayed', 'true');
+    return reply.status(status).header('location', `/api/visits/${result.id}`).send(result);
+  });
+
+  app.post('/hooks/webex', async (request) => {
+    if (!opts.bot) throw new NotFoundError('The bot is not configured on this server (set WEBEX_TOKEN)');
+    const signature = request.headers['x-spark-signature'];
+    return opts.bot.receive(
+      request.rawBody ?? Buffer.alloc(0),
+      Array.isArray(signature) ? signature[0] : signature,
+    );
+  });
+}

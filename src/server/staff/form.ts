@@ -1,0 +1,193 @@
+/**
+ * The "New visit" form: what the browser posts, turned into the visit input of the API (so the
+ * rules are the API's), and the API's issues turned back into messages next to the fields.
+ */
+import type { Issue } from '../../errors.js';
+
+export const FIELDS = [
+  'subject',
+  'start',
+  'duration',
+  'hosts',
+  'guests',
+  'devices',
+  'shortUrls',
+  'vertical',
+  'hostLogin',
+] as const;
+export type FieldName = (typeof FIELDS)[number];
+
+/** What the form shows: the posted text, kept as typed. */
+export interface VisitFormValues {
+  subject: string;
+  start: string;
+  duration: string;
+  hosts: string;
+  guests: string;
+  devices: string;
+  shortUrls: boolean;
+  vertical: string;
+  hostLogin: boolean;
+  timeZone: string;
+}
+
+export interface FormErrors {
+  /** Messages next to each field. */
+  fields: Partial<Record<FieldName, string[]>>;
+  /** Every message, in order, for the summary at the top (with the field it belongs to). */
+  summary: { field?: FieldName; message: string }[];
+}
+
+/** `YYYY-MM-DDTHH:MM` of an instant in a zone, as `<input type="datetime-local">` wants it. */
+export function localDateTime(ms: number, timeZone = 'UTC'): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).formatToParts(new Date(ms));
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
+  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}`;
+}
+
+/** Starts now (in UTC until the page's script knows the browser's zone), 30 minutes, one host, one guest. */
+export function defaultValues(nowMs: number): VisitFormValues {
+  return {
+    subject: '',
+    start: localDateTime(nowMs, 'UTC'),
+    duration: '30',
+    hosts: '1',
+    guests: '1',
+    devices: '',
+    shortUrls: true,
+    vertical: 'hc',
+    hostLogin: true,
+    timeZone: '',
+  };
+}
+
+/** One text field of a parsed urlencoded body (the first, when repeated). */
+export function textField(body: unknown, name: string): string {
+  if (typeof body !== 'object' || body === null) return '';
+  const value = (body as Record<string, unknown>)[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first : '';
+}
+
+export function readForm(body: unknown): VisitFormValues {
+  const text = (name: string) => textField(body, name);
+  const checked = (name: string) => text(name) !== '';
+  return {
+    subject: text('subject'),
+    start: text('start'),
+    duration: text('duration'),
+    hosts: text('hosts'),
+    guests: text('guests'),
+    devices: text('devices'),
+    shortUrls: checked('shortUrls'),
+    vertical: text('vertical'),
+    hostLogin: checked('hostLogin'),
+    timeZone: text('timeZone'),
+  };
+}
+
+/** Whole numbers become numbers; anything else is passed on as typed, for the API to name the rule. */
+const count = (text: string): number | string => (/^\s*\d{1,6}\s*$/.test(text) ? Number(text) : text);
+
+/** The API's visit input. An empty time zone means UTC: the zone the default start was shown in. */
+export function toVisitInput(values: VisitFormValues): Record<string, unknown> {
+  const input: Record<string, unknown> = {
+    hosts: count(values.hosts),
+    guests: count(values.guests),
+    shortUrls: values.shortUrls,
+    hostLogin: values.hostLogin,
+    vertical: values.vertical,
+    timeZone: values.timeZone.trim() || 'UTC',
+  };
+  const subject = values.subject.trim();
+  if (subject) input['subject'] = subject;
+  const start = values.start.trim();
+  if (start) input['start'] = start;
+  const duration = values.duration.trim();
+  // Minutes; other durations (1h30m) as the API reads them.
+  input['ttl'] = /^\d{1,6}$/.test(duration) ? `${Number(duration)}m` : duration;
+  const devices = values.devices
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  if (devices.length > 0) input['devices'] = devices;
+  return input;
+}
+
+/** The form field an issue of the API belongs to (undefined: the summary only). */
+export function fieldOf(path: string): FieldName | undefined {
+  const base = path.replace(/[[.].*$/, '');
+  switch (base) {
+    case 'ttl':
+    case 'end':
+      return 'duration';
+    case 'start':
+    case 'timeZone':
+      return 'start';
+    case 'subject':
+    case 'hosts':
+    case 'guests':
+    case 'devices':
+    case 'vertical':
+    case 'shortUrls':
+    case 'hostLogin':
+      return base;
+    default:
+      return undefined;
+  }
+}
+
+const LABELS: Record<string, string> = {
+  ttl: 'Duration',
+  end: 'The end',
+  start: 'Start',
+  timeZone: 'The time zone',
+  subject: 'Subject',
+  hosts: 'Hosts',
+  guests: 'Guests',
+  vertical: 'Kind of visit',
+  shortUrls: 'Short links',
+  hostLogin: 'Host login',
+  devices: 'Devices',
+};
+
+/** The API's sentence with the form's words: `devices[1] must…` → `Line 2 must…`, `ttl` → `Duration`. */
+export function formMessage(issue: Issue): string {
+  if (issue.path === 'ttl') {
+    const past = /^ttl \(([^)]+)\) is in the past/.exec(issue.message);
+    if (past) {
+      return `The visit would end at ${past[1]}, in the past: choose a later start or a longer duration`;
+    }
+    if (issue.rule !== 'exclusive' && issue.rule !== 'order') {
+      return 'Duration must be a whole number of minutes, at least 1 (or a duration such as 1h30m)';
+    }
+  }
+  const line = /^devices\[(\d+)\]/.exec(issue.message);
+  if (line) return `Line ${Number(line[1]) + 1}${issue.message.slice(line[0].length)}`;
+  const first = /^(\w+)\b/.exec(issue.message);
+  if (first && LABELS[first[1]!]) return `${LABELS[first[1]!]}${issue.message.slice(first[0].length)}`;
+  return issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
+}
+
+export function formErrors(issues: Issue[]): FormErrors {
+  const errors: FormErrors = { fields: {}, summary: [] };
+  for (const issue of issues) {
+    const field = fieldOf(issue.path);
+    const message = formMessage(issue);
+    if (field) {
+      const messages = errors.fields[field] ?? [];
+      messages.push(message);
+      errors.fields[field] = messages;
+    }
+    errors.summary.push(field ? { field, message } : { message });
+  }
+  return errors;
+}

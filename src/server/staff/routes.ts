@@ -1,0 +1,368 @@
+/**
+ * The staff page at `/`: sign in with an API key (a session cookie), make a visit, copy or scan
+ * its links, list visits by state, cancel one. Plain HTML forms; every POST but sign-in carries
+ * the session's CSRF token, and a POST whose Origin is another site's is refused.
+ *
+ * The form body parser and the cookie plugin live in this plugin's scope only: the JSON API
+ * routes neither parse forms nor read cookies.
+ */
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import QRCode from 'qrcode';
+import type { ApiKeyService } from '../../broker/api-keys.js';
+import type { Link } from '../../domain/links.js';
+import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../../errors.js';
+import type { Store } from '../../store/types.js';
+import { VisitConflictError, type VisitService, type VisitView } from '../../visits/service.js';
+import {
+  defaultValues,
+  formErrors,
+  readForm,
+  textField,
+  toVisitInput,
+  type VisitFormValues,
+} from './form.js';
+import { csrfMatches, SESSION_COOKIE, type StaffSession, StaffSessions } from './sessions.js';
+import {
+  CANCELLABLE,
+  cancelPage,
+  dashboardPage,
+  type LinkBlock,
+  listPage,
+  messagePage,
+  signInPage,
+  TAB_STATES,
+  TABS,
+  type Tab,
+  visitPage,
+} from './views.js';
+
+export interface StaffRoutesOptions {
+  store: Store;
+  apiKeys: ApiKeyService;
+  visits: VisitService;
+  /** The public URL of the server: its origin is accepted in `Origin` besides the request's own. */
+  publicUrl: () => string;
+  /** `Secure` cookies (the public URL is https). */
+  secureCookies?: boolean;
+}
+
+export const PAGE_SIZE = 20;
+/** QR codes on one visit's page (a few KiB each). */
+export const QR_LIMIT = 25;
+
+const html = (reply: FastifyReply, status: number, body: string) =>
+  reply.status(status).type('text/html; charset=utf-8').send(body);
+
+/**
+ * True when the request has no Origin or comes from this server's own origin. A browser sends
+ * `Origin: null` for a same-origin form under a no-referrer policy; `Sec-Fetch-Site` (which no
+ * page can set) then tells whether it was really this site.
+ */
+export function sameOrigin(request: FastifyRequest, publicUrl: string): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (origin === 'null') return request.headers['sec-fetch-site'] === 'same-origin';
+  const own = new Set<string>();
+  const add = (url: string) => {
+    try {
+      own.add(new URL(url).origin);
+    } catch {}
+  };
+  if (request.headers.host) add(`${request.protocol}://${request.headers.host}`);
+  add(publicUrl);
+  let given: string;
+  try {
+    given = new URL(origin).origin;
+  } catch {
+    return false;
+  }
+  return given !== 'null' && own.has(given);
+}
+
+async function qrSvg(url: string, label: string): Promise<string> {
+  const svg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+  return svg.replace('<svg ', `<svg role="img" aria-label="QR code of ${label.replace(/[<>&"]/g, '')}" `);
+}
+
+async function linkBlocks(
+  visit: VisitView,
+): Promise<{ hosts: LinkBlock[]; guests: LinkBlock[]; limited: boolean }> {
+  let budget = QR_LIMIT;
+  const block = async (link: Link, label: string): Promise<LinkBlock> => {
+    const url = link.shortUrl ?? link.longUrl;
+    const b: LinkBlock = { label, url, longUrl: link.longUrl };
+    if (link.forcedLoginUrl && link.forcedLoginUrl !== url) b.forcedLoginUrl = link.forcedLoginUrl;
+    if (budget > 0) {
+      budget -= 1;
+      b.qr = await qrSvg(url, label.toLowerCase());
+    }
+    return b;
+  };
+  const hosts: LinkBlock[] = [];
+  for (const l of visit.hosts) hosts.push(await block(l, `Host link ${l.index + 1}`));
+  const guests: LinkBlock[] = [];
+  for (const l of visit.guests) guests.push(await block(l, `Guest link ${l.index + 1}`));
+  return { hosts, guests, limited: visit.hosts.length + visit.guests.length > QR_LIMIT };
+}
+
+export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions): Promise<void> {
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody);
+  // Runs after the app's own onSend (which says no-referrer): staff pages carry no cipher in their
+  // URLs, and under `same-origin` browsers send the real Origin with this site's forms (under
+  // no-referrer they send `Origin: null`). Other sites still get no Referer.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('referrer-policy', 'same-origin');
+    return payload;
+  });
+  const { visits } = opts;
+  const sessions = new StaffSessions({
+    store: opts.store,
+    apiKeys: opts.apiKeys,
+    secureCookies: opts.secureCookies ?? false,
+  });
+  const actor = (session: StaffSession) => `staff:${session.apiKeyId}`;
+  const sessionOf = (request: FastifyRequest) => sessions.resolve(request.cookies[SESSION_COOKIE]);
+  const clearCookie = (reply: FastifyReply) => {
+    const { maxAge: _maxAge, ...attributes } = sessions.cookieOptions();
+    reply.clearCookie(SESSION_COOKIE, attributes);
+  };
+
+  app.setErrorHandler(async (error, request, reply) => {
+    let session: StaffSession | undefined;
+    try {
+      session = await sessionOf(request);
+    } catch {
+      // The error page is shown signed out.
+    }
+    if (error instanceof NotFoundError) {
+      return html(
+        reply,
+        404,
+        messagePage(session, 'Visit not found', 'There is no such visit in your organisation.', {
+          href: '/visits',
+          label: 'All visits',
+        }),
+      );
+    }
+    if (error instanceof InstantConnectError) {
+      return html(reply, error.httpStatus, messagePage(session, 'That did not work', error.message));
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return html(
+        reply,
+        status,
+        messagePage(session, 'The form could not be read', 'Go back, reload the page and try again.'),
+      );
+    }
+    request.log.error({ err: error }, 'unhandled error on a staff page');
+    return html(
+      reply,
+      500,
+      messagePage(session, 'Something went wrong', 'Something went wrong on our side.'),
+    );
+  });
+
+  /** The session of a page, or a 303 to the sign-in page (then undefined). */
+  async function pageSession(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<StaffSession | undefined> {
+    const session = await sessionOf(request);
+    if (!session) {
+      if (request.cookies[SESSION_COOKIE]) clearCookie(reply);
+      reply.redirect('/', 303);
+    }
+    return session;
+  }
+
+  /** A form's session: same origin, signed in, and the session's CSRF token; else answered (undefined). */
+  async function formSession(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<StaffSession | undefined> {
+    if (!sameOrigin(request, opts.publicUrl())) {
+      html(
+        reply,
+        403,
+        messagePage(undefined, 'Refused', 'This form was sent from another site, so it was not accepted.'),
+      );
+      return undefined;
+    }
+    const session = await pageSession(request, reply);
+    if (!session) return undefined;
+    if (!csrfMatches(session, textField(request.body, '_csrf'))) {
+      html(
+        reply,
+        403,
+        messagePage(
+          session,
+          'The form could not be checked',
+          'Its security token is missing or out of date, so nothing was changed. Go back, reload the page and try again.',
+        ),
+      );
+      return undefined;
+    }
+    return session;
+  }
+
+  const upcoming = async (session: StaffSession) =>
+    (await visits.list(session.org, { states: TAB_STATES.upcoming, order: 'asc', limit: 5, offset: 0 }))
+      .items;
+
+  const dashboard = async (
+    reply: FastifyReply,
+    status: number,
+    session: StaffSession,
+    values: VisitFormValues,
+    errors?: ValidationError,
+    banner?: string,
+  ) =>
+    html(
+      reply,
+      status,
+      dashboardPage(
+        session,
+        values,
+        errors ? formErrors(errors.issues) : undefined,
+        await upcoming(session),
+        banner,
+      ),
+    );
+
+  app.get('/', async (request, reply) => {
+    const session = await sessionOf(request);
+    if (!session) {
+      if (request.cookies[SESSION_COOKIE]) clearCookie(reply);
+      return html(reply, 200, signInPage());
+    }
+    return dashboard(reply, 200, session, defaultValues(Date.now()));
+  });
+
+  app.post('/session', async (request, reply) => {
+    if (!sameOrigin(request, opts.publicUrl())) {
+      return html(
+        reply,
+        403,
+        messagePage(undefined, 'Refused', 'This sign-in was sent from another site, so it was not accepted.'),
+      );
+    }
+    const key = textField(request.body, 'key').trim();
+    if (!key) return html(reply, 401, signInPage('Enter your API key to sign in.'));
+    let signedIn: Awaited<ReturnType<StaffSessions['signIn']>>;
+    try {
+      signedIn = await sessions.signIn(key);
+    } catch (err) {
+      if (!(err instanceof UnauthorizedError)) throw err;
+      const revoked = /revoked/.test(err.message);
+      return html(
+        reply,
+        401,
+        signInPage(
+          revoked
+            ? 'That API key has been revoked. Ask for a new one.'
+            : 'That API key was not accepted. Check it and try again, or ask for a new one.',
+        ),
+      );
+    }
+    await sessions.signOut(request.cookies[SESSION_COOKIE]);
+    reply.setCookie(SESSION_COOKIE, signedIn.cookie, sessions.cookieOptions());
+    return reply.redirect('/', 303);
+  });
+
+  app.post('/session/end', async (request, reply) => {
+    const session = await formSession(request, reply);
+    if (!session) return reply;
+    await sessions.signOut(request.cookies[SESSION_COOKIE]);
+    clearCookie(reply);
+    return reply.redirect('/', 303);
+  });
+
+  app.post('/visits', async (request, reply) => {
+    const session = await formSession(request, reply);
+    if (!session) return reply;
+    const values = readForm(request.body);
+    let visit: VisitView;
+    try {
+      visit = await visits.create(session.org, actor(session), toVisitInput(values));
+    } catch (err) {
+      if (err instanceof ValidationError) return dashboard(reply, 400, session, values, err);
+      if (err instanceof InstantConnectError) {
+        return dashboard(
+          reply,
+          err.httpStatus,
+          session,
+          values,
+          undefined,
+          `The visit was not created: ${err.message}`,
+        );
+      }
+      throw err;
+    }
+    return reply.redirect(`/visits/${encodeURIComponent(visit.id)}`, 303);
+  });
+
+  app.get('/visits', async (request, reply) => {
+    const session = await pageSession(request, reply);
+    if (!session) return reply;
+    const query = request.query as Record<string, unknown>;
+    const tab: Tab = TABS.includes(query['tab'] as Tab) ? (query['tab'] as Tab) : 'upcoming';
+    const raw = typeof query['page'] === 'string' ? query['page'] : '1';
+    const pageNumber = /^\d{1,6}$/.test(raw) && Number(raw) >= 1 ? Number(raw) : 1;
+    const result = await visits.list(session.org, {
+      states: TAB_STATES[tab],
+      order: tab === 'upcoming' ? 'asc' : 'desc',
+      limit: PAGE_SIZE,
+      offset: (pageNumber - 1) * PAGE_SIZE,
+    });
+    return html(reply, 200, listPage(session, tab, result, pageNumber, PAGE_SIZE));
+  });
+
+  app.get<{ Params: { id: string } }>('/visits/:id', async (request, reply) => {
+    const session = await pageSession(request, reply);
+    if (!session) return reply;
+    const visit = await visits.get(session.org, request.params.id);
+    const [blocks, events] = await Promise.all([linkBlocks(visit), visits.events(session.org, visit.id)]);
+    return html(reply, 200, visitPage(session, visit, blocks, events, blocks.limited ? QR_LIMIT : undefined));
+  });
+
+  app.get<{ Params: { id: string } }>('/visits/:id/cancel', async (request, reply) => {
+    const session = await pageSession(request, reply);
+    if (!session) return reply;
+    const visit = await visits.get(session.org, request.params.id);
+    if (!CANCELLABLE.has(visit.state)) {
+      return html(
+        reply,
+        409,
+        messagePage(session, 'This visit cannot be cancelled', `It is ${visit.state}.`, {
+          href: `/visits/${encodeURIComponent(visit.id)}`,
+          label: 'Back to the visit',
+        }),
+      );
+    }
+    return html(reply, 200, cancelPage(session, visit));
+  });
+
+  app.post<{ Params: { id: string } }>('/visits/:id/cancel', async (request, reply) => {
+    const session = await formSession(request, reply);
+    if (!session) return reply;
+    const id = request.params.id;
+    try {
+      await visits.cancel(session.org, actor(session), id);
+    } catch (err) {
+      if (!(err instanceof VisitConflictError)) throw err;
+      return html(
+        reply,
+        409,
+        messagePage(session, 'This visit cannot be cancelled', err.message, {
+          href: `/visits/${encodeURIComponent(id)}`,
+          label: 'Back to the visit',
+        }),
+      );
+    }
+    return reply.redirect(`/visits/${encodeURIComponent(id)}`, 303);
+  });
+}

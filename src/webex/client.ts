@@ -1,0 +1,136 @@
+/**
+ * The few Webex REST endpoints the bot and deliveries need, over `fetch` (the `webex` SDK is 529 MB
+ * and does not load on Node). 429 waits for Retry-After and 5xx backs off, through HttpClient.
+ */
+import { HttpClient, type HttpClientOptions } from '../client/http.js';
+
+export interface Person {
+  id: string;
+  emails?: string[];
+  displayName?: string;
+  orgId?: string;
+  type?: 'person' | 'bot' | 'appuser';
+}
+
+export interface Message {
+  id: string;
+  roomId: string;
+  roomType?: 'direct' | 'group';
+  text?: string;
+  markdown?: string;
+  html?: string;
+  personId: string;
+  personEmail?: string;
+  mentionedPeople?: string[];
+  created?: string;
+}
+
+export interface Webhook {
+  id: string;
+  name: string;
+  targetUrl: string;
+  resource: string;
+  event: string;
+  filter?: string;
+  secret?: string;
+  status?: string;
+}
+
+export interface AttachmentAction {
+  id: string;
+  type: string;
+  messageId?: string;
+  roomId: string;
+  personId: string;
+  inputs: Record<string, unknown>;
+}
+
+export type MessageTarget = { roomId: string } | { toPersonEmail: string } | { toPersonId: string };
+
+export class WebexClient {
+  readonly #http: HttpClient;
+  readonly apiUrl: string;
+
+  constructor(token: string, apiUrl: string, options: HttpClientOptions = {}) {
+    this.#http = new HttpClient(token, { userAgent: 'instant-connect-bot', timeoutMs: 15_000, ...options });
+    this.apiUrl = apiUrl.replace(/\/+$/, '');
+  }
+
+  toString(): string {
+    return `WebexClient(${this.apiUrl})`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { apiUrl: this.apiUrl };
+  }
+
+  async me(signal?: AbortSignal): Promise<Person> {
+    return (await this.#http.request<Person>('GET', `${this.apiUrl}/people/me`, { signal })).body;
+  }
+
+  async getMessage(id: string): Promise<Message> {
+    return (await this.#http.request<Message>('GET', `${this.apiUrl}/messages/${encodeURIComponent(id)}`))
+      .body;
+  }
+
+  async getAttachmentAction(id: string): Promise<AttachmentAction> {
+    return (
+      await this.#http.request<AttachmentAction>(
+        'GET',
+        `${this.apiUrl}/attachment/actions/${encodeURIComponent(id)}`,
+      )
+    ).body;
+  }
+
+  /** Posts markdown (at most 7439 bytes, Webex's limit), optionally with one Adaptive Card. */
+  async sendMessage(
+    target: MessageTarget,
+    markdown: string,
+    card?: Record<string, unknown>,
+  ): Promise<Message> {
+    const body: Record<string, unknown> = { ...target, markdown: truncateBytes(markdown, 7439) };
+    if (card)
+      body['attachments'] = [{ contentType: 'application/vnd.microsoft.card.adaptive', content: card }];
+    return (await this.#http.request<Message>('POST', `${this.apiUrl}/messages`, { body })).body;
+  }
+
+  /** Every webhook of the token's owner, following `Link: <…>; rel="next"`. */
+  async listWebhooks(): Promise<Webhook[]> {
+    const all: Webhook[] = [];
+    let url: string | undefined = `${this.apiUrl}/webhooks?max=100`;
+    for (let page = 0; url && page < 50; page++) {
+      const response: Awaited<ReturnType<HttpClient['request']>> = await this.#http.request<{
+        items: Webhook[];
+      }>('GET', url);
+      all.push(...((response.body as { items?: Webhook[] }).items ?? []));
+      url = nextLink(response.headers.get('link'));
+    }
+    return all;
+  }
+
+  async createWebhook(webhook: Omit<Webhook, 'id' | 'status'>): Promise<Webhook> {
+    return (await this.#http.request<Webhook>('POST', `${this.apiUrl}/webhooks`, { body: webhook })).body;
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.#http.request('DELETE', `${this.apiUrl}/webhooks/${encodeURIComponent(id)}`);
+  }
+}
+
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+function truncateBytes(text: string, max: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= max) return text;
+  return `${bytes
+    .subarray(0, max - 3)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '')}...`;
+}

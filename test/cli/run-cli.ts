@@ -1,0 +1,179 @@
+/**
+ * Runs the BUILT command (`node dist/cli/main.js …`) as a child process, the way people run it:
+ * in a temporary working directory (so no stray .env is read) with a clean environment.
+ *
+ *   const { code, stdout, stderr } = await runCli(['links', '--short'], { cwd, env: { DATA_DIR } });
+ */
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
+
+/** Variables that change what the CLI does; none of the caller's may leak into a test. */
+const SCRUBBED = [
+  'WEBEX_TOKEN',
+  'BROKER',
+  'DATA_DIR',
+  'PUBLIC_URL',
+  'PORT',
+  'HOST',
+  'WEBEX_API_URL',
+  'LOG_LEVEL',
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'NODE_OPTIONS',
+  'NODE_TEST_CONTEXT',
+];
+
+/** process.env without the variables above, plus `extra` (an undefined value removes a variable). */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of SCRUBBED) delete env[name];
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+export interface CliResult {
+  /** Exit code; null when the child was killed (a timeout). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Working directory; default a fresh temporary directory. */
+  cwd?: string;
+  /** Added to the clean environment. */
+  env?: Record<string, string | undefined>;
+  /** Default 20 s: the child is killed after it. */
+  timeoutMs?: number;
+}
+
+export function tempDir(prefix = 'ic-cli-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const ownCwd = options.cwd === undefined;
+  const cwd = options.cwd ?? tempDir();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        cwd,
+        env: cleanEnv(options.env),
+        timeout: options.timeoutMs ?? 20_000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 32 * 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => {
+        if (ownCwd) removeDir(cwd);
+        const e = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
+        resolve({
+          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          signal: e?.signal ?? null,
+          stdout,
+          stderr,
+        });
+      },
+    );
+  });
+}
+
+/** Formats a result for assertion messages. */
+export function show(r: CliResult): string {
+  return `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** A long-running child (serve): output collected as it comes. */
+export interface CliProcess {
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stderr (or stdout) matches, rejects after timeoutMs or if the child exits. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Resolves with the exit code and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL if still running (for cleanup). */
+  kill(): void;
+}
+
+export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string> }): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv(options.env) });
+  let out = '';
+  let err = '';
+  let listeners: (() => void)[] = [];
+  const notify = () => {
+    for (const l of listeners) l();
+  };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    notify();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    notify();
+  });
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      done = true;
+      notify();
+      resolve({ code, signal });
+    });
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill() {
+      if (!done) child.kill('SIGKILL');
+    },
+    waitFor(pattern, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(err) ?? pattern.exec(out);
+          if (match) {
+            cleanup();
+            resolve(match);
+          } else if (done) {
+            cleanup();
+            reject(new Error(`the process exited before ${pattern}\n${err}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${pattern}\n--- stderr\n${err}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners = listeners.filter((l) => l !== check);
+        };
+        listeners.push(check);
+        check();
+      });
+    },
+  };
+}
+
+/** The JWE protected header of a compact token (its first segment). */
+export function jweHeader(cipher: string): Record<string, any> {
+  return JSON.parse(Buffer.from(cipher.split('.')[0]!, 'base64url').toString('utf8'));
+}

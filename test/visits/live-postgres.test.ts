@@ -1,0 +1,91 @@
+/**
+ * Two instances on one PostgreSQL database, as behind a load balancer: a link issued by one opens
+ * on the other, and the live lobby spans them (a guest waiting on instance A is let in, on A's
+ * event stream, when the host joins on instance B; presence is seen from both).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createTestDatabase, PG_SKIP, type TestDatabase, testDatabaseUrl } from '../support/postgres.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import {
+  createVisit,
+  eventually,
+  getVisit,
+  live,
+  liveEvents,
+  liveStatus,
+  openPage,
+  ticketOf,
+  uniqueName,
+} from './helpers.js';
+
+const base = testDatabaseUrl();
+
+/** The same link, served by another instance. */
+const on = (server: TestServer, link: string) => {
+  const url = new URL(link);
+  return new URL(`${url.pathname}${url.search}`, server.url).toString();
+};
+
+describe('two instances on one PostgreSQL database', { skip: base ? false : PG_SKIP }, () => {
+  let db: TestDatabase;
+  let a: TestServer;
+  let b: TestServer;
+  before(async () => {
+    db = await createTestDatabase(base!);
+    a = await startTestServer({ databaseUrl: db.url });
+    b = await startTestServer({ databaseUrl: db.url });
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await db?.drop();
+  });
+
+  test('both use PostgreSQL, one organisation, and a visit made on A is read on B', async () => {
+    assert.equal(a.server.context.store.kind, 'postgres');
+    assert.equal(b.server.context.store.kind, 'postgres');
+    assert.equal(a.server.context.org.id, b.server.context.org.id);
+    const visit = await createVisit(a, { subject: uniqueName('pg-both') });
+    assert.equal((await getVisit(b, visit.id)).subject, visit.subject);
+    // The guest's short link, issued by A, opens on B.
+    assert.match(await openPage(on(b, visit.guests[0]!.shortUrl!)), /data-role="guest"/);
+  });
+
+  test('a guest waiting on A is let in when the host joins on B', async () => {
+    const visit = await createVisit(a, { subject: uniqueName('pg-lobby') });
+    const guestTicket = ticketOf(await openPage(visit.guests[0]!.shortUrl!));
+    const hostTicket = ticketOf(await openPage(on(b, visit.hosts[0]!.longUrl)));
+
+    const guest = await liveEvents(a, guestTicket);
+    try {
+      const first = await guest.status(() => true, 'the first status');
+      assert.equal(first.admitted, false);
+      assert.equal(first.state, 'open');
+      // The guest's open stream on A counts on B.
+      await eventually(
+        () => liveStatus(b, hostTicket),
+        (s) => s.guestsPresent === 1,
+        'B to see the guest waiting on A',
+      );
+
+      const join = await live(b, 'join', { ticket: hostTicket });
+      assert.equal(join.status, 200, join.text);
+      const admitted = await guest.status((s) => s.admitted && s.state === 'live', 'the guest let in on A');
+      assert.equal(admitted.visitId, visit.id);
+      assert.equal((await getVisit(a, visit.id)).state, 'live');
+
+      const end = await live(b, 'end', { ticket: hostTicket });
+      assert.equal(end.status, 200, end.text);
+      await guest.status((s) => s.state === 'ended', 'the end, decided on B, on A');
+    } finally {
+      await guest.close();
+    }
+    // The stream closed on A: B sees the guest gone.
+    await eventually(
+      () => liveStatus(b, hostTicket),
+      (s) => s.guestsPresent === 0,
+      'B to see the guest leave',
+    );
+  });
+});
