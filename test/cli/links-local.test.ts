@@ -80,6 +80,25 @@ describe('links from the local broker', { concurrency: true }, () => {
     assert.match(rows[1]![2]!, /\/hc\/v1\/talk\?/);
   });
 
+  test('links made by the CLI are recorded as one visit of their subject, whatever the batches', async () => {
+    const subject = `cli-history-${Date.now()}`;
+    const result = await linksJson(['--subject', subject, '--guests', '30', '--short']);
+    assert.equal(result.calls, 2);
+    const ctx = await openBrokerContext({ dataDir: data, publicUrl: 'http://127.0.0.1' });
+    try {
+      const { items } = await ctx.visits.list(ctx.org, { q: subject, limit: 10, offset: 0 });
+      assert.equal(items.length, 1, 'one visit for both calls');
+      assert.deepEqual(items[0]?.counts, { hosts: 1, guests: 30 });
+      assert.equal(items[0]?.createdBy, 'cli');
+      assert.deepEqual(
+        items[0]?.guests.map((g) => g.shortUrl),
+        result.guests.map((g: { shortUrl: string }) => g.shortUrl),
+      );
+    } finally {
+      await ctx.close();
+    }
+  });
+
   test('--short fills the SHORT URL column', async () => {
     const r = await links(['--short']);
     assert.equal(r.code, 0, show(r));

@@ -63,7 +63,10 @@ export async function run(flags: LinksFlags): Promise<void> {
       sdk = new InstantConnect({
         broker: publicUrl,
         token: 'local',
-        fetch: localBrokerFetch(ctx.broker, ctx.org),
+        // Recorded as a visit of its subject, like every link of the local broker.
+        fetch: localBrokerFetch(ctx.broker, ctx.org, (issued) =>
+          ctx.visits.recordIssued(ctx.org, 'cli', issued, publicUrl),
+        ),
       });
       note = `Local broker: links issued into ${whereData(dir, database)}; they open while "instant-connect serve" runs at ${publicUrl}.\n`;
     } else {
