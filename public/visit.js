@@ -11,16 +11,21 @@
   const countdown = document.querySelector('[data-countdown]');
   if (countdown) {
     const opens = Number(countdown.getAttribute('data-countdown')) * 1000;
+    // Rounded up: 0 only once the window is open (rounded, the page reloaded up to half a second
+    // early, got "not yet" again and reloaded at once, over and over until it opened).
     const tick = () => {
-      const left = Math.max(0, Math.round((opens - Date.now()) / 1000));
+      const left = Math.max(0, Math.ceil((opens - Date.now()) / 1000));
       const h = Math.floor(left / 3600);
       const m = Math.floor((left % 3600) / 60);
       const s = left % 60;
       countdown.textContent = `${h > 0 ? `${h} h ` : ''}${m} min ${s} s`;
-      if (left === 0) window.location.reload();
+      return left;
     };
     tick();
-    setInterval(tick, 1000);
+    // Reload from the interval only: a clock ahead of the server's reloads once a second at most.
+    setInterval(() => {
+      if (tick() === 0) window.location.reload();
+    }, 1000);
   }
 
   const root = document.querySelector('[data-ticket]');
@@ -96,8 +101,11 @@
     try {
       error('');
       left = false;
-      render(await post('/live/join'));
+      // Follow the stream while joining, not after: a host's join answers only once every device
+      // has been dialled, and meanwhile the stream shows each one dialling.
+      const joined = post('/live/join');
       follow();
+      render(await joined);
     } catch (e) {
       error(e.message);
     }

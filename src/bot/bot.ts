@@ -1,10 +1,12 @@
 /**
  * The Webex bot. POST /hooks/webex is verified (X-Spark-Signature over the raw body), deduplicated
  * (Webex retries), stored as a job and answered 200 at once; the job reads the message, acts and
- * replies, so a restart loses nothing and Webex never sees a slow or failing webhook.
+ * queues its replies as `deliver` jobs (each retried on its own), so a restart loses nothing, a
+ * failed reply never repeats the command, and Webex never sees a slow or failing webhook.
  * Guest links go to the space; the host link only ever goes 1:1 to the person who asked.
  */
 
+import { createHash } from 'node:crypto';
 import { isTimeZone } from '../domain/local-time.js';
 import type { VisitInput } from '../domain/visit-input.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
@@ -96,15 +98,15 @@ export class BotService {
     // The bot's own messages come back as deliveries too.
     const own = this.#botId ?? (await this.botId().catch(() => undefined));
     if (own && data.personId === own) return { accepted: false, reason: 'ignored: the bot itself' };
-    if (!(await this.#o.store.markDelivery(`webex:${kind}:${data.id}`, this.#now()))) {
-      return { accepted: false, reason: 'duplicate delivery' };
-    }
-    await this.#o.runner.enqueue(kind, {
-      id: data.id,
-      roomId: data.roomId ?? null,
-      personId: data.personId ?? null,
-    });
-    return { accepted: true, reason: 'queued' };
+    // The job and its dedup key are stored together: a crash cannot lose a message or run it twice.
+    const id = await this.#o.runner.enqueue(
+      kind,
+      { id: data.id, roomId: data.roomId ?? null, personId: data.personId ?? null },
+      { dedupKey: `webex:${kind}:${data.id}` },
+    );
+    return id === undefined
+      ? { accepted: false, reason: 'duplicate delivery' }
+      : { accepted: true, reason: 'queued' };
   }
 
   handlers(): Record<string, JobHandler> {
@@ -160,8 +162,15 @@ export class BotService {
   ): Promise<void> {
     // Replies go out as `deliver` jobs of their own: a reply Webex refuses for a while is retried
     // alone, never by running the command again (a second visit, a second host link).
+    // Each reply has a key of its own (message id and place): if this job runs again after a
+    // crash, replies already queued are not queued twice.
+    let replies = 0;
     const reply = (target: MessageTarget, markdown: string, card?: Record<string, unknown>) =>
-      this.#o.runner.enqueue('deliver', { target, markdown, ...(card ? { card } : {}) });
+      this.#o.runner.enqueue(
+        'deliver',
+        { target, markdown, ...(card ? { card } : {}) },
+        { dedupKey: `reply:${message.id}:${replies++}` },
+      );
     const room = { roomId: message.roomId };
     const requester = { toPersonId: message.personId };
     const org = await this.#o.org();
@@ -230,7 +239,8 @@ export class BotService {
         if (command.start) input.start = command.start;
         let visit: VisitView;
         try {
-          visit = await this.#o.visits.create(org, actor, input);
+          // One message, one visit: its id comes from the message, so a re-run finds it.
+          visit = await this.#o.visits.create(org, actor, input, { id: visitIdFor(message.id) });
         } catch (err) {
           if (err instanceof ValidationError) {
             await reply(room, `I could not make that visit: ${err.issues.map((i) => i.message).join('; ')}`);
@@ -279,6 +289,10 @@ export class BotService {
       }
     };
   }
+}
+
+export function visitIdFor(messageId: string): string {
+  return `vis_${createHash('sha256').update(`webex-message:${messageId}`).digest('base64url').slice(0, 16)}`;
 }
 
 /** The message's text without the mention of the bot (group spaces start with it). */

@@ -9,6 +9,7 @@ import { WorkLimiter } from '../crypto/limiter.js';
 import { InstantConnectError } from '../errors.js';
 import { TriggerService } from '../hooks/trigger.js';
 import { JobRunner } from '../jobs/runner.js';
+import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliability/rate-limit.js';
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
@@ -55,6 +56,8 @@ export interface BrokerContext {
   live: LiveVisits;
   limiter: WorkLimiter;
   runner: JobRunner;
+  /** Rate limit counters: in memory, or in the database when instances share PostgreSQL. */
+  rateLimiter: RateLimiter;
   trigger: TriggerService;
   /** Present when a bot token is configured. */
   bot?: BotService;
@@ -82,12 +85,12 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
   let ownBus: LiveBus | undefined;
   try {
     const now = Math.floor(Date.now() / 1000);
-    let org = await store.getDefaultOrg();
-    const createdOrg = !org;
-    if (!org) {
-      org = { id: randomUUID(), name: options.orgName ?? 'Local organisation', createdAt: now };
-      await store.createOrg(org);
-    }
+    // One organisation, however many instances start at once on an empty database.
+    const { org, created: createdOrg } = await store.ensureDefaultOrg(() => ({
+      id: randomUUID(),
+      name: options.orgName ?? 'Local organisation',
+      createdAt: now,
+    }));
     const keyring = new Keyring(store);
     await keyring.ensure(now);
     const limiter = new WorkLimiter({
@@ -135,6 +138,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       : undefined;
     if (bot) Object.assign(handlers, bot.handlers(), { deliver: bot.deliverHandler() });
     return {
+      rateLimiter: store.kind === 'postgres' ? new StoreRateLimiter(store) : new MemoryRateLimiter(),
       runner,
       trigger,
       ...(bot ? { bot } : {}),

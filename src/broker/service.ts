@@ -25,6 +25,7 @@ import { generateShortCode } from '../domain/short-code.js';
 import { longUrl } from '../domain/urls.js';
 import { joseEncryptIssues } from '../domain/validate.js';
 import { CancelledError, NotFoundError, ValidationError } from '../errors.js';
+import { type RateDecision, RateLimitedError } from '../reliability/rate-limit.js';
 import type { Org, ShortLinkRecord, Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
 import { coerceJoseEncryptBody } from './coerce.js';
 import type { Keyring } from './keyring.js';
@@ -65,6 +66,15 @@ export interface SpaceInfo {
   integrationType: 'jose';
 }
 
+/** An address's allowance of failed token openings (see BrokerService.open). */
+export interface OpenBudget {
+  allow(): Promise<RateDecision>;
+  fail(): Promise<void>;
+}
+
+/** Opened tokens kept in memory (about 1 KiB each). */
+const OPENED_CACHE_SIZE = 10_000;
+
 export interface OpenedLink extends OpenedToken {
   org: Org;
   /** The visit this link belongs to, when it was recorded (every link of this broker is). */
@@ -77,6 +87,10 @@ export class BrokerService {
   readonly #keyring: Keyring;
   readonly #limiter: WorkLimiter;
   readonly #now: () => number;
+  /** Links issued since start (metrics). */
+  issuedLinks = 0;
+  /** Tokens opened recently, by cipher, until they expire: a page reload costs no PBKDF2. */
+  readonly #opened = new Map<string, OpenedLink>();
   /** Public origin; serve sets it after listening when it was not configured (port 0). */
   publicUrl: string;
 
@@ -145,6 +159,7 @@ export class BrokerService {
         return { role, cipher, jti: claims.jti };
       }),
     );
+    this.issuedLinks += links.length;
     const short = version === 'v2' && request.provideShortUrls === true;
     if (short) await this.#storeShortLinks(org, request.jwt.sub, exp, vertical, hostLogin, links, now);
     const filled = { ...request, numHost, numGuest, jwt: { ...request.jwt, exp } };
@@ -208,18 +223,45 @@ export class BrokerService {
     };
   }
 
-  /** Opens a link's token: header checks first (no PBKDF2 for forged headers), then decrypt and verify. */
-  async open(cipher: string): Promise<OpenedLink> {
-    const header = readTokenHeader(cipher);
-    if (header.kid && !this.#keyring.has(header.kid)) await this.#keyring.load(); // rotated elsewhere
+  /**
+   * Opens a link's token for a page or the space API.
+   * - A cipher this broker recorded (every link it issued) is opened without touching the
+   *   caller's failure budget: patients behind one clinic's address never pay for a forger.
+   * - Any other cipher spends the address's budget of failed openings when it fails, and is
+   *   refused (429) without any PBKDF2 once that budget is gone.
+   * - Header checks come before PBKDF2; openings run in the limiter's priority lane, ahead of
+   *   bulk issuing; an opened token is cached until it expires (reloads cost no PBKDF2).
+   */
+  async open(cipher: string, options: { budget?: OpenBudget } = {}): Promise<OpenedLink> {
+    const now = this.#now();
+    const known = await this.#store.findVisitLinkByCipher(cipher);
+    if (known?.visit.status === 'cancelled') throw new CancelledError();
+    const cached = this.#opened.get(cipher);
+    if (cached && now < cached.claims.exp && (cached.claims.nbf === undefined || now >= cached.claims.nbf)) {
+      const recorded = known ?? (await this.#store.findVisitLinkByJti(cached.claims.jti));
+      if (recorded?.visit.status === 'cancelled') throw new CancelledError();
+      return { ...cached, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };
+    }
+    const budget = known ? undefined : options.budget;
+    if (budget) {
+      const decision = await budget.allow();
+      if (!decision.allowed) {
+        throw new RateLimitedError(
+          `Too many links that could not be opened came from your address: try again in ${decision.retryAfter} s`,
+          decision.retryAfter,
+        );
+      }
+    }
     let opened: OpenedToken;
     try {
+      const header = readTokenHeader(cipher);
+      if (header.kid && !this.#keyring.has(header.kid)) await this.#keyring.load(); // rotated elsewhere
       opened = await this.#limiter.run(
-        () =>
-          openToken(cipher, (kid) => this.#keyring.candidates(kid), { now: this.#now(), audience: AUDIENCE }),
-        { weight: header.p2c / ITERATIONS.max },
+        () => openToken(cipher, (kid) => this.#keyring.candidates(kid), { now, audience: AUDIENCE }),
+        { weight: header.p2c / ITERATIONS.max, priority: true },
       );
     } catch (err) {
+      if (budget && err instanceof TokenError && err.code === 'ERR_TOKEN_INVALID') await budget.fail();
       // A link of a cancelled visit that has not opened yet is cancelled, not "come back later".
       if (err instanceof TokenError && err.code === 'ERR_TOKEN_NOT_YET_VALID' && err.jti) {
         const recorded = await this.#store.findVisitLinkByJti(err.jti);
@@ -229,14 +271,23 @@ export class BrokerService {
     }
     const org = await this.#store.getOrg(opened.claims.iss);
     if (!org) throw new NotFoundError('The organisation of this link no longer exists');
-    const recorded = await this.#store.findVisitLinkByJti(opened.claims.jti);
+    const recorded = known ?? (await this.#store.findVisitLinkByJti(opened.claims.jti));
     if (recorded?.visit.status === 'cancelled') throw new CancelledError();
+    this.#remember(cipher, { ...opened, org });
     return { ...opened, org, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };
   }
 
+  #remember(cipher: string, opened: OpenedLink): void {
+    if (this.#opened.size >= OPENED_CACHE_SIZE) {
+      const oldest = this.#opened.keys().next().value;
+      if (oldest !== undefined) this.#opened.delete(oldest);
+    }
+    this.#opened.set(cipher, opened);
+  }
+
   /** The space API: who this link is, and the space of its subject (created on first use). */
-  async space(cipher: string): Promise<SpaceInfo> {
-    const { claims, org } = await this.open(cipher);
+  async space(cipher: string, options: { budget?: OpenBudget } = {}): Promise<SpaceInfo> {
+    const { claims, org } = await this.open(cipher, options);
     const space = await this.#store.getOrCreateSpace(org.id, claims.sub, () => ({
       id: randomUUID(),
       createdAt: this.#now(),

@@ -246,3 +246,26 @@ test('weights are clamped: a tiny weight still counts, so jobs in flight stay bo
   gate.resolve();
   await Promise.all(runs);
 });
+
+test('the priority lane goes ahead of waiting bulk work, and has its own queue bound', async () => {
+  const limiter = new WorkLimiter({ concurrency: 1, maxQueue: 1, maxPriorityQueue: 2 });
+  const gate = deferred();
+  const order: string[] = [];
+  const first = limiter.run(() => gate.promise);
+  const bulk = limiter.run(async () => order.push('bulk'));
+  await assert.rejects(
+    limiter.run(async () => order.push('bulk2')),
+    OverloadedError,
+    'bulk queue full',
+  );
+  const page = limiter.run(async () => order.push('page'), { priority: true });
+  const page2 = limiter.run(async () => order.push('page2'), { priority: true });
+  await assert.rejects(
+    limiter.run(async () => 0, { priority: true }),
+    OverloadedError,
+    'priority queue full',
+  );
+  gate.resolve();
+  await Promise.all([first, bulk, page, page2]);
+  assert.deepEqual(order, ['page', 'page2', 'bulk']);
+});

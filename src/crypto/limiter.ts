@@ -16,6 +16,8 @@ export interface WorkLimiterOptions {
   concurrency: number;
   /** Jobs waiting for a slot (≥ 0); one more is refused at once with ERR_OVERLOADED. */
   maxQueue: number;
+  /** The same bound for the priority lane (default `maxQueue`). */
+  maxPriorityQueue?: number;
 }
 
 /** ERR_OVERLOADED (503), with a hint for the `Retry-After` header. */
@@ -49,9 +51,12 @@ export const MIN_WEIGHT = 1 / 32;
 export class WorkLimiter {
   readonly concurrency: number;
   readonly maxQueue: number;
+  readonly maxPriorityQueue: number;
   #running = 0;
   #load = 0;
   #queue: Waiter[] = [];
+  /** Served before #queue: page openings go ahead of bulk issuing, so pages stay up under load. */
+  #priority: Waiter[] = [];
   /** Average milliseconds of a job of weight 1. */
   #averageMs = INITIAL_ESTIMATE_MS;
 
@@ -65,6 +70,7 @@ export class WorkLimiter {
     }
     this.concurrency = concurrency;
     this.maxQueue = maxQueue;
+    this.maxPriorityQueue = options.maxPriorityQueue ?? maxQueue;
   }
 
   /** Jobs running now (metrics). */
@@ -74,7 +80,7 @@ export class WorkLimiter {
 
   /** Jobs waiting for a slot (metrics). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#priority.length;
   }
 
   /**
@@ -82,7 +88,7 @@ export class WorkLimiter {
    * (queued + running weight) / concurrency × average, rounded up and kept within 1..60.
    */
   get retryAfter(): number {
-    const waiting = this.#queue.reduce((sum, w) => sum + w.weight, 0);
+    const waiting = [...this.#priority, ...this.#queue].reduce((sum, w) => sum + w.weight, 0);
     const backlog = (waiting + this.#load) / this.concurrency;
     return Math.min(60, Math.max(1, Math.ceil((backlog * this.#averageMs) / 1000)));
   }
@@ -97,16 +103,23 @@ export class WorkLimiter {
    * signal's reason if `signal` aborts while the job is still waiting (a job already running is
    * not interrupted). `fn`'s own result or error is passed through, and its room is freed either way.
    */
-  run<T>(fn: () => Promise<T> | T, options: { signal?: AbortSignal; weight?: number } = {}): Promise<T> {
+  run<T>(
+    fn: () => Promise<T> | T,
+    options: { signal?: AbortSignal; weight?: number; priority?: boolean } = {},
+  ): Promise<T> {
     const { signal } = options;
     const weight = Math.min(1, Math.max(MIN_WEIGHT, options.weight ?? 1));
+    const lane = options.priority ? this.#priority : this.#queue;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#queue.length === 0 && this.#fits(weight)) return this.#execute(fn, weight);
-    if (this.#queue.length >= this.maxQueue) return Promise.reject(new OverloadedError(this.retryAfter));
+    const ahead = options.priority ? this.#priority.length : this.#priority.length + this.#queue.length;
+    if (ahead === 0 && this.#fits(weight)) return this.#execute(fn, weight);
+    if (lane.length >= (options.priority ? this.maxPriorityQueue : this.maxQueue)) {
+      return Promise.reject(new OverloadedError(this.retryAfter));
+    }
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
-        const index = this.#queue.indexOf(waiter);
-        if (index !== -1) this.#queue.splice(index, 1);
+        const index = lane.indexOf(waiter);
+        if (index !== -1) lane.splice(index, 1);
         reject(signal?.reason);
       };
       const waiter: Waiter = {
@@ -116,7 +129,7 @@ export class WorkLimiter {
           this.#execute(fn, weight).then(resolve, reject);
         },
       };
-      this.#queue.push(waiter);
+      lane.push(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -132,8 +145,13 @@ export class WorkLimiter {
       this.#averageMs += EWMA_WEIGHT * (perUnit - this.#averageMs);
       this.#running--;
       this.#load -= weight;
-      // First in, first out: the head starts when it fits, and nothing overtakes it.
-      while (this.#queue.length > 0 && this.#fits(this.#queue[0]!.weight)) this.#queue.shift()!.start();
+      // Priority lane first; within a lane first in, first out: the head starts when it fits,
+      // and nothing overtakes it.
+      for (;;) {
+        const lane = this.#priority.length > 0 ? this.#priority : this.#queue;
+        if (lane.length === 0 || !this.#fits(lane[0]!.weight)) break;
+        lane.shift()!.start();
+      }
     }
   }
 }

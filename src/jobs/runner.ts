@@ -50,18 +50,20 @@ export class JobRunner {
     this.#onError = options.onError;
   }
 
+  /** Stores a job and runs it soon; with `dedupKey`, a key seen before stores nothing (undefined). */
   async enqueue(
     type: string,
     payload: Record<string, unknown>,
-    options: { maxAttempts?: number; delay?: number } = {},
-  ) {
+    options: { maxAttempts?: number; delay?: number; dedupKey?: string } = {},
+  ): Promise<number | undefined> {
     const id = await this.#store.enqueueJob({
       type,
       payload,
       runAt: this.#now() + (options.delay ?? 0),
       maxAttempts: options.maxAttempts ?? 8,
+      ...(options.dedupKey !== undefined ? { dedupKey: options.dedupKey } : {}),
     });
-    this.kick();
+    if (id !== undefined) this.kick();
     return id;
   }
 
@@ -116,7 +118,9 @@ export class JobRunner {
       this.stats.done += 1;
     } catch (err) {
       const attempt = job.attempts + 1;
-      const permanent = err instanceof PermanentJobError || attempt >= job.maxAttempts;
+      // A 4xx other than 429 (unknown person, bad request) will not pass by waiting.
+      const refused = err instanceof HttpError && err.status >= 400 && err.status < 500 && err.status !== 429;
+      const permanent = err instanceof PermanentJobError || refused || attempt >= job.maxAttempts;
       const retryAfter =
         err instanceof HttpError && err.retryAfter !== undefined ? err.retryAfter : undefined;
       const retryAt = permanent ? undefined : this.#now() + Math.max(retryAfter ?? 0, this.#backoff(attempt));

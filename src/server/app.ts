@@ -9,12 +9,17 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { BotService } from '../bot/bot.js';
 import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
+import type { WorkLimiter } from '../crypto/limiter.js';
 import { NotFoundError } from '../errors.js';
 import type { TriggerService } from '../hooks/trigger.js';
+import type { JobRunner } from '../jobs/runner.js';
+import { DEFAULT_RATE_LIMITS, MemoryRateLimiter } from '../reliability/rate-limit.js';
 import type { Store } from '../store/types.js';
 import type { LiveVisits } from '../visits/live.js';
 import type { VisitService } from '../visits/service.js';
 import { envelope, sendError } from './http-errors.js';
+import { createLimits, type Limits } from './limits.js';
+import { setupMetrics } from './metrics.js';
 import { notFoundPage } from './pages.js';
 import { brokerRoutes } from './routes/broker.js';
 import { healthRoutes } from './routes/health.js';
@@ -35,6 +40,11 @@ export interface AppDeps {
   live: LiveVisits;
   trigger: TriggerService;
   bot?: BotService;
+  /** Rate limits (default: in memory, the default limits). */
+  limits?: Limits;
+  /** With both, GET /metrics is served. */
+  limiter?: WorkLimiter;
+  runner?: JobRunner;
 }
 
 export interface AppOptions {
@@ -55,6 +65,12 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // Slow clients: the whole request must arrive within 30 s (headers within 10 s), and an idle
+    // connection is dropped after 72 s. Event streams send a ping every 15 s, so they live on.
+    requestTimeout: 30_000,
+    connectionTimeout: 72_000,
+    keepAliveTimeout: 72_000,
+    http: { headersTimeout: 10_000 },
   });
 
   // Every route's methods, so a known path with another method answers 405 with Allow.
@@ -114,12 +130,22 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     prefix: '/assets/',
     maxAge: '1h',
   });
+  const limits = deps.limits ?? createLimits(new MemoryRateLimiter(), DEFAULT_RATE_LIMITS);
+  if (deps.limiter && deps.runner) {
+    setupMetrics(app, { broker: deps.broker, limiter: deps.limiter, runner: deps.runner, limits });
+  }
   await app.register(healthRoutes, { store: deps.store });
-  await app.register(brokerRoutes, { broker: deps.broker, apiKeys: deps.apiKeys, visits: deps.visits });
-  await app.register(visitRoutes, { visits: deps.visits, apiKeys: deps.apiKeys });
-  await app.register(linkRoutes, { broker: deps.broker, live: deps.live });
-  await app.register(liveRoutes, { live: deps.live });
+  await app.register(brokerRoutes, {
+    broker: deps.broker,
+    apiKeys: deps.apiKeys,
+    visits: deps.visits,
+    limits,
+  });
+  await app.register(visitRoutes, { visits: deps.visits, apiKeys: deps.apiKeys, limits });
+  await app.register(linkRoutes, { broker: deps.broker, live: deps.live, limits });
+  await app.register(liveRoutes, { live: deps.live, limits });
   await app.register(hookRoutes, {
+    limits,
     apiKeys: deps.apiKeys,
     trigger: deps.trigger,
     ...(deps.bot ? { bot: deps.bot } : {}),

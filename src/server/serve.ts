@@ -1,7 +1,10 @@
 /** Starts the service: store, broker, HTTP; stops gracefully (stop accepting, finish, close the database). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type BrokerContext, openBrokerContext } from '../broker/context.js';
+import { DEFAULT_RATE_LIMITS, type RateLimits } from '../reliability/rate-limit.js';
+import type { Dialler } from '../visits/live.js';
 import { buildApp } from './app.js';
+import { createLimits } from './limits.js';
 
 export interface ServeOptions {
   port: number;
@@ -18,10 +21,16 @@ export interface ServeOptions {
   timeZone?: string;
   /** The bot (and deliveries): token, Webex API base, webhook secret. */
   webex?: { token: string; apiUrl: string; webhookSecret?: string };
+  /** PBKDF2 work: jobs in flight and the queue bound past which issuing answers 503. */
+  crypto?: { concurrency?: number; queue?: number };
+  /** Per-minute limits (default DEFAULT_RATE_LIMITS; `serve` reads RATE_LIMIT_* variables). */
+  rateLimits?: RateLimits;
   /** Background jobs: poll interval and lease. */
   jobs?: { pollMs?: number; leaseSeconds?: number };
   /** pino logger options, or false. */
   logger?: boolean | Record<string, unknown>;
+  /** Dials room devices when a host joins (default: records only). */
+  dialler?: Dialler;
 }
 
 export interface RunningServer {
@@ -79,6 +88,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.timeZone ? { timeZone: options.timeZone } : {}),
     ...(options.webex ? { webex: options.webex } : {}),
     ...(options.jobs ? { jobs: options.jobs } : {}),
+    ...(options.dialler ? { dialler: options.dialler } : {}),
+    ...(options.crypto?.concurrency ? { cryptoConcurrency: options.crypto.concurrency } : {}),
+    ...(options.crypto?.queue !== undefined ? { cryptoQueue: options.crypto.queue } : {}),
   });
   let app: FastifyInstance;
   try {
@@ -99,6 +111,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         visits: context.visits,
         live: context.live,
         trigger: context.trigger,
+        limits: createLimits(context.rateLimiter, options.rateLimits ?? DEFAULT_RATE_LIMITS),
+        limiter: context.limiter,
+        runner: context.runner,
         ...(context.bot ? { bot: context.bot } : {}),
       },
       {

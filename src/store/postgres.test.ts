@@ -39,7 +39,7 @@ test('placeholders: ? numbered from $1 (or a given start), quoted ? kept', () =>
 });
 
 describe('PostgreSQL store', { skip: skip ?? false }, () => {
-  test('two instances migrating an empty database at once: both succeed, each version applied once', async () => {
+  test('instances starting at once on an empty database: each migration applied once, one organisation', async () => {
     const db = await fresh();
     const stores = Array.from({ length: 4 }, () => new PostgresStore(db.url));
     try {
@@ -54,10 +54,16 @@ describe('PostgreSQL store', { skip: skip ?? false }, () => {
         rows.map((r) => [r.version, Number(r.n)]),
         rows.map((_, i) => [i + 1, 1]),
       );
-      // Every instance sees one schema: a row written by one is read by another.
-      const org = { id: 'org-1', name: 'Clinic', createdAt: 1 };
-      await stores[0]!.createOrg(org);
-      assert.deepEqual(await stores[3]!.getOrg('org-1'), org);
+      // And they start at once: one default organisation, the same for every instance.
+      const started = await Promise.all(
+        stores.map((s, i) =>
+          s.ensureDefaultOrg(() => ({ id: `org-${i}`, name: `Clinic ${i}`, createdAt: 1 })),
+        ),
+      );
+      assert.equal(started.filter((r) => r.created).length, 1, 'one instance made it');
+      assert.equal(new Set(started.map((r) => r.org.id)).size, 1, 'every instance uses it');
+      const rowsOrgs = await queryOnce<{ n: string }>(db.url, 'SELECT COUNT(*) AS n FROM orgs');
+      assert.equal(Number(rowsOrgs[0]?.n), 1);
       await Promise.all(stores.map((s) => s.migrate())); // and again: nothing to do
       const again = await queryOnce<{ n: string }>(db.url, 'SELECT COUNT(*) AS n FROM schema_migrations');
       assert.equal(Number(again[0]?.n), rows.length);
@@ -115,7 +121,12 @@ describe('PostgreSQL store', { skip: skip ?? false }, () => {
   test('numbers come back as numbers: BIGINT epoch seconds past 2^31, ids, counts', async () => {
     const store = new PostgresStore(contractDb!.url);
     try {
-      const id = await store.enqueueJob({ type: 'n', payload: {}, runAt: 4_102_444_800_000, maxAttempts: 2 });
+      const id = (await store.enqueueJob({
+        type: 'n',
+        payload: {},
+        runAt: 4_102_444_800_000,
+        maxAttempts: 2,
+      }))!;
       assert.equal(typeof id, 'number');
       const job = await store.getJob(id);
       assert.equal(job?.runAt, 4_102_444_800_000);

@@ -166,6 +166,13 @@ const MIGRATIONS: string[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  `CREATE TABLE counters (
+     key TEXT PRIMARY KEY,
+     value BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX counters_expiry ON counters (expires_at);
+   CREATE INDEX visit_links_cipher ON visit_links USING hash (cipher);`,
 ];
 
 /** The advisory lock held while migrating (any constant; the same in every instance). */
@@ -474,6 +481,24 @@ export class PostgresStore implements Store {
     return r && orgFrom(r);
   }
 
+  async ensureDefaultOrg(make: () => Org): Promise<{ org: Org; created: boolean }> {
+    const existing = await this.getDefaultOrg();
+    if (existing) return { org: existing, created: false };
+    return this.#tx(async (c) => {
+      // Instances starting at once on an empty database: the second waits here, then finds the first's.
+      await c.query('LOCK TABLE orgs IN SHARE ROW EXCLUSIVE MODE');
+      const found = (await c.query<Row>('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1')).rows[0];
+      if (found) return { org: orgFrom(found), created: false };
+      const org = make();
+      await c.query('INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)', [
+        org.id,
+        org.name,
+        org.createdAt,
+      ]);
+      return { org, created: true };
+    });
+  }
+
   async createOrg(org: Org): Promise<void> {
     await this.#query('INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)', [
       org.id,
@@ -726,6 +751,28 @@ export class PostgresStore implements Store {
     return rows.map(visitLinkFrom);
   }
 
+  async incrementCounter(key: string, by: number, expiresAt: number): Promise<number> {
+    if (Math.random() < 0.01) {
+      await this.#query('DELETE FROM counters WHERE expires_at < $1', [Math.floor(Date.now() / 1000)]);
+    }
+    const row = await this.#one(
+      `INSERT INTO counters (key, value, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET value = counters.value + EXCLUDED.value RETURNING value`,
+      [key, by, expiresAt],
+    );
+    return Number(row?.['value'] ?? 0);
+  }
+
+  async findVisitLinkByCipher(
+    cipher: string,
+  ): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
+    const r = await this.#one(
+      'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.cipher = $1',
+      [cipher],
+    );
+    return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
+  }
+
   async findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
     // The two tables share no column name but the key, so one row feeds both mappers.
     const r = await this.#one(
@@ -886,13 +933,23 @@ export class PostgresStore implements Store {
     payload: Record<string, unknown>;
     runAt: number;
     maxAttempts: number;
-  }): Promise<number> {
+    dedupKey?: string;
+  }): Promise<number | undefined> {
     const now = Math.floor(Date.now() / 1000);
-    const r = await this.#one(
-      "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $5) RETURNING id",
-      [job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now],
-    );
-    return num(r?.['id']);
+    return this.#tx(async (client) => {
+      if (job.dedupKey !== undefined) {
+        const fresh = await client.query(
+          'INSERT INTO deliveries (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+          [job.dedupKey, now],
+        );
+        if (fresh.rowCount === 0) return undefined;
+      }
+      const r = await client.query(
+        "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $5) RETURNING id",
+        [job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now],
+      );
+      return num(r.rows[0]?.['id']);
+    });
   }
 
   async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {

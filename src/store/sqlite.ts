@@ -152,6 +152,13 @@ const MIGRATIONS: string[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  `CREATE TABLE counters (
+     key TEXT PRIMARY KEY,
+     value INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX counters_expiry ON counters (expires_at);
+   CREATE INDEX visit_links_cipher ON visit_links (cipher);`,
 ];
 
 type Row = Record<string, unknown>;
@@ -312,6 +319,26 @@ export class SqliteStore implements Store {
   async getDefaultOrg(): Promise<Org | undefined> {
     const r = this.#db.prepare('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
     return r && { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) };
+  }
+
+  async ensureDefaultOrg(make: () => Org): Promise<{ org: Org; created: boolean }> {
+    // IMMEDIATE: a second process waits for the first's organisation, then finds it.
+    const ensure = this.#db.transaction(() => {
+      const r = this.#db.prepare('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as
+        | Row
+        | undefined;
+      if (r)
+        return {
+          org: { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) },
+          created: false,
+        };
+      const org = make();
+      this.#db
+        .prepare('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)')
+        .run(org.id, org.name, org.createdAt);
+      return { org, created: true };
+    });
+    return ensure.immediate();
   }
 
   async createOrg(org: Org): Promise<void> {
@@ -696,14 +723,23 @@ export class SqliteStore implements Store {
     payload: Record<string, unknown>;
     runAt: number;
     maxAttempts: number;
-  }): Promise<number> {
+    dedupKey?: string;
+  }): Promise<number | undefined> {
     const now = Math.floor(Date.now() / 1000);
-    const info = this.#db
-      .prepare(
-        "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
-      )
-      .run(job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now, now);
-    return Number(info.lastInsertRowid);
+    return this.#db.transaction(() => {
+      if (job.dedupKey !== undefined) {
+        const fresh = this.#db
+          .prepare('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING')
+          .run(job.dedupKey, now);
+        if (fresh.changes === 0) return undefined;
+      }
+      const info = this.#db
+        .prepare(
+          "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+        )
+        .run(job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now, now);
+      return Number(info.lastInsertRowid);
+    })();
   }
 
   #jobFrom(r: Row): JobRecord & { status: string } {
@@ -766,5 +802,30 @@ export class SqliteStore implements Store {
         'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       )
       .run(key, value);
+  }
+
+  async incrementCounter(key: string, by: number, expiresAt: number): Promise<number> {
+    return this.#db.transaction(() => {
+      const now = Math.floor(Date.now() / 1000);
+      if (Math.random() < 0.01) this.#db.prepare('DELETE FROM counters WHERE expires_at < ?').run(now);
+      const row = this.#db
+        .prepare(
+          `INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET value = value + excluded.value RETURNING value`,
+        )
+        .get(key, by, expiresAt) as Row;
+      return Number(row['value']);
+    })();
+  }
+
+  async findVisitLinkByCipher(
+    cipher: string,
+  ): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
+    const link = this.#db.prepare('SELECT * FROM visit_links WHERE cipher = ?').get(cipher) as
+      | Row
+      | undefined;
+    if (!link) return undefined;
+    const visit = this.#db.prepare('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
+    return { visit: visitFrom(visit), link: visitLinkFrom(link) };
   }
 }

@@ -170,6 +170,11 @@ export interface Store {
   /** The first organisation, created on first start. */
   getDefaultOrg(): Promise<Org | undefined>;
   createOrg(org: Org): Promise<void>;
+  /**
+   * The default organisation, made with `make` when there is none: one winner when instances
+   * start at once on an empty database (each then uses the same one).
+   */
+  ensureDefaultOrg(make: () => Org): Promise<{ org: Org; created: boolean }>;
 
   createApiKey(key: ApiKeyRecord): Promise<void>;
   listApiKeys(orgId: string): Promise<ApiKeyRecord[]>;
@@ -247,12 +252,17 @@ export interface Store {
   /** Forgets deliveries older than `before` (replay windows are short). */
   pruneDeliveries(before: number): Promise<void>;
 
+  /**
+   * Stores a job. With `dedupKey`, the key is recorded in the same transaction, and a key seen
+   * before stores nothing and returns undefined (a Webex retry, a job run twice).
+   */
   enqueueJob(job: {
     type: string;
     payload: Record<string, unknown>;
     runAt: number;
     maxAttempts: number;
-  }): Promise<number>;
+    dedupKey?: string;
+  }): Promise<number | undefined>;
   /** Takes up to `limit` due jobs for `leaseSeconds`; a crashed worker's jobs come back when the lease ends. */
   claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]>;
   completeJob(id: number, at: number): Promise<void>;
@@ -262,4 +272,12 @@ export interface Store {
 
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+
+  /**
+   * Adds `by` to a counter (creating it) and returns its value; expired counters are swept.
+   * Rate limits use it when instances share the database.
+   */
+  incrementCounter(key: string, by: number, expiresAt: number): Promise<number>;
+  /** The recorded link with exactly this cipher (a cheap, indexed look-up before any PBKDF2). */
+  findVisitLinkByCipher(cipher: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined>;
 }

@@ -41,6 +41,7 @@ export class LocalLinkSource implements LinkSource {
     const sdk = new InstantConnect({
       broker: this.broker.publicUrl,
       token: 'in-process',
+      concurrency: 1,
       fetch: localBrokerFetch(this.broker, org, collect),
       now: this.now,
       retry: { retries: 0 },

@@ -33,18 +33,29 @@ async function until(ok: () => boolean, what: string, timeoutMs = 5000): Promise
 }
 
 test('live messages from the channel: ours are read, anything else is dropped', () => {
-  assert.deepEqual(parseLiveMessage('{"visitId":"v","kind":"presence","role":"guest","delta":-1,"origin":"o"}'), {
-    visitId: 'v',
-    kind: 'presence',
-    role: 'guest',
-    delta: -1,
-    origin: 'o',
-  });
+  assert.deepEqual(
+    parseLiveMessage('{"visitId":"v","kind":"presence","role":"guest","delta":-1,"origin":"o"}'),
+    {
+      visitId: 'v',
+      kind: 'presence',
+      role: 'guest',
+      delta: -1,
+      origin: 'o',
+    },
+  );
   assert.deepEqual(parseLiveMessage('{"visitId":"v","kind":"state","role":"admin","delta":5}'), {
     visitId: 'v',
     kind: 'state',
   });
-  for (const bad of [undefined, '', 'not json', 'null', '[]', '{"visitId":1,"kind":"state"}', '{"visitId":"v"}'])
+  for (const bad of [
+    undefined,
+    '',
+    'not json',
+    'null',
+    '[]',
+    '{"visitId":1,"kind":"state"}',
+    '{"visitId":"v"}',
+  ])
     assert.equal(parseLiveMessage(bad), undefined, String(bad));
 });
 
@@ -55,7 +66,13 @@ describe('PostgresBus (LISTEN/NOTIFY)', { skip: base ? false : PG_SKIP }, () => 
     try {
       const onA = heard(a);
       const onB = heard(b);
-      const message: LiveMessage = { visitId: 'vis_1', kind: 'presence', role: 'guest', delta: 1, origin: 'a' };
+      const message: LiveMessage = {
+        visitId: 'vis_1',
+        kind: 'presence',
+        role: 'guest',
+        delta: 1,
+        origin: 'a',
+      };
       await a.publish(message);
       await until(() => onA.length > 0 && onB.length > 0, 'the message on both buses');
       assert.deepEqual(onB, [message]);

@@ -95,6 +95,8 @@ export class VisitService {
   readonly #now: () => number;
   readonly #timeZone: string;
   readonly #onChange: VisitServiceOptions['onChange'];
+  /** Per subject: the recording in progress (see recordIssued). */
+  readonly #recording = new Map<string, Promise<void>>();
 
   constructor(options: VisitServiceOptions) {
     this.#store = options.store;
@@ -143,8 +145,21 @@ export class VisitService {
     return view;
   }
 
-  /** Makes the links through the source and stores the visit with them. */
-  async create(org: Org, actor: string, input: unknown, signal?: AbortSignal): Promise<VisitView> {
+  /**
+   * Makes the links through the source and stores the visit with them. With `options.id`, a visit
+   * that already has that id is returned as it is (a caller that runs again makes no second one).
+   */
+  async create(
+    org: Org,
+    actor: string,
+    input: unknown,
+    options: { signal?: AbortSignal; id?: string } = {},
+  ): Promise<VisitView> {
+    if (options.id) {
+      const existing = await this.#store.getVisit(org.id, options.id);
+      if (existing) return this.view(existing);
+    }
+    const signal = options.signal;
     const now = this.#now();
     let request: ReturnType<typeof toLinkRequest>;
     let created: Awaited<ReturnType<LinkSource['create']>>;
@@ -166,6 +181,7 @@ export class VisitService {
       request.hostLogin ?? true,
       now,
     );
+    if (options.id) visit.id = options.id;
     const links = linkRecords(visit.id, [...result.hosts, ...result.guests], jtis, { host: 0, guest: 0 });
     await this.#store.createVisit(
       visit,
@@ -314,6 +330,19 @@ export class VisitService {
    * so history is complete whichever API was used.
    */
   async recordIssued(org: Org, actor: string, issued: IssueResult, linkBaseUrl: string): Promise<void> {
+    // Calls for one subject are recorded one after another, so they join one visit.
+    const key = `${org.id}\u0000${issued.request.jwt.sub}`;
+    const previous = this.#recording.get(key) ?? Promise.resolve();
+    const current = previous.then(() => this.#recordIssued(org, actor, issued, linkBaseUrl));
+    const settled = current.catch(() => {});
+    this.#recording.set(key, settled);
+    settled.then(() => {
+      if (this.#recording.get(key) === settled) this.#recording.delete(key);
+    });
+    return current;
+  }
+
+  async #recordIssued(org: Org, actor: string, issued: IssueResult, linkBaseUrl: string): Promise<void> {
     const now = this.#now();
     const { request } = issued;
     const vertical = request.verticalType ?? DEFAULTS.verticalType;

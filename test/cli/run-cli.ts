@@ -20,6 +20,7 @@ const SCRUBBED = [
   'WEBEX_TOKEN',
   'BROKER',
   'DATA_DIR',
+  'DATABASE_URL',
   'PUBLIC_URL',
   'PORT',
   'HOST',

@@ -27,7 +27,22 @@ export interface TestServerOptions {
   /** Background jobs (default the server's). */
   jobs?: ServeOptions['jobs'];
   timeZone?: string;
+  /** Dials room devices when a host joins (default the server's, which only records). */
+  dialler?: ServeOptions['dialler'];
+  /**
+   * Per-minute limits. Suites send far more forged tokens from 127.0.0.1 than any real client,
+   * so by default they get room; the rate-limit tests pass the real limits.
+   */
+  rateLimits?: ServeOptions['rateLimits'];
+  crypto?: ServeOptions['crypto'];
 }
+
+export const ROOMY_LIMITS = {
+  issuePerKey: 100_000,
+  issuePerAddress: 100_000,
+  publicPerAddress: 100_000,
+  failedOpensPerAddress: 100_000,
+};
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ic-test-'));
@@ -42,6 +57,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.webex ? { webex: options.webex } : {}),
       ...(options.jobs ? { jobs: options.jobs } : {}),
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+      ...(options.dialler ? { dialler: options.dialler } : {}),
+      rateLimits: options.rateLimits ?? ROOMY_LIMITS,
+      ...(options.crypto ? { crypto: options.crypto } : {}),
     });
   let server = await start();
   const { key } = await server.context.apiKeys.create(server.context.org, 'test');

@@ -39,6 +39,21 @@ export function storeContract(
       assert.ok(await store.getDefaultOrg());
     });
 
+    test('the default organisation: an existing one is kept, never a second made', async () => {
+      const first = await store.getDefaultOrg();
+      let made = 0;
+      const results = await Promise.all(
+        Array.from({ length: 3 }, () =>
+          store.ensureDefaultOrg(() => {
+            made += 1;
+            return { id: randomUUID(), name: 'Second', createdAt: 1 };
+          }),
+        ),
+      );
+      assert.equal(made, 0);
+      for (const r of results) assert.deepEqual(r, { org: first, created: false });
+    });
+
     test('API keys: create, find by hash, touch coarsely, list, revoke once', async () => {
       const key: ApiKeyRecord = {
         id: `key_${randomUUID()}`,
@@ -344,7 +359,7 @@ export function storeContract(
     });
 
     test('jobs: claimed once, leased, retried, given up', async () => {
-      const id = await store.enqueueJob({ type: 't', payload: { a: 1 }, runAt: 100, maxAttempts: 3 });
+      const id = (await store.enqueueJob({ type: 't', payload: { a: 1 }, runAt: 100, maxAttempts: 3 }))!;
       assert.deepEqual(await store.claimJobs(99, 10, 30), [], 'not due yet');
       const [claimed, ...rest] = await Promise.all([
         store.claimJobs(100, 10, 30),
@@ -369,11 +384,47 @@ export function storeContract(
       assert.deepEqual(again?.payload, { a: 1 });
       await store.failJob(id, 'boom again', undefined, 201);
       assert.equal((await store.getJob(id))?.status, 'failed');
-      const other = await store.enqueueJob({ type: 't', payload: {}, runAt: 0, maxAttempts: 1 });
+      const other = (await store.enqueueJob({ type: 't', payload: {}, runAt: 0, maxAttempts: 1 }))!;
       await store.claimJobs(300, 10, 30);
       await store.completeJob(other, 301);
       assert.equal((await store.getJob(other))?.status, 'done');
       assert.deepEqual(await store.claimJobs(10_000, 10, 30), [], 'done and failed jobs never come back');
+    });
+
+    test('counters: concurrent increments all count; peeking adds nothing', async () => {
+      const key = `rate-${randomUUID()}`;
+      const values = await Promise.all(
+        Array.from({ length: 20 }, () => store.incrementCounter(key, 1, 9_999_999_999)),
+      );
+      assert.deepEqual(
+        [...values].sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      assert.equal(await store.incrementCounter(key, 0, 9_999_999_999), 20);
+    });
+
+    test('visit links are found by their exact cipher', async () => {
+      const found = await store.findVisitLinkByCipher('c-g');
+      assert.equal(found?.visit.id, 'vis_a');
+      assert.equal(found?.link.jti, 'j-a-g');
+      assert.equal(await store.findVisitLinkByCipher('c-g-but-not'), undefined);
+    });
+
+    test('jobs with a dedup key: stored once, atomically with the key', async () => {
+      const key = `dedup-${randomUUID()}`;
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          store.enqueueJob({
+            type: 'once',
+            payload: {},
+            runAt: 9_000_000_000,
+            maxAttempts: 1,
+            dedupKey: key,
+          }),
+        ),
+      );
+      assert.equal(results.filter((id) => id !== undefined).length, 1);
+      assert.equal(await store.markDelivery(key, 1), false, 'the key is recorded with the job');
     });
 
     test('settings: set, overwrite, get', async () => {
@@ -432,7 +483,7 @@ export function storeContract(
     test('jobs: workers claiming at once never share a job, and together take every due job', async () => {
       const ids = new Set<number>();
       for (let i = 0; i < 25; i++)
-        ids.add(await store.enqueueJob({ type: 'race', payload: { i }, runAt: 50_000, maxAttempts: 1 }));
+        ids.add((await store.enqueueJob({ type: 'race', payload: { i }, runAt: 50_000, maxAttempts: 1 }))!);
       const rounds = await Promise.all(Array.from({ length: 6 }, () => store.claimJobs(50_000, 10, 30)));
       const claimed = rounds.flat().map((j) => j.id);
       assert.equal(new Set(claimed).size, claimed.length, 'no job went to two workers');

@@ -63,6 +63,8 @@ export async function run(flags: LinksFlags): Promise<void> {
       sdk = new InstantConnect({
         broker: publicUrl,
         token: 'local',
+        // In-process batches share one PBKDF2 pool: one at a time keeps them recorded in order.
+        concurrency: 1,
         // Recorded as a visit of its subject, like every link of the local broker.
         fetch: localBrokerFetch(ctx.broker, ctx.org, (issued) =>
           ctx.visits.recordIssued(ctx.org, 'cli', issued, publicUrl),

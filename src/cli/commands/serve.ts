@@ -23,7 +23,9 @@ export async function run(flags: ServeFlags): Promise<void> {
   const token = process.env['WEBEX_TOKEN']?.trim();
   const apiUrl = webexApiBase({ broker });
   const webhookSecret = process.env['WEBEX_WEBHOOK_SECRET']?.trim();
+  const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
   const server = await startServer({
+    rateLimits: rateLimitsFromEnv(),
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
     ...(process.env['TZ'] ? { timeZone: process.env['TZ'] } : {}),

@@ -4,6 +4,7 @@ import type { ApiKeyService } from '../../broker/api-keys.js';
 import type { BrokerService } from '../../broker/service.js';
 import type { Org } from '../../store/types.js';
 import type { VisitService } from '../../visits/service.js';
+import type { Limits } from '../limits.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,7 +15,7 @@ declare module 'fastify' {
 
 export async function brokerRoutes(
   app: FastifyInstance,
-  opts: { broker: BrokerService; apiKeys: ApiKeyService; visits: VisitService },
+  opts: { broker: BrokerService; apiKeys: ApiKeyService; visits: VisitService; limits: Limits },
 ): Promise<void> {
   // JSON only: fastify also parses text/plain by default, which would turn a JSON body sent as
   // text into a confusing "the body must be a JSON object" instead of 415.
@@ -23,6 +24,7 @@ export async function brokerRoutes(
     const { org, keyId } = await opts.apiKeys.authenticate(request.headers.authorization);
     request.org = org;
     request.apiKeyId = keyId;
+    await opts.limits.issue(request, keyId);
   });
   for (const version of ['v1', 'v2'] as const) {
     app.post(`/api/${version}/joseencrypt`, async (request) => {

@@ -8,6 +8,7 @@ import type { BotService } from '../../bot/bot.js';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import { InstantConnectError, NotFoundError } from '../../errors.js';
 import type { TriggerService } from '../../hooks/trigger.js';
+import type { Limits } from '../limits.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,7 +18,7 @@ declare module 'fastify' {
 
 export async function hookRoutes(
   app: FastifyInstance,
-  opts: { apiKeys: ApiKeyService; trigger: TriggerService; bot?: BotService },
+  opts: { apiKeys: ApiKeyService; trigger: TriggerService; bot?: BotService; limits: Limits },
 ): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -37,6 +38,7 @@ export async function hookRoutes(
           .authenticate(request.headers.authorization)
           .then((a) => ({ org: a.org, actor: `key:${a.keyId}` }))
       : await opts.trigger.authenticateSignature(request.headers, raw);
+    await opts.limits.issue(request, actor.startsWith('key:') ? actor.slice(4) : actor);
     const key = request.headers['idempotency-key'];
     const { status, replayed, result } = await opts.trigger.trigger(
       org,

@@ -4,8 +4,10 @@ import type { BrokerService } from '../../broker/service.js';
 import { TokenError } from '../../crypto/tokens.js';
 import { isoSeconds } from '../../domain/time.js';
 import { CancelledError, NotFoundError, ValidationError } from '../../errors.js';
+import { RateLimitedError } from '../../reliability/rate-limit.js';
 import type { LiveVisits } from '../../visits/live.js';
 import { sendError } from '../http-errors.js';
+import type { Limits } from '../limits.js';
 import { escapeHtml, notFoundPage, page } from '../pages.js';
 import { notYetPage, visitPage } from '../views/visit.js';
 
@@ -27,9 +29,10 @@ function dataParam(request: FastifyRequest): string {
 
 export async function linkRoutes(
   app: FastifyInstance,
-  opts: { broker: BrokerService; live: LiveVisits },
+  opts: { broker: BrokerService; live: LiveVisits; limits: Limits },
 ): Promise<void> {
-  const { broker, live } = opts;
+  const { broker, live, limits } = opts;
+  app.addHook('onRequest', async (request) => limits.public(request));
 
   app.get<{ Params: { code: string } }>('/visit/:code', async (request, reply) => {
     try {
@@ -48,10 +51,11 @@ export async function linkRoutes(
     if (!['gen', 'hc'].includes(vertical) || !['login', 'talk'].includes(kind)) {
       throw new NotFoundError(`No page at ${request.url.split('?')[0]}`);
     }
-    return renderLinkPage(broker, live, request, reply);
+    return renderLinkPage(broker, live, limits, request, reply);
   });
 
-  const space = async (request: FastifyRequest) => broker.space(dataParam(request));
+  const space = async (request: FastifyRequest) =>
+    broker.space(dataParam(request), { budget: limits.openBudget(request) });
   for (const url of ['/api/v1/space', '/api/v1/space/']) {
     app.get(url, space);
     app.post(url, space);
@@ -61,6 +65,7 @@ export async function linkRoutes(
 async function renderLinkPage(
   broker: BrokerService,
   live: LiveVisits,
+  limits: Limits,
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
@@ -82,7 +87,7 @@ async function renderLinkPage(
   const html = (status: number, title: string, body: string) =>
     reply.status(status).type('text/html; charset=utf-8').send(page(title, body));
   try {
-    const { claims, visit } = await broker.open(cipher);
+    const { claims, visit } = await broker.open(cipher, { budget: limits.openBudget(request) });
     const role = claims.role === 'host' ? 'host' : 'guest';
     if (visit) {
       // A visit of this broker: the lobby page, holding a ticket instead of the token.
@@ -98,6 +103,14 @@ async function renderLinkPage(
 <p><span class="state ok">Valid</span> until <time datetime="${isoSeconds(claims.exp)}">${isoSeconds(claims.exp)}</time>.</p>`,
     );
   } catch (err) {
+    if (err instanceof RateLimitedError) {
+      reply.header('retry-after', err.retryAfter);
+      return html(
+        429,
+        'Too many attempts',
+        `<h1>Too many attempts</h1><p>Too many links that could not be opened came from your network. Try again in ${err.retryAfter} seconds.</p>`,
+      );
+    }
     if (err instanceof CancelledError) {
       return html(
         410,

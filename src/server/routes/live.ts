@@ -4,14 +4,19 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LiveStatus, LiveVisits } from '../../visits/live.js';
+import type { Limits } from '../limits.js';
 
 const ticketOf = (request: FastifyRequest) => {
   const body = request.body as { ticket?: unknown } | undefined;
   return body?.ticket ?? (request.query as { ticket?: unknown }).ticket;
 };
 
-export async function liveRoutes(app: FastifyInstance, opts: { live: LiveVisits }): Promise<void> {
+export async function liveRoutes(
+  app: FastifyInstance,
+  opts: { live: LiveVisits; limits: Limits },
+): Promise<void> {
   const { live } = opts;
+  app.addHook('onRequest', async (request) => opts.limits.public(request));
   app.removeContentTypeParser('text/plain');
   const streams = new Set<() => void>();
 

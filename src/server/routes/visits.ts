@@ -4,6 +4,7 @@ import type { ApiKeyService } from '../../broker/api-keys.js';
 import { VISIT_STATES, type VisitState } from '../../domain/visit-state.js';
 import { ValidationError } from '../../errors.js';
 import type { VisitService } from '../../visits/service.js';
+import type { Limits } from '../limits.js';
 
 function listQuery(raw: Record<string, unknown>) {
   const issues = [];
@@ -55,7 +56,7 @@ function listQuery(raw: Record<string, unknown>) {
 
 export async function visitRoutes(
   app: FastifyInstance,
-  opts: { visits: VisitService; apiKeys: ApiKeyService },
+  opts: { visits: VisitService; apiKeys: ApiKeyService; limits: Limits },
 ): Promise<void> {
   const { visits } = opts;
   app.removeContentTypeParser('text/plain');
@@ -63,6 +64,8 @@ export async function visitRoutes(
     const { org, keyId } = await opts.apiKeys.authenticate(request.headers.authorization);
     request.org = org;
     request.apiKeyId = keyId;
+    // Making links costs PBKDF2: the writes are limited per key and address; reads are not.
+    if (request.method === 'POST') await opts.limits.issue(request, keyId);
   });
   const actor = (request: { apiKeyId?: string }) => `key:${request.apiKeyId}`;
   // No body at all means "all defaults"; a JSON `null` is a body that is not an object (refused).

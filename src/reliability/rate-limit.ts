@@ -1,0 +1,133 @@
+/**
+ * Fixed-window rate limits. In memory for one instance; through the store when instances share a
+ * PostgreSQL database, so a limit holds across the whole deployment.
+ */
+import { InstantConnectError } from '../errors.js';
+import type { Store } from '../store/types.js';
+
+export class RateLimitedError extends InstantConnectError {
+  readonly retryAfter: number;
+  constructor(message: string, retryAfter: number) {
+    super('ERR_RATE_LIMITED', message);
+    this.retryAfter = retryAfter;
+  }
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  count: number;
+  /** Seconds until the window resets. */
+  retryAfter: number;
+}
+
+export interface RateLimiter {
+  /** Counts one hit of `key` and says whether it is within `limit` per `windowSeconds`. */
+  hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision>;
+  /** Whether `key` is still under `limit`, without counting. */
+  peek(key: string, limit: number, windowSeconds: number): Promise<RateDecision>;
+}
+
+const windowOf = (now: number, size: number) => Math.floor(now / size) * size;
+
+export class MemoryRateLimiter implements RateLimiter {
+  readonly #counts = new Map<string, { start: number; count: number }>();
+  #sweepAt = 0;
+
+  constructor(private readonly now: () => number = () => Math.floor(Date.now() / 1000)) {}
+
+  #get(key: string, windowSeconds: number) {
+    const now = this.now();
+    const start = windowOf(now, windowSeconds);
+    if (now >= this.#sweepAt) {
+      // Forget finished windows now and then, so memory stays bounded by active keys.
+      for (const [k, v] of this.#counts) if (v.start + 3600 < now) this.#counts.delete(k);
+      this.#sweepAt = now + 60;
+    }
+    const id = `${key}|${windowSeconds}`;
+    let entry = this.#counts.get(id);
+    if (!entry || entry.start !== start) {
+      entry = { start, count: 0 };
+      this.#counts.set(id, entry);
+    }
+    return { entry, retryAfter: start + windowSeconds - now };
+  }
+
+  async hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
+    const { entry, retryAfter } = this.#get(key, windowSeconds);
+    entry.count += 1;
+    return { allowed: entry.count <= limit, count: entry.count, retryAfter: Math.max(1, retryAfter) };
+  }
+
+  async peek(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
+    const { entry, retryAfter } = this.#get(key, windowSeconds);
+    return { allowed: entry.count < limit, count: entry.count, retryAfter: Math.max(1, retryAfter) };
+  }
+}
+
+/** Counters in the store (PostgreSQL), shared by every instance. */
+export class StoreRateLimiter implements RateLimiter {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  async hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
+    const now = this.now();
+    const start = windowOf(now, windowSeconds);
+    const count = await this.store.incrementCounter(
+      `${key}|${windowSeconds}|${start}`,
+      1,
+      start + windowSeconds,
+    );
+    return { allowed: count <= limit, count, retryAfter: Math.max(1, start + windowSeconds - now) };
+  }
+
+  async peek(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
+    const now = this.now();
+    const start = windowOf(now, windowSeconds);
+    const count = await this.store.incrementCounter(
+      `${key}|${windowSeconds}|${start}`,
+      0,
+      start + windowSeconds,
+    );
+    return { allowed: count < limit, count, retryAfter: Math.max(1, start + windowSeconds - now) };
+  }
+}
+
+export interface RateLimits {
+  /** Issuing requests per API key per minute (joseencrypt, visits, hooks). */
+  issuePerKey: number;
+  /** Issuing requests per client address per minute. */
+  issuePerAddress: number;
+  /** Public page and space requests per client address per minute (a clinic's NAT holds many patients). */
+  publicPerAddress: number;
+  /** Token openings that fail, per address per minute (each can cost PBKDF2 work). */
+  failedOpensPerAddress: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  issuePerKey: 600,
+  issuePerAddress: 600,
+  publicPerAddress: 3000,
+  failedOpensPerAddress: 30,
+};
+
+/** Limits from RATE_LIMIT_* variables (per minute), defaults for the rest; 0 turns one off. */
+export function rateLimitsFromEnv(env: Record<string, string | undefined> = process.env): RateLimits {
+  const read = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw))
+      throw new InstantConnectError('ERR_VALIDATION', `${name} must be a whole number per minute`);
+    return Number(raw);
+  };
+  return {
+    issuePerKey: read('RATE_LIMIT_ISSUE_PER_KEY', DEFAULT_RATE_LIMITS.issuePerKey),
+    issuePerAddress: read('RATE_LIMIT_ISSUE_PER_ADDRESS', DEFAULT_RATE_LIMITS.issuePerAddress),
+    publicPerAddress: read('RATE_LIMIT_PUBLIC_PER_ADDRESS', DEFAULT_RATE_LIMITS.publicPerAddress),
+    failedOpensPerAddress: read(
+      'RATE_LIMIT_FAILED_OPENS_PER_ADDRESS',
+      DEFAULT_RATE_LIMITS.failedOpensPerAddress,
+    ),
+  };
+}
