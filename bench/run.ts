@@ -111,13 +111,82 @@ function cliColdStarts(): [string, string, string, string][] {
   }
 }
 
+/** Resident memory of the server, from its own /metrics. */
+async function serverRss(server: ChildServer): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const m = /^ic_process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * Sustained load: issuing (5 hosts + 20 guests, default parameters) and resolving short links
+ * (redirect and page) in a fixed mix for a fixed time; counts every non-2xx/3xx answer and samples
+ * the server's memory, which must stay flat once warm.
+ */
+async function sustained(server: ChildServer, codes: string[]) {
+  const ms = Number(process.env['BENCH_SUSTAINED_SECONDS'] ?? 20) * 1000;
+  let errors = 0;
+  let issued = 0;
+  let resolved = 0;
+  const samples: number[] = [];
+  const warm = await serverRss(server);
+  const sampler = setInterval(() => {
+    serverRss(server).then(
+      (v) => samples.push(v),
+      () => {},
+    );
+  }, 1000);
+  const elapsed = await timedLoop(6, ms, async () => {
+    const pick = Math.random();
+    try {
+      if (pick < 0.2) {
+        issued += (
+          await issue(
+            server,
+            { iterations: 1000 + Math.floor(Math.random() * 4000) },
+            `sustained-${Math.random()}`,
+          )
+        ).length;
+      } else {
+        const code = codes[Math.floor(Math.random() * codes.length)]!;
+        const r = await fetch(`${server.url}/visit/${code}`, {
+          redirect: pick < 0.6 ? 'manual' : 'follow',
+          headers: { accept: 'text/html' },
+        });
+        await r.arrayBuffer();
+        if (r.status >= 400) errors += 1;
+        else resolved += 1;
+      }
+    } catch {
+      errors += 1;
+    }
+  });
+  clearInterval(sampler);
+  const last = samples.slice(-3);
+  const end = last.length > 0 ? last.reduce((a, b) => a + b, 0) / last.length : Number.NaN;
+  return {
+    elapsed,
+    errors,
+    issued,
+    resolved,
+    warmMb: warm / 2 ** 20,
+    endMb: end / 2 ** 20,
+    peakMb: Math.max(...samples) / 2 ** 20,
+  };
+}
+
 async function main() {
   console.log(
     `instant-connect bench: node ${process.version}, ${cores} cores, ${seconds} s per measurement\n`,
   );
   const rawDefault = await rawIterationsPerSecond(() => 1000 + Math.floor(Math.random() * 31768));
   const raw1000 = await rawIterationsPerSecond(() => 1000);
-  const server = await startChildServer();
+  // All load comes from one address (127.0.0.1): the per-address and per-key limits are off here.
+  const server = await startChildServer({
+    RATE_LIMIT_ISSUE_PER_KEY: '0',
+    RATE_LIMIT_ISSUE_PER_ADDRESS: '0',
+    RATE_LIMIT_PUBLIC_PER_ADDRESS: '0',
+  });
   try {
     const defaults = await issuing(server, {});
     const at1000 = await issuing(server, { iterations: 1000 });
@@ -176,6 +245,13 @@ async function main() {
         '',
       ],
     ];
+    const steady = await sustained(server, codes);
+    rows.push([
+      `sustained ${fmt(steady.elapsed, 0)} s mix (20% issuing, 80% resolving)`,
+      `${fmt(steady.issued / steady.elapsed)} links/s + ${fmt(steady.resolved / steady.elapsed)} resolves/s, ${steady.errors} errors`,
+      `server RSS ${fmt(steady.warmMb, 0)} MiB warm → ${fmt(steady.endMb, 0)} MiB at the end (peak ${fmt(steady.peakMb, 0)})`,
+      fmt(steady.endMb / steady.warmMb, 2),
+    ]);
     rows.push(...cliColdStarts());
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
