@@ -101,6 +101,7 @@ export interface LiveVisitsOptions {
 }
 
 const b64 = (buf: Buffer | string) => Buffer.from(buf).toString('base64url');
+const TICKET_SHAPE = /^[A-Za-z0-9_-]{1,460}\.[A-Za-z0-9_-]{43}$/;
 
 export class LiveVisits {
   readonly #store: Store;
@@ -146,6 +147,21 @@ export class LiveVisits {
       }),
     );
     return `${payload}.${b64(this.#mac(this.#keyring.active().signingSecret, payload))}`;
+  }
+
+  /**
+   * readTicket, reloading the keys once when none verifies a well-formed ticket: another instance
+   * may have rotated the broker key and signed this ticket with the new one.
+   */
+  async verifyTicket(ticket: unknown): Promise<Ticket> {
+    try {
+      return this.readTicket(ticket);
+    } catch (err) {
+      if (!(err instanceof TicketError) || typeof ticket !== 'string' || !TICKET_SHAPE.test(ticket))
+        throw err;
+      await this.#keyring.load();
+      return this.readTicket(ticket);
+    }
   }
 
   readTicket(ticket: unknown): Ticket {

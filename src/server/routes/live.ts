@@ -20,16 +20,16 @@ export async function liveRoutes(
   app.removeContentTypeParser('text/plain');
   const streams = new Set<() => void>();
 
-  app.post('/live/join', async (request) => live.join(live.readTicket(ticketOf(request))));
+  app.post('/live/join', async (request) => live.join(await live.verifyTicket(ticketOf(request))));
   app.post('/live/leave', async (request) => {
-    await live.leave(live.readTicket(ticketOf(request)));
+    await live.leave(await live.verifyTicket(ticketOf(request)));
     return { ok: true };
   });
-  app.post('/live/end', async (request) => live.end(live.readTicket(ticketOf(request))));
-  app.get('/live/status', async (request) => live.status(live.readTicket(ticketOf(request))));
+  app.post('/live/end', async (request) => live.end(await live.verifyTicket(ticketOf(request))));
+  app.get('/live/status', async (request) => live.status(await live.verifyTicket(ticketOf(request))));
 
   app.get('/live/events', async (request, reply) => {
-    const ticket = live.readTicket(ticketOf(request));
+    const ticket = await live.verifyTicket(ticketOf(request));
     const first = await live.status(ticket);
     reply.hijack();
     const res = reply.raw;
