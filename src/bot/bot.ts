@@ -7,6 +7,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import Type from 'typebox';
 import { isTimeZone } from '../domain/local-time.js';
 import type { VisitInput } from '../domain/visit-input.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
@@ -36,13 +37,36 @@ export interface BotOptions {
   now?: () => number;
 }
 
-interface Delivery {
-  id?: string;
-  resource?: string;
-  event?: string;
-  actorId?: string;
-  data?: { id?: string; roomId?: string; personId?: string; personEmail?: string; roomType?: string };
-}
+/** What Webex POSTs to /hooks/webex: the fields the bot reads (Webex sends more; they are ignored). */
+export const WebexDeliverySchema = Type.Object(
+  {
+    id: Type.Optional(Type.String({ description: 'The webhook id.' })),
+    resource: Type.Optional(
+      Type.String({ description: '`messages` or `attachmentActions`; others are ignored.' }),
+    ),
+    event: Type.Optional(Type.String({ description: '`created`; others are ignored.' })),
+    actorId: Type.Optional(Type.String()),
+    data: Type.Object({
+      id: Type.String({ minLength: 1, description: 'The message or card action to read.' }),
+      roomId: Type.Optional(Type.String()),
+      personId: Type.Optional(Type.String()),
+      personEmail: Type.Optional(Type.String()),
+      roomType: Type.Optional(Type.String()),
+    }),
+  },
+  { $id: 'WebexDelivery' },
+);
+type Delivery = Partial<Type.Static<typeof WebexDeliverySchema>>;
+
+/** The answer to Webex: always quick, the work is queued. */
+export const WebhookReceiptSchema = Type.Object(
+  {
+    accepted: Type.Boolean({ description: 'False for deliveries the bot ignores, and for duplicates.' }),
+    reason: Type.String({ description: '`queued`, `duplicate delivery` or `ignored: …`.' }),
+  },
+  { $id: 'WebhookReceipt' },
+);
+export type WebhookReceipt = Type.Static<typeof WebhookReceiptSchema>;
 
 export class BotService {
   readonly #o: BotOptions;
@@ -64,10 +88,7 @@ export class BotService {
   }
 
   /** Checks, deduplicates and stores a delivery; returns what was done (always fast). */
-  async receive(
-    rawBody: Buffer,
-    signature: string | undefined,
-  ): Promise<{ accepted: boolean; reason: string }> {
+  async receive(rawBody: Buffer, signature: string | undefined): Promise<WebhookReceipt> {
     const secret = await this.#secret();
     if (!secret)
       throw new UnauthorizedError(
@@ -84,8 +105,9 @@ export class BotService {
     } catch {
       throw new InstantConnectError('ERR_BAD_JSON', 'The body is not valid JSON');
     }
-    const data = delivery.data;
-    if (typeof delivery !== 'object' || delivery === null || !data?.id || typeof data.id !== 'string') {
+    // `null` is JSON too: check the shape before reading a field of it.
+    const data = typeof delivery === 'object' && delivery !== null ? delivery.data : undefined;
+    if (!data?.id || typeof data.id !== 'string') {
       throw new ValidationError([{ path: 'data.id', rule: 'required', message: 'data.id is required' }]);
     }
     const kind =

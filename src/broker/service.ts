@@ -3,6 +3,7 @@
  * for the visit pages and the space API. Transport-free: the HTTP routes are thin over this.
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import Type from 'typebox';
 import type { WorkLimiter } from '../crypto/limiter.js';
 import {
   type BrokerClaims,
@@ -54,17 +55,28 @@ export interface IssueResult {
   response: V2Response | V1Response;
 }
 
-export interface SpaceInfo {
-  userIdentifier: 'Host' | 'Guest';
-  isLoggedIn: boolean;
-  isHost: boolean;
-  organizationId: string;
-  orgName: string;
-  token: string;
-  spaceId: string;
-  visitId: string;
-  integrationType: 'jose';
-}
+/** The space API's answer (GET or POST /api/v1/space?data=…), in the shape of Cisco's. */
+export const SpaceInfoSchema = Type.Object(
+  {
+    userIdentifier: Type.Enum(['Host', 'Guest']),
+    isLoggedIn: Type.Boolean({ description: 'Always false: this broker signs nobody in to Webex.' }),
+    isHost: Type.Boolean(),
+    organizationId: Type.String({
+      description: "The organisation that issued the link (the token's `iss`).",
+    }),
+    orgName: Type.String(),
+    token: Type.String({
+      description: 'An opaque per-session value: this broker has no Webex access token to hand out.',
+    }),
+    spaceId: Type.String({
+      description: 'The space of the subject, as a base64 `ciscospark://us/ROOM/…` id.',
+    }),
+    visitId: Type.String({ description: 'A number per space, as a string.' }),
+    integrationType: Type.Literal('jose'),
+  },
+  { $id: 'SpaceInfo' },
+);
+export type SpaceInfo = Type.Static<typeof SpaceInfoSchema>;
 
 /** An address's allowance of failed token openings (see BrokerService.open). */
 export interface OpenBudget {

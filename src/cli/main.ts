@@ -206,6 +206,47 @@ Examples:
     .addOption(databaseOption())
     .action(async (id, flags) => (await import('./commands/hooks.js')).revoke(id, flags));
 
+  const exporter = program
+    .command('export')
+    .description('the API description for other tools: a Postman collection, or the OpenAPI document')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ instant-connect export postman --out instant-connect.postman.json
+  $ instant-connect export postman --broker commercial > lab.postman.json
+  $ instant-connect export openapi --out openapi.json`,
+    );
+  exporter
+    .command('postman')
+    .description(
+      'a Postman collection (v2.1) and environment with mtg-broker-url and bot-token, as the Instant Connect lab names them',
+    )
+    .option('--out <file>', 'write the collection here (default: stdout)')
+    .option(
+      '--environment-out <file>',
+      'write the environment here (default with --out: next to it, FILE.environment.json in place of FILE.json)',
+    )
+    .option(
+      '--broker <where>',
+      'the value of mtg-broker-url: local (this server: PUBLIC_URL or http://127.0.0.1:PORT), commercial, usgov or a URL',
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'export postman --out instant-connect.postman.json   # and instant-connect.postman.environment.json',
+        'export postman --broker commercial --out lab.json --environment-out lab-env.json',
+      ),
+    )
+    .action(async (flags) => (await import('./commands/export.js')).postman(flags));
+  exporter
+    .command('openapi')
+    .description('the OpenAPI 3.1 document that GET /openapi.json serves')
+    .option('--out <file>', 'write it here (default: stdout)')
+    .option('--public-url <url>', 'the server URL to list in `servers`')
+    .addHelpText('after', examples('export openapi --out openapi.json'))
+    .action(async (flags) => (await import('./commands/export.js')).openapi(flags));
+
   program
     .command('serve')
     .description('run the broker and service (HTTP) on the embedded database, or on PostgreSQL')

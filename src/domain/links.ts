@@ -1,21 +1,29 @@
 /** One typed result for both response shapes (v2 objects, v1 strings), with every URL form. */
+import Type from 'typebox';
 import { InstantConnectError } from '../errors.js';
 import type { Role, Vertical } from './constants.js';
 import { forcedLoginUrl, longUrl, shortUrl } from './urls.js';
 
-export interface Link {
-  role: Role;
-  /** Position among the links of its role, from 0. */
-  index: number;
-  cipher: string;
-  /** Short code, when short URLs were asked for. */
-  short?: string;
-  /** `baseUrl + short`, when short URLs were asked for. */
-  shortUrl?: string;
-  longUrl: string;
-  /** Hosts only: the link that forces a Webex login. */
-  forcedLoginUrl?: string;
-}
+export const RoleField = Type.Enum(['host', 'guest']);
+
+/** One link with every URL form (the SDK's result, and each link of a visit in the API). */
+export const LinkSchema = Type.Object(
+  {
+    role: RoleField,
+    index: Type.Integer({ minimum: 0, description: 'Position among the links of its role, from 0.' }),
+    cipher: Type.String({ minLength: 1, description: 'The token (a JWE compact serialisation).' }),
+    short: Type.Optional(Type.String({ description: 'Short code, when short URLs were asked for.' })),
+    shortUrl: Type.Optional(
+      Type.String({ format: 'uri', description: '`baseUrl + short`, when short URLs were asked for.' }),
+    ),
+    longUrl: Type.String({ format: 'uri', description: 'The link with the cipher in its `data` parameter.' }),
+    forcedLoginUrl: Type.Optional(
+      Type.String({ format: 'uri', description: 'Hosts only: the link that forces a Webex login.' }),
+    ),
+  },
+  { $id: 'Link' },
+);
+export type Link = Type.Static<typeof LinkSchema>;
 
 export interface LinkSet {
   hosts: Link[];

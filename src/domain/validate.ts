@@ -6,7 +6,7 @@
  */
 import Value from 'typebox/value';
 import { type Issue, ValidationError } from '../errors.js';
-import { MAX_LINKS_PER_CALL } from './constants.js';
+import { MAX_LINKS_PER_CALL, MILLISECONDS_THRESHOLD } from './constants.js';
 import { JoseEncryptRequest } from './schema.js';
 import { isoSeconds, millisecondsHint } from './time.js';
 
@@ -118,7 +118,8 @@ function suggestion(
   known: string[],
   aliases: KeyAliases | undefined,
 ): string | undefined {
-  if (aliases?.[key]) return aliases[key];
+  // Own keys only: a field named `constructor` or `toString` is no alias.
+  if (aliases && Object.hasOwn(aliases, key)) return aliases[key];
   const lower = key.toLowerCase();
   const exact = known.find((k) => k.toLowerCase() === lower);
   if (exact) return join(path, exact);
@@ -184,6 +185,13 @@ export function schemaIssues(schema: unknown, value: unknown, options: WalkOptio
     });
     return issues;
   }
+  // Text is signed and stored as UTF-8, where a lone surrogate becomes U+FFFD: what was asked for
+  // would not be what is kept (or what the link says), so such text is refused.
+  if (typeof value === 'string' && /\p{Cs}/u.test(value)) {
+    return [
+      { path, rule: 'unicode', message: `${name} must be valid Unicode text (it holds a lone surrogate)` },
+    ];
+  }
   if (Value.Check(s, value)) return issues;
   const ms = acceptsEpochSeconds(s) ? millisecondsHint(value) : undefined;
   if (ms) return [{ path, rule: 'milliseconds', message: `${name}: ${ms}` }];
@@ -213,6 +221,16 @@ export function windowIssues(
   check: WindowCheck,
 ): Issue[] {
   const issues: Issue[] = [];
+  // A ttl counted from now or a start can pass every other check and still end past epoch seconds'
+  // range (tokens refuse it as milliseconds): refused here, where the caller's field is known.
+  if (exp !== undefined && !(exp < MILLISECONDS_THRESHOLD)) {
+    issues.push({
+      path: names.exp,
+      rule: 'range',
+      message: `${names.exp} ends too far in the future: the window must end before the year 5138`,
+    });
+    return issues;
+  }
   if (nbf !== undefined && exp !== undefined && nbf >= exp) {
     issues.push({
       path: names.nbf,

@@ -39,5 +39,14 @@ test('valid input still converts', () => {
     'UTC',
   );
   assert.equal(request.notBefore, Date.UTC(2031, 0, 1, 9) / 1000);
-  assert.equal(request.ttl, '30m');
+  // The window is fixed when the visit is made: an absolute end, no ttl left to resolve later.
+  assert.equal(request.expiresAt, Date.UTC(2031, 0, 1, 9, 30) / 1000);
+  assert.equal(request.ttl, undefined);
+  assert.equal(toLinkRequest({ ttl: '45m' }, NOW, 'UTC').expiresAt, NOW + 2700, 'from now when no start');
+  assert.equal(toLinkRequest({}, NOW, 'UTC').expiresAt, NOW + 900, "the broker's 15 minutes by default");
+  assert.equal(
+    toLinkRequest({ ttl: 'soon' }, NOW, 'UTC').ttl,
+    'soon',
+    'a bad ttl is left for the SDK to name',
+  );
 });

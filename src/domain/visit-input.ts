@@ -4,10 +4,11 @@
  */
 import Type from 'typebox';
 import { type Issue, ValidationError } from '../errors.js';
-import { MAX_DEVICES } from './constants.js';
+import { DEFAULT_TTL_SECONDS, MAX_DEVICES } from './constants.js';
 import { resolveLinkInput } from './input.js';
 import { isTimeZone, parseWhen } from './local-time.js';
 import { CryptoOptions, type LinkRequestInput, SipUri, Subject, VerticalField } from './schema.js';
+import { parseDuration } from './time.js';
 import { schemaIssues } from './validate.js';
 
 const When = Type.Union(
@@ -57,7 +58,8 @@ export const VISIT_FIELD_NAMES: Record<string, string> = { notBefore: 'start', e
 /** The same issue, naming fields as the caller knows them (`--start`, `start`, …). */
 export function renameIssue(issue: Issue, names: Record<string, string>): Issue {
   const base = issue.path.replace(/\[\d+\]$/, '');
-  const renamed = names[base];
+  // Own keys only: a field named `valueOf` must not find Object.prototype.valueOf.
+  const renamed = Object.hasOwn(names, base) ? names[base] : undefined;
   const words = new RegExp(
     `(?<![\\w-])(${Object.keys(names)
       .map((k) => k.replace('.', '\\.'))
@@ -114,7 +116,12 @@ export function toLinkRequest(input: unknown, now: number, defaultTimeZone: stri
   if (v.subject !== undefined) request.subject = v.subject;
   if (notBefore !== undefined) request.notBefore = notBefore;
   if (expiresAt !== undefined) request.expiresAt = expiresAt;
-  if (v.ttl !== undefined) request.ttl = v.ttl;
+  // The window is fixed here, from the one `now` the visit is made at: its end is absolute before
+  // any link is made, so the links, the record and what staff see agree to the second.
+  const length =
+    v.ttl === undefined ? { ok: true as const, value: DEFAULT_TTL_SECONDS } : parseDuration(v.ttl);
+  if (expiresAt === undefined && length.ok) request.expiresAt = (notBefore ?? now) + length.value;
+  else if (v.ttl !== undefined) request.ttl = v.ttl; // the SDK names the problem (bad duration, or both)
   if (v.devices !== undefined) request.devices = v.devices;
   if (v.vertical !== undefined) request.vertical = v.vertical;
   if (v.hostLogin !== undefined) request.hostLogin = v.hostLogin;

@@ -13,7 +13,7 @@ import { VisitInput } from '../domain/visit-input.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { HookRecord, Org, Store } from '../store/types.js';
-import type { VisitService, VisitView } from '../visits/service.js';
+import { type VisitService, type VisitView, VisitViewSchema } from '../visits/service.js';
 import type { MessageTarget, WebexClient } from '../webex/client.js';
 import { TRIGGER_HEADERS, verifyTriggerSignature } from './signatures.js';
 
@@ -43,19 +43,46 @@ export const TriggerInput = Type.Object(
   { additionalProperties: false, $id: 'TriggerInput' },
 );
 
-export interface Delivery {
-  to: 'host' | 'guests';
-  target: string;
-  status: 'sent' | 'queued' | 'failed';
-  error?: string;
-}
+export const DeliverySchema = Type.Object(
+  {
+    to: Type.Enum(['host', 'guests']),
+    target: Type.String({ description: 'The email address or room the links went to.' }),
+    status: Type.Enum(['sent', 'queued', 'failed'], {
+      description: '`queued`: Webex failed for now and the message is retried in the background.',
+    }),
+    error: Type.Optional(Type.String()),
+  },
+  { $id: 'Delivery' },
+);
+export type Delivery = Type.Static<typeof DeliverySchema>;
 
-export interface TriggerResult extends VisitView {
-  hostUrl?: string;
-  guestUrl?: string;
-  guestUrls: string[];
-  delivery?: Delivery[];
-}
+/** The answer of POST /hooks/visits: the visit plus flat fields for no-code flows. */
+export const TriggerResultSchema = Type.Object(
+  {
+    ...VisitViewSchema.properties,
+    hostUrl: Type.Optional(
+      Type.String({ format: 'uri', description: 'The first host link (short when asked).' }),
+    ),
+    guestUrl: Type.Optional(Type.String({ format: 'uri', description: 'The first guest link.' })),
+    guestUrls: Type.Array(Type.String({ format: 'uri' }), { description: 'Every guest link.' }),
+    delivery: Type.Optional(
+      Type.Array(DeliverySchema, {
+        description: 'With `notify`: what the bot sent, queued or could not send.',
+      }),
+    ),
+  },
+  { $id: 'TriggerResult' },
+);
+export type TriggerResult = Type.Static<typeof TriggerResultSchema>;
+
+/** The header a retrying caller sends so that it never makes a second visit. */
+export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7e]{1,255}$';
+export const IdempotencyKey = Type.String({
+  pattern: IDEMPOTENCY_KEY_PATTERN,
+  'x-rule': '1 to 255 visible ASCII characters',
+  description:
+    'Any unique value per visit (a UUID): a retry with the same key and body returns the same visit.',
+});
 
 export class ConflictError extends InstantConnectError {
   constructor(message: string) {
@@ -178,7 +205,7 @@ export class TriggerService {
         },
       ]);
     }
-    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+    if (idempotencyKey !== undefined && !new RegExp(IDEMPOTENCY_KEY_PATTERN).test(idempotencyKey)) {
       throw new ValidationError([
         {
           path: 'Idempotency-Key',

@@ -5,23 +5,29 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { BotService } from '../bot/bot.js';
 import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
 import type { WorkLimiter } from '../crypto/limiter.js';
-import { NotFoundError } from '../errors.js';
+import { InstantConnectError, NotFoundError } from '../errors.js';
 import type { TriggerService } from '../hooks/trigger.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { DEFAULT_RATE_LIMITS, MemoryRateLimiter } from '../reliability/rate-limit.js';
 import type { Store } from '../store/types.js';
 import type { LiveVisits } from '../visits/live.js';
 import type { VisitService } from '../visits/service.js';
-import { envelope, sendError } from './http-errors.js';
+import { clientErrorResponse, envelope, sendError } from './http-errors.js';
 import { createLimits, type Limits } from './limits.js';
 import { setupMetrics } from './metrics.js';
 import { notFoundPage } from './pages.js';
 import { brokerRoutes } from './routes/broker.js';
+import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes } from './routes/hooks.js';
 import { linkRoutes } from './routes/links.js';
@@ -54,6 +60,28 @@ export interface AppOptions {
   secureCookies?: boolean;
 }
 
+function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = request.url.split('?')[0] ?? '';
+  if (/text\/html/.test(request.headers.accept ?? '')) {
+    return reply
+      .status(404)
+      .type('text/html; charset=utf-8')
+      .send(notFoundPage(`Nothing lives at ${path}.`));
+  }
+  return sendError(new NotFoundError(`No route ${request.method} ${path}`), request, reply);
+}
+
+/** A route as the app registered it (one method each); `methodNotAllowed`: a generated 405. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  methodNotAllowed: boolean;
+}
+const ROUTES = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route `buildApp` registered on this app, in order (the API description's tests read it). */
+export const registeredRoutes = (app: FastifyInstance): readonly RegisteredRoute[] => ROUTES.get(app) ?? [];
+
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -71,11 +99,34 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     connectionTimeout: 72_000,
     keepAliveTimeout: 72_000,
     http: { headersTimeout: 10_000 },
+    // The router's refusals (a malformed percent-encoding, a path segment past maxParamLength) in
+    // our envelope like every other answer, not fastify's own body.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('TrackingID', request.id);
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return notFound(request, reply);
+      return sendError(
+        new InstantConnectError('ERR_VALIDATION', 'The URL is not valid: it holds a malformed %-encoding'),
+        request,
+        reply,
+      );
+    },
+    // The HTTP parser's refusals before any route (URL or headers over 16 KiB, garbage): the envelope.
+    clientErrorHandler: (err, socket) => {
+      if ((err as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      const code = (err as { code?: string }).code;
+      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      if (socket.writable) socket.write(clientErrorResponse(status));
+      socket.destroy();
+    },
   });
 
   // Every route's methods, so a known path with another method answers 405 with Allow.
   const methodsByUrl = new Map<string, Set<string>>();
+  const registered: RegisteredRoute[] = [];
+  ROUTES.set(app, registered);
   app.addHook('onRoute', (route) => {
+    const methodNotAllowed = !!(route.config as { methodNotAllowed?: boolean } | undefined)?.methodNotAllowed;
+    for (const method of [route.method].flat()) registered.push({ method, url: route.url, methodNotAllowed });
     if (route.url === '*' || (route.config as { methodNotAllowed?: boolean } | undefined)?.methodNotAllowed)
       return;
     const methods = methodsByUrl.get(route.url) ?? new Set<string>();
@@ -114,16 +165,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     return payload;
   });
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
-    if (/text\/html/.test(request.headers.accept ?? '')) {
-      return reply
-        .status(404)
-        .type('text/html; charset=utf-8')
-        .send(notFoundPage(`Nothing lives at ${path}.`));
-    }
-    return sendError(new NotFoundError(`No route ${request.method} ${path}`), request, reply);
-  });
+  app.setNotFoundHandler((request, reply) => notFound(request, reply));
 
   await app.register(fastifyStatic, {
     root: fileURLToPath(new URL('../../public/', import.meta.url)),
@@ -151,6 +193,9 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     ...(deps.bot ? { bot: deps.bot } : {}),
   });
 
+  // The API description: GET /openapi.json and its reference page, GET /docs.
+  await app.register(docsRoutes, { publicUrl: () => deps.broker.publicUrl });
+
   // The staff page (`/`, `/session`, `/visits…`): forms and a session cookie, in its own scope.
   await app.register(staffRoutes, {
     store: deps.store,
@@ -169,7 +214,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
       method: others,
       url,
       config: { methodNotAllowed: true },
-      handler: async (request, reply) =>
+      // Answered before the body is read: a PUT with a broken or huge body is still a 405.
+      onRequest: async (request, reply) =>
         reply
           .status(405)
           .header('allow', allowed.join(', '))
@@ -180,6 +226,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
               `${request.method} is not allowed here; use ${allowed.join(' or ')}`,
             ),
           ),
+      handler: async (_request, reply) => reply,
     });
   }
   return app;

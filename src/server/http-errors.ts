@@ -2,6 +2,8 @@
  * Every error answer in Webex's envelope `{message, errors:[{description}], trackingId}`, plus our
  * stable `code` and, for validation, each field's `path` and `rule`. Never a stack, never a secret.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebexErrorBody } from '../domain/schema.js';
 import { ERROR_STATUS, type ErrorCode, InstantConnectError, ValidationError } from '../errors.js';
@@ -15,8 +17,42 @@ export function envelope(
   return { message, errors: errors ?? [{ description: message }], trackingId: String(request.id), code };
 }
 
-/** Fastify's own errors (parser, limits) mapped to our codes. */
-function fromFastify(error: FastifyError): { code: ErrorCode; message: string } | undefined {
+/** Codes of the 4xx statuses fastify and its plugins (static files, forms, cookies) answer with. */
+const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'ERR_VALIDATION',
+  401: 'ERR_UNAUTHORIZED',
+  403: 'ERR_FORBIDDEN',
+  404: 'ERR_NOT_FOUND',
+  405: 'ERR_METHOD_NOT_ALLOWED',
+  408: 'ERR_TIMEOUT',
+  413: 'ERR_BODY_TOO_LARGE',
+  415: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+  429: 'ERR_RATE_LIMITED',
+};
+
+/** The envelope of a 4xx fastify's HTTP parser answers before any route (a URL or headers too large). */
+export function clientErrorResponse(status: number): string {
+  const trackingId = `IC_${randomUUID()}`;
+  const message = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify({
+    message,
+    errors: [{ description: message }],
+    trackingId,
+    code: CODE_OF_STATUS[status] ?? 'ERR_VALIDATION',
+  });
+  return [
+    `HTTP/1.1 ${status} ${message}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Content-Type: application/json; charset=utf-8',
+    `TrackingID: ${trackingId}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
+
+/** Fastify's own errors (parser, limits) and its plugins' 4xx errors mapped to our codes. */
+function fromFastify(error: FastifyError): { status?: number; code: ErrorCode; message: string } | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
@@ -36,10 +72,16 @@ function fromFastify(error: FastifyError): { code: ErrorCode; message: string } 
   if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return { code: 'ERR_BAD_JSON', message: 'The body is not valid JSON' };
   }
-  if (error.statusCode === 413)
-    return { code: 'ERR_BODY_TOO_LARGE', message: 'The request body is too large' };
-  if (error.statusCode === 415)
-    return { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Content-Type' };
+  // Any other client error (a static file outside the folder, a range past its end…) keeps its
+  // status, with the status's own words: a plugin's message may name files or echo input.
+  const status = error.statusCode ?? (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return {
+      status,
+      code: CODE_OF_STATUS[status] ?? 'ERR_VALIDATION',
+      message: STATUS_CODES[status] ?? 'The request cannot be served',
+    };
+  }
   return undefined;
 }
 
@@ -60,7 +102,9 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   }
   const mapped = fromFastify(error as FastifyError);
   if (mapped)
-    return reply.status(ERROR_STATUS[mapped.code]).send(envelope(request, mapped.code, mapped.message));
+    return reply
+      .status(mapped.status ?? ERROR_STATUS[mapped.code])
+      .send(envelope(request, mapped.code, mapped.message));
   request.log.error({ err: error }, 'unhandled error');
   return reply.status(500).send(envelope(request, 'ERR_INTERNAL', 'Something went wrong on our side'));
 }

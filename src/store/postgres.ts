@@ -343,6 +343,15 @@ const STATUS_COLUMN: Partial<Record<VisitRecord['status'], string>> = {
 const UNAVAILABLE = /^(08|53|57P0[1-3])/;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/** The database cannot be reached: 503 ERR_OVERLOADED, with a `Retry-After` hint for clients. */
+export class DatabaseUnavailableError extends InstantConnectError {
+  /** Seconds after which a retry may be served (a restarting database is usually back by then). */
+  readonly retryAfter = 2;
+  constructor(cause: unknown) {
+    super('ERR_OVERLOADED', 'The database is unavailable; try again shortly', { cause });
+  }
+}
+
 /**
  * Errors as the rest of the service understands them: an unreachable database is a 503 (retry
  * later), text PostgreSQL cannot hold (a NUL character) is the caller's 400; anything else as is.
@@ -359,9 +368,7 @@ function translate(err: unknown): unknown {
       e?.message ?? '',
     )
   ) {
-    return new InstantConnectError('ERR_OVERLOADED', 'The database is unavailable; try again shortly', {
-      cause: err,
-    });
+    return new DatabaseUnavailableError(err);
   }
   if (code === '22021' || code === '22P05') {
     return new InstantConnectError('ERR_VALIDATION', 'Text with a NUL character cannot be stored', {
@@ -425,6 +432,12 @@ export class PostgresStore implements Store {
       throw translate(err);
     }
     let broken: Error | undefined;
+    // A checked-out client has no pool listener: a connection dropped mid-transaction (database
+    // restart) would emit an unhandled 'error' and end the process. Note it; the query fails.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query(begin);
       const result = await fn(client);
@@ -438,6 +451,7 @@ export class PostgresStore implements Store {
       }
       throw translate(err);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }

@@ -1,7 +1,21 @@
 /** The embedded default store: one SQLite file in the data directory (better-sqlite3, WAL). */
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+
+/**
+ * The driver for this Node: better-sqlite3 13 on Node 22 and newer, 12 on Node 20. 12 (raw
+ * node::ObjectWrap) can abort Node 24 when the GC deletes a wrapper (`RemoveEnvironmentCleanupHook:
+ * env != nullptr`); 13 (node-addon-api, prebuilt in its package) fixes that but segfaults on Node 20.
+ * Both are installed (13 under the alias better-sqlite3-13, without any build step); their API is
+ * the same.
+ */
+const Database = createRequire(import.meta.url)(
+  Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3-13' : 'better-sqlite3',
+) as typeof BetterSqlite3;
+type Database = BetterSqlite3.Database;
+
 import type {
   ApiKeyRecord,
   EventRecord,
@@ -162,6 +176,7 @@ const MIGRATIONS: string[] = [
 ];
 
 type Row = Record<string, unknown>;
+
 const opt = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
 function apiKeyFrom(r: Row): ApiKeyRecord {
@@ -273,16 +288,27 @@ const STATUS_COLUMN: Partial<Record<VisitRecord['status'], string>> = {
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
-  readonly #db: Database.Database;
+  readonly #db: Database;
+  /** Every statement is prepared once and reused: the set of SQL strings is fixed by this file. */
+  readonly #statements = new Map<string, BetterSqlite3.Statement>();
+
+  #stmt(sql: string): BetterSqlite3.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.#db = new Database(file);
-    this.#db.pragma('journal_mode = WAL');
+    this.#db.exec('PRAGMA journal_mode = WAL');
     // FULL: an answered request survives a crash or power loss, not only a process kill.
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('foreign_keys = ON');
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec('PRAGMA synchronous = FULL');
+    this.#db.exec('PRAGMA foreign_keys = ON');
+    this.#db.exec('PRAGMA busy_timeout = 5000');
   }
 
   async migrate(): Promise<void> {
@@ -291,7 +317,7 @@ export class SqliteStore implements Store {
     );
     // IMMEDIATE takes the write lock first, so two processes starting at once apply each version once.
     const apply = this.#db.transaction(() => {
-      const row = this.#db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row;
+      const row = this.#stmt('SELECT MAX(version) AS v FROM schema_migrations').get() as Row;
       const current = Number(row['v'] ?? 0);
       MIGRATIONS.slice(current).forEach((sql, i) => {
         this.#db.exec(sql);
@@ -304,7 +330,7 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.#db.prepare('SELECT 1').get();
+    this.#stmt('SELECT 1').get();
   }
 
   async close(): Promise<void> {
@@ -312,21 +338,19 @@ export class SqliteStore implements Store {
   }
 
   async getOrg(id: string): Promise<Org | undefined> {
-    const r = this.#db.prepare('SELECT * FROM orgs WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#stmt('SELECT * FROM orgs WHERE id = ?').get(id) as Row | undefined;
     return r && { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) };
   }
 
   async getDefaultOrg(): Promise<Org | undefined> {
-    const r = this.#db.prepare('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
+    const r = this.#stmt('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
     return r && { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) };
   }
 
   async ensureDefaultOrg(make: () => Org): Promise<{ org: Org; created: boolean }> {
     // IMMEDIATE: a second process waits for the first's organisation, then finds it.
     const ensure = this.#db.transaction(() => {
-      const r = this.#db.prepare('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as
-        | Row
-        | undefined;
+      const r = this.#stmt('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
       if (r)
         return {
           org: { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) },
@@ -363,7 +387,7 @@ export class SqliteStore implements Store {
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM api_keys WHERE hash = ?').get(hash) as Row | undefined;
+    const r = this.#stmt('SELECT * FROM api_keys WHERE hash = ?').get(hash) as Row | undefined;
     return r && apiKeyFrom(r);
   }
 
@@ -396,7 +420,7 @@ export class SqliteStore implements Store {
 
   async addBrokerKey(key: StoredBrokerKey): Promise<void> {
     this.#db.transaction(() => {
-      if (key.active) this.#db.prepare('UPDATE broker_keys SET active = 0').run();
+      if (key.active) this.#stmt('UPDATE broker_keys SET active = 0').run();
       this.#db
         .prepare('INSERT INTO broker_keys (kid, material, created_at, active) VALUES (?, ?, ?, ?)')
         .run(key.kid, key.material, key.createdAt, key.active ? 1 : 0);
@@ -404,8 +428,8 @@ export class SqliteStore implements Store {
   }
 
   async insertShortLinks(links: ShortLinkRecord[]): Promise<string[]> {
-    const exists = this.#db.prepare('SELECT 1 FROM short_links WHERE code = ?');
-    const insert = this.#db.prepare(
+    const exists = this.#stmt('SELECT 1 FROM short_links WHERE code = ?');
+    const insert = this.#stmt(
       `INSERT INTO short_links (code, org_id, cipher, role, vertical, host_login, subject, expires_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -432,7 +456,7 @@ export class SqliteStore implements Store {
   }
 
   async getShortLink(code: string): Promise<ShortLinkRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM short_links WHERE code = ?').get(code) as Row | undefined;
+    const r = this.#stmt('SELECT * FROM short_links WHERE code = ?').get(code) as Row | undefined;
     return r && shortLinkFrom(r);
   }
 
@@ -441,7 +465,7 @@ export class SqliteStore implements Store {
     subject: string,
     make: () => { id: string; createdAt: number },
   ): Promise<SpaceRecord> {
-    const find = this.#db.prepare('SELECT * FROM spaces WHERE org_id = ? AND subject = ?');
+    const find = this.#stmt('SELECT * FROM spaces WHERE org_id = ? AND subject = ?');
     return this.#db.transaction(() => {
       const found = find.get(orgId, subject) as Row | undefined;
       if (found) return spaceFrom(found);
@@ -460,7 +484,7 @@ export class SqliteStore implements Store {
   }
 
   #insertLinks(links: VisitLinkRecord[]): void {
-    const insert = this.#db.prepare(
+    const insert = this.#stmt(
       `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -530,7 +554,7 @@ export class SqliteStore implements Store {
   }
 
   async getVisit(orgId: string, id: string): Promise<VisitRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM visits WHERE id = ? AND org_id = ?').get(id, orgId) as
+    const r = this.#stmt('SELECT * FROM visits WHERE id = ? AND org_id = ?').get(id, orgId) as
       | Row
       | undefined;
     return r && visitFrom(r);
@@ -548,7 +572,7 @@ export class SqliteStore implements Store {
   async listVisits(orgId: string, query: VisitQuery): Promise<{ items: VisitRecord[]; total: number }> {
     const { sql, params } = visitWhere(orgId, query);
     const total = Number(
-      (this.#db.prepare(`SELECT COUNT(*) AS n FROM visits WHERE ${sql}`).get(...params) as Row)['n'],
+      (this.#stmt(`SELECT COUNT(*) AS n FROM visits WHERE ${sql}`).get(...params) as Row)['n'],
     );
     const rows = this.#db
       .prepare(`SELECT * FROM visits WHERE ${sql} ORDER BY ${visitOrder(query)} LIMIT ? OFFSET ?`)
@@ -566,9 +590,9 @@ export class SqliteStore implements Store {
   }
 
   async findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
-    const link = this.#db.prepare('SELECT * FROM visit_links WHERE jti = ?').get(jti) as Row | undefined;
+    const link = this.#stmt('SELECT * FROM visit_links WHERE jti = ?').get(jti) as Row | undefined;
     if (!link) return undefined;
-    const visit = this.#db.prepare('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
+    const visit = this.#stmt('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
     return { visit: visitFrom(visit), link: visitLinkFrom(link) };
   }
 
@@ -590,7 +614,7 @@ export class SqliteStore implements Store {
         .run(to, ...(column ? [at] : []), id, orgId, ...from);
       if (info.changes !== 1) return undefined;
       this.#insertEvent(event);
-      return visitFrom(this.#db.prepare('SELECT * FROM visits WHERE id = ?').get(id) as Row);
+      return visitFrom(this.#stmt('SELECT * FROM visits WHERE id = ?').get(id) as Row);
     })();
   }
 
@@ -614,7 +638,7 @@ export class SqliteStore implements Store {
   }
 
   async getSession(hash: string): Promise<SessionRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM sessions WHERE hash = ?').get(hash) as Row | undefined;
+    const r = this.#stmt('SELECT * FROM sessions WHERE hash = ?').get(hash) as Row | undefined;
     return (
       r && {
         hash: String(r['hash']),
@@ -628,7 +652,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSession(hash: string): Promise<void> {
-    this.#db.prepare('DELETE FROM sessions WHERE hash = ?').run(hash);
+    this.#stmt('DELETE FROM sessions WHERE hash = ?').run(hash);
   }
 
   async createHook(h: HookRecord): Promise<void> {
@@ -653,7 +677,7 @@ export class SqliteStore implements Store {
   }
 
   async getHook(id: string): Promise<HookRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM hooks WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#stmt('SELECT * FROM hooks WHERE id = ?').get(id) as Row | undefined;
     return r && this.#hookFrom(r);
   }
 
@@ -709,13 +733,13 @@ export class SqliteStore implements Store {
 
   async markDelivery(key: string, at: number): Promise<boolean> {
     return (
-      this.#db.prepare('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(key, at)
+      this.#stmt('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(key, at)
         .changes === 1
     );
   }
 
   async pruneDeliveries(before: number): Promise<void> {
-    this.#db.prepare('DELETE FROM deliveries WHERE at < ?').run(before);
+    this.#stmt('DELETE FROM deliveries WHERE at < ?').run(before);
   }
 
   async enqueueJob(job: {
@@ -764,9 +788,7 @@ export class SqliteStore implements Store {
           "SELECT * FROM jobs WHERE (status = 'pending' AND run_at <= ?) OR (status = 'running' AND run_at <= ?) ORDER BY run_at, id LIMIT ?",
         )
         .all(now, now, limit) as Row[];
-      const lease = this.#db.prepare(
-        "UPDATE jobs SET status = 'running', run_at = ?, updated_at = ? WHERE id = ?",
-      );
+      const lease = this.#stmt("UPDATE jobs SET status = 'running', run_at = ?, updated_at = ? WHERE id = ?");
       for (const r of rows) lease.run(now + leaseSeconds, now, r['id']);
       return rows.map((r) => this.#jobFrom(r));
     })();
@@ -787,12 +809,12 @@ export class SqliteStore implements Store {
   }
 
   async getJob(id: number): Promise<(JobRecord & { status: string }) | undefined> {
-    const r = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
     return r && this.#jobFrom(r);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
-    const r = this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as Row | undefined;
+    const r = this.#stmt('SELECT value FROM settings WHERE key = ?').get(key) as Row | undefined;
     return r ? String(r['value']) : undefined;
   }
 
@@ -807,7 +829,7 @@ export class SqliteStore implements Store {
   async incrementCounter(key: string, by: number, expiresAt: number): Promise<number> {
     return this.#db.transaction(() => {
       const now = Math.floor(Date.now() / 1000);
-      if (Math.random() < 0.01) this.#db.prepare('DELETE FROM counters WHERE expires_at < ?').run(now);
+      if (Math.random() < 0.01) this.#stmt('DELETE FROM counters WHERE expires_at < ?').run(now);
       const row = this.#db
         .prepare(
           `INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?)
@@ -821,11 +843,9 @@ export class SqliteStore implements Store {
   async findVisitLinkByCipher(
     cipher: string,
   ): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
-    const link = this.#db.prepare('SELECT * FROM visit_links WHERE cipher = ?').get(cipher) as
-      | Row
-      | undefined;
+    const link = this.#stmt('SELECT * FROM visit_links WHERE cipher = ?').get(cipher) as Row | undefined;
     if (!link) return undefined;
-    const visit = this.#db.prepare('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
+    const visit = this.#stmt('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
     return { visit: visitFrom(visit), link: visitLinkFrom(link) };
   }
 }

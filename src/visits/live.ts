@@ -10,9 +10,12 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import Type from 'typebox';
 import type { Keyring } from '../broker/keyring.js';
 import type { Role } from '../domain/constants.js';
-import { type VisitState, visitState } from '../domain/visit-state.js';
+import { RoleField } from '../domain/links.js';
+import { SipUri, Subject } from '../domain/schema.js';
+import { VISIT_STATES, visitState } from '../domain/visit-state.js';
 import { CancelledError, InstantConnectError, NotFoundError } from '../errors.js';
 import type { EventRecord, Store, VisitRecord } from '../store/types.js';
 
@@ -73,23 +76,43 @@ export class TicketError extends InstantConnectError {
   }
 }
 
-export interface DeviceStatus {
-  uri: string;
-  status: 'waiting' | 'dialling' | 'connected' | 'failed';
-}
+export const DeviceStatusSchema = Type.Object(
+  {
+    uri: SipUri,
+    status: Type.Enum(['waiting', 'dialling', 'connected', 'failed']),
+  },
+  { $id: 'DeviceStatus' },
+);
+export type DeviceStatus = Type.Static<typeof DeviceStatusSchema>;
 
-export interface LiveStatus {
-  visitId: string;
-  subject: string;
-  role: Role;
-  state: VisitState;
-  /** Guests: let in (the visit is live). */
-  admitted: boolean;
-  hostsPresent: number;
-  guestsPresent: number;
-  devices: DeviceStatus[];
-  end: number;
-}
+/** What a visit page shows, from the live API and its event stream. */
+export const LiveStatusSchema = Type.Object(
+  {
+    visitId: Type.String(),
+    subject: Subject,
+    role: RoleField,
+    state: Type.Enum([...VISIT_STATES]),
+    admitted: Type.Boolean({ description: 'Guests: let in (the visit is live). Hosts: always.' }),
+    hostsPresent: Type.Integer({ minimum: 0, description: 'Pages of hosts open now.' }),
+    guestsPresent: Type.Integer({ minimum: 0, description: 'Pages of guests open now.' }),
+    devices: Type.Array(DeviceStatusSchema),
+    end: Type.Integer({ minimum: 0, description: 'When the visit ends, epoch seconds.' }),
+  },
+  { $id: 'LiveStatus' },
+);
+export type LiveStatus = Type.Static<typeof LiveStatusSchema>;
+
+/** A visit page's signed ticket: base64url payload, a dot, a base64url HMAC-SHA256. */
+const TICKET_PATTERN = '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}$';
+export const TicketString = Type.String({
+  maxLength: 512,
+  pattern: TICKET_PATTERN,
+  description: 'The ticket the visit page holds (in its `data-ticket`), never the token itself.',
+});
+const TICKET = new RegExp(TICKET_PATTERN);
+
+/** The body of POST /live/join, /live/leave and /live/end (the ticket may come in the query instead). */
+export const LiveTicketInput = Type.Object({ ticket: TicketString }, { $id: 'LiveTicket' });
 
 export interface LiveVisitsOptions {
   store: Store;
@@ -165,11 +188,7 @@ export class LiveVisits {
   }
 
   readTicket(ticket: unknown): Ticket {
-    if (
-      typeof ticket !== 'string' ||
-      ticket.length > 512 ||
-      !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/.test(ticket)
-    ) {
+    if (typeof ticket !== 'string' || ticket.length > 512 || !TICKET.test(ticket)) {
       throw new TicketError();
     }
     const [payload, mac] = ticket.split('.') as [string, string];

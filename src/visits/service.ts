@@ -3,14 +3,16 @@
  * and an append-only event log. Links come from a LinkSource (local broker or Cisco's).
  */
 import { randomBytes } from 'node:crypto';
+import Type from 'typebox';
 import type { IssueResult } from '../broker/service.js';
 import type { LinkResult } from '../client/instant-connect.js';
 import { DEFAULTS } from '../domain/constants.js';
-import { type Link, normaliseResponse } from '../domain/links.js';
+import { type Link, LinkSchema, normaliseResponse } from '../domain/links.js';
+import { SipUri, Subject, VerticalField } from '../domain/schema.js';
 import { isoSeconds } from '../domain/time.js';
 import { schemaIssues } from '../domain/validate.js';
 import { AddLinksInput, renameIssue, toLinkRequest, VISIT_FIELD_NAMES } from '../domain/visit-input.js';
-import { type VisitState, visitState } from '../domain/visit-state.js';
+import { VISIT_STATES, visitState } from '../domain/visit-state.js';
 import { InstantConnectError, NotFoundError, ValidationError } from '../errors.js';
 import type { EventRecord, Org, Store, VisitLinkRecord, VisitQuery, VisitRecord } from '../store/types.js';
 import type { LinkSource } from './link-source.js';
@@ -21,29 +23,100 @@ export class VisitConflictError extends InstantConnectError {
   }
 }
 
-export interface VisitView {
-  id: string;
-  subject: string;
-  state: VisitState;
-  /** ISO-8601 of the window; `start` is when links open (creation time when they open at once). */
-  start: string;
-  end: string;
-  notBefore?: number;
-  expiresAt: number;
-  vertical: VisitRecord['vertical'];
-  hostLogin: boolean;
-  shortUrls: boolean;
-  devices: string[];
-  source: VisitRecord['source'];
-  createdBy: string;
-  createdAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  cancelledAt?: string;
-  counts: { hosts: number; guests: number };
-  hosts: Link[];
-  guests: Link[];
-}
+const IsoInstant = (description: string) => Type.String({ format: 'date-time', description });
+
+/** A visit's id: `vis_` and up to 32 base64url characters. */
+const VISIT_ID_PATTERN = '^vis_[A-Za-z0-9_-]{1,32}$';
+export const VisitId = Type.String({ pattern: VISIT_ID_PATTERN, description: 'The visit id.' });
+const VISIT_ID = new RegExp(VISIT_ID_PATTERN);
+
+/** A visit as the API, the trigger and the bot show it. */
+export const VisitViewSchema = Type.Object(
+  {
+    id: VisitId,
+    subject: Subject,
+    state: Type.Enum([...VISIT_STATES], {
+      description:
+        'Derived from the clock and what happened: scheduled, open, live, ended, expired, cancelled.',
+    }),
+    start: IsoInstant('When links open (the creation time when they opened at once).'),
+    end: IsoInstant('When links stop working.'),
+    notBefore: Type.Optional(
+      Type.Integer({ minimum: 0, description: '`start` in epoch seconds, when set.' }),
+    ),
+    expiresAt: Type.Integer({ minimum: 0, description: '`end` in epoch seconds.' }),
+    vertical: VerticalField,
+    hostLogin: Type.Boolean({ description: 'Host links ask for a Webex login.' }),
+    shortUrls: Type.Boolean(),
+    devices: Type.Array(SipUri, { description: 'Room devices dialled when the first host joins.' }),
+    source: Type.Enum(['local', 'commercial', 'usgov', 'custom'], {
+      description: "Where the links came from: this broker (`local`), Cisco's brokers or another URL.",
+    }),
+    createdBy: Type.String({
+      description: 'Who made it: `key:<id>`, `staff:<key id>`, `hook:<id>`, `bot:<person>`, …',
+    }),
+    createdAt: IsoInstant('When the visit was made.'),
+    startedAt: Type.Optional(IsoInstant('When the first host joined.')),
+    endedAt: Type.Optional(IsoInstant('When a host ended it.')),
+    cancelledAt: Type.Optional(IsoInstant('When it was cancelled.')),
+    counts: Type.Object({ hosts: Type.Integer({ minimum: 0 }), guests: Type.Integer({ minimum: 0 }) }),
+    hosts: Type.Array(LinkSchema),
+    guests: Type.Array(LinkSchema),
+  },
+  { $id: 'Visit' },
+);
+export type VisitView = Type.Static<typeof VisitViewSchema>;
+
+/** GET /api/visits. */
+export const VisitListSchema = Type.Object(
+  {
+    items: Type.Array(VisitViewSchema),
+    total: Type.Integer({ minimum: 0, description: 'Visits matching the filters, all pages together.' }),
+    limit: Type.Integer({ minimum: 1 }),
+    offset: Type.Integer({ minimum: 0 }),
+  },
+  { $id: 'VisitList' },
+);
+export type VisitList = Type.Static<typeof VisitListSchema>;
+
+/** DELETE /api/visits/{id}: the cancelled visit and what cancelling could guarantee. */
+export const CancelledVisitSchema = Type.Object(
+  {
+    ...VisitViewSchema.properties,
+    cancellation: Type.Object({
+      linksStopped: Type.Boolean({
+        description: "True for this broker's links: they stop at once. Cisco's links cannot be revoked.",
+      }),
+      detail: Type.String(),
+    }),
+  },
+  { $id: 'CancelledVisit' },
+);
+export type CancelledVisit = Type.Static<typeof CancelledVisitSchema>;
+
+/** One entry of a visit's append-only event log. */
+export const VisitEventSchema = Type.Object(
+  {
+    id: Type.Optional(Type.Integer()),
+    orgId: Type.String(),
+    visitId: Type.Optional(Type.String()),
+    at: Type.Integer({ minimum: 0, description: 'Epoch seconds.' }),
+    actor: Type.String({
+      description: 'Who: `key:<id>`, `staff:<key id>`, `host`, `guest`, `system`, … never a secret.',
+    }),
+    type: Type.String({
+      description: '`visit.created`, `visit.cancelled`, `host.joined`, `device.connected`, …',
+    }),
+    data: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { $id: 'VisitEvent' },
+);
+
+/** GET /api/visits/{id}/events. */
+export const VisitEventListSchema = Type.Object(
+  { items: Type.Array(VisitEventSchema) },
+  { $id: 'VisitEventList' },
+);
 
 export interface VisitServiceOptions {
   store: Store;
@@ -233,15 +306,12 @@ export class VisitService {
   }
 
   async #require(org: Org, id: string): Promise<VisitRecord> {
-    const visit = /^vis_[A-Za-z0-9_-]{1,32}$/.test(id) ? await this.#store.getVisit(org.id, id) : undefined;
+    const visit = VISIT_ID.test(id) ? await this.#store.getVisit(org.id, id) : undefined;
     if (!visit) throw new NotFoundError(`No visit ${JSON.stringify(id.slice(0, 40))}`);
     return visit;
   }
 
-  async list(
-    org: Org,
-    query: Omit<VisitQuery, 'now'>,
-  ): Promise<{ items: VisitView[]; total: number; limit: number; offset: number }> {
+  async list(org: Org, query: Omit<VisitQuery, 'now'>): Promise<VisitList> {
     const { items, total } = await this.#store.listVisits(org.id, { ...query, now: this.#now() });
     return {
       items: await Promise.all(items.map((v) => this.view(v))),
@@ -257,11 +327,7 @@ export class VisitService {
   }
 
   /** Cancels: local links stop at once; at Cisco, what can be done is done and reported. */
-  async cancel(
-    org: Org,
-    actor: string,
-    id: string,
-  ): Promise<VisitView & { cancellation: { linksStopped: boolean; detail: string } }> {
+  async cancel(org: Org, actor: string, id: string): Promise<CancelledVisit> {
     const visit = await this.#require(org, id);
     const state = visitState(visit, this.#now());
     if (state === 'cancelled') throw new VisitConflictError(`Visit ${id} is already cancelled`);

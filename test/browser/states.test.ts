@@ -182,7 +182,8 @@ describe('link states in a browser', suiteOptions, () => {
   test('not yet valid, then open: the page lets itself in when the window opens', async () => {
     const opening = await createVisit(server!, {
       subject: `Opens soon ${Date.now()}`,
-      start: Math.floor(Date.now() / 1000) + 3,
+      // Far enough ahead that a busy machine still shows the page before it opens.
+      start: Math.floor(Date.now() / 1000) + 8,
       ttl: '30m',
     });
     const openingAt = opening.notBefore!;
@@ -193,7 +194,7 @@ describe('link states in a browser', suiteOptions, () => {
     page.on('response', (response) => {
       if (response.request().resourceType() === 'document') loads.push(response.status());
     });
-    const wait = Math.ceil((openingAt - Date.now() / 1000) * 1000) + 3000;
+    const wait = Math.ceil((openingAt - Date.now() / 1000) * 1000) + 6000;
     await visible(page.getByRole('heading', { name: 'Waiting for the host' }), wait);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), opening.subject);
     assert.deepEqual(loads, [200], 'one reload, once the window is open (not a burst of early ones)');

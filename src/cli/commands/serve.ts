@@ -1,5 +1,13 @@
 /** `instant-connect serve`: the broker and service on an embedded database. */
-import { DEFAULT_HOST, DEFAULT_PORT, databaseUrl, dataDir, parsePort, whereData } from '../config.js';
+import {
+  CliError,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  databaseUrl,
+  dataDir,
+  parsePort,
+  whereData,
+} from '../config.js';
 import { webexApiBase } from './whoami.js';
 
 export interface ServeFlags {
@@ -9,6 +17,29 @@ export interface ServeFlags {
   database?: string;
   publicUrl?: string;
   quiet?: boolean;
+}
+
+/**
+ * Background jobs from JOB_POLL_MS (how often due jobs are looked for) and JOB_LEASE_SECONDS (how
+ * long a claimed job is held before another worker may take it: a crashed worker's job comes back
+ * after it); unset: the runner's defaults.
+ */
+export function jobsFromEnv(env: Record<string, string | undefined> = process.env): {
+  pollMs?: number;
+  leaseSeconds?: number;
+} {
+  const read = (name: string) => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new CliError(`${name} must be a whole number from 1`, 2);
+    return Number(raw);
+  };
+  const pollMs = read('JOB_POLL_MS');
+  const leaseSeconds = read('JOB_LEASE_SECONDS');
+  return {
+    ...(pollMs !== undefined ? { pollMs } : {}),
+    ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),
+  };
 }
 
 export async function run(flags: ServeFlags): Promise<void> {
@@ -24,8 +55,10 @@ export async function run(flags: ServeFlags): Promise<void> {
   const apiUrl = webexApiBase({ broker });
   const webhookSecret = process.env['WEBEX_WEBHOOK_SECRET']?.trim();
   const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
+  const jobs = jobsFromEnv();
   const server = await startServer({
     rateLimits: rateLimitsFromEnv(),
+    ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
     ...(process.env['TZ'] ? { timeZone: process.env['TZ'] } : {}),

@@ -43,7 +43,9 @@ export async function hookRoutes(
     const { status, replayed, result } = await opts.trigger.trigger(
       org,
       actor,
-      request.body ?? {},
+      // No body at all means "all defaults"; a JSON `null` is a body that is not an object (refused),
+      // as on POST /api/visits.
+      request.body === undefined ? {} : request.body,
       raw,
       Array.isArray(key) ? key[0] : key,
     );

@@ -1,14 +1,38 @@
 /** The visits API: create, list, read, cancel, add links, and the event log. Bearer API key. */
 import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import { VISIT_STATES, type VisitState } from '../../domain/visit-state.js';
 import { ValidationError } from '../../errors.js';
 import type { VisitService } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
 
+const Epoch = (description: string) =>
+  Type.Integer({ minimum: 0, maximum: 1e11 - 1, 'x-rule': 'epoch seconds', description });
+
+/** The filters of GET /api/visits (query strings: whole numbers are read from their digits). */
+export const VisitListQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Visits per page.' }),
+    ),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
+    from: Type.Optional(Epoch('Visits whose window ends after this instant.')),
+    to: Type.Optional(Epoch('Visits whose window starts before this instant.')),
+    state: Type.Optional(Type.Enum([...VISIT_STATES])),
+    q: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive search in the subject.' })),
+  },
+  { additionalProperties: false },
+);
+
+type Bounds = { minimum: number; maximum: number; default?: number };
+
 function listQuery(raw: Record<string, unknown>) {
   const issues = [];
-  const int = (key: string, min: number, max: number, fallback: number) => {
+  const fields = VisitListQuery.properties as unknown as Record<string, Bounds & { maxLength?: number }>;
+  const known = Object.keys(fields);
+  const int = (key: 'limit' | 'offset' | 'from' | 'to') => {
+    const { minimum: min, maximum: max, default: fallback = 0 } = fields[key]!;
     const v = raw[key];
     if (v === undefined) return fallback;
     const n = Number(v);
@@ -22,24 +46,25 @@ function listQuery(raw: Record<string, unknown>) {
     }
     return n;
   };
-  const limit = int('limit', 1, 100, 20);
-  const offset = int('offset', 0, 1_000_000, 0);
-  const from = raw['from'] === undefined ? undefined : int('from', 0, 1e11 - 1, 0);
-  const to = raw['to'] === undefined ? undefined : int('to', 0, 1e11 - 1, 0);
+  const limit = int('limit');
+  const offset = int('offset');
+  const from = raw['from'] === undefined ? undefined : int('from');
+  const to = raw['to'] === undefined ? undefined : int('to');
   const state = raw['state'];
   if (state !== undefined && !VISIT_STATES.includes(state as VisitState)) {
     issues.push({ path: 'state', rule: 'enum', message: `state must be one of ${VISIT_STATES.join(', ')}` });
   }
   const q = raw['q'];
-  if (q !== undefined && (typeof q !== 'string' || q.length > 200)) {
-    issues.push({ path: 'q', rule: 'length', message: 'q must be a string of at most 200 characters' });
+  const qMax = fields['q']!.maxLength!;
+  if (q !== undefined && (typeof q !== 'string' || q.length > qMax)) {
+    issues.push({ path: 'q', rule: 'length', message: `q must be a string of at most ${qMax} characters` });
   }
   for (const key of Object.keys(raw)) {
-    if (!['limit', 'offset', 'from', 'to', 'state', 'q'].includes(key)) {
+    if (!known.includes(key)) {
       issues.push({
         path: key,
         rule: 'unknown',
-        message: `${key} is not a known filter (limit, offset, from, to, state, q)`,
+        message: `${key} is not a known filter (${known.join(', ')})`,
       });
     }
   }

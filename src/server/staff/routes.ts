@@ -10,6 +10,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
+import Type from 'typebox';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import type { Link } from '../../domain/links.js';
 import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../../errors.js';
@@ -49,6 +50,11 @@ export interface StaffRoutesOptions {
 }
 
 export const PAGE_SIZE = 20;
+/** GET /visits: which tab and page (anything else shows the first page of upcoming visits). */
+export const StaffListQuery = Type.Object({
+  tab: Type.Optional(Type.Enum([...TABS], { default: 'upcoming' })),
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999, default: 1 })),
+});
 /** QR codes on one visit's page (a few KiB each). */
 export const QR_LIMIT = 25;
 

@@ -1,0 +1,69 @@
+/**
+ * `instant-connect export postman|openapi`: the API description for other tools. Postman gets a
+ * collection and an environment (`mtg-broker-url`, `bot-token`), as the Instant Connect lab names them.
+ */
+import { writeFileSync } from 'node:fs';
+import { resolveEnvironment } from '../../domain/urls.js';
+import { CliError, DEFAULT_HOST, DEFAULT_PORT } from '../config.js';
+
+export interface ExportPostmanFlags {
+  out?: string;
+  environmentOut?: string;
+  broker?: string;
+}
+
+/** `ic.postman.json` → `ic.postman.environment.json`: the environment next to the collection. */
+export function environmentPathFor(out: string): string {
+  return `${out.replace(/\.json$/i, '')}.environment.json`;
+}
+
+/** `local` (this server: PUBLIC_URL, else http://127.0.0.1:PORT), `commercial`, `usgov` or a URL. */
+export function brokerUrlOf(where: string | undefined): string {
+  const broker = where ?? 'local';
+  if (broker === 'local') {
+    const own = process.env['PUBLIC_URL'] ?? `http://${DEFAULT_HOST}:${process.env['PORT'] ?? DEFAULT_PORT}`;
+    return own.replace(/\/+$/, '');
+  }
+  try {
+    return resolveEnvironment(broker).brokerUrl;
+  } catch (err) {
+    throw new CliError(`--broker: ${(err as Error).message.replace(/^broker /, '')}`, 2);
+  }
+}
+
+function write(path: string, value: unknown, what: string): void {
+  try {
+    writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+  } catch (err) {
+    throw new CliError(`cannot write the ${what} to ${path}: ${(err as Error).message}`);
+  }
+}
+
+export async function postman(flags: ExportPostmanFlags): Promise<void> {
+  const { buildOpenApiDocument } = await import('../../openapi/document.js');
+  const { postmanCollection, postmanEnvironment } = await import('../../openapi/postman.js');
+  const doc = buildOpenApiDocument();
+  const options = { brokerUrl: brokerUrlOf(flags.broker) };
+  const collection = postmanCollection(doc, options);
+  const environment = postmanEnvironment(doc, options);
+  const environmentOut = flags.environmentOut ?? (flags.out ? environmentPathFor(flags.out) : undefined);
+  if (flags.out) {
+    write(flags.out, collection, 'collection');
+    process.stderr.write(`Wrote the Postman collection to ${flags.out}\n`);
+  } else process.stdout.write(`${JSON.stringify(collection, null, 2)}\n`);
+  if (environmentOut) {
+    write(environmentOut, environment, 'environment');
+    process.stderr.write(
+      `Wrote the Postman environment to ${environmentOut}: set bot-token in Postman (an API key, or a Webex bot token at Cisco)\n`,
+    );
+  }
+}
+
+export async function openapi(flags: { out?: string; publicUrl?: string }): Promise<void> {
+  const { buildOpenApiDocument } = await import('../../openapi/document.js');
+  const doc = buildOpenApiDocument(flags.publicUrl ? { serverUrl: flags.publicUrl.replace(/\/+$/, '') } : {});
+  if (flags.out) {
+    write(flags.out, doc, 'OpenAPI document');
+    process.stderr.write(`Wrote the OpenAPI document to ${flags.out}\n`);
+  } else process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+}

@@ -1,0 +1,190 @@
+/**
+ * `instant-connect export postman` (the built CLI): a Postman v2.1 collection generated from the
+ * OpenAPI document, with the lab's variables, and an environment holding them; its joseencrypt
+ * requests, with the variables filled in as Postman would, work against the project's broker.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { AUDIENCE } from '../../src/domain/constants.js';
+import { buildOpenApiDocument, HTTP_METHODS } from '../../src/openapi/document.js';
+import type { PostmanCollection, PostmanEnvironment, PostmanItem } from '../../src/openapi/postman.js';
+import { removeDir, runCli, show, tempDir } from '../cli/run-cli.js';
+import { OpenApiChecker } from '../support/openapi.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const requests = (c: PostmanCollection): PostmanItem[] => c.item.flatMap((folder) => folder.item);
+const doc = buildOpenApiDocument();
+
+async function exportToStdout(args: string[] = []): Promise<PostmanCollection> {
+  const result = await runCli(['export', 'postman', ...args]);
+  assert.equal(result.code, 0, show(result));
+  return JSON.parse(result.stdout) as PostmanCollection;
+}
+
+describe('the collection on stdout', () => {
+  let collection: PostmanCollection;
+  before(async () => {
+    collection = await exportToStdout();
+  });
+
+  test('is a Postman v2.1 collection whose variables are mtg-broker-url and bot-token', () => {
+    assert.equal(
+      collection.info.schema,
+      'https://schema.getpostman.com/json/collection/v2.1.0/collection.json',
+    );
+    assert.match(
+      collection.info._postman_id,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    assert.deepEqual(
+      collection.variable.map((v) => v.key),
+      ['mtg-broker-url', 'bot-token'],
+    );
+    assert.equal(collection.variable[1]!.value, '', 'no token is ever written');
+  });
+
+  test("has the lab's request: POST {{mtg-broker-url}}/api/v2/joseencrypt with Bearer {{bot-token}} and its minimal body", () => {
+    const lab = requests(collection).filter(
+      (i) => i.request.method === 'POST' && i.request.url.raw === '{{mtg-broker-url}}/api/v2/joseencrypt',
+    );
+    assert.equal(lab.length, 2, 'the minimal body and the one with short links');
+    for (const item of lab) {
+      assert.deepEqual(item.request.auth, {
+        type: 'bearer',
+        bearer: [{ key: 'token', value: '{{bot-token}}', type: 'string' }],
+      });
+      assert.deepEqual(item.request.url.host, ['{{mtg-broker-url}}']);
+      assert.deepEqual(item.request.url.path, ['api', 'v2', 'joseencrypt']);
+      assert.ok(item.request.header.some((h) => h.key === 'Content-Type' && h.value === 'application/json'));
+    }
+    const bodies = lab.map((i) => JSON.parse(i.request.body!.raw) as Record<string, unknown>);
+    assert.deepEqual(bodies[0], { jwt: { sub: 'lab-visit-0001' }, aud: AUDIENCE });
+    assert.equal(bodies[1]!['provideShortUrls'], true);
+  });
+
+  test('holds every documented operation but the staff pages, each once per example body', () => {
+    const fromCollection = new Set(
+      requests(collection).map((i) => {
+        const path = `/${i.request.url.path.map((s) => s.replace(/^:(\w+)$/, '{$1}')).join('/')}`;
+        return `${i.request.method} ${path}`;
+      }),
+    );
+    const expected = new Set<string>();
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of HTTP_METHODS) {
+        const op = item[method];
+        if (op && !op.tags.includes('Staff pages')) expected.add(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    assert.deepEqual([...fromCollection].sort(), [...expected].sort());
+    for (const item of requests(collection)) {
+      assert.ok(item.request.url.raw.startsWith('{{mtg-broker-url}}/'), item.request.url.raw);
+      if (item.request.body) JSON.parse(item.request.body.raw);
+    }
+  });
+
+  test('the same document always gives the same collection', async () => {
+    assert.deepEqual(await exportToStdout(), collection);
+  });
+});
+
+describe('--out writes the collection and, next to it, the environment', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir('ic-postman-');
+  });
+  after(() => removeDir(dir));
+
+  test('FILE and FILE.environment.json (in place of .json); nothing on stdout', async () => {
+    const out = join(dir, 'ic.postman.json');
+    const result = await runCli(['export', 'postman', '--out', out]);
+    assert.equal(result.code, 0, show(result));
+    assert.equal(result.stdout, '');
+    const collection = JSON.parse(readFileSync(out, 'utf8')) as PostmanCollection;
+    assert.ok(requests(collection).length > 20);
+    const environment = JSON.parse(
+      readFileSync(join(dir, 'ic.postman.environment.json'), 'utf8'),
+    ) as PostmanEnvironment;
+    assert.equal(environment._postman_variable_scope, 'environment');
+    assert.deepEqual(environment.values, [
+      { key: 'mtg-broker-url', value: 'http://127.0.0.1:8080', type: 'default', enabled: true },
+      { key: 'bot-token', value: '', type: 'secret', enabled: true },
+    ]);
+    assert.match(result.stderr, /set bot-token/);
+  });
+
+  test("--broker commercial or usgov sets Cisco's broker; --environment-out chooses the file", async () => {
+    for (const [broker, url] of [
+      ['commercial', 'https://mtg-broker-a.wbx2.com'],
+      ['usgov', 'https://mtg-broker.gov.ciscospark.com'],
+      ['https://visits.example.org/', 'https://visits.example.org'],
+    ] as const) {
+      const env = join(dir, `${broker.replace(/\W/g, '')}-env.json`);
+      const result = await runCli(['export', 'postman', '--broker', broker, '--environment-out', env]);
+      assert.equal(result.code, 0, show(result));
+      const collection = JSON.parse(result.stdout) as PostmanCollection;
+      assert.equal(collection.variable[0]!.value, url);
+      const environment = JSON.parse(readFileSync(env, 'utf8')) as PostmanEnvironment;
+      assert.equal(environment.values.find((v) => v.key === 'mtg-broker-url')?.value, url);
+    }
+  });
+
+  test('PUBLIC_URL is the local default; a broker that is not a URL exits 2', async () => {
+    const result = await runCli(['export', 'postman'], { env: { PUBLIC_URL: 'https://clinic.example.org' } });
+    assert.equal(result.code, 0, show(result));
+    assert.equal(
+      (JSON.parse(result.stdout) as PostmanCollection).variable[0]!.value,
+      'https://clinic.example.org',
+    );
+    const bad = await runCli(['export', 'postman', '--broker', 'ftp://x']);
+    assert.equal(bad.code, 2, show(bad));
+    assert.match(bad.stderr, /--broker/);
+  });
+});
+
+describe("the lab's Postman steps against the project's broker", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('each joseencrypt request, its variables filled in from the environment, answers 200 as documented', async () => {
+    const collection = await exportToStdout(['--broker', server.url]);
+    const variables: Record<string, string> = {
+      ...Object.fromEntries(collection.variable.map((v) => [v.key, v.value])),
+      'bot-token': server.key, // what a person pastes into the environment
+    };
+    const fill = (text: string) =>
+      text.replace(/\{\{([\w-]+)\}\}/g, (_, name: string) => variables[name] ?? '');
+    const checker = new OpenApiChecker(doc);
+    const lab = requests(collection).filter((i) => i.request.url.raw.endsWith('/joseencrypt'));
+    assert.equal(lab.length, 3, 'v2 twice, v1 once');
+    for (const { request } of lab) {
+      const headers: Record<string, string> = Object.fromEntries(
+        request.header.map((h) => [h.key, fill(h.value)]),
+      );
+      if (request.auth?.type === 'bearer')
+        headers['Authorization'] = `Bearer ${fill(request.auth.bearer[0]!.value)}`;
+      const response = await fetch(fill(request.url.raw), {
+        method: request.method,
+        headers,
+        body: request.body!.raw,
+      });
+      const body = await response.json();
+      assert.equal(response.status, 200, JSON.stringify(body));
+      const path = new URL(fill(request.url.raw)).pathname;
+      checker.check(request.method, path, { status: response.status, headers: response.headers, body });
+    }
+  });
+});
+
+test('export openapi prints the document GET /openapi.json serves (less its servers)', async () => {
+  const result = await runCli(['export', 'openapi']);
+  assert.equal(result.code, 0, show(result));
+  assert.deepEqual(JSON.parse(result.stdout), JSON.parse(JSON.stringify(doc)));
+});
