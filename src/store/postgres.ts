@@ -12,6 +12,20 @@
  */
 import pg from 'pg';
 import { InstantConnectError } from '../errors.js';
+import {
+  apiKeyFrom,
+  eventFrom,
+  hookFrom,
+  jobFrom,
+  num,
+  orgFrom,
+  type Row,
+  STATUS_COLUMN,
+  shortLinkFrom,
+  spaceFrom,
+  visitFrom,
+  visitLinkFrom,
+} from './rows.js';
 import type {
   ApiKeyRecord,
   EventRecord,
@@ -193,151 +207,10 @@ export function numbered(sql: string, start = 1): string {
   return out;
 }
 
-type Row = Record<string, unknown>;
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-const num = (v: unknown) => Number(v);
-const opt = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 /** BIGINT arrives as a string; every stored value is a safe integer (epoch seconds, ids, counts). */
 const parseInt8 = (value: string) => Number(value);
-
-function orgFrom(r: Row): Org {
-  return { id: String(r['id']), name: String(r['name']), createdAt: num(r['created_at']) };
-}
-
-function apiKeyFrom(r: Row): ApiKeyRecord {
-  const key: ApiKeyRecord = {
-    id: String(r['id']),
-    orgId: String(r['org_id']),
-    name: String(r['name']),
-    prefix: String(r['prefix']),
-    hash: String(r['hash']),
-    createdAt: num(r['created_at']),
-  };
-  const lastUsedAt = opt(r['last_used_at']);
-  const revokedAt = opt(r['revoked_at']);
-  if (lastUsedAt !== undefined) key.lastUsedAt = lastUsedAt;
-  if (revokedAt !== undefined) key.revokedAt = revokedAt;
-  return key;
-}
-
-function shortLinkFrom(r: Row): ShortLinkRecord {
-  return {
-    code: String(r['code']),
-    orgId: String(r['org_id']),
-    cipher: String(r['cipher']),
-    role: r['role'] as ShortLinkRecord['role'],
-    vertical: r['vertical'] as ShortLinkRecord['vertical'],
-    hostLogin: r['host_login'] === true,
-    subject: String(r['subject']),
-    expiresAt: num(r['expires_at']),
-    createdAt: num(r['created_at']),
-  };
-}
-
-function spaceFrom(r: Row): SpaceRecord {
-  return {
-    id: String(r['id']),
-    orgId: String(r['org_id']),
-    subject: String(r['subject']),
-    seq: num(r['seq']),
-    createdAt: num(r['created_at']),
-  };
-}
-
-function visitFrom(r: Row): VisitRecord {
-  const v: VisitRecord = {
-    id: String(r['id']),
-    orgId: String(r['org_id']),
-    subject: String(r['subject']),
-    status: r['status'] as VisitRecord['status'],
-    expiresAt: num(r['expires_at']),
-    vertical: r['vertical'] as VisitRecord['vertical'],
-    hostLogin: r['host_login'] === true,
-    shortUrls: r['short_urls'] === true,
-    devices: JSON.parse(String(r['devices'])) as string[],
-    source: r['source'] as VisitRecord['source'],
-    createdBy: String(r['created_by']),
-    createdAt: num(r['created_at']),
-    hosts: num(r['hosts']),
-    guests: num(r['guests']),
-  };
-  for (const [key, column] of [
-    ['notBefore', 'not_before'],
-    ['startedAt', 'started_at'],
-    ['endedAt', 'ended_at'],
-    ['cancelledAt', 'cancelled_at'],
-  ] as const) {
-    const value = opt(r[column]);
-    if (value !== undefined) v[key] = value;
-  }
-  return v;
-}
-
-function visitLinkFrom(r: Row): VisitLinkRecord {
-  const l: VisitLinkRecord = {
-    visitId: String(r['visit_id']),
-    role: r['role'] as VisitLinkRecord['role'],
-    index: num(r['idx']),
-    cipher: String(r['cipher']),
-    longUrl: String(r['long_url']),
-  };
-  for (const [key, column] of [
-    ['short', 'short'],
-    ['shortUrl', 'short_url'],
-    ['forcedLoginUrl', 'forced_login_url'],
-    ['jti', 'jti'],
-  ] as const) {
-    if (r[column] !== null && r[column] !== undefined) l[key] = String(r[column]);
-  }
-  return l;
-}
-
-function eventFrom(r: Row): EventRecord {
-  const e: EventRecord = {
-    id: num(r['id']),
-    orgId: String(r['org_id']),
-    at: num(r['at']),
-    actor: String(r['actor']),
-    type: String(r['type']),
-    data: JSON.parse(String(r['data'])) as Record<string, unknown>,
-  };
-  if (r['visit_id'] !== null) e.visitId = String(r['visit_id']);
-  return e;
-}
-
-function hookFrom(r: Row): HookRecord {
-  const h: HookRecord = {
-    id: String(r['id']),
-    orgId: String(r['org_id']),
-    name: String(r['name']),
-    secret: String(r['secret']),
-    createdAt: num(r['created_at']),
-  };
-  const revokedAt = opt(r['revoked_at']);
-  if (revokedAt !== undefined) h.revokedAt = revokedAt;
-  return h;
-}
-
-function jobFrom(r: Row): JobRecord & { status: string } {
-  const job: JobRecord & { status: string } = {
-    id: num(r['id']),
-    type: String(r['type']),
-    payload: JSON.parse(String(r['payload'])) as Record<string, unknown>,
-    attempts: num(r['attempts']),
-    maxAttempts: num(r['max_attempts']),
-    runAt: num(r['run_at']),
-    status: String(r['status']),
-  };
-  if (r['last_error'] !== null) job.lastError = String(r['last_error']);
-  return job;
-}
-
-const STATUS_COLUMN: Partial<Record<VisitRecord['status'], string>> = {
-  live: 'started_at',
-  ended: 'ended_at',
-  cancelled: 'cancelled_at',
-};
 
 /** SQLSTATE classes and codes that mean "the database cannot be reached right now". */
 const UNAVAILABLE = /^(08|53|57P0[1-3])/;

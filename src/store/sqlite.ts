@@ -16,6 +16,19 @@ const Database = createRequire(import.meta.url)(
 ) as typeof BetterSqlite3;
 type Database = BetterSqlite3.Database;
 
+import {
+  apiKeyFrom,
+  eventFrom,
+  hookFrom,
+  jobFrom,
+  orgFrom,
+  type Row,
+  STATUS_COLUMN,
+  shortLinkFrom,
+  spaceFrom,
+  visitFrom,
+  visitLinkFrom,
+} from './rows.js';
 import type {
   ApiKeyRecord,
   EventRecord,
@@ -175,117 +188,6 @@ const MIGRATIONS: string[] = [
    CREATE INDEX visit_links_cipher ON visit_links (cipher);`,
 ];
 
-type Row = Record<string, unknown>;
-
-const opt = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
-
-function apiKeyFrom(r: Row): ApiKeyRecord {
-  const key: ApiKeyRecord = {
-    id: String(r['id']),
-    orgId: String(r['org_id']),
-    name: String(r['name']),
-    prefix: String(r['prefix']),
-    hash: String(r['hash']),
-    createdAt: Number(r['created_at']),
-  };
-  const lastUsedAt = opt(r['last_used_at']);
-  const revokedAt = opt(r['revoked_at']);
-  if (lastUsedAt !== undefined) key.lastUsedAt = lastUsedAt;
-  if (revokedAt !== undefined) key.revokedAt = revokedAt;
-  return key;
-}
-
-function shortLinkFrom(r: Row): ShortLinkRecord {
-  return {
-    code: String(r['code']),
-    orgId: String(r['org_id']),
-    cipher: String(r['cipher']),
-    role: r['role'] as ShortLinkRecord['role'],
-    vertical: r['vertical'] as ShortLinkRecord['vertical'],
-    hostLogin: Number(r['host_login']) === 1,
-    subject: String(r['subject']),
-    expiresAt: Number(r['expires_at']),
-    createdAt: Number(r['created_at']),
-  };
-}
-
-function spaceFrom(r: Row): SpaceRecord {
-  return {
-    id: String(r['id']),
-    orgId: String(r['org_id']),
-    subject: String(r['subject']),
-    seq: Number(r['seq']),
-    createdAt: Number(r['created_at']),
-  };
-}
-
-function visitFrom(r: Row): VisitRecord {
-  const v: VisitRecord = {
-    id: String(r['id']),
-    orgId: String(r['org_id']),
-    subject: String(r['subject']),
-    status: r['status'] as VisitRecord['status'],
-    expiresAt: Number(r['expires_at']),
-    vertical: r['vertical'] as VisitRecord['vertical'],
-    hostLogin: Number(r['host_login']) === 1,
-    shortUrls: Number(r['short_urls']) === 1,
-    devices: JSON.parse(String(r['devices'])) as string[],
-    source: r['source'] as VisitRecord['source'],
-    createdBy: String(r['created_by']),
-    createdAt: Number(r['created_at']),
-    hosts: Number(r['hosts']),
-    guests: Number(r['guests']),
-  };
-  for (const [key, column] of [
-    ['notBefore', 'not_before'],
-    ['startedAt', 'started_at'],
-    ['endedAt', 'ended_at'],
-    ['cancelledAt', 'cancelled_at'],
-  ] as const) {
-    const value = opt(r[column]);
-    if (value !== undefined) v[key] = value;
-  }
-  return v;
-}
-
-function visitLinkFrom(r: Row): VisitLinkRecord {
-  const l: VisitLinkRecord = {
-    visitId: String(r['visit_id']),
-    role: r['role'] as VisitLinkRecord['role'],
-    index: Number(r['idx']),
-    cipher: String(r['cipher']),
-    longUrl: String(r['long_url']),
-  };
-  for (const [key, column] of [
-    ['short', 'short'],
-    ['shortUrl', 'short_url'],
-    ['forcedLoginUrl', 'forced_login_url'],
-    ['jti', 'jti'],
-  ] as const) {
-    if (r[column] !== null && r[column] !== undefined) l[key] = String(r[column]);
-  }
-  return l;
-}
-
-function eventFrom(r: Row): EventRecord {
-  const e: EventRecord = {
-    id: Number(r['id']),
-    orgId: String(r['org_id']),
-    at: Number(r['at']),
-    actor: String(r['actor']),
-    type: String(r['type']),
-    data: JSON.parse(String(r['data'])) as Record<string, unknown>,
-  };
-  if (r['visit_id'] !== null) e.visitId = String(r['visit_id']);
-  return e;
-}
-
-const STATUS_COLUMN: Partial<Record<VisitRecord['status'], string>> = {
-  live: 'started_at',
-  ended: 'ended_at',
-  cancelled: 'cancelled_at',
-};
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #db: Database;
@@ -339,12 +241,12 @@ export class SqliteStore implements Store {
 
   async getOrg(id: string): Promise<Org | undefined> {
     const r = this.#stmt('SELECT * FROM orgs WHERE id = ?').get(id) as Row | undefined;
-    return r && { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) };
+    return r && orgFrom(r);
   }
 
   async getDefaultOrg(): Promise<Org | undefined> {
     const r = this.#stmt('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
-    return r && { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) };
+    return r && orgFrom(r);
   }
 
   async ensureDefaultOrg(make: () => Org): Promise<{ org: Org; created: boolean }> {
@@ -353,7 +255,7 @@ export class SqliteStore implements Store {
       const r = this.#stmt('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
       if (r)
         return {
-          org: { id: String(r['id']), name: String(r['name']), createdAt: Number(r['created_at']) },
+          org: orgFrom(r),
           created: false,
         };
       const org = make();
@@ -663,29 +565,16 @@ export class SqliteStore implements Store {
       .run(h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null);
   }
 
-  #hookFrom(r: Row): HookRecord {
-    const h: HookRecord = {
-      id: String(r['id']),
-      orgId: String(r['org_id']),
-      name: String(r['name']),
-      secret: String(r['secret']),
-      createdAt: Number(r['created_at']),
-    };
-    const revokedAt = opt(r['revoked_at']);
-    if (revokedAt !== undefined) h.revokedAt = revokedAt;
-    return h;
-  }
-
   async getHook(id: string): Promise<HookRecord | undefined> {
     const r = this.#stmt('SELECT * FROM hooks WHERE id = ?').get(id) as Row | undefined;
-    return r && this.#hookFrom(r);
+    return r && hookFrom(r);
   }
 
   async listHooks(orgId: string): Promise<HookRecord[]> {
     const rows = this.#db
       .prepare('SELECT * FROM hooks WHERE org_id = ? ORDER BY created_at, id')
       .all(orgId) as Row[];
-    return rows.map((r) => this.#hookFrom(r));
+    return rows.map(hookFrom);
   }
 
   async revokeHook(orgId: string, id: string, at: number): Promise<boolean> {
@@ -766,20 +655,6 @@ export class SqliteStore implements Store {
     })();
   }
 
-  #jobFrom(r: Row): JobRecord & { status: string } {
-    const job: JobRecord & { status: string } = {
-      id: Number(r['id']),
-      type: String(r['type']),
-      payload: JSON.parse(String(r['payload'])) as Record<string, unknown>,
-      attempts: Number(r['attempts']),
-      maxAttempts: Number(r['max_attempts']),
-      runAt: Number(r['run_at']),
-      status: String(r['status']),
-    };
-    if (r['last_error'] !== null) job.lastError = String(r['last_error']);
-    return job;
-  }
-
   async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {
     return this.#db.transaction(() => {
       // A running job whose lease ran out belonged to a worker that died: it is due again.
@@ -790,7 +665,7 @@ export class SqliteStore implements Store {
         .all(now, now, limit) as Row[];
       const lease = this.#stmt("UPDATE jobs SET status = 'running', run_at = ?, updated_at = ? WHERE id = ?");
       for (const r of rows) lease.run(now + leaseSeconds, now, r['id']);
-      return rows.map((r) => this.#jobFrom(r));
+      return rows.map((r) => jobFrom(r));
     })();
   }
 
@@ -810,7 +685,7 @@ export class SqliteStore implements Store {
 
   async getJob(id: number): Promise<(JobRecord & { status: string }) | undefined> {
     const r = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
-    return r && this.#jobFrom(r);
+    return r && jobFrom(r);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

@@ -1,23 +1,6 @@
 /** `instant-connect hooks create|list|revoke`: secrets that sign requests to POST /hooks/visits. */
-import { CliError, databaseUrl, dataDir } from '../config.js';
-
-async function withContext<T>(
-  flags: { data?: string; database?: string },
-  fn: (ctx: import('../../broker/context.js').BrokerContext) => Promise<T>,
-) {
-  const database = databaseUrl(flags.database);
-  const { openBrokerContext } = await import('../../broker/context.js');
-  const ctx = await openBrokerContext({
-    dataDir: dataDir(flags.data),
-    ...(database ? { databaseUrl: database } : {}),
-    publicUrl: process.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
-  });
-  try {
-    return await fn(ctx);
-  } finally {
-    await ctx.close();
-  }
-}
+import { withBrokerContext } from '../broker-context.js';
+import { CliError } from '../config.js';
 
 export async function create(flags: {
   name: string;
@@ -25,7 +8,7 @@ export async function create(flags: {
   database?: string;
   json?: boolean;
 }): Promise<void> {
-  await withContext(flags, async (ctx) => {
+  await withBrokerContext(flags, async (ctx) => {
     const { hook, secret } = await ctx.trigger.createHook(ctx.org, flags.name);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ ...hook, secret }, null, 2)}\n`);
@@ -42,7 +25,7 @@ export async function create(flags: {
 }
 
 export async function list(flags: { data?: string; database?: string; json?: boolean }): Promise<void> {
-  await withContext(flags, async (ctx) => {
+  await withBrokerContext(flags, async (ctx) => {
     const hooks = (await ctx.store.listHooks(ctx.org.id)).map(({ secret: _s, ...h }) => h);
     if (flags.json) process.stdout.write(`${JSON.stringify(hooks, null, 2)}\n`);
     else if (hooks.length === 0)
@@ -53,7 +36,7 @@ export async function list(flags: { data?: string; database?: string; json?: boo
 }
 
 export async function revoke(id: string, flags: { data?: string; database?: string }): Promise<void> {
-  await withContext(flags, async (ctx) => {
+  await withBrokerContext(flags, async (ctx) => {
     if (!(await ctx.store.revokeHook(ctx.org.id, id, Math.floor(Date.now() / 1000)))) {
       throw new CliError(`No active hook with id ${id}`);
     }

@@ -1,23 +1,5 @@
 /** `instant-connect keys …`: API keys of the broker, and rotation of its token keys. */
-import { databaseUrl, dataDir } from '../config.js';
-
-async function withContext<T>(
-  flags: { data?: string; database?: string },
-  fn: (ctx: import('../../broker/context.js').BrokerContext) => Promise<T>,
-): Promise<T> {
-  const database = databaseUrl(flags.database);
-  const { openBrokerContext } = await import('../../broker/context.js');
-  const ctx = await openBrokerContext({
-    dataDir: dataDir(flags.data),
-    ...(database ? { databaseUrl: database } : {}),
-    publicUrl: process.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
-  });
-  try {
-    return await fn(ctx);
-  } finally {
-    await ctx.close();
-  }
-}
+import { withBrokerContext } from '../broker-context.js';
 
 const when = (s?: number) => (s === undefined ? '-' : new Date(s * 1000).toISOString().replace('.000Z', 'Z'));
 
@@ -27,7 +9,7 @@ export async function create(flags: {
   database?: string;
   json?: boolean;
 }): Promise<void> {
-  await withContext(flags, async (ctx) => {
+  await withBrokerContext(flags, async (ctx) => {
     const { key, record } = await ctx.apiKeys.create(ctx.org, flags.name);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ ...record, key }, null, 2)}\n`);
@@ -40,7 +22,7 @@ export async function create(flags: {
 }
 
 export async function list(flags: { data?: string; database?: string; json?: boolean }): Promise<void> {
-  await withContext(flags, async (ctx) => {
+  await withBrokerContext(flags, async (ctx) => {
     const keys = await ctx.apiKeys.list(ctx.org);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
@@ -66,7 +48,7 @@ export async function list(flags: { data?: string; database?: string; json?: boo
 
 export async function revoke(id: string, flags: { data?: string; database?: string }): Promise<void> {
   const { CliError } = await import('../config.js');
-  await withContext(flags, async (ctx) => {
+  await withBrokerContext(flags, async (ctx) => {
     if (!(await ctx.apiKeys.revoke(ctx.org, id))) throw new CliError(`No active API key with id ${id}`);
     process.stderr.write(`Revoked ${id}: requests with it are refused from now on.\n`);
   });
@@ -77,7 +59,7 @@ export async function rotateBroker(flags: {
   database?: string;
   json?: boolean;
 }): Promise<void> {
-  await withContext(flags, async (ctx) => {
+  await withBrokerContext(flags, async (ctx) => {
     const kid = await ctx.keyring.rotate(Math.floor(Date.now() / 1000));
     if (flags.json) process.stdout.write(`${JSON.stringify({ kid, keys: ctx.keyring.size })}\n`);
     else

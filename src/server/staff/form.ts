@@ -2,8 +2,10 @@
  * The "New visit" form: what the browser posts, turned into the visit input of the API (so the
  * rules are the API's), and the API's issues turned back into messages next to the fields.
  */
+
 import Type from 'typebox';
 import { VERTICALS } from '../../domain/constants.js';
+import { zoneOffsetMs } from '../../domain/local-time.js';
 import type { Issue } from '../../errors.js';
 
 export const FIELDS = [
@@ -73,17 +75,7 @@ export interface FormErrors {
 
 /** `YYYY-MM-DDTHH:MM` of an instant in a zone, as `<input type="datetime-local">` wants it. */
 export function localDateTime(ms: number, timeZone = 'UTC'): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).formatToParts(new Date(ms));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
-  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}`;
+  return new Date(ms + zoneOffsetMs(ms, timeZone)).toISOString().slice(0, 16);
 }
 
 /** Starts now (in UTC until the page's script knows the browser's zone), 30 minutes, one host, one guest. */

@@ -1,0 +1,161 @@
+/**
+ * Rows of the store's tables to records, shared by the SQLite and PostgreSQL stores (same tables,
+ * same columns; the drivers differ only in how booleans and big integers arrive).
+ */
+import type {
+  ApiKeyRecord,
+  EventRecord,
+  HookRecord,
+  JobRecord,
+  Org,
+  ShortLinkRecord,
+  SpaceRecord,
+  VisitLinkRecord,
+  VisitRecord,
+} from './types.js';
+
+export type Row = Record<string, unknown>;
+
+export const num = (v: unknown) => Number(v);
+export const opt = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+/** SQLite stores booleans as 0/1, PostgreSQL as booleans. */
+export const flag = (v: unknown) => v === true || v === 1 || v === '1';
+
+export function orgFrom(r: Row): Org {
+  return { id: String(r['id']), name: String(r['name']), createdAt: num(r['created_at']) };
+}
+
+export function apiKeyFrom(r: Row): ApiKeyRecord {
+  const key: ApiKeyRecord = {
+    id: String(r['id']),
+    orgId: String(r['org_id']),
+    name: String(r['name']),
+    prefix: String(r['prefix']),
+    hash: String(r['hash']),
+    createdAt: num(r['created_at']),
+  };
+  const lastUsedAt = opt(r['last_used_at']);
+  const revokedAt = opt(r['revoked_at']);
+  if (lastUsedAt !== undefined) key.lastUsedAt = lastUsedAt;
+  if (revokedAt !== undefined) key.revokedAt = revokedAt;
+  return key;
+}
+
+export function shortLinkFrom(r: Row): ShortLinkRecord {
+  return {
+    code: String(r['code']),
+    orgId: String(r['org_id']),
+    cipher: String(r['cipher']),
+    role: r['role'] as ShortLinkRecord['role'],
+    vertical: r['vertical'] as ShortLinkRecord['vertical'],
+    hostLogin: flag(r['host_login']),
+    subject: String(r['subject']),
+    expiresAt: num(r['expires_at']),
+    createdAt: num(r['created_at']),
+  };
+}
+
+export function spaceFrom(r: Row): SpaceRecord {
+  return {
+    id: String(r['id']),
+    orgId: String(r['org_id']),
+    subject: String(r['subject']),
+    seq: num(r['seq']),
+    createdAt: num(r['created_at']),
+  };
+}
+
+export function visitFrom(r: Row): VisitRecord {
+  const v: VisitRecord = {
+    id: String(r['id']),
+    orgId: String(r['org_id']),
+    subject: String(r['subject']),
+    status: r['status'] as VisitRecord['status'],
+    expiresAt: num(r['expires_at']),
+    vertical: r['vertical'] as VisitRecord['vertical'],
+    hostLogin: flag(r['host_login']),
+    shortUrls: flag(r['short_urls']),
+    devices: JSON.parse(String(r['devices'])) as string[],
+    source: r['source'] as VisitRecord['source'],
+    createdBy: String(r['created_by']),
+    createdAt: num(r['created_at']),
+    hosts: num(r['hosts']),
+    guests: num(r['guests']),
+  };
+  for (const [key, column] of [
+    ['notBefore', 'not_before'],
+    ['startedAt', 'started_at'],
+    ['endedAt', 'ended_at'],
+    ['cancelledAt', 'cancelled_at'],
+  ] as const) {
+    const value = opt(r[column]);
+    if (value !== undefined) v[key] = value;
+  }
+  return v;
+}
+
+export function visitLinkFrom(r: Row): VisitLinkRecord {
+  const l: VisitLinkRecord = {
+    visitId: String(r['visit_id']),
+    role: r['role'] as VisitLinkRecord['role'],
+    index: num(r['idx']),
+    cipher: String(r['cipher']),
+    longUrl: String(r['long_url']),
+  };
+  for (const [key, column] of [
+    ['short', 'short'],
+    ['shortUrl', 'short_url'],
+    ['forcedLoginUrl', 'forced_login_url'],
+    ['jti', 'jti'],
+  ] as const) {
+    if (r[column] !== null && r[column] !== undefined) l[key] = String(r[column]);
+  }
+  return l;
+}
+
+export function eventFrom(r: Row): EventRecord {
+  const e: EventRecord = {
+    id: num(r['id']),
+    orgId: String(r['org_id']),
+    at: num(r['at']),
+    actor: String(r['actor']),
+    type: String(r['type']),
+    data: JSON.parse(String(r['data'])) as Record<string, unknown>,
+  };
+  if (r['visit_id'] !== null) e.visitId = String(r['visit_id']);
+  return e;
+}
+
+export function hookFrom(r: Row): HookRecord {
+  const h: HookRecord = {
+    id: String(r['id']),
+    orgId: String(r['org_id']),
+    name: String(r['name']),
+    secret: String(r['secret']),
+    createdAt: num(r['created_at']),
+  };
+  const revokedAt = opt(r['revoked_at']);
+  if (revokedAt !== undefined) h.revokedAt = revokedAt;
+  return h;
+}
+
+export function jobFrom(r: Row): JobRecord & { status: string } {
+  const job: JobRecord & { status: string } = {
+    id: num(r['id']),
+    type: String(r['type']),
+    payload: JSON.parse(String(r['payload'])) as Record<string, unknown>,
+    attempts: num(r['attempts']),
+    maxAttempts: num(r['max_attempts']),
+    runAt: num(r['run_at']),
+    status: String(r['status']),
+  };
+  if (r['last_error'] !== null) job.lastError = String(r['last_error']);
+  return job;
+}
+
+/** The column that records when a visit entered a status. */
+export const STATUS_COLUMN: Partial<Record<VisitRecord['status'], string>> = {
+  live: 'started_at',
+  ended: 'ended_at',
+  cancelled: 'cancelled_at',
+};
