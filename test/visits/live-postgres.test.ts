@@ -88,4 +88,25 @@ describe('two instances on one PostgreSQL database', { skip: base ? false : PG_S
       'B to see the guest leave',
     );
   });
+
+  test('a broker key rotated on A is honoured by B: its new tokens open there, and its page tickets too', async () => {
+    const before = await createVisit(a, { subject: uniqueName('pg-before-rotation') });
+    const kid = await a.server.context.keyring.rotate(Math.floor(Date.now() / 1000));
+    const after = await createVisit(a, { subject: uniqueName('pg-after-rotation') });
+    const header = JSON.parse(
+      Buffer.from(after.guests[0]!.cipher.split('.')[0]!, 'base64url').toString(),
+    ) as {
+      kid: string;
+    };
+    assert.equal(header.kid, kid, 'A issues with the new key');
+    assert.equal(b.server.context.keyring.has(kid), false, 'B has not loaded it yet');
+    for (const visit of [after, before]) {
+      const space = await fetch(`${b.url}/api/v1/space?int=jose&data=${visit.guests[0]!.cipher}`);
+      assert.equal(space.status, 200, 'B opens tokens of the new key and of the old one');
+    }
+    // A page opened on A holds a ticket signed with A's new key; B verifies it.
+    const ticket = ticketOf(await openPage(after.guests[0]!.shortUrl!));
+    const status = await liveStatus(b, ticket);
+    assert.equal(status.visitId, after.id);
+  });
 });
