@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServeOptions } from '../../src/server/serve.js';
+import { eventually as poll } from '../support/eventually.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   type DeliveryAnswer,
@@ -177,19 +178,10 @@ export async function assertStaysAt(
   );
 }
 
-/** Polls until `read()` satisfies `ok` (bounded). */
-export async function eventually<T>(
+/** Polls `read` until `ok` holds of its value (bounded: 10000 ms unless told). */
+export const eventually = <T>(
   read: () => T | Promise<T>,
   ok: (value: T) => boolean,
   what: string,
   timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(25);
-    last = await read();
-  }
-  return last;
-}
+): Promise<T> => poll(read, ok, what, timeoutMs);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertEnvelope, assertHtml, call, HTML, type HttpAnswer } from '../broker/helpers.js';
+import { eventually as poll } from '../support/eventually.js';
 import type { TestServer } from '../support/server.js';
 
 export { assertEnvelope, assertHtml, call, HTML, type HttpAnswer, sleep };
@@ -173,22 +174,13 @@ export interface LiveStatusView {
   end: number;
 }
 
-/** Polls `read` until `ok` holds of its value (or fails after `timeoutMs`, showing the last value). */
-export async function eventually<T>(
-  read: () => Promise<T>,
+/** Polls `read` until `ok` holds of its value (bounded: 5000 ms unless told). */
+export const eventually = <T>(
+  read: () => T | Promise<T>,
   ok: (value: T) => boolean,
   what: string,
   timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(25);
-    last = await read();
-  }
-  return last;
-}
+): Promise<T> => poll(read, ok, what, timeoutMs);
 
 export interface SseFrame {
   event: string;
