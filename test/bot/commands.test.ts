@@ -17,6 +17,7 @@ import {
   assertStaysAt,
   type BotHarness,
   eventually,
+  inRoom,
   request,
   startBotHarness,
   textOf,
@@ -33,7 +34,6 @@ after(async () => {
   assertNoSecretHeard();
 });
 
-const inRoom = (roomId: string) => (m: SentMessage) => m.roomId === roomId;
 const toPerson = (person: EmulatedPerson) => (m: SentMessage) => m.toPersonId === person.id;
 
 /** Waits for the one visit a person made through the bot. */

@@ -25,6 +25,7 @@ import {
   eventually,
   FAST_JOBS,
   heard,
+  inRoom,
   secrets,
   startBotHarness,
   textOf,
@@ -41,7 +42,6 @@ after(async () => {
   assertNoSecretHeard();
 });
 
-const inRoom = (roomId: string) => (m: SentMessage) => m.roomId === roomId;
 const repliesTo = (p: EmulatedPerson) => (m: SentMessage) =>
   m.roomId === p.directRoomId || m.toPersonId === p.id;
 

@@ -185,3 +185,6 @@ export const eventually = <T>(
   what: string,
   timeoutMs = 10_000,
 ): Promise<T> => poll(read, ok, what, timeoutMs);
+
+/** Messages posted in a room (not 1:1). */
+export const inRoom = (roomId: string) => (m: SentMessage) => m.roomId === roomId;
