@@ -256,19 +256,7 @@ export class VisitService {
     );
     if (options.id) visit.id = options.id;
     const links = linkRecords(visit.id, [...result.hosts, ...result.guests], jtis, { host: 0, guest: 0 });
-    await this.#store.createVisit(
-      visit,
-      links,
-      this.#event(org, visit.id, actor, 'visit.created', {
-        subject: visit.subject,
-        hosts: visit.hosts,
-        guests: visit.guests,
-        start: isoSeconds(visit.notBefore ?? now),
-        end: isoSeconds(visit.expiresAt),
-        source: visit.source,
-        devices: visit.devices.length,
-      }),
-    );
+    await this.#saveNew(org, actor, visit, links);
     this.#onChange?.(visit, 'visit.created');
     return this.view(visit);
   }
@@ -459,14 +447,29 @@ export class VisitService {
       source: 'local' as const,
     };
     const links = linkRecords(visit.id, [...set.hosts, ...set.guests], jtis, { host: 0, guest: 0 });
-    await this.#store.createVisit(
+    await this.#saveNew(org, actor, visit, links, { via: 'joseencrypt' });
+  }
+
+  /** Stores a new visit with its links and its `visit.created` event, in one transaction. */
+  #saveNew(
+    org: Org,
+    actor: string,
+    visit: VisitRecord,
+    links: VisitLinkRecord[],
+    extra: Record<string, unknown> = {},
+  ) {
+    return this.#store.createVisit(
       visit,
       links,
       this.#event(org, visit.id, actor, 'visit.created', {
         subject: visit.subject,
         hosts: visit.hosts,
         guests: visit.guests,
-        via: 'joseencrypt',
+        start: isoSeconds(visit.notBefore ?? visit.createdAt),
+        end: isoSeconds(visit.expiresAt),
+        source: visit.source,
+        devices: visit.devices.length,
+        ...extra,
       }),
     );
   }
