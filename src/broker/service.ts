@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import Type from 'typebox';
-import type { WorkLimiter } from '../crypto/limiter.js';
+import { OverloadedError, type WorkLimiter } from '../crypto/limiter.js';
 import {
   type BrokerClaims,
   issueToken,
@@ -26,7 +26,7 @@ import { generateShortCode } from '../domain/short-code.js';
 import { longUrl } from '../domain/urls.js';
 import { joseEncryptIssues } from '../domain/validate.js';
 import { CancelledError, NotFoundError, ValidationError } from '../errors.js';
-import { type RateDecision, RateLimitedError } from '../reliability/rate-limit.js';
+import { RateLimitedError, type RateReservation } from '../reliability/rate-limit.js';
 import type { Org, ShortLinkRecord, Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
 import { coerceJoseEncryptBody } from './coerce.js';
 import type { Keyring } from './keyring.js';
@@ -78,10 +78,12 @@ export const SpaceInfoSchema = Type.Object(
 );
 export type SpaceInfo = Type.Static<typeof SpaceInfoSchema>;
 
-/** An address's allowance of failed token openings (see BrokerService.open). */
+/**
+ * An address's allowance of failed token openings (see BrokerService.open): one opening is
+ * reserved before any work and refunded when the token proves genuine.
+ */
 export interface OpenBudget {
-  allow(): Promise<RateDecision>;
-  fail(): Promise<void>;
+  reserve(): Promise<RateReservation>;
 }
 
 /** Opened tokens kept in memory (about 1 KiB each). */
@@ -140,6 +142,8 @@ export class BrokerService {
     const exp = request.jwt.exp ?? now + DEFAULT_TTL_SECONDS;
     const vertical = request.verticalType ?? DEFAULTS.verticalType;
     const hostLogin = request.loginUrlForHost ?? DEFAULTS.loginUrlForHost;
+    // A rotation by another process (the CLI, another instance) counts from the next call on.
+    await this.#keyring.refresh();
     const key = this.#keyring.active();
     const roles: Role[] = [...Array<Role>(numHost).fill('host'), ...Array<Role>(numGuest).fill('guest')];
     const links = await Promise.all(
@@ -238,11 +242,18 @@ export class BrokerService {
   /**
    * Opens a link's token for a page or the space API.
    * - A cipher this broker recorded (every link it issued) is opened without touching the
-   *   caller's failure budget: patients behind one clinic's address never pay for a forger.
-   * - Any other cipher spends the address's budget of failed openings when it fails, and is
-   *   refused (429) without any PBKDF2 once that budget is gone.
-   * - Header checks come before PBKDF2; openings run in the limiter's priority lane, ahead of
-   *   bulk issuing; an opened token is cached until it expires (reloads cost no PBKDF2).
+   *   caller's failure budget, in the limiter's priority lane: patients behind one clinic's
+   *   address never pay for a forger.
+   * - Any other cipher first reserves one opening of the address's budget (atomically, so
+   *   concurrent forgeries cannot all pass a check), and is refused (429) without any PBKDF2
+   *   once that budget is gone; the reservation is refunded when the token opens, or when it
+   *   was never tried (503). Its PBKDF2 runs in the limiter's low lane, which holds little work in flight and a
+   *   short queue, and answers 503 when full.
+   * - A token is tried with one key at most: the one its `kid` names (a kid we do not hold,
+   *   after a version-checked reload, or of a retired key, is refused without PBKDF2), or the
+   *   active key for a token without a `kid` (all of ours carry one).
+   * - Header checks come before PBKDF2; an opened token is cached until it expires (reloads
+   *   cost no PBKDF2).
    */
   async open(cipher: string, options: { budget?: OpenBudget } = {}): Promise<OpenedLink> {
     const now = this.#now();
@@ -255,25 +266,35 @@ export class BrokerService {
       return { ...cached, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };
     }
     const budget = known ? undefined : options.budget;
-    if (budget) {
-      const decision = await budget.allow();
-      if (!decision.allowed) {
-        throw new RateLimitedError(
-          `Too many links that could not be opened came from your address: try again in ${decision.retryAfter} s`,
-          decision.retryAfter,
-        );
-      }
+    const reservation = budget ? await budget.reserve() : undefined;
+    if (reservation && !reservation.allowed) {
+      throw new RateLimitedError(
+        `Too many links that could not be opened came from your address: try again in ${reservation.retryAfter} s`,
+        reservation.retryAfter,
+      );
     }
     let opened: OpenedToken;
     try {
       const header = readTokenHeader(cipher);
-      if (header.kid && !this.#keyring.has(header.kid)) await this.#keyring.load(); // rotated elsewhere
-      opened = await this.#limiter.run(
-        () => openToken(cipher, (kid) => this.#keyring.candidates(kid), { now, audience: AUDIENCE }),
-        { weight: header.p2c / ITERATIONS.max, priority: true },
-      );
+      let keys = this.#keyring.forToken(header.kid, now);
+      if (keys.length === 0 && header.kid !== undefined) {
+        await this.#keyring.refresh(); // rotated elsewhere: reloaded only when the keys changed
+        keys = this.#keyring.forToken(header.kid, now);
+      }
+      if (keys.length === 0)
+        throw new TokenError(
+          'ERR_TOKEN_INVALID',
+          'unknown-key',
+          'The token was not issued with a key we hold.',
+        );
+      opened = await this.#limiter.run(() => openToken(cipher, keys, { now, audience: AUDIENCE }), {
+        weight: header.p2c / ITERATIONS.max,
+        lane: known ? 'priority' : 'low',
+      });
     } catch (err) {
-      if (budget && err instanceof TokenError && err.code === 'ERR_TOKEN_INVALID') await budget.fail();
+      // A token never tried (the low lane was full) gives its reservation back; any other that
+      // did not open keeps it (an unrecorded token outside its window cost PBKDF2 too).
+      if (reservation && err instanceof OverloadedError) await reservation.refund();
       // A link of a cancelled visit that has not opened yet is cancelled, not "come back later".
       if (err instanceof TokenError && err.code === 'ERR_TOKEN_NOT_YET_VALID' && err.jti) {
         const recorded = await this.#store.findVisitLinkByJti(err.jti);
@@ -281,6 +302,7 @@ export class BrokerService {
       }
       throw err;
     }
+    await reservation?.refund();
     const org = await this.#store.getOrg(opened.claims.iss);
     if (!org) throw new NotFoundError('The organisation of this link no longer exists');
     const recorded = known ?? (await this.#store.findVisitLinkByJti(opened.claims.jti));

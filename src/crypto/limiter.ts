@@ -18,7 +18,21 @@ export interface WorkLimiterOptions {
   maxQueue: number;
   /** The same bound for the priority lane (default `maxQueue`). */
   maxPriorityQueue?: number;
+  /**
+   * The low lane (work nobody vouches for: tokens this broker never recorded): full jobs' worth
+   * it may run at once (default 1, an integer ≥ 1, never more than `concurrency`) …
+   */
+  lowConcurrency?: number;
+  /** … and jobs it may hold waiting (default 8); one more is refused at once with ERR_OVERLOADED. */
+  maxLowQueue?: number;
 }
+
+/**
+ * Where a job waits: `priority` (page openings of known links) goes first, `normal` (issuing)
+ * next, `low` (unknown tokens) last and within its own small bounds, so a flood of forged
+ * tokens can never hold more than `lowConcurrency` of the work in flight nor delay the others.
+ */
+export type Lane = 'priority' | 'normal' | 'low';
 
 /** ERR_OVERLOADED (503), with a hint for the `Retry-After` header. */
 export class OverloadedError extends InstantConnectError {
@@ -54,9 +68,16 @@ export class WorkLimiter {
   readonly maxPriorityQueue: number;
   #running = 0;
   #load = 0;
+  readonly lowConcurrency: number;
+  readonly maxLowQueue: number;
+  #lowLoad = 0;
   #queue: Waiter[] = [];
   /** Served before #queue: page openings go ahead of bulk issuing, so pages stay up under load. */
   #priority: Waiter[] = [];
+  /** Served after both, and only within lowConcurrency. */
+  #low: Waiter[] = [];
+  /** Jobs started so far, by lane (metrics, and tests counting PBKDF2 runs). */
+  readonly started: Record<Lane, number> = { priority: 0, normal: 0, low: 0 };
   /** Average milliseconds of a job of weight 1. */
   #averageMs = INITIAL_ESTIMATE_MS;
 
@@ -71,6 +92,12 @@ export class WorkLimiter {
     this.concurrency = concurrency;
     this.maxQueue = maxQueue;
     this.maxPriorityQueue = options.maxPriorityQueue ?? maxQueue;
+    const lowConcurrency = options.lowConcurrency ?? 1;
+    if (!Number.isSafeInteger(lowConcurrency) || lowConcurrency < 1) {
+      throw new InstantConnectError('ERR_INTERNAL', 'WorkLimiter: lowConcurrency must be an integer ≥ 1.');
+    }
+    this.lowConcurrency = Math.min(lowConcurrency, concurrency);
+    this.maxLowQueue = options.maxLowQueue ?? 8;
   }
 
   /** Jobs running now (metrics). */
@@ -80,7 +107,7 @@ export class WorkLimiter {
 
   /** Jobs waiting for a slot (metrics). */
   get queued(): number {
-    return this.#queue.length + this.#priority.length;
+    return this.#queue.length + this.#priority.length + this.#low.length;
   }
 
   /**
@@ -88,13 +115,17 @@ export class WorkLimiter {
    * (queued + running weight) / concurrency × average, rounded up and kept within 1..60.
    */
   get retryAfter(): number {
-    const waiting = [...this.#priority, ...this.#queue].reduce((sum, w) => sum + w.weight, 0);
+    const waiting = [...this.#priority, ...this.#queue, ...this.#low].reduce((sum, w) => sum + w.weight, 0);
     const backlog = (waiting + this.#load) / this.concurrency;
     return Math.min(60, Math.max(1, Math.ceil((backlog * this.#averageMs) / 1000)));
   }
 
   #fits(weight: number): boolean {
     return this.#running === 0 || this.#load + weight <= this.concurrency + 1e-9;
+  }
+
+  #fitsLow(weight: number): boolean {
+    return this.#fits(weight) && this.#lowLoad + weight <= this.lowConcurrency + 1e-9;
   }
 
   /**
@@ -105,15 +136,22 @@ export class WorkLimiter {
    */
   run<T>(
     fn: () => Promise<T> | T,
-    options: { signal?: AbortSignal; weight?: number; priority?: boolean } = {},
+    options: { signal?: AbortSignal; weight?: number; priority?: boolean; lane?: Lane } = {},
   ): Promise<T> {
     const { signal } = options;
     const weight = Math.min(1, Math.max(MIN_WEIGHT, options.weight ?? 1));
-    const lane = options.priority ? this.#priority : this.#queue;
+    const name: Lane = options.lane ?? (options.priority ? 'priority' : 'normal');
+    const lane = name === 'priority' ? this.#priority : name === 'low' ? this.#low : this.#queue;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const ahead = options.priority ? this.#priority.length : this.#priority.length + this.#queue.length;
-    if (ahead === 0 && this.#fits(weight)) return this.#execute(fn, weight);
-    if (lane.length >= (options.priority ? this.maxPriorityQueue : this.maxQueue)) {
+    const ahead =
+      this.#priority.length +
+      (name === 'priority' ? 0 : this.#queue.length) +
+      (name === 'low' ? this.#low.length : 0);
+    if (ahead === 0 && (name === 'low' ? this.#fitsLow(weight) : this.#fits(weight)))
+      return this.#execute(fn, weight, name);
+    const bound =
+      name === 'priority' ? this.maxPriorityQueue : name === 'low' ? this.maxLowQueue : this.maxQueue;
+    if (lane.length >= bound) {
       return Promise.reject(new OverloadedError(this.retryAfter));
     }
     return new Promise<T>((resolve, reject) => {
@@ -126,7 +164,7 @@ export class WorkLimiter {
         weight,
         start: () => {
           signal?.removeEventListener('abort', onAbort);
-          this.#execute(fn, weight).then(resolve, reject);
+          this.#execute(fn, weight, name).then(resolve, reject);
         },
       };
       lane.push(waiter);
@@ -134,9 +172,11 @@ export class WorkLimiter {
     });
   }
 
-  async #execute<T>(fn: () => Promise<T> | T, weight: number): Promise<T> {
+  async #execute<T>(fn: () => Promise<T> | T, weight: number, lane: Lane): Promise<T> {
     this.#running++;
     this.#load += weight;
+    if (lane === 'low') this.#lowLoad += weight;
+    this.started[lane] += 1;
     const started = performance.now();
     try {
       return await fn();
@@ -145,12 +185,18 @@ export class WorkLimiter {
       this.#averageMs += EWMA_WEIGHT * (perUnit - this.#averageMs);
       this.#running--;
       this.#load -= weight;
-      // Priority lane first; within a lane first in, first out: the head starts when it fits,
-      // and nothing overtakes it.
+      if (lane === 'low') this.#lowLoad -= weight;
+      // Priority lane first, then the normal one, the low lane last; within a lane first in,
+      // first out: the head starts when it fits, and nothing overtakes it.
       for (;;) {
-        const lane = this.#priority.length > 0 ? this.#priority : this.#queue;
-        if (lane.length === 0 || !this.#fits(lane[0]!.weight)) break;
-        lane.shift()!.start();
+        if (this.#priority.length > 0 || this.#queue.length > 0) {
+          const next = this.#priority.length > 0 ? this.#priority : this.#queue;
+          if (!this.#fits(next[0]!.weight)) break;
+          next.shift()!.start();
+          continue;
+        }
+        if (this.#low.length === 0 || !this.#fitsLow(this.#low[0]!.weight)) break;
+        this.#low.shift()!.start();
       }
     }
   }

@@ -25,6 +25,17 @@ export interface RateLimiter {
   hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision>;
   /** Whether `key` is still under `limit`, without counting. */
   peek(key: string, limit: number, windowSeconds: number): Promise<RateDecision>;
+  /**
+   * Counts one hit now, atomically, like `hit`, and hands back a way to take it back: a budget
+   * reserved before expensive work and refunded when the work turns out legitimate. Concurrent
+   * callers cannot all pass a check that only reads (see `peek`): at most `limit` are allowed.
+   */
+  reserve(key: string, limit: number, windowSeconds: number): Promise<RateReservation>;
+}
+
+export interface RateReservation extends RateDecision {
+  /** Takes the hit back (in the window it was counted in; a no-op once that window is over). */
+  refund(): Promise<void>;
 }
 
 const windowOf = (now: number, size: number) => Math.floor(now / size) * size;
@@ -62,6 +73,23 @@ export class MemoryRateLimiter implements RateLimiter {
     const { entry, retryAfter } = this.#get(key, windowSeconds);
     return { allowed: entry.count < limit, count: entry.count, retryAfter: Math.max(1, retryAfter) };
   }
+
+  async reserve(key: string, limit: number, windowSeconds: number): Promise<RateReservation> {
+    const { entry, retryAfter } = this.#get(key, windowSeconds);
+    entry.count += 1;
+    let refunded = false;
+    return {
+      allowed: entry.count <= limit,
+      count: entry.count,
+      retryAfter: Math.max(1, retryAfter),
+      refund: async () => {
+        // The same window's entry only: a hit of a finished window is already forgotten.
+        if (refunded) return;
+        refunded = true;
+        if (this.#counts.get(`${key}|${windowSeconds}`) === entry && entry.count > 0) entry.count -= 1;
+      },
+    };
+  }
 }
 
 /** Counters in the store (PostgreSQL), shared by every instance. */
@@ -92,6 +120,24 @@ export class StoreRateLimiter implements RateLimiter {
     );
     return { allowed: count < limit, count, retryAfter: Math.max(1, start + windowSeconds - now) };
   }
+
+  async reserve(key: string, limit: number, windowSeconds: number): Promise<RateReservation> {
+    const now = this.now();
+    const start = windowOf(now, windowSeconds);
+    const id = `${key}|${windowSeconds}|${start}`;
+    const count = await this.store.incrementCounter(id, 1, start + windowSeconds);
+    let refunded = false;
+    return {
+      allowed: count <= limit,
+      count,
+      retryAfter: Math.max(1, start + windowSeconds - now),
+      refund: async () => {
+        if (refunded) return;
+        refunded = true;
+        await this.store.incrementCounter(id, -1, start + windowSeconds);
+      },
+    };
+  }
 }
 
 export interface RateLimits {
@@ -103,6 +149,12 @@ export interface RateLimits {
   publicPerAddress: number;
   /** Token openings that fail, per address per minute (each can cost PBKDF2 work). */
   failedOpensPerAddress: number;
+  /**
+   * Short-link codes that match no link, per address per minute (default 60): past it, every
+   * short link from that address answers 429 until the minute is over, so codes cannot be
+   * enumerated. Codes that resolve never spend it.
+   */
+  shortCodeMissesPerAddress?: number;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
@@ -110,6 +162,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   issuePerAddress: 600,
   publicPerAddress: 3000,
   failedOpensPerAddress: 30,
+  shortCodeMissesPerAddress: 60,
 };
 
 /** Limits from RATE_LIMIT_* variables (per minute), defaults for the rest; 0 turns one off. */
@@ -128,6 +181,10 @@ export function rateLimitsFromEnv(env: Record<string, string | undefined> = proc
     failedOpensPerAddress: read(
       'RATE_LIMIT_FAILED_OPENS_PER_ADDRESS',
       DEFAULT_RATE_LIMITS.failedOpensPerAddress,
+    ),
+    shortCodeMissesPerAddress: read(
+      'RATE_LIMIT_SHORT_CODE_MISSES_PER_ADDRESS',
+      DEFAULT_RATE_LIMITS.shortCodeMissesPerAddress ?? 60,
     ),
   };
 }

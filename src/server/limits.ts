@@ -4,14 +4,26 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { OpenBudget } from '../broker/service.js';
-import { RateLimitedError, type RateLimiter, type RateLimits } from '../reliability/rate-limit.js';
+import {
+  DEFAULT_RATE_LIMITS,
+  RateLimitedError,
+  type RateLimiter,
+  type RateLimits,
+  type RateReservation,
+} from '../reliability/rate-limit.js';
 
 export interface Limits {
   issue(request: FastifyRequest, apiKeyId: string | undefined): Promise<void>;
   public(request: FastifyRequest): Promise<void>;
   openBudget(request: FastifyRequest): OpenBudget;
+  /**
+   * Looks a short-link code up within the address's budget of misses: one miss is reserved
+   * before the look-up and refunded when the code resolves. Past the budget, every code from
+   * that address is refused (429) without a look-up, so codes cannot be enumerated.
+   */
+  shortCode<T>(request: FastifyRequest, lookUp: () => Promise<T | undefined>): Promise<T | undefined>;
   /** Refusals so far, by kind (metrics). */
-  readonly refused: Record<'issue' | 'public' | 'open', number>;
+  readonly refused: Record<'issue' | 'public' | 'open' | 'short', number>;
 }
 
 const MINUTE = 60;
@@ -21,7 +33,8 @@ export function createLimits(
   limits: RateLimits,
   onRefuse?: (kind: string) => void,
 ): Limits {
-  const refused = { issue: 0, public: 0, open: 0 };
+  const refused = { issue: 0, public: 0, open: 0, short: 0 };
+  const unlimited: RateReservation = { allowed: true, count: 0, retryAfter: 1, refund: async () => {} };
   const check = async (kind: 'issue' | 'public', key: string, limit: number, what: string) => {
     if (limit <= 0) return;
     const decision = await limiter.hit(key, limit, MINUTE);
@@ -53,19 +66,34 @@ export function createLimits(
       const key = `open-failed:ip:${request.ip}`;
       const limit = limits.failedOpensPerAddress;
       return {
-        async allow() {
-          if (limit <= 0) return { allowed: true, count: 0, retryAfter: 1 };
-          const decision = await limiter.peek(key, limit, MINUTE);
-          if (!decision.allowed) {
+        // Counted before the work (atomically), refunded when the token opens: however many
+        // forged tokens arrive at once, at most `limit` a minute reach PBKDF2.
+        async reserve() {
+          if (limit <= 0) return unlimited;
+          const reservation = await limiter.reserve(key, limit, MINUTE);
+          if (!reservation.allowed) {
             refused.open += 1;
             onRefuse?.('open');
           }
-          return decision;
-        },
-        async fail() {
-          if (limit > 0) await limiter.hit(key, limit, MINUTE);
+          return reservation;
         },
       };
+    },
+    async shortCode(request, lookUp) {
+      const limit = limits.shortCodeMissesPerAddress ?? DEFAULT_RATE_LIMITS.shortCodeMissesPerAddress ?? 0;
+      if (limit <= 0) return lookUp();
+      const reservation = await limiter.reserve(`short-miss:ip:${request.ip}`, limit, MINUTE);
+      if (!reservation.allowed) {
+        refused.short += 1;
+        onRefuse?.('short');
+        throw new RateLimitedError(
+          `Too many short links that match no visit came from your address: at most ${limit} a minute; try again in ${reservation.retryAfter} s`,
+          reservation.retryAfter,
+        );
+      }
+      const found = await lookUp();
+      if (found !== undefined) await reservation.refund();
+      return found;
     },
   };
 }

@@ -67,7 +67,7 @@ export function setupMetrics(app: FastifyInstance, sources: MetricSources): void
   const lastRefused: Record<string, number> = {};
   new Counter({
     name: 'ic_rate_limit_refusals_total',
-    help: 'Requests refused by a rate limit, by kind (issue, public, open: failed token openings)',
+    help: 'Requests refused by a rate limit, by kind (issue, public, open: failed token openings, short: unknown short-link codes)',
     labelNames: ['kind'] as const,
     registers: [registry],
     collect() {

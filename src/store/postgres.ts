@@ -187,6 +187,14 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX counters_expiry ON counters (expires_at);
    CREATE INDEX visit_links_cipher ON visit_links USING hash (cipher);`,
+  // Broker keys retire: keys replaced before this version retire once every link recorded so far
+  // has expired.
+  `ALTER TABLE broker_keys ADD COLUMN retires_at BIGINT;
+   UPDATE broker_keys SET retires_at = GREATEST(
+     (SELECT MAX(expires_at) FROM visits),
+     (SELECT MAX(expires_at) FROM short_links),
+     EXTRACT(EPOCH FROM now())::bigint + 1200
+   ) WHERE NOT active;`,
 ];
 
 /** The advisory lock held while migrating (any constant; the same in every instance). */
@@ -438,14 +446,23 @@ export class PostgresStore implements Store {
       material: String(r['material']),
       createdAt: num(r['created_at']),
       active: r['active'] === true,
+      ...(r['retires_at'] !== null && r['retires_at'] !== undefined
+        ? { retiresAt: num(r['retires_at']) }
+        : {}),
     }));
   }
 
-  async addBrokerKey(key: StoredBrokerKey): Promise<void> {
+  async addBrokerKey(key: StoredBrokerKey, options: { retireNotBefore?: number } = {}): Promise<void> {
     await this.#tx(async (c) => {
       // Rotations on two instances at once: the second waits, so exactly one key ends up active.
       await c.query('LOCK TABLE broker_keys IN SHARE ROW EXCLUSIVE MODE');
-      if (key.active) await c.query('UPDATE broker_keys SET active = FALSE WHERE active');
+      if (key.active)
+        await c.query(
+          `UPDATE broker_keys SET active = FALSE, retires_at = GREATEST($1::bigint,
+             (SELECT MAX(expires_at) FROM visits), (SELECT MAX(expires_at) FROM short_links))
+           WHERE active`,
+          [options.retireNotBefore ?? key.createdAt],
+        );
       await c.query('INSERT INTO broker_keys (kid, material, created_at, active) VALUES ($1, $2, $3, $4)', [
         key.kid,
         key.material,
@@ -453,6 +470,11 @@ export class PostgresStore implements Store {
         key.active,
       ]);
     });
+  }
+
+  async brokerKeysVersion(): Promise<number> {
+    const r = await this.#one('SELECT COUNT(*) AS n FROM broker_keys');
+    return Number(r?.['n'] ?? 0);
   }
 
   async insertShortLinks(links: ShortLinkRecord[]): Promise<string[]> {

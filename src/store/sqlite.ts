@@ -186,6 +186,14 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX counters_expiry ON counters (expires_at);
    CREATE INDEX visit_links_cipher ON visit_links (cipher);`,
+  // Broker keys retire: keys replaced before this version retire once every link recorded so far
+  // has expired.
+  `ALTER TABLE broker_keys ADD COLUMN retires_at INTEGER;
+   UPDATE broker_keys SET retires_at = MAX(
+     COALESCE((SELECT MAX(expires_at) FROM visits), 0),
+     COALESCE((SELECT MAX(expires_at) FROM short_links), 0),
+     CAST(strftime('%s', 'now') AS INTEGER) + 1200
+   ) WHERE active = 0;`,
 ];
 
 export class SqliteStore implements Store {
@@ -317,16 +325,38 @@ export class SqliteStore implements Store {
       material: String(r['material']),
       createdAt: Number(r['created_at']),
       active: Number(r['active']) === 1,
+      ...(r['retires_at'] !== null && r['retires_at'] !== undefined
+        ? { retiresAt: Number(r['retires_at']) }
+        : {}),
     }));
   }
 
-  async addBrokerKey(key: StoredBrokerKey): Promise<void> {
+  async addBrokerKey(key: StoredBrokerKey, options: { retireNotBefore?: number } = {}): Promise<void> {
     this.#db.transaction(() => {
-      if (key.active) this.#stmt('UPDATE broker_keys SET active = 0').run();
+      if (key.active)
+        this.#stmt(
+          `UPDATE broker_keys SET active = 0, retires_at = MAX(?,
+             COALESCE((SELECT MAX(expires_at) FROM visits), 0),
+             COALESCE((SELECT MAX(expires_at) FROM short_links), 0))
+           WHERE active = 1`,
+        ).run(options.retireNotBefore ?? key.createdAt);
       this.#db
         .prepare('INSERT INTO broker_keys (kid, material, created_at, active) VALUES (?, ?, ?, ?)')
         .run(key.kid, key.material, key.createdAt, key.active ? 1 : 0);
     })();
+    this.#keysVersion = undefined;
+  }
+
+  /** The data_version seen last, and the key count read then. */
+  #keysVersion: { data: number; count: number } | undefined;
+
+  async brokerKeysVersion(): Promise<number> {
+    // Changes only when another connection commits: then (and only then) count the keys again.
+    const data = Number((this.#stmt('PRAGMA data_version').get() as Row)['data_version']);
+    if (this.#keysVersion?.data === data) return this.#keysVersion.count;
+    const count = Number((this.#stmt('SELECT COUNT(*) AS n FROM broker_keys').get() as Row)['n']);
+    this.#keysVersion = { data, count };
+    return count;
   }
 
   async insertShortLinks(links: ShortLinkRecord[]): Promise<string[]> {

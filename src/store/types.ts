@@ -32,6 +32,8 @@ export interface StoredBrokerKey {
   createdAt: number;
   /** The key that signs new tokens; older keys only open tokens issued before a rotation. */
   active: boolean;
+  /** Set when the key stops issuing: from then on (epoch seconds) it opens nothing. */
+  retiresAt?: number;
 }
 
 export interface ShortLinkRecord {
@@ -185,8 +187,17 @@ export interface Store {
   revokeApiKey(orgId: string, id: string, at: number): Promise<boolean>;
 
   listBrokerKeys(): Promise<StoredBrokerKey[]>;
-  /** Adds a key and, when `active`, makes it the only active one. */
-  addBrokerKey(key: StoredBrokerKey): Promise<void>;
+  /**
+   * Adds a key and, when `active`, makes it the only active one. The keys it replaces retire at
+   * the latest `expires_at` of every visit and short link stored so far, and not before
+   * `retireNotBefore` (default the new key's `createdAt`), in the same transaction.
+   */
+  addBrokerKey(key: StoredBrokerKey, options?: { retireNotBefore?: number }): Promise<void>;
+  /**
+   * A number that changes whenever a key is added, by this or another process; cheap enough to
+   * read before every issuing call (SQLite: no table read unless another connection wrote).
+   */
+  brokerKeysVersion(): Promise<number>;
 
   /** Inserts all or none; returns the codes that already existed (caller draws new ones). */
   insertShortLinks(links: ShortLinkRecord[]): Promise<string[]>;

@@ -42,6 +42,7 @@ export const ROOMY_LIMITS = {
   issuePerAddress: 100_000,
   publicPerAddress: 100_000,
   failedOpensPerAddress: 100_000,
+  shortCodeMissesPerAddress: 100_000,
 };
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {

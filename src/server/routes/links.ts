@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { BrokerService } from '../../broker/service.js';
+import { OverloadedError } from '../../crypto/limiter.js';
 import { TokenError } from '../../crypto/tokens.js';
 import { isoSeconds } from '../../domain/time.js';
 import { CancelledError, NotFoundError, ValidationError } from '../../errors.js';
@@ -43,12 +44,33 @@ export async function linkRoutes(
   app.addHook('onRequest', async (request) => limits.public(request));
 
   app.get<{ Params: { code: string } }>('/visit/:code', async (request, reply) => {
+    let missed: NotFoundError | undefined;
     try {
-      const { location } = await broker.resolveShortLink(request.params.code);
-      return reply.redirect(location, 302);
+      // Within the address's budget of misses: past it, no code is looked up (nor revealed).
+      const resolved = await limits.shortCode(request, () =>
+        broker.resolveShortLink(request.params.code).catch((err: unknown) => {
+          if (!(err instanceof NotFoundError)) throw err;
+          missed = err;
+          return undefined;
+        }),
+      );
+      if (resolved) return reply.redirect(resolved.location, 302);
+      throw missed ?? new NotFoundError('No visit link with this code');
     } catch (err) {
       if (err instanceof NotFoundError && wantsHtml(request)) {
         return reply.status(404).type('text/html; charset=utf-8').send(notFoundPage(err.message));
+      }
+      if (err instanceof RateLimitedError && wantsHtml(request)) {
+        return reply
+          .status(429)
+          .header('retry-after', err.retryAfter)
+          .type('text/html; charset=utf-8')
+          .send(
+            page(
+              'Too many attempts',
+              `<h1>Too many attempts</h1><p>Too many links that lead nowhere came from your network. Try again in ${err.retryAfter} seconds.</p>`,
+            ),
+          );
       }
       throw err;
     }
@@ -118,6 +140,10 @@ async function renderLinkPage(
         'Too many attempts',
         `<h1>Too many attempts</h1><p>Too many links that could not be opened came from your network. Try again in ${err.retryAfter} seconds.</p>`,
       );
+    }
+    if (err instanceof OverloadedError) {
+      reply.header('retry-after', err.retryAfter);
+      return html(503, 'Busy', `<h1>The server is busy</h1><p>Try again in ${err.retryAfter} seconds.</p>`);
     }
     if (err instanceof CancelledError) {
       return html(
