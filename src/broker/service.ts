@@ -260,7 +260,13 @@ export class BrokerService {
     const known = await this.#store.findVisitLinkByCipher(cipher);
     if (known?.visit.status === 'cancelled') throw new CancelledError();
     const cached = this.#opened.get(cipher);
-    if (cached && now < cached.claims.exp && (cached.claims.nbf === undefined || now >= cached.claims.nbf)) {
+    // A token whose key retired since it was cached opens no more.
+    if (cached && this.#keyring.forToken(cached.kid, now).length === 0) this.#opened.delete(cipher);
+    else if (
+      cached &&
+      now < cached.claims.exp &&
+      (cached.claims.nbf === undefined || now >= cached.claims.nbf)
+    ) {
       const recorded = known ?? (await this.#store.findVisitLinkByJti(cached.claims.jti));
       if (recorded?.visit.status === 'cancelled') throw new CancelledError();
       return { ...cached, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };

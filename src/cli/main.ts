@@ -278,7 +278,8 @@ Examples:
   $ instant-connect keys create --name ci --json | jq -r .key
   $ instant-connect keys list
   $ instant-connect keys revoke key_0123456789ab
-  $ instant-connect keys rotate-broker`,
+  $ instant-connect keys rotate-broker
+  $ instant-connect keys list-broker`,
     );
   keys
     .command('create')
@@ -307,12 +308,24 @@ Examples:
     .action(async (id, flags) => (await import('./commands/keys.js')).revoke(id, flags));
   keys
     .command('rotate-broker')
-    .description('make a new broker token key; older keys keep opening the tokens they issued')
+    .description(
+      'make a new broker token key; older keys keep opening the tokens they issued until those expire, then retire',
+    )
     .addOption(dataOption())
     .addOption(databaseOption())
     .option('--json', 'print JSON')
     .addHelpText('after', examples('keys rotate-broker', 'keys rotate-broker --json'))
     .action(async (flags) => (await import('./commands/keys.js')).rotateBroker(flags));
+  keys
+    .command('list-broker')
+    .description(
+      'list the broker token keys (never their secrets): the active one, and when the others retire',
+    )
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('keys list-broker', 'keys list-broker --json'))
+    .action(async (flags) => (await import('./commands/keys.js')).listBroker(flags));
   return program;
 }
 

@@ -60,11 +60,39 @@ export async function rotateBroker(flags: {
   json?: boolean;
 }): Promise<void> {
   await withBrokerContext(flags, async (ctx) => {
-    const kid = await ctx.keyring.rotate(Math.floor(Date.now() / 1000));
-    if (flags.json) process.stdout.write(`${JSON.stringify({ kid, keys: ctx.keyring.size })}\n`);
-    else
-      process.stderr.write(
-        `New broker key ${kid} issues tokens from now on; ${ctx.keyring.size - 1} older key(s) still open the tokens they issued. Restart running servers to pick it up at once (they also reload when they meet a token of the new key).\n`,
+    const now = Math.floor(Date.now() / 1000);
+    const kid = await ctx.keyring.rotate(now);
+    const keys = ctx.keyring.describe(now);
+    const older = keys.filter((k) => k.kid !== kid);
+    const opening = older.filter((k) => k.state === 'opening');
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ kid, keys: ctx.keyring.size, older })}\n`);
+      return;
+    }
+    const until = opening.map((k) => `${k.kid} until ${when(k.retiresAt)}`).join(', ');
+    process.stderr.write(
+      `New broker key ${kid} issues tokens from now on; ${older.length} older key(s), ${opening.length} of them still opening the tokens they issued${until ? ` (${until})` : ''}, the rest retired. Running servers issue with the new key from their next call.\n`,
+    );
+  });
+}
+
+/** `keys list-broker`: the broker's token keys, which one issues, and when the others retire. */
+export async function listBroker(flags: { data?: string; database?: string; json?: boolean }): Promise<void> {
+  await withBrokerContext(flags, async (ctx) => {
+    const keys = ctx.keyring.describe(Math.floor(Date.now() / 1000));
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+      return;
+    }
+    const rows = [['KID', 'CREATED', 'STATE', 'RETIRES']];
+    for (const k of keys) rows.push([k.kid, when(k.createdAt), k.state, when(k.retiresAt)]);
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows)
+      process.stdout.write(
+        `${r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
       );
   });
 }
