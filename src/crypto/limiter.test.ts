@@ -269,3 +269,26 @@ test('the priority lane goes ahead of waiting bulk work, and has its own queue b
   await Promise.all([first, bulk, page, page2]);
   assert.deepEqual(order, ['page', 'page2', 'bulk']);
 });
+
+test('the low lane holds at most lowConcurrency running and maxLowQueue waiting, and goes after the other lanes', async () => {
+  const limiter = new WorkLimiter({ concurrency: 3, maxQueue: 10, lowConcurrency: 1, maxLowQueue: 2 });
+  const gates = Array.from({ length: 6 }, () => deferred());
+  const order: string[] = [];
+  const job = (name: string, gate: { promise: Promise<void> }) => async () => {
+    order.push(name);
+    await gate.promise;
+  };
+  const low = [0, 1, 2].map((i) => limiter.run(job(`low${i}`, gates[i]!), { lane: 'low' }));
+  await assert.rejects(limiter.run(job('low3', gates[5]!), { lane: 'low' }), OverloadedError);
+  await tick();
+  assert.deepEqual(order, ['low0'], 'one low job at a time, though there is room for three');
+  // Priority and normal work still starts at once beside it.
+  const normal = limiter.run(job('normal', gates[3]!));
+  const priority = limiter.run(job('priority', gates[4]!), { priority: true });
+  await tick();
+  assert.deepEqual(order, ['low0', 'normal', 'priority']);
+  for (const gate of gates) gate.resolve();
+  await Promise.all([...low, normal, priority]);
+  assert.deepEqual(order, ['low0', 'normal', 'priority', 'low1', 'low2']);
+  assert.deepEqual(limiter.started, { priority: 1, normal: 1, low: 3 });
+});

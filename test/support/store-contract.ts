@@ -92,6 +92,55 @@ export function storeContract(
       );
     });
 
+    test('broker keys: a replaced key retires after every recorded link, never before the floor given; the version changes', async () => {
+      const v0 = await store.brokerKeysVersion();
+      const k1 = (await store.listBrokerKeys()).find((k) => k.kid === 'k1')?.retiresAt;
+      assert.equal(typeof k1, 'number', 'k1 stopped issuing when k2 was added');
+      await store.addBrokerKey(
+        { kid: 'k3', material: 'm3', createdAt: 3, active: true },
+        { retireNotBefore: 9e9 },
+      );
+      const v1 = await store.brokerKeysVersion();
+      assert.notEqual(v1, v0);
+      let keys = await store.listBrokerKeys();
+      assert.equal(keys.find((k) => k.kid === 'k2')?.retiresAt, 9e9, 'the floor, later than any link');
+      assert.equal(keys.find((k) => k.kid === 'k3')?.retiresAt, undefined, 'the active key does not retire');
+      assert.equal(
+        keys.find((k) => k.kid === 'k1')?.retiresAt,
+        k1,
+        'set once, when a key stops issuing',
+      );
+      const [taken] = await store.insertShortLinks([
+        {
+          code: 'RetireAt1',
+          orgId: org.id,
+          cipher: 'cipher-retire',
+          role: 'guest',
+          vertical: 'gen',
+          hostLogin: false,
+          subject: 'retire',
+          expiresAt: 8e9,
+          createdAt: 4,
+        },
+      ]);
+      assert.equal(taken, undefined);
+      await store.addBrokerKey(
+        { kid: 'k4', material: 'm4', createdAt: 4, active: true },
+        { retireNotBefore: 5 },
+      );
+      assert.notEqual(await store.brokerKeysVersion(), v1);
+      keys = await store.listBrokerKeys();
+      assert.ok(
+        (keys.find((k) => k.kid === 'k3')?.retiresAt ?? 0) >= 8e9,
+        'not before the latest link expires',
+      );
+      assert.equal(
+        await store.brokerKeysVersion(),
+        await store.brokerKeysVersion(),
+        'stable while nothing changes',
+      );
+    });
+
     test('short links: stored whole, all or none on a taken code', async () => {
       const link = (code: string): ShortLinkRecord => ({
         code,
