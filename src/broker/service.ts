@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import Type from 'typebox';
-import { OverloadedError, type WorkLimiter } from '../crypto/limiter.js';
+import type { WorkLimiter } from '../crypto/limiter.js';
 import {
   type BrokerClaims,
   issueToken,
@@ -246,8 +246,7 @@ export class BrokerService {
    *   address never pay for a forger.
    * - Any other cipher first reserves one opening of the address's budget (atomically, so
    *   concurrent forgeries cannot all pass a check), and is refused (429) without any PBKDF2
-   *   once that budget is gone; the reservation is refunded when the token opens, or when it
-   *   was never tried (503). Its PBKDF2 runs in the limiter's low lane, which holds little work in flight and a
+   *   once that budget is gone; the reservation is refunded only when the token opens. Its PBKDF2 runs in the limiter's low lane, which holds little work in flight and a
    *   short queue, and answers 503 when full.
    * - A token is tried with one key at most: the one its `kid` names (a kid we do not hold,
    *   after a version-checked reload, or of a retired key, is refused without PBKDF2), or the
@@ -298,9 +297,8 @@ export class BrokerService {
         lane: known ? 'priority' : 'low',
       });
     } catch (err) {
-      // A token never tried (the low lane was full) gives its reservation back; any other that
-      // did not open keeps it (an unrecorded token outside its window cost PBKDF2 too).
-      if (reservation && err instanceof OverloadedError) await reservation.refund();
+      // Any token that did not open keeps its reservation, even one the full low lane refused
+      // (503) without crypto: an address past its budget gets 429, not another place in line.
       // A link of a cancelled visit that has not opened yet is cancelled, not "come back later".
       if (err instanceof TokenError && err.code === 'ERR_TOKEN_NOT_YET_VALID' && err.jti) {
         const recorded = await this.#store.findVisitLinkByJti(err.jti);
