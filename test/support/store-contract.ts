@@ -105,11 +105,7 @@ export function storeContract(
       let keys = await store.listBrokerKeys();
       assert.equal(keys.find((k) => k.kid === 'k2')?.retiresAt, 9e9, 'the floor, later than any link');
       assert.equal(keys.find((k) => k.kid === 'k3')?.retiresAt, undefined, 'the active key does not retire');
-      assert.equal(
-        keys.find((k) => k.kid === 'k1')?.retiresAt,
-        k1,
-        'set once, when a key stops issuing',
-      );
+      assert.equal(keys.find((k) => k.kid === 'k1')?.retiresAt, k1, 'set once, when a key stops issuing');
       const [taken] = await store.insertShortLinks([
         {
           code: 'RetireAt1',
