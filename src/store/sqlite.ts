@@ -186,6 +186,9 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX counters_expiry ON counters (expires_at);
    CREATE INDEX visit_links_cipher ON visit_links (cipher);`,
+  // The pruning job finds expired rows by these.
+  `CREATE INDEX short_links_expiry ON short_links (expires_at);
+   CREATE INDEX sessions_expiry ON sessions (expires_at);`,
 ];
 
 export class SqliteStore implements Store {
@@ -627,8 +630,28 @@ export class SqliteStore implements Store {
     );
   }
 
-  async pruneDeliveries(before: number): Promise<void> {
-    this.#stmt('DELETE FROM deliveries WHERE at < ?').run(before);
+  /**
+   * One DELETE of at most `limit` rows (all without a limit): each batch is its own short write
+   * transaction, so a large prune never holds the write lock for long.
+   */
+  #prune(table: string, column: string, op: '<' | '<=', bound: number, limit?: number): number {
+    if (limit === undefined)
+      return this.#stmt(`DELETE FROM ${table} WHERE ${column} ${op} ?`).run(bound).changes;
+    return this.#stmt(
+      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} ${op} ? LIMIT ?)`,
+    ).run(bound, limit).changes;
+  }
+
+  async pruneDeliveries(before: number, limit?: number): Promise<number> {
+    return this.#prune('deliveries', 'at', '<', before, limit);
+  }
+
+  async pruneShortLinks(before: number, limit?: number): Promise<number> {
+    return this.#prune('short_links', 'expires_at', '<', before, limit);
+  }
+
+  async pruneSessions(now: number, limit?: number): Promise<number> {
+    return this.#prune('sessions', 'expires_at', '<=', now, limit);
   }
 
   async enqueueJob(job: {
