@@ -1,8 +1,7 @@
 /** The embedded default store: one SQLite file in the data directory (better-sqlite3, WAL). */
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { prepareDataFiles, type Warn } from './files.js';
 
 /**
  * The driver for this Node: better-sqlite3 13 on Node 22 and newer, 12 on Node 20. 12 (raw
@@ -206,8 +205,10 @@ export class SqliteStore implements Store {
     return statement;
   }
 
-  constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  /** `warn`: where a line goes when the data directory or a database file was readable by others. */
+  constructor(file: string, options: { warn?: Warn } = {}) {
+    // The directory 0700 and the files 0600 whatever the umask (they hold keys and secrets).
+    if (file !== ':memory:') prepareDataFiles(file, options.warn);
     this.#db = new Database(file);
     this.#db.exec('PRAGMA journal_mode = WAL');
     // FULL: an answered request survives a crash or power loss, not only a process kill.
