@@ -17,6 +17,7 @@ import type { BrokerService } from '../broker/service.js';
 import type { WorkLimiter } from '../crypto/limiter.js';
 import { InstantConnectError, NotFoundError } from '../errors.js';
 import type { TriggerService } from '../hooks/trigger.js';
+import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { DEFAULT_RATE_LIMITS, MemoryRateLimiter } from '../reliability/rate-limit.js';
 import type { Store } from '../store/types.js';
@@ -24,7 +25,7 @@ import type { LiveVisits } from '../visits/live.js';
 import type { VisitService } from '../visits/service.js';
 import { clientErrorResponse, envelope, sendError } from './http-errors.js';
 import { createLimits, type Limits } from './limits.js';
-import { setupMetrics } from './metrics.js';
+import { type MetricsAccess, setupMetrics } from './metrics.js';
 import { notFoundPage } from './pages.js';
 import { brokerRoutes } from './routes/broker.js';
 import { docsRoutes } from './routes/docs.js';
@@ -34,6 +35,7 @@ import { linkRoutes } from './routes/links.js';
 import { liveRoutes } from './routes/live.js';
 import { visitRoutes } from './routes/visits.js';
 import { staffRoutes } from './staff/routes.js';
+import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 /** Largest JSON body accepted (a full joseencrypt body with 25 devices is about 3 KiB). */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -51,6 +53,8 @@ export interface AppDeps {
   /** With both, GET /metrics is served. */
   limiter?: WorkLimiter;
   runner?: JobRunner;
+  /** Its rows pruned show in /metrics. */
+  pruner?: Pruner;
 }
 
 export interface AppOptions {
@@ -58,6 +62,10 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Staff session cookies are `Secure` (the public URL is https). Default false. */
   secureCookies?: boolean;
+  /** Proxies believed about the client's address (request.ip); default none. See trust-proxy.ts. */
+  trustProxy?: TrustProxy;
+  /** Who may read /metrics (default: this machine only, 60 a minute per address). */
+  metrics?: MetricsAccess;
 }
 
 function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -90,6 +98,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     bodyLimit: options.bodyLimit ?? BODY_LIMIT_BYTES,
     // Our own ids, never a client's: they are the TrackingID of every answer.
     genReqId: () => `IC_${randomUUID()}`,
+    trustProxy: fastifyTrustProxy(options.trustProxy),
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
@@ -174,7 +183,17 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   });
   const limits = deps.limits ?? createLimits(new MemoryRateLimiter(), DEFAULT_RATE_LIMITS);
   if (deps.limiter && deps.runner) {
-    setupMetrics(app, { broker: deps.broker, limiter: deps.limiter, runner: deps.runner, limits });
+    setupMetrics(
+      app,
+      {
+        broker: deps.broker,
+        limiter: deps.limiter,
+        runner: deps.runner,
+        limits,
+        ...(deps.pruner ? { pruner: deps.pruner } : {}),
+      },
+      options.metrics,
+    );
   }
   await app.register(healthRoutes, { store: deps.store });
   await app.register(brokerRoutes, {

@@ -1,10 +1,13 @@
 /** Starts the service: store, broker, HTTP; stops gracefully (stop accepting, finish, close the database). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type BrokerContext, openBrokerContext } from '../broker/context.js';
+import { type PruneRetention, Pruner, pruneTasks } from '../jobs/prune.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from '../reliability/rate-limit.js';
 import type { Dialler } from '../visits/live.js';
 import { buildApp } from './app.js';
 import { createLimits } from './limits.js';
+import { serveMetrics } from './metrics.js';
+import type { TrustProxy } from './trust-proxy.js';
 
 export interface ServeOptions {
   port: number;
@@ -31,6 +34,15 @@ export interface ServeOptions {
   logger?: boolean | Record<string, unknown>;
   /** Dials room devices when a host joins (default: records only). */
   dialler?: Dialler;
+  /** Proxies believed about the client's address (TRUST_PROXY); default none. */
+  trustProxy?: TrustProxy;
+  /**
+   * /metrics: a bearer `token` (METRICS_TOKEN), and/or a listener of its own (METRICS_PORT, on
+   * `host`, default 127.0.0.1), then not on the main port. Neither: the main port, this machine only.
+   */
+  metrics?: { token?: string; host?: string; port?: number; perMinute?: number };
+  /** The pruning job: interval (0: once at start only) and retention; false: never prunes. */
+  prune?: false | (PruneRetention & { intervalSeconds?: number });
 }
 
 export interface RunningServer {
@@ -39,6 +51,10 @@ export interface RunningServer {
   /** Where it listens, e.g. http://127.0.0.1:8080 */
   url: string;
   publicUrl: string;
+  /** Where /metrics listens when it has a port of its own. */
+  metricsUrl?: string;
+  /** The pruning job (undefined when turned off). */
+  pruner?: Pruner;
   close(): Promise<void>;
 }
 
@@ -119,7 +135,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.crypto?.concurrency ? { cryptoConcurrency: options.crypto.concurrency } : {}),
     ...(options.crypto?.queue !== undefined ? { cryptoQueue: options.crypto.queue } : {}),
   });
+  const pruner =
+    options.prune === false
+      ? undefined
+      : new Pruner({
+          tasks: pruneTasks(context.store, options.prune ?? {}),
+          // A failed table (the database is down) is tried again at the next run.
+          onError: (task, err) =>
+            app?.log.warn(
+              { task, error: (err as Error).message },
+              'pruning failed; trying again at the next run',
+            ),
+          ...(options.prune?.intervalSeconds !== undefined
+            ? { intervalSeconds: options.prune.intervalSeconds }
+            : {}),
+        });
+  const metricsPort = options.metrics?.port;
   let app: FastifyInstance;
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   try {
     const logger =
       options.logger === false || options.logger === undefined
@@ -142,16 +175,35 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         limiter: context.limiter,
         runner: context.runner,
         ...(context.bot ? { bot: context.bot } : {}),
+        ...(pruner ? { pruner } : {}),
       },
       {
         logger,
         secureCookies: /^https:/i.test(options.publicUrl ?? ''),
+        ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+        metrics: {
+          ...(options.metrics?.token !== undefined ? { token: options.metrics.token } : {}),
+          ...(options.metrics?.perMinute !== undefined ? { perMinute: options.metrics.perMinute } : {}),
+          onMainPort: metricsPort === undefined,
+        },
       },
     );
     await app.listen({ port: options.port, host: options.host });
   } catch (err) {
     await context.close();
     throw err;
+  }
+  if (metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics(app, {
+        host: options.metrics?.host ?? '127.0.0.1',
+        port: metricsPort,
+      });
+    } catch (err) {
+      await app.close();
+      await context.close();
+      throw err;
+    }
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -160,15 +212,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
   context.broker.publicUrl = publicUrl;
   context.runner.start();
+  pruner?.start();
   let closing: Promise<void> | undefined;
   return {
     app,
     context,
     url,
     publicUrl,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
+    ...(pruner ? { pruner } : {}),
     close: () => {
       closing ??= (async () => {
+        await metricsServer?.server.close();
         await app.close(); // stops accepting, waits for requests in flight
+        await pruner?.stop();
         await context.close();
       })();
       return closing;

@@ -195,6 +195,9 @@ const MIGRATIONS: string[] = [
      (SELECT MAX(expires_at) FROM short_links),
      EXTRACT(EPOCH FROM now())::bigint + 1200
    ) WHERE NOT active;`,
+  // The pruning job finds expired rows by these.
+  `CREATE INDEX short_links_expiry ON short_links (expires_at);
+   CREATE INDEX sessions_expiry ON sessions (expires_at);`,
 ];
 
 /** The advisory lock held while migrating (any constant; the same in every instance). */
@@ -833,8 +836,31 @@ export class PostgresStore implements Store {
     return result.rowCount === 1;
   }
 
-  async pruneDeliveries(before: number): Promise<void> {
-    await this.#query('DELETE FROM deliveries WHERE at < $1', [before]);
+  /**
+   * One DELETE of at most `limit` rows (all without a limit). SKIP LOCKED: instances pruning at
+   * the same moment take different rows instead of waiting for each other.
+   */
+  async #prune(table: string, key: string, column: string, op: '<' | '<=', bound: number, limit?: number) {
+    const result =
+      limit === undefined
+        ? await this.#query(`DELETE FROM ${table} WHERE ${column} ${op} $1`, [bound])
+        : await this.#query(
+            `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${column} ${op} $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+            [bound, limit],
+          );
+    return result.rowCount ?? 0;
+  }
+
+  async pruneDeliveries(before: number, limit?: number): Promise<number> {
+    return this.#prune('deliveries', 'key', 'at', '<', before, limit);
+  }
+
+  async pruneShortLinks(before: number, limit?: number): Promise<number> {
+    return this.#prune('short_links', 'code', 'expires_at', '<', before, limit);
+  }
+
+  async pruneSessions(now: number, limit?: number): Promise<number> {
+    return this.#prune('sessions', 'hash', 'expires_at', '<=', now, limit);
   }
 
   async enqueueJob(job: {

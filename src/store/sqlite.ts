@@ -1,8 +1,7 @@
 /** The embedded default store: one SQLite file in the data directory (better-sqlite3, WAL). */
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { prepareDataFiles, type Warn } from './files.js';
 
 /**
  * The driver for this Node: better-sqlite3 13 on Node 22 and newer, 12 on Node 20. 12 (raw
@@ -194,6 +193,9 @@ const MIGRATIONS: string[] = [
      COALESCE((SELECT MAX(expires_at) FROM short_links), 0),
      CAST(strftime('%s', 'now') AS INTEGER) + 1200
    ) WHERE active = 0;`,
+  // The pruning job finds expired rows by these.
+  `CREATE INDEX short_links_expiry ON short_links (expires_at);
+   CREATE INDEX sessions_expiry ON sessions (expires_at);`,
 ];
 
 export class SqliteStore implements Store {
@@ -211,8 +213,10 @@ export class SqliteStore implements Store {
     return statement;
   }
 
-  constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  /** `warn`: where a line goes when the data directory or a database file was readable by others. */
+  constructor(file: string, options: { warn?: Warn } = {}) {
+    // The directory 0700 and the files 0600 whatever the umask (they hold keys and secrets).
+    if (file !== ':memory:') prepareDataFiles(file, options.warn);
     this.#db = new Database(file);
     this.#db.exec('PRAGMA journal_mode = WAL');
     // FULL: an answered request survives a crash or power loss, not only a process kill.
@@ -657,8 +661,28 @@ export class SqliteStore implements Store {
     );
   }
 
-  async pruneDeliveries(before: number): Promise<void> {
-    this.#stmt('DELETE FROM deliveries WHERE at < ?').run(before);
+  /**
+   * One DELETE of at most `limit` rows (all without a limit): each batch is its own short write
+   * transaction, so a large prune never holds the write lock for long.
+   */
+  #prune(table: string, column: string, op: '<' | '<=', bound: number, limit?: number): number {
+    if (limit === undefined)
+      return this.#stmt(`DELETE FROM ${table} WHERE ${column} ${op} ?`).run(bound).changes;
+    return this.#stmt(
+      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} ${op} ? LIMIT ?)`,
+    ).run(bound, limit).changes;
+  }
+
+  async pruneDeliveries(before: number, limit?: number): Promise<number> {
+    return this.#prune('deliveries', 'at', '<', before, limit);
+  }
+
+  async pruneShortLinks(before: number, limit?: number): Promise<number> {
+    return this.#prune('short_links', 'expires_at', '<', before, limit);
+  }
+
+  async pruneSessions(now: number, limit?: number): Promise<number> {
+    return this.#prune('sessions', 'expires_at', '<=', now, limit);
   }
 
   async enqueueJob(job: {

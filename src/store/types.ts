@@ -260,8 +260,15 @@ export interface Store {
 
   /** Records a delivery (webhook id, signature…) once: true the first time, false for a repeat. */
   markDelivery(key: string, at: number): Promise<boolean>;
-  /** Forgets deliveries older than `before` (replay windows are short). */
-  pruneDeliveries(before: number): Promise<void>;
+  /**
+   * Forgets deliveries (and job dedup keys) recorded before `before` (replay windows are short);
+   * at most `limit` of them when given (the pruning job deletes in batches). Returns how many.
+   */
+  pruneDeliveries(before: number, limit?: number): Promise<number>;
+  /** Deletes short links whose token expired before `before` (at most `limit`); returns how many. */
+  pruneShortLinks(before: number, limit?: number): Promise<number>;
+  /** Deletes staff sessions that expired at or before `now` (at most `limit`); returns how many. */
+  pruneSessions(now: number, limit?: number): Promise<number>;
 
   /**
    * Stores a job. With `dedupKey`, the key is recorded in the same transaction, and a key seen

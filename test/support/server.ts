@@ -35,6 +35,10 @@ export interface TestServerOptions {
    */
   rateLimits?: ServeOptions['rateLimits'];
   crypto?: ServeOptions['crypto'];
+  trustProxy?: ServeOptions['trustProxy'];
+  metrics?: ServeOptions['metrics'];
+  prune?: ServeOptions['prune'];
+  logger?: ServeOptions['logger'];
 }
 
 export const ROOMY_LIMITS = {
@@ -54,7 +58,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       host: '127.0.0.1',
       dataDir,
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
-      logger: false,
+      logger: options.logger ?? false,
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(options.prune !== undefined ? { prune: options.prune } : {}),
       ...(options.webex ? { webex: options.webex } : {}),
       ...(options.jobs ? { jobs: options.jobs } : {}),
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),

@@ -403,6 +403,58 @@ export function storeContract(
       assert.equal(await store.markDelivery('d1', 300), true);
     });
 
+    test('pruning: deliveries by age, in batches, counting what went; newer ones stay', async () => {
+      await store.pruneDeliveries(400); // the test above's
+      for (let i = 0; i < 5; i++) await store.markDelivery(`old-${i}`, 400 + i);
+      await store.markDelivery('young', 900);
+      assert.equal(await store.pruneDeliveries(500, 2), 2, 'at most the batch');
+      assert.equal(await store.pruneDeliveries(500, 2), 2);
+      assert.equal(await store.pruneDeliveries(500, 2), 1);
+      assert.equal(await store.pruneDeliveries(500, 2), 0, 'nothing left to prune');
+      assert.equal(await store.markDelivery('old-0', 901), true, 'a pruned key is forgotten');
+      assert.equal(await store.markDelivery('young', 901), false, 'a newer one is kept');
+      assert.equal(await store.pruneDeliveries(10_000), 2, 'without a limit, all of them');
+    });
+
+    test('pruning: short links once expired before the bound, sessions once expired', async () => {
+      const link = (code: string, expiresAt: number): ShortLinkRecord => ({
+        code,
+        orgId: org.id,
+        cipher: `cipher-${code}`,
+        role: 'guest',
+        vertical: 'gen',
+        hostLogin: false,
+        subject: 'Pruned',
+        expiresAt,
+        createdAt: 1,
+      });
+      await store.insertShortLinks([link('PruneA1', 100), link('PruneA2', 200), link('PruneA3', 300)]);
+      assert.equal(await store.pruneShortLinks(250, 1), 1);
+      assert.equal(await store.pruneShortLinks(250, 10), 1, 'only those expired before the bound');
+      assert.equal(await store.getShortLink('PruneA1'), undefined);
+      assert.equal(await store.getShortLink('PruneA2'), undefined);
+      assert.ok(await store.getShortLink('PruneA3'), 'expired after the bound: still answers "expired"');
+      assert.ok(await store.getShortLink('Abc1234'), 'a valid link is never pruned');
+      assert.equal(await store.pruneShortLinks(250), 0);
+
+      const session = (hash: string, expiresAt: number) => ({
+        hash,
+        orgId: org.id,
+        apiKeyId: 'k',
+        csrf: 'c',
+        createdAt: 1,
+        expiresAt,
+      });
+      await store.createSession(session('prune-s1', 50));
+      await store.createSession(session('prune-s2', 60));
+      await store.createSession(session('prune-s3', 5_000_000_000));
+      assert.equal(await store.pruneSessions(60, 1), 1);
+      assert.equal(await store.pruneSessions(60), 1, 'expired at the bound counts as expired');
+      assert.equal(await store.getSession('prune-s2'), undefined);
+      assert.ok(await store.getSession('prune-s3'), 'a live session stays');
+      await store.deleteSession('prune-s3');
+    });
+
     test('jobs: claimed once, leased, retried, given up', async () => {
       const id = (await store.enqueueJob({ type: 't', payload: { a: 1 }, runAt: 100, maxAttempts: 3 }))!;
       assert.deepEqual(await store.claimJobs(99, 10, 30), [], 'not due yet');

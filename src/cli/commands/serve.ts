@@ -42,6 +42,61 @@ export function jobsFromEnv(env: Record<string, string | undefined> = process.en
   };
 }
 
+/**
+ * Operations from the environment: TRUST_PROXY (which proxies' X-Forwarded-For is believed),
+ * METRICS_TOKEN / METRICS_HOST / METRICS_PORT (who reads /metrics), PRUNE_INTERVAL_SECONDS,
+ * DELIVERY_RETENTION_DAYS and SHORT_LINK_GRACE_DAYS (the pruning job). Errors name the variable,
+ * never a token's value.
+ */
+export async function opsFromEnv(env: Record<string, string | undefined> = process.env) {
+  const { parseTrustProxy } = await import('../../server/trust-proxy.js');
+  const whole = (name: string, min: number) => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    if (!/^\d+$/.test(raw) || Number(raw) < min)
+      throw new CliError(`${name} must be a whole number from ${min}`, 2);
+    return Number(raw);
+  };
+  const token = env['METRICS_TOKEN']?.trim();
+  if (token !== undefined && token !== '' && !/^[\x21-\x7e]{16,512}$/.test(token))
+    throw new CliError('METRICS_TOKEN must be 16 to 512 printable characters without spaces', 2);
+  const portRaw = env['METRICS_PORT']?.trim();
+  const port = portRaw ? parsePortVariable('METRICS_PORT', portRaw) : undefined;
+  const host = env['METRICS_HOST']?.trim() || undefined;
+  if (host !== undefined && port === undefined) throw new CliError('METRICS_HOST needs METRICS_PORT', 2);
+  const intervalSeconds = whole('PRUNE_INTERVAL_SECONDS', 0);
+  const retentionDays = whole('DELIVERY_RETENTION_DAYS', 1);
+  const graceDays = whole('SHORT_LINK_GRACE_DAYS', 0);
+  let trustProxy: ReturnType<typeof parseTrustProxy>;
+  try {
+    trustProxy = parseTrustProxy(env['TRUST_PROXY']);
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
+  const DAY = 86_400;
+  return {
+    trustProxy,
+    metrics: {
+      ...(token ? { token } : {}),
+      ...(port !== undefined ? { port } : {}),
+      ...(host !== undefined ? { host } : {}),
+    },
+    prune: {
+      ...(intervalSeconds !== undefined ? { intervalSeconds } : {}),
+      ...(retentionDays !== undefined ? { deliveriesSeconds: retentionDays * DAY } : {}),
+      ...(graceDays !== undefined ? { shortLinkGraceSeconds: graceDays * DAY } : {}),
+    },
+  };
+}
+
+function parsePortVariable(name: string, raw: string): number {
+  try {
+    return parsePort(raw);
+  } catch {
+    throw new CliError(`${name} must be a port number from 0 to 65535`, 2);
+  }
+}
+
 export async function run(flags: ServeFlags): Promise<void> {
   const { startServer } = await import('../../server/serve.js');
   const envPort = process.env['PORT'];
@@ -56,7 +111,9 @@ export async function run(flags: ServeFlags): Promise<void> {
   const webhookSecret = process.env['WEBEX_WEBHOOK_SECRET']?.trim();
   const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
   const jobs = jobsFromEnv();
+  const ops = await opsFromEnv();
   const server = await startServer({
+    ...ops,
     rateLimits: rateLimitsFromEnv(),
     ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
@@ -93,6 +150,11 @@ export async function run(flags: ServeFlags): Promise<void> {
     `  visit links:   ${broker === 'local' ? 'the local broker' : `${broker} (with WEBEX_TOKEN)`}`,
     `  bot:           ${token ? `on, Webex API ${apiUrl}, webhook POST ${server.publicUrl}/hooks/webex` : 'off (set WEBEX_TOKEN to a bot token)'}`,
   ];
+  const { describeTrustProxy } = await import('../../server/trust-proxy.js');
+  lines.push(
+    `  proxies:       ${describeTrustProxy(ops.trustProxy)}`,
+    `  metrics:       ${server.metricsUrl ?? server.url}/metrics${ops.metrics.token ? ' (with METRICS_TOKEN)' : server.metricsUrl ? '' : ' (this machine only)'}`,
+  );
   if (created.org) lines.push('  first start:   created the database, the broker key and the organisation');
   lines.push(
     '',

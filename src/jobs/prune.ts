@@ -1,0 +1,130 @@
+/**
+ * The pruning job: rows that only grow (webhook deliveries and job dedup keys, expired short
+ * links, expired staff sessions) are deleted once at start and then every interval. Deletes go
+ * in batches with a yield between them, so a large prune never holds SQLite's write lock (or a
+ * PostgreSQL row lock) for long and requests keep being served meanwhile. Several instances may
+ * prune at once: each delete is by a condition, so a row goes once, whoever takes it.
+ *
+ * Each table is one task of a list: another table is one more line in `pruneTasks`.
+ */
+import { setImmediate as yieldToRequests } from 'node:timers/promises';
+import type { Store } from '../store/types.js';
+
+const DAY = 24 * 60 * 60;
+
+export interface PruneRetention {
+  /** Seconds a webhook delivery (replay guard, job dedup key) is remembered. Default 7 days. */
+  deliveriesSeconds?: number;
+  /**
+   * Seconds a short link is kept after its token expired, so a late click still gets the
+   * "expired" page rather than "unknown". Default 30 days.
+   */
+  shortLinkGraceSeconds?: number;
+}
+
+export const DEFAULT_RETENTION: Required<PruneRetention> = {
+  deliveriesSeconds: 7 * DAY,
+  shortLinkGraceSeconds: 30 * DAY,
+};
+
+/**
+ * One table's pruning: deletes at most `limit` rows due at `now` and returns how many; a task that
+ * returns anything but a number (a store method without a limit) runs once per run.
+ */
+export interface PruneTask {
+  name: string;
+  prune(now: number, limit: number): Promise<unknown>;
+}
+
+export function pruneTasks(store: Store, retention: PruneRetention = {}): PruneTask[] {
+  const keep = { ...DEFAULT_RETENTION, ...retention };
+  return [
+    { name: 'deliveries', prune: (now, limit) => store.pruneDeliveries(now - keep.deliveriesSeconds, limit) },
+    {
+      name: 'short_links',
+      prune: (now, limit) => store.pruneShortLinks(now - keep.shortLinkGraceSeconds, limit),
+    },
+    { name: 'sessions', prune: (now, limit) => store.pruneSessions(now, limit) },
+    // { name: 'idempotency_keys', prune: (now) => store.pruneIdempotencyKeys(now - DAY) },
+  ];
+}
+
+export interface PrunerOptions {
+  tasks: PruneTask[];
+  /** Seconds between runs (default an hour); 0: only `runOnce()`, no timer. */
+  intervalSeconds?: number;
+  /** Rows per delete (default 500). */
+  batch?: number;
+  /** Epoch seconds. */
+  now?: () => number;
+  /** A task that failed (the database is down): tried again at the next run. */
+  onError?: (task: string, error: unknown) => void;
+}
+
+export class Pruner {
+  readonly #tasks: PruneTask[];
+  readonly #intervalMs: number;
+  readonly #batch: number;
+  readonly #now: () => number;
+  readonly #onError: PrunerOptions['onError'];
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  /** Set by stop(): a run in progress ends after its current batch. */
+  #halt = false;
+  /** Rows deleted so far, by task (metrics and tests); `runs`: completed runs. */
+  readonly stats: { runs: number; pruned: Record<string, number> } = { runs: 0, pruned: {} };
+
+  constructor(options: PrunerOptions) {
+    this.#tasks = options.tasks;
+    this.#intervalMs = (options.intervalSeconds ?? 3600) * 1000;
+    this.#batch = options.batch ?? 500;
+    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#onError = options.onError;
+    for (const task of this.#tasks) this.stats.pruned[task.name] = 0;
+  }
+
+  /** Prunes once now, then every interval. */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#halt = false;
+    this.#tick();
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    this.#running = this.runOnce().finally(() => {
+      this.#running = undefined;
+      if (!this.#stopped && this.#intervalMs > 0)
+        this.#timer = setTimeout(() => this.#tick(), this.#intervalMs).unref();
+    });
+  }
+
+  /** Runs every task to the end (batch after batch); a failing task does not stop the others. */
+  async runOnce(): Promise<void> {
+    const now = this.#now();
+    for (const task of this.#tasks) {
+      try {
+        for (;;) {
+          if (this.#halt) return; // stopping: the next start finishes the job
+          const result = await task.prune(now, this.#batch);
+          const n = typeof result === 'number' ? result : 0;
+          this.stats.pruned[task.name] = (this.stats.pruned[task.name] ?? 0) + n;
+          if (typeof result !== 'number' || n < this.#batch) break;
+          await yieldToRequests();
+        }
+      } catch (err) {
+        this.#onError?.(task.name, err);
+      }
+    }
+    this.stats.runs += 1;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#halt = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}
