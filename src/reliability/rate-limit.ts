@@ -103,7 +103,12 @@ export interface RateLimits {
   publicPerAddress: number;
   /** Token openings that fail, per address per minute (each can cost PBKDF2 work). */
   failedOpensPerAddress: number;
+  /** Visits the bot makes for one Webex person per HOUR (default DEFAULT_BOT_VISITS_PER_PERSON; 0: off). */
+  botVisitsPerPerson?: number;
 }
+
+/** BOT_VISITS_PER_PERSON's default: a busy clinician's day, far from a flood. */
+export const DEFAULT_BOT_VISITS_PER_PERSON = 20;
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   issuePerKey: 600,
@@ -129,5 +134,7 @@ export function rateLimitsFromEnv(env: Record<string, string | undefined> = proc
       'RATE_LIMIT_FAILED_OPENS_PER_ADDRESS',
       DEFAULT_RATE_LIMITS.failedOpensPerAddress,
     ),
+    // Per hour, not per minute: a person makes a few visits a day.
+    botVisitsPerPerson: read('BOT_VISITS_PER_PERSON', DEFAULT_BOT_VISITS_PER_PERSON),
   };
 }
