@@ -4,6 +4,9 @@
  * queues its replies as `deliver` jobs (each retried on its own), so a restart loses nothing, a
  * failed reply never repeats the command, and Webex never sees a slow or failing webhook.
  * Guest links go to the space; the host link only ever goes 1:1 to the person who asked.
+ * Only the people the administrator allows (BotAccess: email domains, Webex organisations, as
+ * Webex's API describes the person) get anything but a refusal, each within a number of visits
+ * an hour, and every word of theirs in a reply is escaped markdown.
  */
 
 import { createHash } from 'node:crypto';
@@ -12,12 +15,15 @@ import { isTimeZone } from '../domain/local-time.js';
 import type { VisitInput } from '../domain/visit-input.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
 import { verifySparkSignature } from '../hooks/signatures.js';
-import { guestMessage, hostMessage } from '../hooks/trigger.js';
 import type { JobHandler, JobRunner } from '../jobs/runner.js';
 import { PermanentJobError } from '../jobs/runner.js';
+import { RateLimitedError } from '../reliability/rate-limit.js';
 import type { Org, Store } from '../store/types.js';
 import type { VisitService, VisitView } from '../visits/service.js';
-import type { Message, MessageTarget, WebexClient } from '../webex/client.js';
+import type { Message, MessageTarget, Person, WebexClient } from '../webex/client.js';
+import { escapeMarkdown } from '../webex/markdown.js';
+import { guestMessage, hostMessage } from '../webex/messages.js';
+import { BotAccess, type BotAccessOptions, CLOSED_REPLY, REFUSED_REPLY } from './access.js';
 import { type Command, HELP, parseCommand } from './commands.js';
 
 export const WEBHOOK_SECRET_SETTING = 'webex.webhookSecret';
@@ -34,7 +40,16 @@ export interface BotOptions {
   secret?: string;
   /** Zone for people who set none. */
   timeZone?: string;
+  /** Who may use the bot (BOT_ALLOWED_DOMAINS, BOT_ALLOWED_ORGS); without any, the bot is closed. */
+  access?: BotAccessOptions;
+  /** The issuing limits of the bot's visits (see `useLimits`). */
+  limits?: BotLimits;
   now?: () => number;
+}
+
+/** The issuing limits a bot visit goes through (the server's Limits.bot); throws RateLimitedError. */
+export interface BotLimits {
+  bot(personId: string): Promise<void>;
 }
 
 /** What Webex POSTs to /hooks/webex: the fields the bot reads (Webex sends more; they are ignored). */
@@ -72,10 +87,19 @@ export class BotService {
   readonly #o: BotOptions;
   #botId: string | undefined;
   readonly #now: () => number;
+  readonly access: BotAccess;
+  #limits: BotLimits | undefined;
 
   constructor(options: BotOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.access = new BotAccess(options.access);
+    this.#limits = options.limits;
+  }
+
+  /** The server's issuing limits (set by `startServer` before the job runner starts). */
+  useLimits(limits: BotLimits): void {
+    this.#limits = limits;
   }
 
   async #secret(): Promise<string | undefined> {
@@ -174,6 +198,16 @@ export class BotService {
     });
   }
 
+  /** The person as Webex's API describes them (undefined: Webex knows nobody by that id). */
+  async #person(personId: string): Promise<Person | undefined> {
+    try {
+      return await this.#o.webex.getPerson(personId);
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return undefined;
+      throw err;
+    }
+  }
+
   async #zone(personId: string): Promise<string> {
     return (await this.#o.store.getSetting(`bot.tz.${personId}`)) ?? this.#o.timeZone ?? 'UTC';
   }
@@ -195,37 +229,50 @@ export class BotService {
       );
     const room = { roomId: message.roomId };
     const requester = { toPersonId: message.personId };
+    // Who is asking, from Webex's API (never the message's words): a stranger gets one refusal.
+    const decision = this.access.closed
+      ? this.access.check(undefined)
+      : this.access.check(await this.#person(message.personId));
+    if (!decision.allowed) {
+      await reply(room, decision.reason === 'closed' ? CLOSED_REPLY : REFUSED_REPLY);
+      return;
+    }
     const org = await this.#o.org();
     const actor = `bot:${message.personId}`;
     switch (command.kind) {
       case 'help':
       case 'unknown': {
         const prefix =
-          command.kind === 'unknown' ? `I did not understand "${command.text.slice(0, 80)}".\n\n` : '';
+          command.kind === 'unknown'
+            ? `I did not understand "${escapeMarkdown(command.text.slice(0, 80))}".\n\n`
+            : '';
         await reply(room, `${prefix}${HELP}`, message.roomType === 'group' ? undefined : NEW_VISIT_CARD);
         return;
       }
       case 'timezone': {
         if (!command.zone) {
-          await reply(room, `Your times are read in **${await this.#zone(message.personId)}**.`);
+          await reply(
+            room,
+            `Your times are read in **${escapeMarkdown(await this.#zone(message.personId))}**.`,
+          );
           return;
         }
         if (!isTimeZone(command.zone)) {
           await reply(
             room,
-            `"${command.zone}" is not a time zone I know. Try Europe/London or America/New_York.`,
+            `"${escapeMarkdown(command.zone.slice(0, 80))}" is not a time zone I know. Try Europe/London or America/New\\_York.`,
           );
           return;
         }
         await this.#o.store.setSetting(`bot.tz.${message.personId}`, command.zone);
-        await reply(room, `Your times are now read in **${command.zone}**.`);
+        await reply(room, `Your times are now read in **${escapeMarkdown(command.zone)}**.`);
         return;
       }
       case 'visits': {
         const upcoming = await this.#upcoming(org, actor);
         const lines = upcoming.map(
           (v) =>
-            `- \`${v.id}\` **${v.subject}**: ${v.state}, ${v.start} to ${v.end} (UTC), ${v.counts.guests} guest(s)`,
+            `- \`${v.id}\` **${escapeMarkdown(v.subject)}**: ${v.state}, ${v.start} to ${v.end} (UTC), ${v.counts.guests} guest(s)`,
         );
         await reply(
           room,
@@ -242,12 +289,15 @@ export class BotService {
         if (!visit) {
           await reply(
             room,
-            `I found no upcoming visit of yours called "${command.target}". Say \`visits\` to list them.`,
+            `I found no upcoming visit of yours called "${escapeMarkdown(command.target.slice(0, 200))}". Say \`visits\` to list them.`,
           );
           return;
         }
         await this.#o.visits.cancel(org, actor, visit.id);
-        await reply(room, `Cancelled **${visit.subject}** (\`${visit.id}\`). Its links no longer work.`);
+        await reply(
+          room,
+          `Cancelled **${escapeMarkdown(visit.subject)}** (\`${visit.id}\`). Its links no longer work.`,
+        );
         return;
       }
       case 'visit': {
@@ -260,12 +310,22 @@ export class BotService {
         if (command.subject) input.subject = command.subject;
         if (command.start) input.start = command.start;
         let visit: VisitView;
+        const id = visitIdFor(message.id);
         try {
+          // The issuing limits, as for the API: a re-run of a job whose visit exists is not counted.
+          if (!(await this.#o.store.getVisit(org.id, id))) await this.#limits?.bot(message.personId);
           // One message, one visit: its id comes from the message, so a re-run finds it.
-          visit = await this.#o.visits.create(org, actor, input, { id: visitIdFor(message.id) });
+          visit = await this.#o.visits.create(org, actor, input, { id });
         } catch (err) {
           if (err instanceof ValidationError) {
-            await reply(room, `I could not make that visit: ${err.issues.map((i) => i.message).join('; ')}`);
+            await reply(
+              room,
+              `I could not make that visit: ${escapeMarkdown(err.issues.map((i) => i.message).join('; '))}`,
+            );
+            return;
+          }
+          if (err instanceof RateLimitedError) {
+            await reply(room, `I made no visit. ${escapeMarkdown(err.message)}.`);
             return;
           }
           throw err;

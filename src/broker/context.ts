@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import type { BotAccessOptions } from '../bot/access.js';
 import { BotService } from '../bot/bot.js';
 import { WorkLimiter } from '../crypto/limiter.js';
 import { InstantConnectError } from '../errors.js';
@@ -40,8 +41,11 @@ export interface BrokerContextOptions {
   bus?: LiveBus;
   /** Dials room devices when a host joins (default: records only). */
   dialler?: Dialler;
-  /** The bot: its token, the Webex API base, and the webhook secret when not stored by `webhook register`. */
-  webex?: { token: string; apiUrl: string; webhookSecret?: string };
+  /**
+   * The bot: its token, the Webex API base, the webhook secret when not stored by `webhook
+   * register`, and who may use it (without `access` lists the bot is closed).
+   */
+  webex?: { token: string; apiUrl: string; webhookSecret?: string; access?: BotAccessOptions };
   /** Background jobs: how often to look for due jobs, and how long a claimed job is leased. */
   jobs?: { pollMs?: number; leaseSeconds?: number };
 }
@@ -139,6 +143,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
           org: async () => org,
           ...(options.webex?.webhookSecret ? { secret: options.webex.webhookSecret } : {}),
           ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+          ...(options.webex?.access ? { access: options.webex.access } : {}),
         })
       : undefined;
     if (bot) Object.assign(handlers, bot.handlers(), { deliver: bot.deliverHandler() });

@@ -15,6 +15,7 @@ import type { JobRunner } from '../jobs/runner.js';
 import type { HookRecord, Org, Store } from '../store/types.js';
 import { type VisitService, type VisitView, VisitViewSchema } from '../visits/service.js';
 import type { MessageTarget, WebexClient } from '../webex/client.js';
+import { guestMessage, hostMessage } from '../webex/messages.js';
 import { TRIGGER_HEADERS, verifyTriggerSignature } from './signatures.js';
 
 const Email = Type.String({
@@ -91,24 +92,6 @@ export class ConflictError extends InstantConnectError {
 }
 
 const urlOf = (l: { shortUrl?: string; longUrl: string }) => l.shortUrl ?? l.longUrl;
-
-export function hostMessage(visit: VisitView): string {
-  const host = visit.hosts[0];
-  return [
-    `**Your Instant Connect visit: ${visit.subject}**`,
-    '',
-    `Start it with your host link: ${host ? urlOf(host) : '(none)'}`,
-    '',
-    `Window: ${visit.start} to ${visit.end} (UTC). Guests wait in the lobby until you join.`,
-  ].join('\n');
-}
-
-export function guestMessage(visit: VisitView): string {
-  const links = visit.guests.map((g, i) => `- Guest ${i + 1}: ${urlOf(g)}`);
-  return [`**Join the visit: ${visit.subject}**`, '', ...links, '', `Open from ${visit.start} (UTC).`].join(
-    '\n',
-  );
-}
 
 export interface TriggerServiceOptions {
   store: Store;

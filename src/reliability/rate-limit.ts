@@ -155,7 +155,12 @@ export interface RateLimits {
    * enumerated. Codes that resolve never spend it.
    */
   shortCodeMissesPerAddress?: number;
+  /** Visits the bot makes for one Webex person per HOUR (default DEFAULT_BOT_VISITS_PER_PERSON; 0: off). */
+  botVisitsPerPerson?: number;
 }
+
+/** BOT_VISITS_PER_PERSON's default: a busy clinician's day, far from a flood. */
+export const DEFAULT_BOT_VISITS_PER_PERSON = 20;
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   issuePerKey: 600,
@@ -171,7 +176,7 @@ export function rateLimitsFromEnv(env: Record<string, string | undefined> = proc
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     if (!/^\d+$/.test(raw))
-      throw new InstantConnectError('ERR_VALIDATION', `${name} must be a whole number per minute`);
+      throw new InstantConnectError('ERR_VALIDATION', `${name} must be a whole number (0 turns the limit off)`);
     return Number(raw);
   };
   return {
@@ -186,5 +191,7 @@ export function rateLimitsFromEnv(env: Record<string, string | undefined> = proc
       'RATE_LIMIT_SHORT_CODE_MISSES_PER_ADDRESS',
       DEFAULT_RATE_LIMITS.shortCodeMissesPerAddress ?? 60,
     ),
+    // Per hour, not per minute: a person makes a few visits a day.
+    botVisitsPerPerson: read('BOT_VISITS_PER_PERSON', DEFAULT_BOT_VISITS_PER_PERSON),
   };
 }

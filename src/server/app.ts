@@ -222,6 +222,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     visits: deps.visits,
     publicUrl: () => deps.broker.publicUrl,
     secureCookies: options.secureCookies ?? false,
+    limits,
   });
 
   // 405 for the other methods of every known path (after all routes are known).

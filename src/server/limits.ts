@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { OpenBudget } from '../broker/service.js';
 import {
+  DEFAULT_BOT_VISITS_PER_PERSON,
   DEFAULT_RATE_LIMITS,
   RateLimitedError,
   type RateLimiter,
@@ -15,6 +16,11 @@ import {
 export interface Limits {
   issue(request: FastifyRequest, apiKeyId: string | undefined): Promise<void>;
   public(request: FastifyRequest): Promise<void>;
+  /**
+   * A visit the bot is about to make for a Webex person: the bot as a whole counts as one API key
+   * (RATE_LIMIT_ISSUE_PER_KEY a minute), and each person has BOT_VISITS_PER_PERSON an hour.
+   */
+  bot(personId: string): Promise<void>;
   openBudget(request: FastifyRequest): OpenBudget;
   /**
    * Looks a short-link code up within the address's budget of misses: one miss is reserved
@@ -27,6 +33,7 @@ export interface Limits {
 }
 
 const MINUTE = 60;
+const HOUR = 3600;
 
 export function createLimits(
   limiter: RateLimiter,
@@ -35,14 +42,22 @@ export function createLimits(
 ): Limits {
   const refused = { issue: 0, public: 0, open: 0, short: 0 };
   const unlimited: RateReservation = { allowed: true, count: 0, retryAfter: 1, refund: async () => {} };
-  const check = async (kind: 'issue' | 'public', key: string, limit: number, what: string) => {
+  const check = async (
+    kind: 'issue' | 'public',
+    key: string,
+    limit: number,
+    what: string,
+    window = MINUTE,
+  ) => {
     if (limit <= 0) return;
-    const decision = await limiter.hit(key, limit, MINUTE);
+    const decision = await limiter.hit(key, limit, window);
     if (!decision.allowed) {
       refused[kind] += 1;
       onRefuse?.(kind);
+      const wait =
+        decision.retryAfter > 90 ? `${Math.ceil(decision.retryAfter / 60)} min` : `${decision.retryAfter} s`;
       throw new RateLimitedError(
-        `Too many ${what}: at most ${limit} a minute; try again in ${decision.retryAfter} s`,
+        `Too many ${what}: at most ${limit} ${window === HOUR ? 'an hour' : 'a minute'}; try again in ${wait}`,
         decision.retryAfter,
       );
     }
@@ -57,6 +72,16 @@ export function createLimits(
         `issue:ip:${request.ip}`,
         limits.issuePerAddress,
         'issuing requests from your address',
+      );
+    },
+    async bot(personId) {
+      await check('issue', 'issue:key:bot', limits.issuePerKey, 'visits made by the bot');
+      await check(
+        'issue',
+        `issue:bot-person:${personId}`,
+        limits.botVisitsPerPerson ?? DEFAULT_BOT_VISITS_PER_PERSON,
+        'visits made for you by the bot',
+        HOUR,
       );
     },
     async public(request) {

@@ -1,6 +1,6 @@
 /** Starts the service: store, broker, HTTP; stops gracefully (stop accepting, finish, close the database). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type BrokerContext, openBrokerContext } from '../broker/context.js';
+import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from '../broker/context.js';
 import { type PruneRetention, Pruner, pruneTasks } from '../jobs/prune.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from '../reliability/rate-limit.js';
 import type { Dialler } from '../visits/live.js';
@@ -22,8 +22,8 @@ export interface ServeOptions {
   linkSource?: { broker: string; token?: string };
   /** Zone for visit times given without one. */
   timeZone?: string;
-  /** The bot (and deliveries): token, Webex API base, webhook secret. */
-  webex?: { token: string; apiUrl: string; webhookSecret?: string };
+  /** The bot (and deliveries): token, Webex API base, webhook secret, who may use the bot. */
+  webex?: BrokerContextOptions['webex'];
   /** PBKDF2 work: jobs in flight and the queue bound past which issuing answers 503. */
   crypto?: { concurrency?: number; queue?: number };
   /** Per-minute limits (default DEFAULT_RATE_LIMITS; `serve` reads RATE_LIMIT_* variables). */
@@ -153,6 +153,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const metricsPort = options.metrics?.port;
   let app: FastifyInstance;
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  const limits = createLimits(context.rateLimiter, options.rateLimits ?? DEFAULT_RATE_LIMITS);
+  // The bot's visits go through the same issuing limits (before the job runner starts, below).
+  context.bot?.useLimits(limits);
   try {
     const logger =
       options.logger === false || options.logger === undefined
@@ -171,7 +174,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         visits: context.visits,
         live: context.live,
         trigger: context.trigger,
-        limits: createLimits(context.rateLimiter, options.rateLimits ?? DEFAULT_RATE_LIMITS),
+        limits,
         limiter: context.limiter,
         runner: context.runner,
         ...(context.bot ? { bot: context.bot } : {}),

@@ -68,6 +68,11 @@ export class WebexClient {
     return (await this.#http.request<Person>('GET', `${this.apiUrl}/people/me`, { signal })).body;
   }
 
+  /** A person as Webex knows them (GET /people/{id}): their emails and organisation. */
+  async getPerson(id: string): Promise<Person> {
+    return (await this.#http.request<Person>('GET', `${this.apiUrl}/people/${encodeURIComponent(id)}`)).body;
+  }
+
   async getMessage(id: string): Promise<Message> {
     return (await this.#http.request<Message>('GET', `${this.apiUrl}/messages/${encodeURIComponent(id)}`))
       .body;

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestServer } from '../support/server.js';
 import {
+  EMULATED_ACCESS,
   type EmulatedPerson,
   messageDelivery,
   type SentMessage,
@@ -283,7 +284,7 @@ describe('a crash between the acknowledgement and the reply', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ic-bot-crash-'));
     const webhookSecret = `crash-secret-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     secrets.add(webhookSecret);
-    const webex = { token: emulator.token, apiUrl: emulator.apiUrl, webhookSecret };
+    const webex = { token: emulator.token, apiUrl: emulator.apiUrl, webhookSecret, access: EMULATED_ACCESS };
     const env = { ...process.env };
     delete env['NODE_TEST_CONTEXT'];
     delete env['NODE_OPTIONS'];

@@ -7,11 +7,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { BotAccessOptions } from '../../src/bot/access.js';
 import type { ServeOptions } from '../../src/server/serve.js';
 import { eventually as poll } from '../support/eventually.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   type DeliveryAnswer,
+  EMULATED_ACCESS,
   type EmulatedMessage,
   type EmulatedPerson,
   messageDelivery,
@@ -67,12 +69,25 @@ export interface BotHarness {
 }
 
 export async function startBotHarness(
-  options: { jobs?: ServeOptions['jobs']; timeZone?: string; emulator?: WebexEmulator } = {},
+  options: {
+    jobs?: ServeOptions['jobs'];
+    timeZone?: string;
+    emulator?: WebexEmulator;
+    /** Who may use the bot (default EMULATED_ACCESS: the emulator's @example.com people). */
+    access?: BotAccessOptions;
+    rateLimits?: ServeOptions['rateLimits'];
+  } = {},
 ): Promise<BotHarness> {
   const emulator = options.emulator ?? (await startWebexEmulator());
   const webhookSecret = randomBytes(20).toString('hex');
   const server = await startTestServer({
-    webex: { token: emulator.token, apiUrl: emulator.apiUrl, webhookSecret },
+    webex: {
+      token: emulator.token,
+      apiUrl: emulator.apiUrl,
+      webhookSecret,
+      access: options.access ?? { allowedDomains: [...EMULATED_ACCESS.allowedDomains] },
+    },
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     jobs: options.jobs ?? FAST_JOBS,
     ...(options.timeZone ? { timeZone: options.timeZone } : {}),
   });

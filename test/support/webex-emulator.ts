@@ -4,6 +4,7 @@
  * faults. Nothing is mocked: the code under test reaches it over TCP exactly as it reaches Webex.
  *
  *   GET    /v1/people/me                 the bot
+ *   GET    /v1/people/:id                people added with addPerson (their emails and orgId)
  *   GET    /v1/messages/:id              messages the test seeded (seedMessage)
  *   POST   /v1/messages                  recorded in `sent`; answers the Message
  *   GET    /v1/webhooks?max=N            paged with Link: <…>; rel="next"
@@ -22,6 +23,12 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Who may use the bot in tests: the emulator's people (their default emails are @example.com).
+ * Without an access list the bot is closed, as a server without BOT_ALLOWED_* is.
+ */
+export const EMULATED_ACCESS = { allowedDomains: ['example.com'] } as const;
 
 /** A Webex id: base64url of `ciscospark://us/<TYPE>/<uuid>`, as the real ones are. */
 export function webexId(type: 'PEOPLE' | 'ROOM' | 'MESSAGE' | 'WEBHOOK' | 'ATTACHMENT_ACTION'): string {
@@ -148,8 +155,10 @@ export interface WebexEmulator {
   readonly calls: EmulatorCall[];
   readonly sent: SentMessage[];
   readonly webhooks: EmulatedWebhook[];
-  /** A person the bot can write to (by id or email). */
-  addPerson(options?: { email?: string; displayName?: string }): EmulatedPerson;
+  /** The organisation of the bot and, unless told otherwise, of every person added. */
+  readonly orgId: string;
+  /** A person the bot can write to (by id or email); `orgId` puts them in another organisation. */
+  addPerson(options?: { email?: string; displayName?: string; orgId?: string }): EmulatedPerson;
   /** A group space the bot is in. */
   addGroupRoom(): string;
   /** A message readable with GET /messages/:id (what a delivery points at). */
@@ -222,7 +231,9 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
   const timers = new Set<NodeJS.Timeout>();
   const iso = () => new Date().toISOString();
 
-  const addPerson = (o: { email?: string; displayName?: string; type?: 'person' | 'bot' } = {}) => {
+  const addPerson = (
+    o: { email?: string; displayName?: string; type?: 'person' | 'bot'; orgId?: string } = {},
+  ) => {
     const id = webexId('PEOPLE');
     const directRoomId = webexId('ROOM');
     rooms.set(directRoomId, 'direct');
@@ -230,7 +241,7 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
       id,
       emails: [(o.email ?? `person-${people.length}-${randomUUID().slice(0, 8)}@example.com`).toLowerCase()],
       displayName: o.displayName ?? `Person ${people.length}`,
-      orgId,
+      orgId: o.orgId ?? orgId,
       type: o.type ?? 'person',
       directRoomId,
     };
@@ -280,7 +291,14 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
       const { directRoomId: _r, ...me } = bot;
       return { status: 200, body: { ...me, created: '2024-01-01T00:00:00.000Z' } };
     }
-    let m = /^\/messages\/([^/]+)$/.exec(path);
+    let m = /^\/people\/([^/]+)$/.exec(path);
+    if (method === 'GET' && m) {
+      const person = personById(decodeURIComponent(m[1]!));
+      if (!person) return { status: 404, body: error('Person not found.', trackingId) };
+      const { directRoomId: _r, ...shown } = person;
+      return { status: 200, body: { ...shown, created: '2024-01-01T00:00:00.000Z' } };
+    }
+    m = /^\/messages\/([^/]+)$/.exec(path);
     if (method === 'GET' && m) {
       const message = messages.get(decodeURIComponent(m[1]!));
       return message
@@ -522,6 +540,7 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
   const emulator: WebexEmulator = {
     url: base,
     apiUrl: `${base}/v1`,
+    orgId,
     token,
     bot,
     calls,

@@ -110,6 +110,8 @@ export async function run(flags: ServeFlags): Promise<void> {
   const apiUrl = webexApiBase({ broker });
   const webhookSecret = process.env['WEBEX_WEBHOOK_SECRET']?.trim();
   const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
+  const { botAccessFromEnv } = await import('../../bot/access.js');
+  const access = botAccessFromEnv();
   const jobs = jobsFromEnv();
   const ops = await opsFromEnv();
   const server = await startServer({
@@ -117,7 +119,7 @@ export async function run(flags: ServeFlags): Promise<void> {
     rateLimits: rateLimitsFromEnv(),
     ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
-    ...(token ? { webex: { token, apiUrl, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
+    ...(token ? { webex: { token, apiUrl, access, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
     ...(process.env['TZ'] ? { timeZone: process.env['TZ'] } : {}),
     port,
     host,
@@ -155,6 +157,13 @@ export async function run(flags: ServeFlags): Promise<void> {
     `  proxies:       ${describeTrustProxy(ops.trustProxy)}`,
     `  metrics:       ${server.metricsUrl ?? server.url}/metrics${ops.metrics.token ? ' (with METRICS_TOKEN)' : server.metricsUrl ? '' : ' (this machine only)'}`,
   );
+  if (server.context.bot) {
+    lines.push(
+      server.context.bot.access.closed
+        ? '  bot access:    CLOSED: it refuses every command until BOT_ALLOWED_DOMAINS or BOT_ALLOWED_ORGS is set'
+        : `  bot access:    ${server.context.bot.access.describe()}`,
+    );
+  }
   if (created.org) lines.push('  first start:   created the database, the broker key and the organisation');
   lines.push(
     '',

@@ -16,6 +16,7 @@ import type { Link } from '../../domain/links.js';
 import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../../errors.js';
 import type { Store } from '../../store/types.js';
 import { VisitConflictError, type VisitService, type VisitView } from '../../visits/service.js';
+import type { Limits } from '../limits.js';
 import {
   defaultValues,
   formErrors,
@@ -47,6 +48,8 @@ export interface StaffRoutesOptions {
   publicUrl: () => string;
   /** `Secure` cookies (the public URL is https). */
   secureCookies?: boolean;
+  /** The API's issuing limits: a new visit counts against the session's API key and the address. */
+  limits?: Pick<Limits, 'issue'>;
 }
 
 export const PAGE_SIZE = 20;
@@ -293,10 +296,14 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     const values = readForm(request.body);
     let visit: VisitView;
     try {
+      // The same issuing limits as POST /api/visits: per API key (the session's) and per address.
+      await opts.limits?.issue(request, session.apiKeyId);
       visit = await visits.create(session.org, actor(session), toVisitInput(values));
     } catch (err) {
       if (err instanceof ValidationError) return dashboard(reply, 400, session, values, err);
       if (err instanceof InstantConnectError) {
+        const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
+        if (typeof retryAfter === 'number') reply.header('retry-after', retryAfter);
         return dashboard(
           reply,
           err.httpStatus,
