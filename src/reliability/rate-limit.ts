@@ -176,7 +176,10 @@ export function rateLimitsFromEnv(env: Record<string, string | undefined> = proc
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     if (!/^\d+$/.test(raw))
-      throw new InstantConnectError('ERR_VALIDATION', `${name} must be a whole number (0 turns the limit off)`);
+      throw new InstantConnectError(
+        'ERR_VALIDATION',
+        `${name} must be a whole number (0 turns the limit off)`,
+      );
     return Number(raw);
   };
   return {
