@@ -181,6 +181,7 @@ Examples:
 Examples:
   $ instant-connect hooks create --name ehr-scheduler
   $ instant-connect hooks list
+  $ instant-connect hooks rotate hook_AbCdEf012345 --grace 24h
   $ instant-connect hooks revoke hook_AbCdEf012345`,
     );
   hooks
@@ -198,6 +199,19 @@ Examples:
     .addOption(databaseOption())
     .option('--json', 'print JSON')
     .action(async (flags) => (await import('./commands/hooks.js')).list(flags));
+  hooks
+    .command('rotate')
+    .description('give a hook a new secret, printed once; the old one still works for --grace')
+    .argument('<id>', 'hook id')
+    .option(
+      '--grace <duration>',
+      'how long the previous secret is still accepted (24h, 90m, 0: not at all)',
+      '24h',
+    )
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON with the new secret in a "secret" field')
+    .action(async (id, flags) => (await import('./commands/hooks.js')).rotate(id, flags));
   hooks
     .command('revoke')
     .description('revoke a hook')

@@ -56,3 +56,11 @@ export const MAX_DEVICES = 25;
  * the commonest mistake in published integrations.
  */
 export const MILLISECONDS_THRESHOLD = 1e11;
+
+/**
+ * How long a request holds its Idempotency-Key while it is served (s): longer than the server's
+ * request timeout (30 s), so a live request is never taken over; after it a retry takes over.
+ */
+export const IDEMPOTENCY_LEASE_SECONDS = 60;
+/** How long an Idempotency-Key is remembered from its first use (s), as Stripe: then it is new. */
+export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600;

@@ -8,11 +8,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import { HttpError } from '../client/errors.js';
+import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_LEASE_SECONDS } from '../domain/constants.js';
 import { schemaIssues } from '../domain/validate.js';
 import { VisitInput } from '../domain/visit-input.js';
-import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
+import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
-import type { HookRecord, Org, Store } from '../store/types.js';
+import type { HookRecord, IdempotencyReservation, Org, Store } from '../store/types.js';
 import { type VisitService, type VisitView, VisitViewSchema } from '../visits/service.js';
 import type { MessageTarget, WebexClient } from '../webex/client.js';
 import { guestMessage, hostMessage } from '../webex/messages.js';
@@ -100,7 +101,20 @@ export interface TriggerServiceOptions {
   /** The bot's Webex client for deliveries (absent: `notify` is refused). Inline sends do not retry. */
   webex?: WebexClient;
   now?: () => number;
+  /** Idempotency-Key lease and lifetime in seconds (defaults IDEMPOTENCY_LEASE_SECONDS and _TTL_). */
+  idempotency?: { leaseSeconds?: number; ttlSeconds?: number };
 }
+
+/** An authenticated trigger request; `replay`: its exact signed request was received before. */
+export interface TriggerCaller {
+  org: Org;
+  actor: string;
+  replay?: boolean;
+}
+
+const visitIdOf = () => `vis_${randomBytes(9).toString('base64url')}`;
+const replayError = () =>
+  new UnauthorizedError('Signature refused: this exact request was already received (replay)');
 
 export class TriggerService {
   readonly #store: Store;
@@ -108,6 +122,8 @@ export class TriggerService {
   readonly #runner: JobRunner;
   readonly #webex: WebexClient | undefined;
   readonly #now: () => number;
+  readonly #leaseSeconds: number;
+  readonly #ttlSeconds: number;
 
   constructor(options: TriggerServiceOptions) {
     this.#store = options.store;
@@ -115,6 +131,8 @@ export class TriggerService {
     this.#runner = options.runner;
     this.#webex = options.webex;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#leaseSeconds = options.idempotency?.leaseSeconds ?? IDEMPOTENCY_LEASE_SECONDS;
+    this.#ttlSeconds = options.idempotency?.ttlSeconds ?? IDEMPOTENCY_KEY_TTL_SECONDS;
   }
 
   /** A new hook: its secret is returned once. */
@@ -137,11 +155,38 @@ export class TriggerService {
     return { hook: view, secret };
   }
 
-  /** The organisation of a signed request; the signature is checked over the raw body, replays refused. */
+  /**
+   * A new secret for an active hook, returned once; the old one is still accepted for
+   * `graceSeconds` (0: refused at once), so senders move over without downtime.
+   */
+  async rotateHook(
+    org: Org,
+    id: string,
+    graceSeconds: number,
+  ): Promise<{ secret: string; previousUntil: number }> {
+    if (!Number.isSafeInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 30 * 86_400) {
+      throw new ValidationError([
+        { path: 'grace', rule: 'range', message: 'the grace period must be 0 s to 30 days' },
+      ]);
+    }
+    const secret = `ics_${randomBytes(32).toString('base64url')}`;
+    const previousUntil = this.#now() + graceSeconds;
+    if (!(await this.#store.rotateHookSecret(org.id, id, secret, previousUntil))) {
+      throw new NotFoundError(`No active hook ${JSON.stringify(id.slice(0, 60))}`);
+    }
+    return { secret, previousUntil };
+  }
+
+  /**
+   * The organisation of a signed request; the signature is checked over the raw body. A request
+   * seen before is marked `replay` (the caller refuses it unless it carries a known
+   * Idempotency-Key): "seen" is by hook, timestamp and SHA-256 of the raw body, so no other
+   * spelling of the headers makes the same request new.
+   */
   async authenticateSignature(
     headers: Record<string, string | string[] | undefined>,
     rawBody: Buffer,
-  ): Promise<{ org: Org; actor: string }> {
+  ): Promise<TriggerCaller> {
     const header = (name: string) => {
       const v = headers[name];
       return Array.isArray(v) ? v[0] : v;
@@ -151,22 +196,25 @@ export class TriggerService {
       hookId && /^hook_[A-Za-z0-9_-]{1,40}$/.test(hookId) ? await this.#store.getHook(hookId) : undefined;
     if (!hook || hook.revokedAt !== undefined)
       throw new UnauthorizedError('Unknown or revoked hook (X-IC-Hook)');
-    const signature = header(TRIGGER_HEADERS.signature);
+    const now = this.#now();
+    const secrets = [hook.secret];
+    if (hook.previousSecret !== undefined && (hook.previousSecretUntil ?? 0) > now) {
+      secrets.push(hook.previousSecret);
+    }
     const check = verifyTriggerSignature({
-      secret: hook.secret,
+      secret: secrets,
       rawBody,
       timestamp: header(TRIGGER_HEADERS.timestamp),
-      signature,
-      now: this.#now(),
+      signature: header(TRIGGER_HEADERS.signature),
+      now,
     });
     if (!check.ok) throw new UnauthorizedError(`Signature refused: ${check.message}`);
-    // A valid signature seen before is a replay: refuse it (the window is the timestamp tolerance).
-    if (!(await this.#store.markDelivery(`trigger:${hook.id}:${signature}`, this.#now()))) {
-      throw new UnauthorizedError('Signature refused: this exact request was already received (replay)');
-    }
+    // The replay window is the timestamp tolerance (deliveries older than it are pruned).
+    const body = createHash('sha256').update(rawBody).digest('hex');
+    const fresh = await this.#store.markDelivery(`trigger:${hook.id}:${check.timestamp}:${body}`, now);
     const org = await this.#store.getOrg(hook.orgId);
     if (!org) throw new UnauthorizedError('Unknown or revoked hook (X-IC-Hook)');
-    return { org, actor: `hook:${hook.id}` };
+    return { org, actor: `hook:${hook.id}`, ...(fresh ? {} : { replay: true }) };
   }
 
   async trigger(
@@ -175,7 +223,10 @@ export class TriggerService {
     body: unknown,
     rawBody: Buffer,
     idempotencyKey: string | undefined,
+    options: { replay?: boolean } = {},
   ): Promise<{ status: 200 | 201; replayed: boolean; result: TriggerResult }> {
+    // A replayed signed request makes nothing; it may only be answered from a known key.
+    if (options.replay && idempotencyKey === undefined) throw replayError();
     const issues = schemaIssues(TriggerInput, body);
     if (issues.length > 0) throw new ValidationError(issues);
     const { notify, ...visitInput } = body as Type.Static<typeof TriggerInput>;
@@ -198,27 +249,55 @@ export class TriggerService {
       ]);
     }
     const hash = createHash('sha256').update(rawBody).digest('hex');
+    let visitId: string | undefined;
+    const owner = randomBytes(12).toString('base64url');
     if (idempotencyKey !== undefined) {
-      const reserved = await this.#store.reserveIdempotencyKey(org.id, idempotencyKey, hash, this.#now());
+      const now = this.#now();
+      const reserved: IdempotencyReservation = await this.#store.reserveIdempotencyKey(
+        org.id,
+        idempotencyKey,
+        hash,
+        now,
+        {
+          visitId: visitIdOf(),
+          owner,
+          leaseUntil: now + this.#leaseSeconds,
+          expiredBefore: now - this.#ttlSeconds,
+          ...(options.replay ? { existingOnly: true } : {}),
+        },
+      );
+      if (reserved.status === 'absent') throw replayError();
       if (reserved.status !== 'new' && reserved.requestHash !== hash) {
         throw new ConflictError('This Idempotency-Key was used with a different body');
       }
-      if (reserved.status === 'pending')
-        throw new ConflictError('A request with this Idempotency-Key is still being served: retry shortly');
+      if (reserved.status === 'pending') {
+        throw new ConflictError(
+          `A request with this Idempotency-Key is still being served: retry in ${Math.max(1, reserved.leaseUntil - now)} s at the latest`,
+        );
+      }
       if (reserved.status === 'done') {
         const visit = await this.#visits.get(org, reserved.visitId);
         return { status: 201, replayed: true, result: flat(visit) };
       }
+      visitId = reserved.visitId;
     }
     let visit: VisitView;
     try {
-      visit = await this.#visits.create(org, actor, visitInput);
+      // With a key, the visit id was fixed when the key was reserved: a retry that takes over
+      // after a crash finds the visit if it was made, or makes it under the same id.
+      visit = await this.#visits.create(org, actor, visitInput, visitId ? { id: visitId } : {});
     } catch (err) {
-      if (idempotencyKey !== undefined) await this.#store.releaseIdempotencyKey(org.id, idempotencyKey);
-      throw err;
+      // Two holders racing on one id (a lease outlived): the other one's visit is this one.
+      const made = visitId ? await this.#store.getVisit(org.id, visitId) : undefined;
+      if (made) visit = await this.#visits.view(made);
+      else {
+        if (idempotencyKey !== undefined)
+          await this.#store.releaseIdempotencyKey(org.id, idempotencyKey, owner);
+        throw err;
+      }
     }
     if (idempotencyKey !== undefined)
-      await this.#store.completeIdempotencyKey(org.id, idempotencyKey, visit.id);
+      await this.#store.completeIdempotencyKey(org.id, idempotencyKey, visit.id, this.#now());
     const result = flat(visit);
     if (notify) result.delivery = await this.#deliver(org, visit, notify);
     return { status: 201, replayed: false, result };

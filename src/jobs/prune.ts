@@ -1,6 +1,6 @@
 /**
  * The pruning job: rows that only grow (webhook deliveries and job dedup keys, expired short
- * links, expired staff sessions) are deleted once at start and then every interval. Deletes go
+ * links, expired staff sessions, expired Idempotency-Keys) are deleted once at start and then every interval. Deletes go
  * in batches with a yield between them, so a large prune never holds SQLite's write lock (or a
  * PostgreSQL row lock) for long and requests keep being served meanwhile. Several instances may
  * prune at once: each delete is by a condition, so a row goes once, whoever takes it.
@@ -8,6 +8,7 @@
  * Each table is one task of a list: another table is one more line in `pruneTasks`.
  */
 import { setImmediate as yieldToRequests } from 'node:timers/promises';
+import { IDEMPOTENCY_KEY_TTL_SECONDS } from '../domain/constants.js';
 import type { Store } from '../store/types.js';
 
 const DAY = 24 * 60 * 60;
@@ -45,7 +46,11 @@ export function pruneTasks(store: Store, retention: PruneRetention = {}): PruneT
       prune: (now, limit) => store.pruneShortLinks(now - keep.shortLinkGraceSeconds, limit),
     },
     { name: 'sessions', prune: (now, limit) => store.pruneSessions(now, limit) },
-    // { name: 'idempotency_keys', prune: (now) => store.pruneIdempotencyKeys(now - DAY) },
+    // Keys count as new 24 h after first use (IDEMPOTENCY_KEY_TTL_SECONDS): after that they only take room.
+    {
+      name: 'idempotency_keys',
+      prune: (now, limit) => store.pruneIdempotencyKeys(now - IDEMPOTENCY_KEY_TTL_SECONDS, limit),
+    },
   ];
 }
 

@@ -16,6 +16,7 @@ import {
   apiKeyFrom,
   eventFrom,
   hookFrom,
+  idempotencyOf,
   jobFrom,
   num,
   orgFrom,
@@ -30,6 +31,7 @@ import type {
   ApiKeyRecord,
   EventRecord,
   HookRecord,
+  IdempotencyClaim,
   IdempotencyReservation,
   JobRecord,
   Org,
@@ -198,6 +200,14 @@ const MIGRATIONS: string[] = [
   // The pruning job finds expired rows by these.
   `CREATE INDEX short_links_expiry ON short_links (expires_at);
    CREATE INDEX sessions_expiry ON sessions (expires_at);`,
+  // As SQLite's: Idempotency-Key leases, completion and expiry; a hook's previous secret.
+  `ALTER TABLE idempotency_keys ADD COLUMN lease_owner TEXT;
+   ALTER TABLE idempotency_keys ADD COLUMN lease_until BIGINT;
+   ALTER TABLE idempotency_keys ADD COLUMN completed_at BIGINT;
+   UPDATE idempotency_keys SET completed_at = created_at WHERE visit_id IS NOT NULL;
+   CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+   ALTER TABLE hooks ADD COLUMN previous_secret TEXT;
+   ALTER TABLE hooks ADD COLUMN previous_secret_until BIGINT;`,
 ];
 
 /** The advisory lock held while migrating (any constant; the same in every instance). */
@@ -785,47 +795,83 @@ export class PostgresStore implements Store {
     return result.rowCount === 1;
   }
 
+  async rotateHookSecret(orgId: string, id: string, secret: string, previousUntil: number): Promise<boolean> {
+    const result = await this.#query(
+      'UPDATE hooks SET previous_secret = secret, previous_secret_until = $1, secret = $2 WHERE id = $3 AND org_id = $4 AND revoked_at IS NULL',
+      [previousUntil, secret, id, orgId],
+    );
+    return result.rowCount === 1;
+  }
+
   async reserveIdempotencyKey(
     orgId: string,
     key: string,
     requestHash: string,
     at: number,
+    claim: IdempotencyClaim,
   ): Promise<IdempotencyReservation> {
-    // The insert of a racing request waits for the winner's, then does nothing: one `new`. When the
-    // winner released the key between our insert and our read, try again (a few times at most).
-    for (let attempt = 0; ; attempt++) {
-      const inserted = await this.#query(
-        'INSERT INTO idempotency_keys (org_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-        [orgId, key, requestHash, at],
-      );
-      if (inserted.rowCount === 1) return { status: 'new' };
-      const r = await this.#one('SELECT * FROM idempotency_keys WHERE org_id = $1 AND key = $2', [
-        orgId,
-        key,
-      ]);
-      if (r) {
-        const hash = String(r['request_hash']);
-        return r['visit_id'] === null
-          ? { status: 'pending', requestHash: hash }
-          : { status: 'done', requestHash: hash, visitId: String(r['visit_id']) };
+    // One transaction: the insert of a racing request waits for the winner's, then does nothing;
+    // the row is then read FOR UPDATE, so one request at a time decides (expired, taken over…).
+    // When the winner released the key between our insert and our read, try again (a few times).
+    return this.#tx(async (c) => {
+      for (let attempt = 0; ; attempt++) {
+        if (!claim.existingOnly) {
+          const inserted = await c.query(
+            `INSERT INTO idempotency_keys (org_id, key, request_hash, visit_id, lease_owner, lease_until, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+            [orgId, key, requestHash, claim.visitId, claim.owner, claim.leaseUntil, at],
+          );
+          if (inserted.rowCount === 1) return { status: 'new', visitId: claim.visitId, takenOver: false };
+        }
+        const r = (
+          await c.query<Row>('SELECT * FROM idempotency_keys WHERE org_id = $1 AND key = $2 FOR UPDATE', [
+            orgId,
+            key,
+          ])
+        ).rows[0];
+        if (r === undefined) {
+          if (claim.existingOnly) return { status: 'absent' };
+          if (attempt >= 5) return { status: 'pending', requestHash, leaseUntil: claim.leaseUntil };
+          continue;
+        }
+        if (num(r['created_at']) < claim.expiredBefore) {
+          if (claim.existingOnly) return { status: 'absent' };
+          await c.query(
+            `UPDATE idempotency_keys SET request_hash = $1, visit_id = $2, lease_owner = $3, lease_until = $4,
+               created_at = $5, completed_at = NULL WHERE org_id = $6 AND key = $7`,
+            [requestHash, claim.visitId, claim.owner, claim.leaseUntil, at, orgId, key],
+          );
+          return { status: 'new', visitId: claim.visitId, takenOver: false };
+        }
+        const found = idempotencyOf(r, requestHash, at);
+        if (found.status !== 'takeover') return found;
+        const visitId = found.visitId ?? claim.visitId;
+        await c.query(
+          'UPDATE idempotency_keys SET visit_id = $1, lease_owner = $2, lease_until = $3 WHERE org_id = $4 AND key = $5',
+          [visitId, claim.owner, claim.leaseUntil, orgId, key],
+        );
+        return { status: 'new', visitId, takenOver: true };
       }
-      if (attempt >= 5) return { status: 'pending', requestHash };
-    }
+    });
   }
 
-  async completeIdempotencyKey(orgId: string, key: string, visitId: string): Promise<void> {
-    await this.#query('UPDATE idempotency_keys SET visit_id = $1 WHERE org_id = $2 AND key = $3', [
-      visitId,
-      orgId,
-      key,
-    ]);
+  async completeIdempotencyKey(orgId: string, key: string, visitId: string, at: number): Promise<void> {
+    await this.#query(
+      'UPDATE idempotency_keys SET completed_at = $1, lease_owner = NULL, lease_until = NULL WHERE org_id = $2 AND key = $3 AND visit_id = $4 AND completed_at IS NULL',
+      [at, orgId, key, visitId],
+    );
   }
 
-  async releaseIdempotencyKey(orgId: string, key: string): Promise<void> {
-    await this.#query('DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND visit_id IS NULL', [
-      orgId,
-      key,
-    ]);
+  async releaseIdempotencyKey(orgId: string, key: string, owner: string): Promise<void> {
+    await this.#query(
+      'DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND lease_owner = $3 AND completed_at IS NULL',
+      [orgId, key, owner],
+    );
+  }
+
+  async pruneIdempotencyKeys(before: number, limit?: number): Promise<number> {
+    // Keyed by (org_id, key): batches pick rows by ctid.
+    return this.#prune('idempotency_keys', 'ctid', 'created_at', '<', before, limit);
   }
 
   async markDelivery(key: string, at: number): Promise<boolean> {

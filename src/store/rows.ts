@@ -6,6 +6,7 @@ import type {
   ApiKeyRecord,
   EventRecord,
   HookRecord,
+  IdempotencyReservation,
   JobRecord,
   Org,
   ShortLinkRecord,
@@ -136,7 +137,31 @@ export function hookFrom(r: Row): HookRecord {
   };
   const revokedAt = opt(r['revoked_at']);
   if (revokedAt !== undefined) h.revokedAt = revokedAt;
+  const previousUntil = opt(r['previous_secret_until']);
+  if (typeof r['previous_secret'] === 'string' && previousUntil !== undefined) {
+    h.previousSecret = r['previous_secret'];
+    h.previousSecretUntil = previousUntil;
+  }
   return h;
+}
+
+/**
+ * What an existing idempotency_keys row means for a request with `requestHash` at `at` (both
+ * stores): an answer, or `takeover` when it is pending with the same body and its lease ran out
+ * (rows from before leases have none: taken over at once). Expiry is the caller's to check first.
+ */
+export function idempotencyOf(
+  r: Row,
+  requestHash: string,
+  at: number,
+): IdempotencyReservation | { status: 'takeover'; visitId: string | undefined } {
+  const hash = String(r['request_hash']);
+  if (opt(r['completed_at']) !== undefined) {
+    return { status: 'done', requestHash: hash, visitId: String(r['visit_id']) };
+  }
+  const leaseUntil = opt(r['lease_until']) ?? 0;
+  if (hash !== requestHash || leaseUntil > at) return { status: 'pending', requestHash: hash, leaseUntil };
+  return { status: 'takeover', visitId: typeof r['visit_id'] === 'string' ? r['visit_id'] : undefined };
 }
 
 export function jobFrom(r: Row): JobRecord & { status: string } {

@@ -19,6 +19,7 @@ import {
   apiKeyFrom,
   eventFrom,
   hookFrom,
+  idempotencyOf,
   jobFrom,
   orgFrom,
   type Row,
@@ -32,6 +33,7 @@ import type {
   ApiKeyRecord,
   EventRecord,
   HookRecord,
+  IdempotencyClaim,
   IdempotencyReservation,
   JobRecord,
   Org,
@@ -196,6 +198,16 @@ const MIGRATIONS: string[] = [
   // The pruning job finds expired rows by these.
   `CREATE INDEX short_links_expiry ON short_links (expires_at);
    CREATE INDEX sessions_expiry ON sessions (expires_at);`,
+  // Idempotency-Keys as Stripe keeps them: the visit chosen when the key is reserved, a lease a
+  // retry takes over after a crash, completion apart from the visit id, expiry by first use.
+  // Hooks: the secret before a rotation, accepted for a grace period.
+  `ALTER TABLE idempotency_keys ADD COLUMN lease_owner TEXT;
+   ALTER TABLE idempotency_keys ADD COLUMN lease_until INTEGER;
+   ALTER TABLE idempotency_keys ADD COLUMN completed_at INTEGER;
+   UPDATE idempotency_keys SET completed_at = created_at WHERE visit_id IS NOT NULL;
+   CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+   ALTER TABLE hooks ADD COLUMN previous_secret TEXT;
+   ALTER TABLE hooks ADD COLUMN previous_secret_until INTEGER;`,
 ];
 
 export class SqliteStore implements Store {
@@ -619,39 +631,63 @@ export class SqliteStore implements Store {
     );
   }
 
+  async rotateHookSecret(orgId: string, id: string, secret: string, previousUntil: number): Promise<boolean> {
+    return (
+      this.#stmt(
+        'UPDATE hooks SET previous_secret = secret, previous_secret_until = ?, secret = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL',
+      ).run(previousUntil, secret, id, orgId).changes === 1
+    );
+  }
+
   async reserveIdempotencyKey(
     orgId: string,
     key: string,
     requestHash: string,
     at: number,
+    claim: IdempotencyClaim,
   ): Promise<IdempotencyReservation> {
-    return this.#db.transaction((): IdempotencyReservation => {
-      const inserted = this.#db
-        .prepare(
-          'INSERT INTO idempotency_keys (org_id, key, request_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        )
-        .run(orgId, key, requestHash, at);
-      if (inserted.changes === 1) return { status: 'new' };
-      const r = this.#db
-        .prepare('SELECT * FROM idempotency_keys WHERE org_id = ? AND key = ?')
-        .get(orgId, key) as Row;
-      const hash = String(r['request_hash']);
-      return r['visit_id'] === null
-        ? { status: 'pending', requestHash: hash }
-        : { status: 'done', requestHash: hash, visitId: String(r['visit_id']) };
-    })();
+    const reserve = this.#db.transaction((): IdempotencyReservation => {
+      const r = this.#stmt('SELECT * FROM idempotency_keys WHERE org_id = ? AND key = ?').get(orgId, key) as
+        | Row
+        | undefined;
+      const expired = r !== undefined && Number(r['created_at']) < claim.expiredBefore;
+      if (r === undefined || expired) {
+        if (claim.existingOnly) return { status: 'absent' };
+        this.#stmt(
+          `INSERT INTO idempotency_keys (org_id, key, request_hash, visit_id, lease_owner, lease_until, created_at, completed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+           ON CONFLICT (org_id, key) DO UPDATE SET request_hash = excluded.request_hash, visit_id = excluded.visit_id,
+             lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,
+             created_at = excluded.created_at, completed_at = NULL`,
+        ).run(orgId, key, requestHash, claim.visitId, claim.owner, claim.leaseUntil, at);
+        return { status: 'new', visitId: claim.visitId, takenOver: false };
+      }
+      const found = idempotencyOf(r, requestHash, at);
+      if (found.status !== 'takeover') return found;
+      const visitId = found.visitId ?? claim.visitId;
+      this.#stmt(
+        'UPDATE idempotency_keys SET visit_id = ?, lease_owner = ?, lease_until = ? WHERE org_id = ? AND key = ?',
+      ).run(visitId, claim.owner, claim.leaseUntil, orgId, key);
+      return { status: 'new', visitId, takenOver: true };
+    });
+    // IMMEDIATE: the write lock first, so a read then a write never meets another process's write.
+    return reserve.immediate();
   }
 
-  async completeIdempotencyKey(orgId: string, key: string, visitId: string): Promise<void> {
-    this.#db
-      .prepare('UPDATE idempotency_keys SET visit_id = ? WHERE org_id = ? AND key = ?')
-      .run(visitId, orgId, key);
+  async completeIdempotencyKey(orgId: string, key: string, visitId: string, at: number): Promise<void> {
+    this.#stmt(
+      'UPDATE idempotency_keys SET completed_at = ?, lease_owner = NULL, lease_until = NULL WHERE org_id = ? AND key = ? AND visit_id = ? AND completed_at IS NULL',
+    ).run(at, orgId, key, visitId);
   }
 
-  async releaseIdempotencyKey(orgId: string, key: string): Promise<void> {
-    this.#db
-      .prepare('DELETE FROM idempotency_keys WHERE org_id = ? AND key = ? AND visit_id IS NULL')
-      .run(orgId, key);
+  async releaseIdempotencyKey(orgId: string, key: string, owner: string): Promise<void> {
+    this.#stmt(
+      'DELETE FROM idempotency_keys WHERE org_id = ? AND key = ? AND lease_owner = ? AND completed_at IS NULL',
+    ).run(orgId, key, owner);
+  }
+
+  async pruneIdempotencyKeys(before: number, limit?: number): Promise<number> {
+    return this.#prune('idempotency_keys', 'created_at', '<', before, limit);
   }
 
   async markDelivery(key: string, at: number): Promise<boolean> {

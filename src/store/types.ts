@@ -143,11 +143,32 @@ export interface HookRecord {
   secret: string;
   createdAt: number;
   revokedAt?: number;
+  /** The secret before the last rotation, still accepted until `previousSecretUntil` (epoch s). */
+  previousSecret?: string;
+  previousSecretUntil?: number;
+}
+
+/** What a request claims when it reserves an Idempotency-Key (see Store.reserveIdempotencyKey). */
+export interface IdempotencyClaim {
+  /** The visit this request makes: kept by a retry that takes the key over, so one key, one visit. */
+  visitId: string;
+  /** Random per request: only the lease's holder may release the key. */
+  owner: string;
+  /** The lease ends then (epoch s): afterwards a retry with the same body takes the pending key over. */
+  leaseUntil: number;
+  /** Keys first used before this (epoch s) have expired: they count as never used. */
+  expiredBefore: number;
+  /** A replayed request: it may use a key that exists, never reserve a new one (`absent`). */
+  existingOnly?: boolean;
 }
 
 export type IdempotencyReservation =
-  | { status: 'new' }
-  | { status: 'pending'; requestHash: string }
+  /** Go ahead and make `visitId` (`takenOver`: after an earlier holder's lease ran out). */
+  | { status: 'new'; visitId: string; takenOver: boolean }
+  /** Only with `existingOnly`: no live key of that name. */
+  | { status: 'absent' }
+  /** Being served under a lease until `leaseUntil`, or (another request hash) not ours to take. */
+  | { status: 'pending'; requestHash: string; leaseUntil: number }
   | { status: 'done'; requestHash: string; visitId: string };
 
 export interface JobRecord {
@@ -243,20 +264,31 @@ export interface Store {
   getHook(id: string): Promise<HookRecord | undefined>;
   listHooks(orgId: string): Promise<HookRecord[]>;
   revokeHook(orgId: string, id: string, at: number): Promise<boolean>;
+  /**
+   * A new secret for an active hook; the current one becomes `previousSecret`, accepted until
+   * `previousUntil` (a time not after now: no grace). False when no such active hook.
+   */
+  rotateHookSecret(orgId: string, id: string, secret: string, previousUntil: number): Promise<boolean>;
 
   /**
-   * Claims an Idempotency-Key for a request: `new` (go ahead), `pending` (the same key is being
-   * served right now) or `done` (answer with that visit again). One winner, however many race.
+   * Claims an Idempotency-Key for a request, as Stripe does: `new` (go ahead and make the claimed
+   * visit, or the visit of a holder whose lease ran out), `pending` (being served under a lease),
+   * `done` (answer with that visit again) or, for `existingOnly`, `absent`. One winner, however
+   * many race. A key first used before `claim.expiredBefore` counts as new.
    */
   reserveIdempotencyKey(
     orgId: string,
     key: string,
     requestHash: string,
     at: number,
+    claim: IdempotencyClaim,
   ): Promise<IdempotencyReservation>;
-  completeIdempotencyKey(orgId: string, key: string, visitId: string): Promise<void>;
-  /** Frees a key whose request failed, so a retry can try again. */
-  releaseIdempotencyKey(orgId: string, key: string): Promise<void>;
+  /** Marks the key done with its visit (whichever holder made it: they all make the same visit). */
+  completeIdempotencyKey(orgId: string, key: string, visitId: string, at: number): Promise<void>;
+  /** Frees a pending key whose request failed, so a retry can try again; only its lease's `owner`. */
+  releaseIdempotencyKey(orgId: string, key: string, owner: string): Promise<void>;
+  /** Forgets keys first used before `before` (they have expired); returns how many. */
+  pruneIdempotencyKeys(before: number, limit?: number): Promise<number>;
 
   /** Records a delivery (webhook id, signature…) once: true the first time, false for a repeat. */
   markDelivery(key: string, at: number): Promise<boolean>;

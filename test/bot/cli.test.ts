@@ -240,4 +240,66 @@ describe('instant-connect hooks', () => {
     const again = await cli(['hooks', 'revoke', hook.id, '--data', data]);
     assert.notEqual(again.code, 0, 'revoking twice is an error');
   });
+
+  test('rotate --grace: a new secret printed once, the old one still accepted until the grace ends; --grace 0 refuses it at once', async () => {
+    const rotData = join(dir, 'hooks-rotate-data');
+    const created = await cli(['hooks', 'create', '--name', 'rotating', '--json', '--data', rotData], {
+      record: false,
+    });
+    assert.equal(created.code, 0, show(created));
+    const hook = JSON.parse(created.stdout);
+    secrets.add(hook.secret);
+    const rotServer = await startTestServer({ dataDir: rotData });
+    secrets.add(rotServer.key);
+    try {
+      let n = 0;
+      const send = (secret: string) => {
+        const raw = JSON.stringify({ subject: `rotation ${n++}`, crypto: { iterations: 1000 } });
+        const ts = Math.floor(Date.now() / 1000);
+        return request(rotServer, 'POST', '/hooks/visits', {
+          raw,
+          key: null,
+          headers: {
+            'x-ic-hook': hook.id,
+            'x-ic-timestamp': String(ts),
+            'x-ic-signature': `v1=${createHmac('sha256', secret).update(`${ts}.${raw}`).digest('hex')}`,
+          },
+        });
+      };
+      const rotated = await cli(['hooks', 'rotate', hook.id, '--grace', '1h', '--json', '--data', rotData], {
+        record: false,
+      });
+      assert.equal(rotated.code, 0, show(rotated));
+      const next = JSON.parse(rotated.stdout);
+      secrets.add(next.secret);
+      assert.equal(next.id, hook.id);
+      assert.notEqual(next.secret, hook.secret);
+      assert.ok(Math.abs(next.previousSecretUntil - (Date.now() / 1000 + 3600)) < 120, rotated.stdout);
+      assert.equal((await send(next.secret)).status, 201, 'the new secret at once');
+      assert.equal((await send(hook.secret)).status, 201, 'the old one during the grace period');
+      const listed = await cli(['hooks', 'list', '--data', rotData]);
+      assert.match(listed.stdout, /previous secret accepted until/);
+      assert.ok(!listed.stdout.includes(next.secret) && !listed.stdout.includes(hook.secret));
+
+      const last = await cli(['hooks', 'rotate', hook.id, '--grace', '0', '--data', rotData], {
+        record: false,
+      });
+      assert.equal(last.code, 0, show(last));
+      const newest = /secret: (\S+)/.exec(last.stdout)?.[1];
+      assert.ok(newest, last.stdout);
+      secrets.add(newest);
+      assert.equal((await send(next.secret)).status, 401, 'no grace: the previous secret is refused');
+      assert.equal((await send(hook.secret)).status, 401);
+      assert.equal((await send(newest)).status, 201);
+
+      const bad = await cli(['hooks', 'rotate', hook.id, '--grace', 'soon', '--data', rotData]);
+      assert.equal(bad.code, 2, show(bad));
+      assert.match(bad.stderr, /--grace/);
+      const unknown = await cli(['hooks', 'rotate', 'hook_nope', '--data', rotData]);
+      assert.notEqual(unknown.code, 0, show(unknown));
+      assert.match(unknown.stderr, /No active hook/);
+    } finally {
+      await rotServer.close();
+    }
+  });
 });

@@ -4,8 +4,9 @@
  * pickers, Idempotency-Key, and delivery of the links by the bot through the Webex emulator.
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { createTestDatabase, PG_SKIP, type TestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import type { SentMessage } from '../support/webex-emulator.js';
 import { uniqueName } from '../visits/helpers.js';
@@ -80,9 +81,12 @@ function withKey(
   });
 }
 
-async function visitsWithSubject(subject: string) {
-  return (await allVisits(h.server)).filter((v) => v.subject === subject);
+async function visitsWithSubject(subject: string, server: TestServer = h.server) {
+  return (await allVisits(server)).filter((v) => v.subject === subject);
 }
+
+/** A header value carrying the UTF-8 bytes of `text` (as they go on the wire; Node reads them as Latin-1). */
+const utf8Bytes = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 
 /** The flat fields are the visit's own links. */
 function assertFlat(body: any) {
@@ -268,6 +272,257 @@ describe('Idempotency-Key', () => {
     assert.equal(answer.status, 400, answer.text);
     assert.match(answer.text, /Idempotency-Key/);
   });
+});
+
+/**
+ * Replays and Idempotency-Keys on one backend (SQLite, then PostgreSQL): `target()` is the server
+ * and a hook of its organisation.
+ */
+function replayAndIdempotency(target: () => { server: TestServer; hook: { id: string; secret: string } }) {
+  const on = () => ({ server: target().server, hookId: target().hook.id, secret: target().hook.secret });
+  const sha256 = (raw: string) => createHash('sha256').update(raw).digest('hex');
+
+  test('a replay with NO-BREAK SPACE, another Unicode space or another spelling of X-IC-Signature: 401, no extra visit', async () => {
+    const { server } = target();
+    const subject = uniqueName('replay variants');
+    const raw = JSON.stringify({ ...FAST, subject });
+    const ts = now();
+    const sig = sign(on().secret, ts, raw);
+    const wrong = sign('ics_not-the-secret', ts, raw);
+    const first = await signed(undefined, { ...on(), raw, timestamp: ts, signature: sig });
+    assert.equal(first.status, 201, first.text);
+    const unicode: [string, string][] = [
+      ['NO-BREAK SPACE after', `${sig}\u00a0`],
+      ['NO-BREAK SPACE before', `\u00a0${sig}`],
+      ['NO-BREAK SPACE twice', `${sig}\u00a0\u00a0`],
+      ['NEXT LINE (0x85)', `${sig}\u0085`],
+      ['FIGURE SPACE (UTF-8 bytes)', utf8Bytes(`${sig}\u2007`)],
+      ['IDEOGRAPHIC SPACE (UTF-8 bytes)', utf8Bytes(`${sig}\u3000`)],
+      ['BYTE ORDER MARK (UTF-8 bytes)', utf8Bytes(`\ufeff${sig}`)],
+      ['a tab inside', `v1=\t${sig.slice(3)}`],
+    ];
+    for (const [what, signature] of unicode) {
+      const answer = await signed(undefined, { ...on(), raw, timestamp: ts, signature });
+      assert.equal(answer.status, 401, `${what}: ${answer.text}`);
+      assert.match(answer.body.message, /printable ASCII/, what);
+    }
+    const spellings: [string, string][] = [
+      ['ASCII spaces around', ` ${sig}  `],
+      ['twice', `${sig},${sig}`],
+      ['with a wrong second signature', `${sig}, ${wrong}`],
+      ['after a wrong signature', `${wrong} ,${sig}`],
+    ];
+    for (const [what, signature] of spellings) {
+      const answer = await signed(undefined, { ...on(), raw, timestamp: ts, signature });
+      assert.equal(answer.status, 401, `${what}: ${answer.text}`);
+      assert.match(answer.body.message, /replay/i, what);
+    }
+    for (const [what, signature] of [
+      ['upper-case hex', sig.toUpperCase()],
+      ['three signatures', `${wrong},${wrong},${sig}`],
+    ]) {
+      const answer = await signed(undefined, { ...on(), raw, timestamp: ts, signature: signature! });
+      assert.equal(answer.status, 401, `${what}: ${answer.text}`);
+    }
+    assert.equal(
+      (await visitsWithSubject(subject, server)).length,
+      1,
+      'one visit, however the header is spelled',
+    );
+  });
+
+  test('two v1 signatures in one header (a rotation), one of them right: 201', async () => {
+    const { server } = target();
+    const subject = uniqueName('two signatures');
+    const raw = JSON.stringify({ ...FAST, subject });
+    const ts = now();
+    const right = sign(on().secret, ts, raw);
+    const wrong = sign('ics_the-other-secret', ts, raw);
+    const answer = await signed(undefined, { ...on(), raw, timestamp: ts, signature: `${wrong},${right}` });
+    assert.equal(answer.status, 201, answer.text);
+    const both = await signed(undefined, {
+      ...on(),
+      raw: `${raw} `,
+      timestamp: ts,
+      signature: `${sign(on().secret, ts, `${raw} `)}, ${wrong}`,
+    });
+    assert.equal(both.status, 201, both.text);
+    const neither = await signed(undefined, {
+      ...on(),
+      raw: `${raw}  `,
+      timestamp: ts,
+      signature: `${wrong},${wrong}`,
+    });
+    assert.equal(neither.status, 401, neither.text);
+    assert.equal((await visitsWithSubject(subject, server)).length, 2);
+  });
+
+  test('a replay of a signed request with a known Idempotency-Key: the stored answer (201, same visit); unknown key or none: 401', async () => {
+    const { server } = target();
+    const subject = uniqueName('replay with key');
+    const raw = JSON.stringify({ ...FAST, subject });
+    const ts = now();
+    const signature = sign(on().secret, ts, raw);
+    const key = `replay-${randomUUID()}`;
+    const first = await signed(undefined, {
+      ...on(),
+      raw,
+      timestamp: ts,
+      signature,
+      headers: { 'idempotency-key': key },
+    });
+    assert.equal(first.status, 201, first.text);
+    const again = await signed(undefined, {
+      ...on(),
+      raw,
+      timestamp: ts,
+      signature,
+      headers: { 'idempotency-key': key },
+    });
+    assert.equal(again.status, 201, again.text);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(again.body.id, first.body.id);
+    assert.deepEqual(again.body.guestUrls, first.body.guestUrls);
+    // The same bytes without the key, or with a key never used: a replay, refused; nothing made.
+    const bare = await signed(undefined, { ...on(), raw, timestamp: ts, signature });
+    assert.equal(bare.status, 401, bare.text);
+    assert.match(bare.body.message, /replay/i);
+    const unknown = await signed(undefined, {
+      ...on(),
+      raw,
+      timestamp: ts,
+      signature,
+      headers: { 'idempotency-key': `never-${randomUUID()}` },
+    });
+    assert.equal(unknown.status, 401, unknown.text);
+    assert.equal((await visitsWithSubject(subject, server)).length, 1);
+  });
+
+  test('a key whose request crashed (reserved, never completed): 409 while leased; after the lease a retry makes the one visit', async () => {
+    const { server } = target();
+    const { store, org, visits } = server.server.context;
+    const t = now();
+    const claimAt = (at: number, visitId: string) => ({
+      visitId,
+      owner: 'crashed-request',
+      leaseUntil: at + 60,
+      expiredBefore: at - 86_400,
+    });
+    // Reserved a moment ago: its lease runs, the first request may still be working.
+    const liveRaw = JSON.stringify({ ...FAST, subject: uniqueName('leased') });
+    const liveKey = `leased-${randomUUID()}`;
+    await store.reserveIdempotencyKey(org.id, liveKey, sha256(liveRaw), t, claimAt(t, 'vis_leasedNow'));
+    const leased = await withKey(undefined, {
+      server,
+      raw: liveRaw,
+      headers: { 'idempotency-key': liveKey },
+    });
+    assert.equal(leased.status, 409, leased.text);
+    assert.match(leased.body.message, /still being served/);
+    // Reserved 61 s ago by a request that crashed, before or after making its visit.
+    for (const visitMade of [false, true]) {
+      const subject = uniqueName(`crashed ${visitMade ? 'after' : 'before'} the visit`);
+      const body = { ...FAST, subject };
+      const raw = JSON.stringify(body);
+      const key = `crash-${randomUUID()}`;
+      const crashed = claimAt(t - 61, `vis_crash${randomUUID().slice(0, 8)}`);
+      await store.reserveIdempotencyKey(org.id, key, sha256(raw), t - 61, crashed);
+      if (visitMade) await visits.create(org, 'key:crashed', body, { id: crashed.visitId });
+      const retry = await withKey(undefined, { server, raw, headers: { 'idempotency-key': key } });
+      assert.equal(retry.status, 201, retry.text);
+      assert.equal(retry.body.id, crashed.visitId, 'the visit chosen when the key was first reserved');
+      const again = await withKey(undefined, { server, raw, headers: { 'idempotency-key': key } });
+      assert.equal(again.status, 201, again.text);
+      assert.equal(again.headers.get('idempotent-replayed'), 'true');
+      assert.equal(again.body.id, crashed.visitId);
+      assert.equal((await visitsWithSubject(subject, server)).length, 1, 'exactly one visit');
+    }
+  });
+
+  test('a key first used more than 24 h ago has expired: a new visit', async () => {
+    const { server } = target();
+    const { store, org } = server.server.context;
+    const subject = uniqueName('expired key');
+    const raw = JSON.stringify({ ...FAST, subject });
+    const key = `old-${randomUUID()}`;
+    const long = now() - 86_401;
+    const old = {
+      visitId: 'vis_longGone',
+      owner: 'old',
+      leaseUntil: long + 60,
+      expiredBefore: long - 86_400,
+    };
+    await store.reserveIdempotencyKey(org.id, key, sha256(raw), long, old);
+    await store.completeIdempotencyKey(org.id, key, 'vis_longGone', long);
+    const answer = await withKey(undefined, { server, raw, headers: { 'idempotency-key': key } });
+    assert.equal(answer.status, 201, answer.text);
+    assert.equal(answer.headers.get('idempotent-replayed'), null);
+    assert.notEqual(answer.body.id, 'vis_longGone');
+    const again = await withKey(undefined, { server, raw, headers: { 'idempotency-key': key } });
+    assert.equal(again.body.id, answer.body.id, 'and the key is live again');
+    assert.equal((await visitsWithSubject(subject, server)).length, 1);
+  });
+
+  test('a rotated hook secret: the new one at once, the old one during the grace period only', async () => {
+    const { server } = target();
+    const { trigger, org } = server.server.context;
+    const made = await trigger.createHook(org, 'rotating');
+    secrets.add(made.secret);
+    const rotated = await trigger.rotateHook(org, made.hook.id, 3600);
+    secrets.add(rotated.secret);
+    assert.notEqual(rotated.secret, made.secret);
+    const subject = uniqueName('rotation');
+    const send = (secret: string, extra = '') =>
+      signed(undefined, {
+        server,
+        hookId: made.hook.id,
+        secret,
+        raw: `${JSON.stringify({ ...FAST, subject })}${extra}`,
+      });
+    assert.equal((await send(rotated.secret)).status, 201);
+    assert.equal((await send(made.secret, ' ')).status, 201, 'the old secret during the grace period');
+    const ts = now();
+    const raw = `${JSON.stringify({ ...FAST, subject })}  `;
+    const both = await signed(undefined, {
+      server,
+      hookId: made.hook.id,
+      raw,
+      timestamp: ts,
+      signature: `${sign(made.secret, ts, raw)},${sign(rotated.secret, ts, raw)}`,
+    });
+    assert.equal(both.status, 201, both.text);
+    // Rotated again without grace: only the newest secret.
+    const last = await trigger.rotateHook(org, made.hook.id, 0);
+    secrets.add(last.secret);
+    assert.equal((await send(rotated.secret, '   ')).status, 401);
+    assert.equal((await send(made.secret, '    ')).status, 401);
+    assert.equal((await send(last.secret, '     ')).status, 201);
+    assert.equal((await visitsWithSubject(subject, server)).length, 4);
+  });
+}
+
+describe('replays and Idempotency-Keys on SQLite', () => {
+  replayAndIdempotency(() => ({ server: h.server, hook }));
+});
+
+const pgBase = testDatabaseUrl();
+describe('replays and Idempotency-Keys on PostgreSQL', { skip: pgBase ? false : PG_SKIP }, () => {
+  let db: TestDatabase;
+  let server: TestServer;
+  let pgHook: { id: string; secret: string };
+  before(async () => {
+    db = await createTestDatabase(pgBase!);
+    server = await startTestServer({ databaseUrl: db.url });
+    secrets.add(server.key);
+    const made = await server.server.context.trigger.createHook(server.server.context.org, 'pg');
+    pgHook = { id: made.hook.id, secret: made.secret };
+    secrets.add(made.secret);
+  });
+  after(async () => {
+    await server?.close();
+    await db?.drop();
+  });
+  replayAndIdempotency(() => ({ server, hook: pgHook }));
 });
 
 describe('notify: the bot delivers the links', () => {

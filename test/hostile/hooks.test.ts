@@ -5,6 +5,7 @@
  * hostile bodies are the right 400 (or accepted when they are valid); never a 5xx. The bot runs
  * against the Webex emulator.
  */
+import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -347,6 +348,81 @@ describe('POST /hooks/visits', () => {
     for (let i = 0; i < 3; i++) {
       await expectAnswer(server.url, request, { kind: 'api', status: 401, code: 'ERR_UNAUTHORIZED' });
     }
+  });
+
+  test('replays of a valid signed request with any spacing, Unicode or control bytes in X-IC-Signature: 401, one visit', async () => {
+    const subject = `replay spelled ${now()}`;
+    const body = JSON.stringify({ subject, crypto: { iterations: 1000 } });
+    const timestamp = String(now());
+    const right = triggerSignature(hook.secret, timestamp, body);
+    await expectAnswer(server.url, toTrigger(body, { timestamp, signature: right }), {
+      kind: 'api',
+      status: 201,
+    });
+    // Then any mix of non-ASCII characters (sent UTF-8 encoded by Node's http client), Unicode
+    // spaces, ASCII spaces and tabs, commas.
+    const unicodeSpaces = [
+      '\u00a0',
+      '\u1680',
+      '\u2000',
+      '\u2007',
+      '\u200b',
+      '\u2028',
+      '\u202f',
+      '\u205f',
+      '\u3000',
+      '\ufeff',
+    ];
+    const junk = fc.oneof(
+      fc.constant('\u00a0'),
+      fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)),
+      fc.constantFrom(...unicodeSpaces).map((c) => Buffer.from(c, 'utf8').toString('latin1')),
+      fc.constantFrom(' ', '\t', ',', '  '),
+    );
+    const spelled = fc
+      .tuple(
+        fc.array(junk, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('before', 'after', 'inside', 'both'),
+      )
+      .map(([parts, where]) => {
+        const j = parts.join('');
+        if (where === 'before') return `${j}${right}`;
+        if (where === 'after') return `${right}${j}`;
+        if (where === 'inside') return `v1=${j}${right.slice(3)}`;
+        return `${j}${right}${j}`;
+      });
+    // What the review sent, through fetch (its header bytes are Latin-1: 0xA0 on the wire; Node's
+    // http client would send UTF-8): String.prototype.trim dropped these, and the base then
+    // counted a new request.
+    for (const signature of [
+      `${right}\u00a0`,
+      `\u00a0${right}`,
+      `${right} \u00a0\u00a0`,
+      `\u00a0\t${right}`,
+    ]) {
+      const answer = await fetch(`${server.url}/hooks/visits`, {
+        method: 'POST',
+        headers: { ...toTrigger(body, { timestamp, signature }).headers },
+        body,
+      });
+      assert.equal(answer.status, 401, JSON.stringify(signature));
+    }
+    await fc.assert(
+      fc.asyncProperty(spelled, async (signature) => {
+        await expectAnswer(server.url, toTrigger(body, { timestamp, signature }), {
+          kind: 'api',
+          status: 401,
+          code: 'ERR_UNAUTHORIZED',
+        });
+      }),
+      runs(150),
+    );
+    const list = await send(server.url, {
+      path: '/api/visits?limit=100',
+      headers: { authorization: `Bearer ${server.key}` },
+    });
+    const items = (list.json as { items: { subject: string }[] }).items;
+    assert.equal(items.filter((v) => v.subject === subject).length, 1, 'one visit however it is spelled');
   });
 
   test('hostile Idempotency-Keys: 400 unless 1 to 255 visible ASCII characters', async () => {

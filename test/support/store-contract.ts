@@ -375,25 +375,173 @@ export function storeContract(
       assert.equal((await store.getHook(hook.id))?.revokedAt, 5);
     });
 
-    test('idempotency keys: one winner, pending while served, done with the visit, released on failure', async () => {
-      const results = await Promise.all(
-        Array.from({ length: 5 }, () => store.reserveIdempotencyKey(org.id, 'idem-1', 'h1', 10)),
+    test('hooks: a rotated secret keeps the previous one with its deadline; a revoked hook cannot rotate', async () => {
+      const hook = {
+        id: `hook_${randomUUID().slice(0, 8)}`,
+        orgId: org.id,
+        name: 'rot',
+        secret: 'old',
+        createdAt: 1,
+      };
+      await store.createHook(hook);
+      assert.equal(await store.rotateHookSecret(org.id, hook.id, 'new', 500), true);
+      assert.deepEqual(await store.getHook(hook.id), {
+        ...hook,
+        secret: 'new',
+        previousSecret: 'old',
+        previousSecretUntil: 500,
+      });
+      assert.equal(await store.rotateHookSecret(org.id, hook.id, 'newer', 600), true);
+      assert.deepEqual(
+        { ...(await store.getHook(hook.id)) },
+        { ...hook, secret: 'newer', previousSecret: 'new', previousSecretUntil: 600 },
       );
-      assert.equal(results.filter((r) => r.status === 'new').length, 1);
+      assert.equal(await store.rotateHookSecret(randomUUID(), hook.id, 'x', 1), false, 'another org');
+      assert.equal(await store.revokeHook(org.id, hook.id, 7), true);
+      assert.equal(await store.rotateHookSecret(org.id, hook.id, 'x', 1), false);
+      assert.equal((await store.getHook(hook.id))?.secret, 'newer');
+    });
+
+    /** A request's claim on an Idempotency-Key at `at` (a 60 s lease, keys expire after 24 h). */
+    const claim = (at: number, visitId = `vis_${randomUUID().slice(0, 8)}`, extra: object = {}) => ({
+      visitId,
+      owner: randomUUID(),
+      leaseUntil: at + 60,
+      expiredBefore: at - 86_400,
+      ...extra,
+    });
+
+    test('idempotency keys: one winner, pending while served, done with the visit, released on failure', async () => {
+      const claims = Array.from({ length: 5 }, (_, i) => claim(10, `vis_race${i}`));
+      const results = await Promise.all(
+        claims.map((c) => store.reserveIdempotencyKey(org.id, 'idem-1', 'h1', 10, c)),
+      );
+      const winners = results.filter((r) => r.status === 'new');
+      assert.equal(winners.length, 1);
+      const winner = winners[0]!;
+      assert.ok(winner.status === 'new' && /^vis_race\d$/.test(winner.visitId) && !winner.takenOver);
       assert.ok(
         results
           .filter((r) => r.status !== 'new')
-          .every((r) => r.status === 'pending' && r.requestHash === 'h1'),
+          .every((r) => r.status === 'pending' && r.requestHash === 'h1' && r.leaseUntil === 70),
       );
-      await store.completeIdempotencyKey(org.id, 'idem-1', 'vis_x');
-      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-1', 'h2', 11), {
+      const visitId = winner.status === 'new' ? winner.visitId : '';
+      await store.completeIdempotencyKey(org.id, 'idem-1', visitId, 12);
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-1', 'h2', 11, claim(11)), {
         status: 'done',
         requestHash: 'h1',
-        visitId: 'vis_x',
+        visitId,
       });
-      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-2', 'h1', 10), { status: 'new' });
-      await store.releaseIdempotencyKey(org.id, 'idem-2');
-      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-2', 'h1', 12), { status: 'new' });
+      const mine = claim(10, 'vis_idem2');
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-2', 'h1', 10, mine), {
+        status: 'new',
+        visitId: 'vis_idem2',
+        takenOver: false,
+      });
+      // Only the lease's owner releases it.
+      await store.releaseIdempotencyKey(org.id, 'idem-2', 'someone-else');
+      assert.equal(
+        (await store.reserveIdempotencyKey(org.id, 'idem-2', 'h1', 12, claim(12))).status,
+        'pending',
+      );
+      await store.releaseIdempotencyKey(org.id, 'idem-2', mine.owner);
+      assert.deepEqual(
+        await store.reserveIdempotencyKey(org.id, 'idem-2', 'h1', 12, claim(12, 'vis_idem2b')),
+        {
+          status: 'new',
+          visitId: 'vis_idem2b',
+          takenOver: false,
+        },
+      );
+    });
+
+    test('idempotency keys: a lease that ran out is taken over with the first visit id, once; then done', async () => {
+      const first = claim(100, 'vis_lease1');
+      assert.equal((await store.reserveIdempotencyKey(org.id, 'idem-lease', 'h', 100, first)).status, 'new');
+      // Within the lease: pending (the first request may still be running).
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-lease', 'h', 159, claim(159)), {
+        status: 'pending',
+        requestHash: 'h',
+        leaseUntil: 160,
+      });
+      // Another body never takes it over, even after the lease.
+      assert.equal(
+        (await store.reserveIdempotencyKey(org.id, 'idem-lease', 'other', 500, claim(500))).status,
+        'pending',
+      );
+      // After the lease: racing retries, one takes over, and it makes the FIRST request's visit.
+      const retries = await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          store.reserveIdempotencyKey(org.id, 'idem-lease', 'h', 200, claim(200, `vis_retry${i}`)),
+        ),
+      );
+      const taken = retries.filter((r) => r.status === 'new');
+      assert.deepEqual(taken, [{ status: 'new', visitId: 'vis_lease1', takenOver: true }]);
+      assert.ok(retries.every((r) => r.status === 'new' || (r.status === 'pending' && r.leaseUntil === 260)));
+      // The crashed holder can no longer release the key it lost.
+      await store.releaseIdempotencyKey(org.id, 'idem-lease', first.owner);
+      assert.equal(
+        (await store.reserveIdempotencyKey(org.id, 'idem-lease', 'h', 201, claim(201))).status,
+        'pending',
+      );
+      await store.completeIdempotencyKey(org.id, 'idem-lease', 'vis_lease1', 210);
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-lease', 'h', 999, claim(999)), {
+        status: 'done',
+        requestHash: 'h',
+        visitId: 'vis_lease1',
+      });
+    });
+
+    test('idempotency keys: expired after their lifetime (new again), existingOnly never reserves, pruned by age', async () => {
+      const t0 = 1_000_000;
+      assert.equal(
+        (await store.reserveIdempotencyKey(org.id, 'idem-old', 'h', t0, claim(t0, 'vis_old'))).status,
+        'new',
+      );
+      await store.completeIdempotencyKey(org.id, 'idem-old', 'vis_old', t0);
+      const day = t0 + 86_400;
+      assert.equal(
+        (await store.reserveIdempotencyKey(org.id, 'idem-old', 'h', day, claim(day))).status,
+        'done',
+      );
+      // One second past 24 h: a new key, with the new visit and another body allowed.
+      const later = day + 1;
+      assert.deepEqual(
+        await store.reserveIdempotencyKey(org.id, 'idem-old', 'h2', later, claim(later, 'vis_new')),
+        { status: 'new', visitId: 'vis_new', takenOver: false },
+      );
+      // existingOnly: absent for an unknown or expired key, and nothing is reserved.
+      const only = (at: number) => claim(at, 'vis_only', { existingOnly: true });
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-none', 'h', later, only(later)), {
+        status: 'absent',
+      });
+      assert.equal(
+        (await store.reserveIdempotencyKey(org.id, 'idem-none', 'h', later, claim(later))).status,
+        'new',
+      );
+      await store.completeIdempotencyKey(org.id, 'idem-old', 'vis_new', later);
+      const farLater = later + 86_401;
+      assert.deepEqual(
+        await store.reserveIdempotencyKey(org.id, 'idem-old', 'h2', farLater, only(farLater)),
+        {
+          status: 'absent',
+        },
+      );
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-old', 'h2', later, only(later)), {
+        status: 'done',
+        requestHash: 'h2',
+        visitId: 'vis_new',
+      });
+      // Pruning forgets keys first used before the given time, and only those.
+      assert.ok((await store.pruneIdempotencyKeys(later)) >= 0);
+      assert.equal(
+        (await store.reserveIdempotencyKey(org.id, 'idem-old', 'h2', later, only(later))).status,
+        'done',
+      );
+      assert.ok((await store.pruneIdempotencyKeys(later + 1)) >= 2);
+      assert.deepEqual(await store.reserveIdempotencyKey(org.id, 'idem-old', 'h2', later, only(later)), {
+        status: 'absent',
+      });
     });
 
     test('deliveries: recorded once, pruned by age', async () => {

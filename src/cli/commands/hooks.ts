@@ -1,4 +1,5 @@
-/** `instant-connect hooks create|list|revoke`: secrets that sign requests to POST /hooks/visits. */
+/** `instant-connect hooks create|list|rotate|revoke`: secrets that sign requests to POST /hooks/visits. */
+import { parseDuration } from '../../domain/time.js';
 import { withBrokerContext } from '../broker-context.js';
 import { CliError } from '../config.js';
 
@@ -26,12 +27,20 @@ export async function create(flags: {
 
 export async function list(flags: { data?: string; database?: string; json?: boolean }): Promise<void> {
   await withBrokerContext(flags, async (ctx) => {
-    const hooks = (await ctx.store.listHooks(ctx.org.id)).map(({ secret: _s, ...h }) => h);
+    const hooks = (await ctx.store.listHooks(ctx.org.id)).map(
+      ({ secret: _s, previousSecret: _p, ...h }) => h,
+    );
     if (flags.json) process.stdout.write(`${JSON.stringify(hooks, null, 2)}\n`);
     else if (hooks.length === 0)
       process.stderr.write('No hooks yet. Make one with: instant-connect hooks create --name NAME\n');
     else
-      for (const h of hooks) process.stdout.write(`${h.id}  ${h.name}${h.revokedAt ? '  (revoked)' : ''}\n`);
+      for (const h of hooks) {
+        const previous =
+          !h.revokedAt && h.previousSecretUntil && h.previousSecretUntil > Date.now() / 1000
+            ? `  (previous secret accepted until ${new Date(h.previousSecretUntil * 1000).toISOString()})`
+            : '';
+        process.stdout.write(`${h.id}  ${h.name}${h.revokedAt ? '  (revoked)' : ''}${previous}\n`);
+      }
   });
 }
 
@@ -41,5 +50,49 @@ export async function revoke(id: string, flags: { data?: string; database?: stri
       throw new CliError(`No active hook with id ${id}`);
     }
     process.stderr.write(`Revoked ${id}: requests signed with its secret are refused from now on.\n`);
+  });
+}
+
+/**
+ * A new secret for a hook, printed once; the old one is still accepted for `--grace` (default
+ * 24h; 0: refused at once), so a workflow engine moves over without a refused request.
+ */
+export async function rotate(
+  id: string,
+  flags: { grace?: string; data?: string; database?: string; json?: boolean },
+): Promise<void> {
+  const grace = (flags.grace ?? '24h').trim();
+  let graceSeconds = 0;
+  if (grace !== '0') {
+    const parsed = parseDuration(grace);
+    if (!parsed.ok) throw new CliError(`--grace ${parsed.message}`, 2);
+    graceSeconds = parsed.value;
+  }
+  if (graceSeconds > 30 * 86_400) throw new CliError('--grace must be at most 30 days', 2);
+  await withBrokerContext(flags, async (ctx) => {
+    let rotated: { secret: string; previousUntil: number };
+    try {
+      rotated = await ctx.trigger.rotateHook(ctx.org, id, graceSeconds);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_NOT_FOUND')
+        throw new CliError(`No active hook with id ${id}`);
+      throw err;
+    }
+    const until = new Date(rotated.previousUntil * 1000).toISOString();
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ id, secret: rotated.secret, previousSecretUntil: rotated.previousUntil }, null, 2)}\n`,
+      );
+      return;
+    }
+    process.stderr.write(
+      `Rotated the secret of ${id}. The new secret is shown once: store it in your workflow engine.\n`,
+    );
+    process.stdout.write(`X-IC-Hook: ${id}\nsecret: ${rotated.secret}\n`);
+    process.stderr.write(
+      graceSeconds > 0
+        ? `The previous secret is accepted until ${until}. While moving over, a sender may sign with both: X-IC-Signature: v1=<old>,v1=<new>\n`
+        : 'The previous secret is refused from now on.\n',
+    );
   });
 }

@@ -33,10 +33,10 @@ export async function hookRoutes(
 
   app.post('/hooks/visits', async (request, reply) => {
     const raw = request.rawBody ?? Buffer.alloc(0);
-    const { org, actor } = request.headers.authorization
+    const { org, actor, replay } = request.headers.authorization
       ? await opts.apiKeys
           .authenticate(request.headers.authorization)
-          .then((a) => ({ org: a.org, actor: `key:${a.keyId}` }))
+          .then((a) => ({ org: a.org, actor: `key:${a.keyId}`, replay: false }))
       : await opts.trigger.authenticateSignature(request.headers, raw);
     await opts.limits.issue(request, actor.startsWith('key:') ? actor.slice(4) : actor);
     const key = request.headers['idempotency-key'];
@@ -48,6 +48,8 @@ export async function hookRoutes(
       request.body === undefined ? {} : request.body,
       raw,
       Array.isArray(key) ? key[0] : key,
+      // A replayed signed request is answered only from a known Idempotency-Key (else 401).
+      { replay: replay === true },
     );
     if (replayed) reply.header('idempotent-replayed', 'true');
     return reply.status(status).header('location', `/api/visits/${result.id}`).send(result);
