@@ -44,6 +44,16 @@ async function seed(store: Store, orgId: string, tag: string): Promise<void> {
   });
   await store.createSession(session(`expired-${tag}`, t - 10));
   await store.createSession(session(`live-${tag}`, t + 3600));
+  // Idempotency-Keys first used 25 h ago (expired: they only take room) and a minute ago.
+  const key = (name: string, at: number) =>
+    store.reserveIdempotencyKey(orgId, name, 'hash', at, {
+      visitId: `vis_${name}`,
+      owner: 'o',
+      leaseUntil: at + 60,
+      expiredBefore: at - DAY,
+    });
+  await key(`old-key-${tag}`, t - 25 * 3600);
+  await key(`fresh-key-${tag}`, t - 60);
 }
 
 describe('pruning at start', () => {
@@ -70,7 +80,10 @@ describe('pruning at start', () => {
       (runs) => runs >= 1,
       'the first prune',
     );
-    assert.deepEqual(pruner.stats.pruned, { deliveries: 1200, short_links: 1, sessions: 1 });
+    assert.deepEqual(
+      { ...pruner.stats.pruned },
+      { deliveries: 1200, short_links: 1, sessions: 1, idempotency_keys: 1 },
+    );
     const store = server.server.context.store;
     assert.equal(await store.markDelivery('old-A-0', now()), true, 'a pruned delivery is forgotten');
     assert.equal(await store.markDelivery('fresh-A', now()), false, 'a recent one is remembered');
