@@ -25,7 +25,7 @@ export const VisitInput = Type.Object(
     end: Type.Optional(When),
     ttl: Type.Optional(
       Type.Union([Type.String({ minLength: 1, maxLength: 32 }), Type.Integer({ minimum: 1 })], {
-        'x-rule': 'a duration such as 45m, 1h30m, PT45M or a number of seconds',
+        'x-rule': 'a duration with a unit such as 45m, 1h30m or PT45M, or a JSON number of seconds',
       }),
     ),
     timeZone: Type.Optional(

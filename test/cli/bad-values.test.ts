@@ -37,6 +37,7 @@ const CASES: { args: string[]; expect: RegExp[] }[] = [
     expect: [/--tz: "Mars\/Base" is not a known time zone/],
   },
   { args: ['--ttl', 'soon'], expect: [/--ttl: "soon" is not a duration/, /45m/] },
+  { args: ['--ttl', '45'], expect: [/--ttl: "45" has no unit: write 45m for minutes or 45s for seconds/] },
   { args: ['--start', '+2h', '--end', '+1h'], expect: [/--start \(\S+\) must be before --end \(\S+\)/] },
   { args: ['--end', '2020-01-01T00:00:00Z'], expect: [/--end \(2020-01-01T00:00:00Z\) is in the past/] },
   { args: ['--ttl', '45m', '--end', '+1h'], expect: [/--ttl: give --end or --ttl, not both/] },

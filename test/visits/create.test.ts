@@ -242,6 +242,14 @@ describe('POST /api/visits refuses bad input', () => {
     await refused({ ttl: 'a while' }, ['ttl']);
   });
 
+  test('a ttl of bare digits in a string asks for a unit; a JSON number is seconds', async () => {
+    const answer = await refused({ ttl: '45' }, ['ttl']);
+    assert.match(answer.body.errors[0].description, /write 45m for minutes or 45s for seconds/);
+    const before = nowSeconds();
+    const visit = await createVisit(server, { ttl: 45 });
+    assert.ok(visit.expiresAt >= before + 45 && visit.expiresAt <= nowSeconds() + 45, visit.end);
+  });
+
   test('an unknown time zone', async () => {
     const answer = await refused({ start: '2030-01-15 09:00', timeZone: 'Mars/Olympus_Mons' }, ['timeZone']);
     assert.match(answer.body.errors[0].description, /Mars\/Olympus_Mons/);
