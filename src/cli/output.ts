@@ -1,5 +1,7 @@
 /** How `links` prints: a table for people, CSV and JSON for programs, one field for scripts. */
 import type { LinkResult } from '../client/instant-connect.js';
+import type { Role } from '../domain/constants.js';
+import type { ResolvedLinkRequest } from '../domain/input.js';
 import type { Link } from '../domain/links.js';
 import { isoSeconds } from '../domain/time.js';
 import { CliError } from './config.js';
@@ -81,6 +83,34 @@ export function pickField(value: unknown, path: string): string {
     current = (current as Record<string, unknown>)[part];
   }
   return typeof current === 'string' ? current : JSON.stringify(current, null, 2);
+}
+
+/**
+ * The shape of the result a request will have, every value a placeholder: `--field` is checked
+ * against it before any link is made, so a typo costs nothing.
+ */
+export function resultShape(request: ResolvedLinkRequest): LinkResult {
+  const link = (role: Role, index: number): Link => ({
+    role,
+    index,
+    cipher: '',
+    ...(request.shortUrls ? { short: '', shortUrl: '' } : {}),
+    longUrl: '',
+    ...(role === 'host' ? { forcedLoginUrl: '' } : {}),
+  });
+  return {
+    subject: request.subject,
+    subjectGenerated: request.subjectGenerated,
+    ...(request.notBefore !== undefined ? { notBefore: request.notBefore } : {}),
+    expiresAt: request.expiresAt,
+    vertical: request.vertical,
+    environment: 'custom',
+    brokerUrl: '',
+    calls: 0,
+    hosts: Array.from({ length: request.hosts }, (_, i) => link('host', i)),
+    guests: Array.from({ length: request.guests }, (_, i) => link('guest', i)),
+    ...(request.shortUrls ? { baseUrl: '' } : {}),
+  };
 }
 
 /** A one-line progress bar on stderr, only on a terminal and only for several calls. */

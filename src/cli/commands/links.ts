@@ -6,7 +6,7 @@ import { ValidationError } from '../../errors.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import { asOptionIssue, type LinkFlags, toLinkInput } from '../link-options.js';
-import { formatCsv, formatTable, pickField, progressBar, useColor } from '../output.js';
+import { formatCsv, formatTable, pickField, progressBar, resultShape, useColor } from '../output.js';
 
 export interface LinksFlags extends LinkFlags, TokenFlags {
   broker?: string;
@@ -30,7 +30,9 @@ export async function run(flags: LinksFlags): Promise<void> {
   let input: ReturnType<typeof toLinkInput>;
   try {
     input = toLinkInput(flags, now);
-    resolveLinkInput(input, { now }); // every problem reported before any store or network is touched
+    // Every problem is reported before any store or network is touched, --field's path too.
+    const request = resolveLinkInput(input, { now });
+    if (flags.field !== undefined) pickField(resultShape(request), flags.field);
   } catch (err) {
     if (err instanceof ValidationError) throw optionError(err);
     throw err;
