@@ -75,8 +75,11 @@ export async function run(flags: LinksFlags): Promise<void> {
       note = `Local broker: links issued into ${whereData(dir, database)}; they open while "instant-connect serve" runs at ${publicUrl}.\n`;
     } else {
       if (!token) {
+        const cisco = broker === 'commercial' || broker === 'usgov';
         throw new CliError(
-          `the ${broker} broker needs a token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE (or --broker local)`,
+          cisco
+            ? `the ${broker} broker needs a Webex bot token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE (or --broker local)`
+            : `the broker at ${broker} needs a credential: an API key of this project's broker ("instant-connect keys create --name cli" where it runs), or a Webex token for one of Cisco's; pass it with --token-file FILE or WEBEX_TOKEN (or use --broker local)`,
           2,
         );
       }
