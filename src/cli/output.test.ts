@@ -1,7 +1,7 @@
 /** `links` output helpers: the shape `--field` is checked against is the shape the SDK returns. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startScriptedServer, type ScriptedServer } from '../../test/support/scripted-server.js';
+import { type ScriptedServer, startScriptedServer } from '../../test/support/scripted-server.js';
 import { InstantConnect } from '../client/instant-connect.js';
 import { resolveLinkInput } from '../domain/input.js';
 import type { JoseEncryptRequest } from '../domain/schema.js';
