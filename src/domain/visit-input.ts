@@ -158,3 +158,36 @@ function laterIssues(
     return err.issues.filter((i) => !failed(named(i.path)) && !issues.some((j) => j.path === named(i.path)));
   }
 }
+
+/**
+ * The `from`/`to` filters of a visit list, in the forms `start` and `end` take (`now`, `+2h`, `14:30`,
+ * `2026-11-28 14:30` read in `timeZone`, ISO-8601 or epoch seconds). Every bad one is named.
+ */
+export function listWindow(
+  raw: { from?: string; to?: string; timeZone?: string },
+  now: number,
+  defaultTimeZone: string,
+): { from?: number; to?: number } {
+  const issues: Issue[] = [];
+  const timeZone = raw.timeZone ?? defaultTimeZone;
+  if (!isTimeZone(timeZone)) {
+    issues.push({
+      path: 'timeZone',
+      rule: 'timezone',
+      message: `timeZone "${timeZone}" is not a known IANA time zone`,
+    });
+    throw new ValidationError(issues);
+  }
+  const at = (key: 'from' | 'to'): number | undefined => {
+    const text = raw[key];
+    if (text === undefined) return undefined;
+    const parsed = parseWhen(text, { now, timeZone });
+    if (parsed.ok) return parsed.value;
+    issues.push({ path: key, rule: parsed.rule, message: `${key}: ${parsed.message}` });
+    return undefined;
+  };
+  const from = at('from');
+  const to = at('to');
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+}
