@@ -106,6 +106,14 @@ export function toLinkRequest(input: unknown, now: number, defaultTimeZone: stri
   };
   const notBefore = when('start');
   const expiresAt = when('end');
+  if (v.hosts === 0 && !failed.has('hosts') && !failed.has('guests') && (v.guests ?? 1) > 0) {
+    issues.push({
+      path: 'hosts',
+      rule: 'minimum',
+      message:
+        'hosts must be at least 1: guests wait in the lobby until a host joins, so a visit without a host link would never start (POST /api/visits/:id/links adds guest links to a visit)',
+    });
+  }
   if (issues.length > 0)
     throw new ValidationError([...issues, ...laterIssues(v, issues, notBefore, expiresAt, now)]);
   const request: LinkRequestInput = {

@@ -255,6 +255,11 @@ describe('POST /api/visits refuses bad input', () => {
     assert.match(answer.body.errors[0].description, /Mars\/Olympus_Mons/);
   });
 
+  test('guests without a host: refused, since they would wait for ever', async () => {
+    const answer = await refused({ hosts: 0, guests: 2 }, ['hosts']);
+    assert.match(answer.body.errors[0].description, /at least 1: guests wait in the lobby until a host joins/);
+  });
+
   test('no hosts and no guests', async () => {
     await refused({ hosts: 0, guests: 0 }, ['hosts']);
   });
@@ -330,9 +335,17 @@ describe('POST /api/visits refuses bad input', () => {
     assertEnvelope(answer, 400, 'ERR_BAD_JSON');
   });
 
-  test('an empty JSON body: 400, not 500', async () => {
-    const answer = await refused(undefined, [], { raw: '' });
-    assertEnvelope(answer, 400, 'ERR_BAD_JSON');
+  test('an empty body with Content-Type: application/json is no body: a visit with every default', async () => {
+    const count = await total();
+    const answer = await call(`${server.url}/api/visits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` },
+      body: '',
+    });
+    assert.equal(answer.status, 201, answer.text);
+    assert.equal(answer.body.hosts.length, 1);
+    assert.equal(answer.body.guests.length, 1);
+    assert.equal(await total(), count + 1);
   });
 
   test('a valid request after all those still works (nothing left half-done)', async () => {
