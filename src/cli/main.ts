@@ -251,7 +251,7 @@ Examples:
     .command('serve')
     .description('run the broker and service (HTTP) on the embedded database, or on PostgreSQL')
     .option('-p, --port <port>', 'port to listen on (env PORT)', parsePort)
-    .option('--host <host>', 'address to listen on (env HOST)', '127.0.0.1')
+    .option('--host <host>', 'address to listen on (env HOST, default 127.0.0.1)')
     .addOption(dataOption())
     .addOption(databaseOption())
     .option('--public-url <url>', 'public origin of this server, for links (env PUBLIC_URL)')
