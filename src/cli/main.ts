@@ -118,6 +118,32 @@ Examples:
     )
     .action(async (flags) => (await import('./commands/whoami.js')).run(flags));
 
+  const doctor = program
+    .command('doctor')
+    .description(
+      'check what a visit needs before one fails: token, broker, public URL, database, prerequisites',
+    )
+    .option(
+      '--broker <where>',
+      'local, commercial, usgov or a broker URL (env BROKER; default commercial with a token)',
+    )
+    .option('--api-url <url>', 'Webex API base (env WEBEX_API_URL)')
+    .option('--public-url <url>', 'where serve is reached (env PUBLIC_URL)')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON');
+  tokenOptions(doctor)
+    .addHelpText(
+      'after',
+      `
+Exits 1 when a check fails. It only reads: it creates, migrates and changes nothing.
+
+Examples:
+  $ instant-connect doctor                      # the local broker and the server at PUBLIC_URL
+  $ WEBEX_TOKEN=… instant-connect doctor --broker usgov`,
+    )
+    .action(async (flags) => (await import('./commands/doctor.js')).run(flags));
+
   program
     .command('decode')
     .description('show what a link is: its form, JWE header and, for local links, its claims and validity')

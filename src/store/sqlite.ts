@@ -231,6 +231,16 @@ export class SqliteStore implements Store {
     apply.immediate();
   }
 
+  async schemaStatus(): Promise<{ applied: number; latest: number }> {
+    const table = this.#db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+      .get();
+    const row = table
+      ? (this.#db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row)
+      : {};
+    return { applied: Number(row['v'] ?? 0), latest: MIGRATIONS.length };
+  }
+
   async ping(): Promise<void> {
     this.#stmt('SELECT 1').get();
   }

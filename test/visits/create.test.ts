@@ -257,7 +257,10 @@ describe('POST /api/visits refuses bad input', () => {
 
   test('guests without a host: refused, since they would wait for ever', async () => {
     const answer = await refused({ hosts: 0, guests: 2 }, ['hosts']);
-    assert.match(answer.body.errors[0].description, /at least 1: guests wait in the lobby until a host joins/);
+    assert.match(
+      answer.body.errors[0].description,
+      /at least 1: guests wait in the lobby until a host joins/,
+    );
   });
 
   test('no hosts and no guests', async () => {
