@@ -118,6 +118,23 @@ Examples:
     )
     .action(async (flags) => (await import('./commands/whoami.js')).run(flags));
 
+  program
+    .command('backup')
+    .description('a consistent copy of the embedded SQLite database, safe while serve runs')
+    .requiredOption('--out <file>', 'where to write the copy (mode 0600)')
+    .option('--force', 'replace --out if it exists')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .addHelpText(
+      'after',
+      `
+PostgreSQL (DATABASE_URL) is backed up with pg_dump. A backup holds the broker's secrets: keep it like one.
+
+Examples:
+  $ instant-connect backup --out /var/backups/instant-connect-$(date +%F).db`,
+    )
+    .action(async (flags) => (await import('./commands/backup.js')).run(flags));
+
   const doctor = program
     .command('doctor')
     .description(

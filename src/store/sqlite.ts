@@ -1,5 +1,5 @@
 /** The embedded default store: one SQLite file in the data directory (better-sqlite3, WAL). */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -229,6 +229,22 @@ export class SqliteStore implements Store {
       });
     });
     apply.immediate();
+  }
+
+  /**
+   * A consistent copy of the live database in `file`, through SQLite's online backup API: writers
+   * go on meanwhile, and the copy is one moment of the database (WAL included). Checked after.
+   */
+  async backup(file: string): Promise<{ bytes: number; pages: number }> {
+    const { totalPages } = await this.#db.backup(file);
+    const copy = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const result = copy.pragma('integrity_check', { simple: true });
+      if (result !== 'ok') throw new Error(`the copy failed its integrity check: ${String(result)}`);
+    } finally {
+      copy.close();
+    }
+    return { bytes: statSync(file).size, pages: totalPages };
   }
 
   async schemaStatus(): Promise<{ applied: number; latest: number }> {
