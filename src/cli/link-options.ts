@@ -43,7 +43,7 @@ const OPTION_OF: Record<string, string> = {
 
 /** Field names that rules about two fields mention in their message body ("notBefore … before expiresAt"). */
 const FIELD_WORDS = /(?<![\w-])(notBefore|expiresAt|ttl|hosts|guests)(?![\w-])/g;
-const RULES_NAMING_OTHER_FIELDS = new Set(['total', 'order', 'exclusive']);
+const RULES_NAMING_OTHER_FIELDS = new Set(['total', 'order', 'exclusive', 'past']);
 
 /** The same issue, speaking of the flag instead of the SDK field. */
 export function asOptionIssue(issue: Issue): Issue {

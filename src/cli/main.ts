@@ -119,6 +119,49 @@ Examples:
     .action(async (flags) => (await import('./commands/whoami.js')).run(flags));
 
   program
+    .command('backup')
+    .description('a consistent copy of the embedded SQLite database, safe while serve runs')
+    .requiredOption('--out <file>', 'where to write the copy (mode 0600)')
+    .option('--force', 'replace --out if it exists')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .addHelpText(
+      'after',
+      `
+PostgreSQL (DATABASE_URL) is backed up with pg_dump. A backup holds the broker's secrets: keep it like one.
+
+Examples:
+  $ instant-connect backup --out /var/backups/instant-connect-$(date +%F).db`,
+    )
+    .action(async (flags) => (await import('./commands/backup.js')).run(flags));
+
+  const doctor = program
+    .command('doctor')
+    .description(
+      'check what a visit needs before one fails: token, broker, public URL, database, prerequisites',
+    )
+    .option(
+      '--broker <where>',
+      'local, commercial, usgov or a broker URL (env BROKER; default commercial with a token)',
+    )
+    .option('--api-url <url>', 'Webex API base (env WEBEX_API_URL)')
+    .option('--public-url <url>', 'where serve is reached (env PUBLIC_URL)')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON');
+  tokenOptions(doctor)
+    .addHelpText(
+      'after',
+      `
+Exits 1 when a check fails. It only reads: it creates, migrates and changes nothing.
+
+Examples:
+  $ instant-connect doctor                      # the local broker and the server at PUBLIC_URL
+  $ WEBEX_TOKEN=… instant-connect doctor --broker usgov`,
+    )
+    .action(async (flags) => (await import('./commands/doctor.js')).run(flags));
+
+  program
     .command('decode')
     .description('show what a link is: its form, JWE header and, for local links, its claims and validity')
     .argument('<link>', 'a long link, a short link or a cipher')
@@ -265,7 +308,7 @@ Examples:
     .command('serve')
     .description('run the broker and service (HTTP) on the embedded database, or on PostgreSQL')
     .option('-p, --port <port>', 'port to listen on (env PORT)', parsePort)
-    .option('--host <host>', 'address to listen on (env HOST)', '127.0.0.1')
+    .option('--host <host>', 'address to listen on (env HOST, default 127.0.0.1)')
     .addOption(dataOption())
     .addOption(databaseOption())
     .option('--public-url <url>', 'public origin of this server, for links (env PUBLIC_URL)')

@@ -1,6 +1,9 @@
 /** How `links` prints: a table for people, CSV and JSON for programs, one field for scripts. */
 import type { LinkResult } from '../client/instant-connect.js';
+import type { Role } from '../domain/constants.js';
+import type { ResolvedLinkRequest } from '../domain/input.js';
 import type { Link } from '../domain/links.js';
+import { localDateTime } from '../domain/local-time.js';
 import { isoSeconds } from '../domain/time.js';
 import { CliError } from './config.js';
 
@@ -12,14 +15,33 @@ const paint = (on: boolean, code: string, text: string) => (on ? `\u001b[${code}
 
 const allLinks = (r: LinkResult): Link[] => [...r.hosts, ...r.guests];
 
-export function formatTable(result: LinkResult, color: boolean): string {
-  const window = `${result.notBefore !== undefined ? isoSeconds(result.notBefore) : 'now'} → ${isoSeconds(result.expiresAt)}`;
+export interface TableOptions {
+  color: boolean;
+  /** Also show the window in this zone (the CLI's --tz). */
+  timeZone?: string;
+  /** Shorten long URLs to this many characters (on a terminal, where a 1,300-character URL is a wall). */
+  maxUrl?: number;
+}
+
+/** A URL cut to `max` characters with an ellipsis; the whole text is in --json and --csv. */
+export function shortenUrl(url: string, max: number): string {
+  return url.length <= max ? url : `${url.slice(0, Math.max(1, max - 1))}…`;
+}
+
+export function formatTable(result: LinkResult, options: TableOptions): string {
+  const { color, timeZone, maxUrl } = options;
+  const local = (seconds: number) => localDateTime(seconds * 1000, timeZone).replace('T', ' ');
+  const utc = `${result.notBefore !== undefined ? isoSeconds(result.notBefore) : 'now'} → ${isoSeconds(result.expiresAt)}`;
+  const window = timeZone
+    ? `${result.notBefore !== undefined ? local(result.notBefore) : 'now'} → ${local(result.expiresAt)} ${timeZone} (${utc})`
+    : utc;
   const lines = [
     `${paint(color, '1', 'Subject')}  ${result.subject}${result.subjectGenerated ? ' (generated: the same subject is the same meeting)' : ''}`,
     `${paint(color, '1', 'Valid')}    ${window}`,
     '',
   ];
-  const rows = allLinks(result).map((l) => [`${l.role} ${l.index + 1}`, l.shortUrl ?? '-', l.longUrl]);
+  const long = (url: string) => (maxUrl ? shortenUrl(url, maxUrl) : url);
+  const rows = allLinks(result).map((l) => [`${l.role} ${l.index + 1}`, l.shortUrl ?? '-', long(l.longUrl)]);
   const header = ['ROLE', 'SHORT URL', 'LONG URL'];
   const widths = [0, 1].map((i) => Math.max(header[i]!.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[], isHost = false) => {
@@ -30,6 +52,9 @@ export function formatTable(result: LinkResult, color: boolean): string {
   allLinks(result).forEach((l, i) => {
     lines.push(line(rows[i]!, l.role === 'host'));
   });
+  if (maxUrl && allLinks(result).some((l) => l.longUrl.length > maxUrl)) {
+    lines.push('', paint(color, '2', 'Long URLs are shortened here: --json or --csv print them whole.'));
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -81,6 +106,34 @@ export function pickField(value: unknown, path: string): string {
     current = (current as Record<string, unknown>)[part];
   }
   return typeof current === 'string' ? current : JSON.stringify(current, null, 2);
+}
+
+/**
+ * The shape of the result a request will have, every value a placeholder: `--field` is checked
+ * against it before any link is made, so a typo costs nothing.
+ */
+export function resultShape(request: ResolvedLinkRequest): LinkResult {
+  const link = (role: Role, index: number): Link => ({
+    role,
+    index,
+    cipher: '',
+    ...(request.shortUrls ? { short: '', shortUrl: '' } : {}),
+    longUrl: '',
+    ...(role === 'host' ? { forcedLoginUrl: '' } : {}),
+  });
+  return {
+    subject: request.subject,
+    subjectGenerated: request.subjectGenerated,
+    ...(request.notBefore !== undefined ? { notBefore: request.notBefore } : {}),
+    expiresAt: request.expiresAt,
+    vertical: request.vertical,
+    environment: 'custom',
+    brokerUrl: '',
+    calls: 0,
+    hosts: Array.from({ length: request.hosts }, (_, i) => link('host', i)),
+    guests: Array.from({ length: request.guests }, (_, i) => link('guest', i)),
+    ...(request.shortUrls ? { baseUrl: '' } : {}),
+  };
 }
 
 /** A one-line progress bar on stderr, only on a terminal and only for several calls. */

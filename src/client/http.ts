@@ -69,6 +69,29 @@ class Retryable extends Error {
   }
 }
 
+/** What a network failure was, in words, from fetch's opaque "fetch failed" and its cause. */
+const NETWORK_CAUSES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens there (is the server running, on that port?)',
+  ENOTFOUND: 'no such host (DNS)',
+  EAI_AGAIN: 'the host name could not be resolved right now (DNS)',
+  ECONNRESET: 'the connection was reset',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  UND_ERR_SOCKET: 'the connection closed unexpectedly',
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+};
+
+export function networkCause(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  const code = cause?.code;
+  if (code && NETWORK_CAUSES[code]) return `${NETWORK_CAUSES[code]} (${code})`;
+  if (code) return cause?.message ? `${code}: ${cause.message}` : code;
+  if (cause?.message === 'bad port')
+    return 'fetch refuses to connect to that port (a "bad port"): use another';
+  return cause?.message ?? (err as Error | undefined)?.message ?? 'unknown error';
+}
+
 export class HttpClient {
   readonly #token: TokenSource | undefined;
   readonly #fetch: typeof fetch;
@@ -162,9 +185,7 @@ export class HttpClient {
       if (options.signal?.aborted) throw new AbortError();
       if (timeout.aborted)
         throw new Retryable(new TimeoutError(`${where} timed out after ${this.#timeoutMs} ms`));
-      const cause = err as { cause?: { code?: string }; message?: string };
-      const detail = cause.cause?.code ?? cause.message ?? 'unknown error';
-      throw new Retryable(new NetworkError(`${where} failed: ${redact(String(detail), secrets)}`));
+      throw new Retryable(new NetworkError(`${where} failed: ${redact(networkCause(err), secrets)}`));
     }
     const trackingId = response.headers.get('trackingid') ?? undefined;
     let body: unknown;

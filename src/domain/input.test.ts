@@ -117,6 +117,15 @@ test('window errors name the friendly fields', () => {
     ['expiresAt:past'],
   );
   assert.deepEqual(
+    issues({ notBefore: now - 3600 }).map((i) => `${i.path}:${i.rule}`),
+    ['notBefore:past'],
+    'a past start with the default length blames the start, not a ttl nobody gave',
+  );
+  assert.deepEqual(
+    issues({ notBefore: now - 3600, ttl: '30m' }).map((i) => `${i.path}:${i.rule}`),
+    ['ttl:past'],
+  );
+  assert.deepEqual(
     issues({ hosts: 0, guests: 0 }).map((i) => `${i.path}:${i.rule}`),
     ['hosts:total'],
   );

@@ -13,7 +13,7 @@ import {
 } from './constants.js';
 import { type CryptoOptions, type JoseEncryptRequest, LinkInput, type LinkRequestInput } from './schema.js';
 import { generateSubject, type RandomBytes } from './subject.js';
-import { parseDuration, parseInstant } from './time.js';
+import { isoSeconds, parseDuration, parseInstant } from './time.js';
 import { type KeyAliases, schemaIssues, windowIssues } from './validate.js';
 
 export interface ResolvedLinkRequest {
@@ -107,15 +107,23 @@ export function resolveLinkInput(input: LinkRequestInput, ctx: ResolveContext): 
     issues.push({ path: 'ttl', rule: 'exclusive', message: 'give expiresAt or ttl, not both' });
   }
   // ttl counts from the start of the window: a visit tomorrow at 14:00 for 45m ends at 14:45.
+  const defaultLength = input.ttl === undefined && input.expiresAt === undefined;
   expiresAt ??= (notBefore ?? ctx.now) + ttl;
-  issues.push(
-    ...windowIssues(
-      notBefore,
-      expiresAt,
-      { nbf: 'notBefore', exp: input.expiresAt !== undefined ? 'expiresAt' : 'ttl' },
-      { now: ctx.now, refusePastExpiry: !ctx.allowPast },
-    ),
-  );
+  for (const issue of windowIssues(
+    notBefore,
+    expiresAt,
+    { nbf: 'notBefore', exp: input.expiresAt !== undefined ? 'expiresAt' : 'ttl' },
+    { now: ctx.now, refusePastExpiry: !ctx.allowPast },
+  )) {
+    // Only a start was given: the start is what is wrong, not a ttl nobody wrote.
+    if (issue.rule === 'past' && defaultLength && notBefore !== undefined) {
+      issues.push({
+        path: 'notBefore',
+        rule: 'past',
+        message: `notBefore (${isoSeconds(notBefore)}) is in the past: with the default length of ${ttl / 60} minutes the links would end at ${isoSeconds(expiresAt)}, before now; give a later notBefore, or an expiresAt or ttl`,
+      });
+    } else issues.push(issue);
+  }
 
   const hosts = input.hosts ?? DEFAULTS.numHost;
   const guests = input.guests ?? DEFAULTS.numGuest;

@@ -42,6 +42,22 @@ export function zoneOffsetMs(ms: number, timeZone: string): number {
   return asUtc - Math.floor(ms / 1000) * 1000;
 }
 
+/** `YYYY-MM-DDTHH:MM` of an instant in a zone, as `<input type="datetime-local">` wants it. */
+export function localDateTime(ms: number, timeZone = 'UTC'): string {
+  return new Date(ms + zoneOffsetMs(ms, timeZone)).toISOString().slice(0, 16);
+}
+
+/** Whether a time of day as typed (`14:30`) names a time that has already passed today: it means tomorrow. */
+export function clockMeansTomorrow(
+  text: string,
+  at: number,
+  options: { now: number; timeZone: string },
+): boolean {
+  if (!CLOCK.test(text.trim())) return false;
+  const day = (seconds: number) => localDateTime(seconds * 1000, options.timeZone).slice(0, 10);
+  return day(at) !== day(options.now);
+}
+
 /** Epoch ms of a wall-clock time in a zone (the later reading in a DST overlap, shifted forward in a gap). */
 export function zonedToEpochMs(
   wall: { year: number; month: number; day: number; hour: number; minute: number; second?: number },

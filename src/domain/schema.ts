@@ -145,7 +145,7 @@ const Instant = Type.Union([Type.String({ minLength: 1 }), EpochSeconds], {
   'x-rule': 'an ISO-8601 date-time (2026-11-28T14:30:00Z) or epoch seconds',
 });
 const Duration = Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 1 })], {
-  'x-rule': 'a duration such as 45m, 1h30m, PT45M or a number of seconds',
+  'x-rule': 'a duration with a unit such as 45m, 1h30m or PT45M, or a JSON number of seconds',
 });
 export const CryptoOptions = Type.Object(
   {

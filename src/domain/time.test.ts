@@ -35,7 +35,7 @@ test('instants: local times without a zone, nonsense, invalid Dates and fraction
   assert.equal(parseInstant('2026-02-30T10:00:00Z').ok, true); // Date.parse rolls over; still a valid instant
 });
 
-test('durations: 45m, 1h30m, 2d, PT45M, P1DT2H, seconds', () => {
+test('durations: 45m, 1h30m, 2d, PT45M, P1DT2H, a number of seconds', () => {
   const seconds = (v: string | number) => {
     const p = parseDuration(v);
     assert.ok(p.ok, `expected ${v} to parse`);
@@ -47,10 +47,22 @@ test('durations: 45m, 1h30m, 2d, PT45M, P1DT2H, seconds', () => {
   assert.equal(seconds('1w'), 604800);
   assert.equal(seconds('PT45M'), 2700);
   assert.equal(seconds('P1DT2H'), 93600);
-  assert.equal(seconds('90'), 90);
-  assert.equal(seconds(90), 90);
+  assert.equal(seconds('90s'), 90);
+  assert.equal(seconds(90), 90); // a number (SDK, JSON) is seconds
   for (const bad of ['', 'soon', 'P', 'PT', '0m', '-5m', 0, -1, 1.5]) {
     assert.equal(parseDuration(bad as string | number).ok, false, `expected ${String(bad)} to fail`);
+  }
+});
+
+test('a string of bare digits is refused with a message asking for a unit', () => {
+  for (const text of ['45', ' 90 ', '0']) {
+    const parsed = parseDuration(text);
+    assert.equal(parsed.ok, false, text);
+    if (!parsed.ok) {
+      assert.equal(parsed.rule, 'unit');
+      const n = text.trim();
+      assert.match(parsed.message, new RegExp(`write ${n}m for minutes or ${n}s for seconds`));
+    }
   }
 });
 

@@ -62,7 +62,10 @@ export function parseInstant(value: InstantLike): Parsed<number> {
 
 const UNIT_SECONDS: Record<string, number> = { w: 604800, d: 86400, h: 3600, m: 60, s: 1 };
 
-/** Seconds from `45m`, `1h30m`, `2d`, `PT45M`, `P1DT2H`, `90` or the number 90. */
+/**
+ * Seconds from `45m`, `1h30m`, `2d`, `PT45M`, `P1DT2H` or the number 90. A string of bare digits is
+ * refused: `--ttl 45` meant 45 minutes to everyone who wrote it, and silently meant 45 seconds.
+ */
 export function parseDuration(value: string | number): Parsed<number> {
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < 1) {
@@ -76,8 +79,14 @@ export function parseDuration(value: string | number): Parsed<number> {
   }
   const text = value.trim();
   let seconds = 0;
-  if (/^\d+$/.test(text)) seconds = Number(text);
-  else if (/^(\d+[wdhms])+$/i.test(text)) {
+  if (/^\d+$/.test(text)) {
+    return {
+      ok: false,
+      rule: 'unit',
+      message: `"${text}" has no unit: write ${text}m for minutes or ${text}s for seconds`,
+    };
+  }
+  if (/^(\d+[wdhms])+$/i.test(text)) {
     for (const [, n, unit] of text.toLowerCase().matchAll(/(\d+)([wdhms])/g)) {
       seconds += Number(n) * (UNIT_SECONDS[unit!] ?? 0);
     }
@@ -87,7 +96,7 @@ export function parseDuration(value: string | number): Parsed<number> {
       return {
         ok: false,
         rule: 'duration',
-        message: `"${text}" is not a duration such as 45m, 1h30m, PT45M or a number of seconds`,
+        message: `"${text}" is not a duration such as 45m, 1h30m or PT45M`,
       };
     }
     const [, w, d, h, m, s] = iso.map((x) => Number(x ?? 0));

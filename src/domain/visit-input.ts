@@ -25,7 +25,7 @@ export const VisitInput = Type.Object(
     end: Type.Optional(When),
     ttl: Type.Optional(
       Type.Union([Type.String({ minLength: 1, maxLength: 32 }), Type.Integer({ minimum: 1 })], {
-        'x-rule': 'a duration such as 45m, 1h30m, PT45M or a number of seconds',
+        'x-rule': 'a duration with a unit such as 45m, 1h30m or PT45M, or a JSON number of seconds',
       }),
     ),
     timeZone: Type.Optional(
@@ -106,6 +106,14 @@ export function toLinkRequest(input: unknown, now: number, defaultTimeZone: stri
   };
   const notBefore = when('start');
   const expiresAt = when('end');
+  if (v.hosts === 0 && !failed.has('hosts') && !failed.has('guests') && (v.guests ?? 1) > 0) {
+    issues.push({
+      path: 'hosts',
+      rule: 'minimum',
+      message:
+        'hosts must be at least 1: guests wait in the lobby until a host joins, so a visit without a host link would never start (POST /api/visits/:id/links adds guest links to a visit)',
+    });
+  }
   if (issues.length > 0)
     throw new ValidationError([...issues, ...laterIssues(v, issues, notBefore, expiresAt, now)]);
   const request: LinkRequestInput = {
@@ -157,4 +165,37 @@ function laterIssues(
     const named = (path: string) => VISIT_FIELD_NAMES[path] ?? path;
     return err.issues.filter((i) => !failed(named(i.path)) && !issues.some((j) => j.path === named(i.path)));
   }
+}
+
+/**
+ * The `from`/`to` filters of a visit list, in the forms `start` and `end` take (`now`, `+2h`, `14:30`,
+ * `2026-11-28 14:30` read in `timeZone`, ISO-8601 or epoch seconds). Every bad one is named.
+ */
+export function listWindow(
+  raw: { from?: string; to?: string; timeZone?: string },
+  now: number,
+  defaultTimeZone: string,
+): { from?: number; to?: number } {
+  const issues: Issue[] = [];
+  const timeZone = raw.timeZone ?? defaultTimeZone;
+  if (!isTimeZone(timeZone)) {
+    issues.push({
+      path: 'timeZone',
+      rule: 'timezone',
+      message: `timeZone "${timeZone}" is not a known IANA time zone`,
+    });
+    throw new ValidationError(issues);
+  }
+  const at = (key: 'from' | 'to'): number | undefined => {
+    const text = raw[key];
+    if (text === undefined) return undefined;
+    const parsed = parseWhen(text, { now, timeZone });
+    if (parsed.ok) return parsed.value;
+    issues.push({ path: key, rule: parsed.rule, message: `${key}: ${parsed.message}` });
+    return undefined;
+  };
+  const from = at('from');
+  const to = at('to');
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
 }

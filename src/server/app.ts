@@ -129,6 +129,15 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     },
   });
 
+  // An empty body is no body, whatever its Content-Type says (a DELETE from a client that always
+  // sends `Content-Type: application/json`); anything else goes to fastify's own safe JSON parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
+
   // Every route's methods, so a known path with another method answers 405 with Allow.
   const methodsByUrl = new Map<string, Set<string>>();
   const registered: RegisteredRoute[] = [];

@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   dataDir: string;
   /** `postgres://` or `postgresql://`: use PostgreSQL instead of SQLite. A secret: never logged. */
   databaseUrl?: string;
+  /** Apply pending migrations (default true; `doctor` only looks). */
+  migrate?: boolean;
 }
 
 /** True for a URL the PostgreSQL store accepts. */
@@ -34,6 +36,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   } else {
     store = new SqliteStore(join(options.dataDir, SQLITE_FILE));
   }
+  if (options.migrate === false) return store;
   try {
     await store.migrate();
   } catch (err) {

@@ -369,6 +369,13 @@ export class PostgresStore implements Store {
     });
   }
 
+  async schemaStatus(): Promise<{ applied: number; latest: number }> {
+    const { rows } = await this.#query(
+      "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(version), 0) FROM schema_migrations) END AS v",
+    );
+    return { applied: Number(rows[0]?.['v'] ?? 0), latest: MIGRATIONS.length };
+  }
+
   async ping(): Promise<void> {
     await this.#query('SELECT 1');
   }

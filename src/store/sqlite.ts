@@ -1,4 +1,5 @@
 /** The embedded default store: one SQLite file in the data directory (better-sqlite3, WAL). */
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { prepareDataFiles, type Warn } from './files.js';
@@ -253,6 +254,32 @@ export class SqliteStore implements Store {
       });
     });
     apply.immediate();
+  }
+
+  /**
+   * A consistent copy of the live database in `file`, through SQLite's online backup API: writers
+   * go on meanwhile, and the copy is one moment of the database (WAL included). Checked after.
+   */
+  async backup(file: string): Promise<{ bytes: number; pages: number }> {
+    const { totalPages } = await this.#db.backup(file);
+    const copy = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const result = copy.pragma('integrity_check', { simple: true });
+      if (result !== 'ok') throw new Error(`the copy failed its integrity check: ${String(result)}`);
+    } finally {
+      copy.close();
+    }
+    return { bytes: statSync(file).size, pages: totalPages };
+  }
+
+  async schemaStatus(): Promise<{ applied: number; latest: number }> {
+    const table = this.#db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+      .get();
+    const row = table
+      ? (this.#db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row)
+      : {};
+    return { applied: Number(row['v'] ?? 0), latest: MIGRATIONS.length };
   }
 
   async ping(): Promise<void> {

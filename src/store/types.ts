@@ -185,6 +185,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; safe to call from several instances at once. */
   migrate(): Promise<void>;
+  /** The schema version applied to the database, and the newest this code knows (migrates nothing). */
+  schemaStatus(): Promise<{ applied: number; latest: number }>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -11,7 +11,13 @@ import { type Link, LinkSchema, normaliseResponse } from '../domain/links.js';
 import { SipUri, Subject, VerticalField } from '../domain/schema.js';
 import { isoSeconds } from '../domain/time.js';
 import { schemaIssues } from '../domain/validate.js';
-import { AddLinksInput, renameIssue, toLinkRequest, VISIT_FIELD_NAMES } from '../domain/visit-input.js';
+import {
+  AddLinksInput,
+  listWindow,
+  renameIssue,
+  toLinkRequest,
+  VISIT_FIELD_NAMES,
+} from '../domain/visit-input.js';
 import { VISIT_STATES, visitState } from '../domain/visit-state.js';
 import { InstantConnectError, NotFoundError, ValidationError } from '../errors.js';
 import type { EventRecord, Org, Store, VisitLinkRecord, VisitQuery, VisitRecord } from '../store/types.js';
@@ -297,6 +303,15 @@ export class VisitService {
     const visit = VISIT_ID.test(id) ? await this.#store.getVisit(org.id, id) : undefined;
     if (!visit) throw new NotFoundError(`No visit ${JSON.stringify(id.slice(0, 40))}`);
     return visit;
+  }
+
+  /** `from`/`to` of a list as people write them, read with this service's clock and zone. */
+  listWindow(raw: { from?: string | undefined; to?: string | undefined; timeZone?: string | undefined }): {
+    from?: number;
+    to?: number;
+  } {
+    const given = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+    return listWindow(given, this.#now(), this.#timeZone);
   }
 
   async list(org: Org, query: Omit<VisitQuery, 'now'>): Promise<VisitList> {

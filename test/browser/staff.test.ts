@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { localDateTime } from '../../src/server/staff/form.js';
+import { localDateTime } from '../../src/domain/local-time.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { BrowserHarness, open, screenshot, suiteOptions, until, visible } from './browser.js';
 

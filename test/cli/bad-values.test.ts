@@ -37,8 +37,16 @@ const CASES: { args: string[]; expect: RegExp[] }[] = [
     expect: [/--tz: "Mars\/Base" is not a known time zone/],
   },
   { args: ['--ttl', 'soon'], expect: [/--ttl: "soon" is not a duration/, /45m/] },
+  { args: ['--ttl', '45'], expect: [/--ttl: "45" has no unit: write 45m for minutes or 45s for seconds/] },
   { args: ['--start', '+2h', '--end', '+1h'], expect: [/--start \(\S+\) must be before --end \(\S+\)/] },
   { args: ['--end', '2020-01-01T00:00:00Z'], expect: [/--end \(2020-01-01T00:00:00Z\) is in the past/] },
+  {
+    args: ['--start', '2020-01-01T00:00:00Z'],
+    expect: [
+      /--start \(2020-01-01T00:00:00Z\) is in the past: with the default length of 15 minutes/,
+      /an --end or --ttl/,
+    ],
+  },
   { args: ['--ttl', '45m', '--end', '+1h'], expect: [/--ttl: give --end or --ttl, not both/] },
   { args: ['--device', 'notasip'], expect: [/--device #1 must be a SIP URI/, /\(got "notasip"\)/] },
   {
@@ -46,6 +54,8 @@ const CASES: { args: string[]; expect: RegExp[] }[] = [
     expect: [/--device #2 must be a SIP URI/, /\(got "room two"\)/],
   },
   { args: ['--subject', ' '], expect: [/--subject must not be blank/] },
+  { args: ['--field', 'nope'], expect: [/--field: the result has no "nope"/] },
+  { args: ['--field', 'guests.0.shortUrl'], expect: [/stopped at "shortUrl"/] },
   { args: ['--subject', 'x'.repeat(300)], expect: [/--subject must be .*at most 256 characters/] },
 ];
 
@@ -58,6 +68,7 @@ describe('links: bad values exit 2 and name the flag and the rule', { concurrenc
       assert.equal(r.stdout, '');
       assert.match(r.stderr, /^error: /);
       for (const pattern of expect) assert.match(r.stderr, pattern);
+      assert.equal(existsSync(data), false, 'refused before any link was made or stored');
       assert.doesNotMatch(r.stderr, /Local broker/, 'nothing was issued');
       assert.ok(!existsSync(data), 'the data directory was not even created');
     });

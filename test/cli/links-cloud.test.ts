@@ -304,7 +304,7 @@ describe('links against a stand-in for the commercial broker', { concurrency: tr
       assert.match(
         r.stderr,
         new RegExp(
-          `^error: POST http://127\\.0\\.0\\.1:${port}/api/v2/joseencrypt failed: ECONNREFUSED`,
+          `^error: POST http://127\\.0\\.0\\.1:${port}/api/v2/joseencrypt failed: connection refused: nothing listens there .*\\(ECONNREFUSED\\)`,
           'm',
         ),
       );
@@ -367,10 +367,31 @@ describe('links against a stand-in for the commercial broker', { concurrency: tr
     for (const where of ['commercial', 'usgov']) {
       const r = await runCli(['links', '--broker', where]);
       assert.equal(r.code, 2, show(r));
-      assert.match(r.stderr, new RegExp(`the ${where} broker needs a token`));
+      assert.match(r.stderr, new RegExp(`the ${where} broker needs a Webex bot token`));
       assert.match(r.stderr, /WEBEX_TOKEN/);
       assert.match(r.stderr, /--token-file/);
     }
+  });
+
+  test('no credential with a broker URL asks for an API key of this project or a Webex token', async () => {
+    const r = await runCli(['links', '--broker', 'http://127.0.0.1:8080'], { env: { WEBEX_TOKEN: '' } });
+    assert.equal(r.code, 2, show(r));
+    assert.match(
+      r.stderr,
+      /the broker at http:\/\/127\.0\.0\.1:8080 needs a credential: an API key of this project's broker/,
+    );
+    assert.match(r.stderr, /keys create/);
+    assert.match(r.stderr, /--token-file/);
+  });
+
+  test('a port fetch refuses is named, not "fetch failed"', async () => {
+    const r = await runCli(['links', '--broker', 'http://127.0.0.1:1'], { env: { WEBEX_TOKEN: TOKEN } });
+    assert.equal(r.code, 1, show(r));
+    assert.match(
+      r.stderr,
+      /POST http:\/\/127\.0\.0\.1:1\/api\/v2\/joseencrypt failed: fetch refuses to connect to that port/,
+    );
+    assert.doesNotMatch(r.stderr, /fetch failed/);
   });
 
   test('a broker that is not a URL exits 2', async () => {

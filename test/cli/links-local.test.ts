@@ -281,6 +281,43 @@ describe('links from the local broker', { concurrency: true }, () => {
     assert.equal(london.notBefore, Date.UTC(year, 6, 1, 8, 30) / 1000);
   });
 
+  test('with --tz the table shows the window in that zone too', async () => {
+    const r = await links(['--start', '2031-07-01 09:30', '--tz', 'Europe/London']);
+    assert.equal(r.code, 0, show(r));
+    assert.match(
+      r.stdout,
+      /^Valid +2031-07-01 09:30 → 2031-07-01 09:45 Europe\/London \(2031-07-01T08:30:00Z → 2031-07-01T08:45:00Z\)$/m,
+    );
+  });
+
+  test('a time of day that has passed today says the links open tomorrow', async () => {
+    // A zone where it is now between 02:00 and 22:00, so an hour ago was earlier today.
+    const hourIn = (zone: string) =>
+      Number(
+        new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', hourCycle: 'h23' }).format(
+          new Date(),
+        ),
+      );
+    const zone = ['UTC', 'Asia/Tokyo', 'America/New_York', 'Asia/Kolkata'].find(
+      (z) => hourIn(z) >= 2 && hourIn(z) <= 22,
+    )!;
+    const earlier = `${String(hourIn(zone) - 1).padStart(2, '0')}:00`;
+    const r = await links(['--start', earlier, '--tz', zone, '--json']);
+    assert.equal(r.code, 0, show(r));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `Note: ${earlier} has already passed today in ${zone}: the links open tomorrow, \\d{4}-\\d\\d-\\d\\d ${earlier}`,
+      ),
+    );
+    const json = JSON.parse(r.stdout);
+    assert.ok(json.notBefore > nowSeconds() + 20 * 3600, 'tomorrow');
+    const later = `${String(hourIn(zone) + 1).padStart(2, '0')}:00`;
+    const today = await links(['--start', later, '--tz', zone, '--json']);
+    assert.equal(today.code, 0, show(today));
+    assert.doesNotMatch(today.stderr, /tomorrow/);
+  });
+
   test('--device, twice, puts both room devices in every token', async () => {
     const json = await linksJson(['--device', 'a@b.example.com', '--device', 'sip:room2@c.example.com']);
     const cipher = json.hosts[0].cipher;

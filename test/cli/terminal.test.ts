@@ -84,6 +84,27 @@ describe('on a terminal', {
     assert.match(r.output, /\[#{24}\] 3\/3 calls/);
   });
 
+  test('long URLs are shortened on a terminal, and the table says where the whole text is', async () => {
+    const r = await onTerminal(['links', '--data', data, '--iterations', '1000', '--short'], {
+      NO_COLOR: '1',
+    });
+    assert.equal(r.code, 0, r.output);
+    const rows = r.output.split(/\r?\n/).filter((l) => /^(host|guest) 1 /.test(l));
+    assert.equal(rows.length, 2, r.output);
+    for (const row of rows) {
+      assert.match(
+        row,
+        /\/visit\/\w+ +http:\/\/127\.0\.0\.1:8080\/hc\/v1\/(login|talk)\?int=jose&v=1&data=eyJ\S*…$/,
+      );
+      assert.ok(row.length < 200, `a row fits a terminal: ${row.length} characters`);
+    }
+    assert.match(r.output, /Long URLs are shortened here: --json or --csv print them whole/);
+    const csv = await onTerminal(['links', '--data', data, '--iterations', '1000', '--csv'], {
+      NO_COLOR: '1',
+    });
+    assert.doesNotMatch(csv.output, /…/, 'CSV keeps the whole text');
+  });
+
   test('no progress bar for a single call', async () => {
     const r = await onTerminal(['links', '--data', data, '--iterations', '1000', '--csv']);
     assert.equal(r.code, 0, r.output);

@@ -184,6 +184,20 @@ describe('staff visits', () => {
     );
   });
 
+  test('the duration field takes what its hint says: minutes, or a duration such as 1h30m', async () => {
+    const form = await client.get('/');
+    assert.match(tagOf(form.text, 'duration'), /type="text"/, 'a number input would refuse 1h30m');
+    assert.match(form.text, /Minutes \(30\), or a duration such as 1h30m/);
+    const answer = await client.post(
+      '/visits',
+      visitForm(csrf, { start: '2031-01-02T09:00', duration: '1h30m', timeZone: 'UTC' }),
+    );
+    assert.equal(answer.status, 303, answer.text);
+    const visit = await api(server, `/api/visits/${visitIdOf(answer.location)}`);
+    assert.equal(visit.start, '2031-01-02T09:00:00Z');
+    assert.equal(visit.end, '2031-01-02T10:30:00Z');
+  });
+
   test('invalid input: 400, the form again with each message next to its field and the values kept', async () => {
     const count = await visitCount();
     const answer = await client.post(

@@ -39,6 +39,12 @@ export function storeContract(
       assert.ok(await store.getDefaultOrg());
     });
 
+    test('schema status: every migration applied once migrated', async () => {
+      const { applied, latest } = await store.schemaStatus();
+      assert.ok(latest >= 1);
+      assert.equal(applied, latest);
+    });
+
     test('the default organisation: an existing one is kept, never a second made', async () => {
       const first = await store.getDefaultOrg();
       let made = 0;

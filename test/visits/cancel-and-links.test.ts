@@ -92,6 +92,26 @@ describe('DELETE /api/visits/:id', () => {
     assert.equal((await getVisit(server, keep!.id)).state, 'open');
   });
 
+  test('DELETE with Content-Type: application/json and no body cancels: an empty body is no body', async () => {
+    const visit = await createVisit(server);
+    for (const body of [undefined, '']) {
+      const target = body === undefined ? visit : await createVisit(server);
+      const answer = await call(`${server.url}/api/visits/${target.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body } : {}),
+      });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.body.state, 'cancelled');
+    }
+    const broken = await call(`${server.url}/api/visits`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json' },
+      body: '{"guests": ',
+    });
+    assertEnvelope(broken, 400, 'ERR_BAD_JSON');
+  });
+
   test('a second DELETE: 409, and nothing more is recorded', async () => {
     const visit = await createVisit(server);
     assert.equal((await api(server, 'DELETE', `/api/visits/${visit.id}`)).status, 200);

@@ -242,9 +242,25 @@ describe('POST /api/visits refuses bad input', () => {
     await refused({ ttl: 'a while' }, ['ttl']);
   });
 
+  test('a ttl of bare digits in a string asks for a unit; a JSON number is seconds', async () => {
+    const answer = await refused({ ttl: '45' }, ['ttl']);
+    assert.match(answer.body.errors[0].description, /write 45m for minutes or 45s for seconds/);
+    const before = nowSeconds();
+    const visit = await createVisit(server, { ttl: 45 });
+    assert.ok(visit.expiresAt >= before + 45 && visit.expiresAt <= nowSeconds() + 45, visit.end);
+  });
+
   test('an unknown time zone', async () => {
     const answer = await refused({ start: '2030-01-15 09:00', timeZone: 'Mars/Olympus_Mons' }, ['timeZone']);
     assert.match(answer.body.errors[0].description, /Mars\/Olympus_Mons/);
+  });
+
+  test('guests without a host: refused, since they would wait for ever', async () => {
+    const answer = await refused({ hosts: 0, guests: 2 }, ['hosts']);
+    assert.match(
+      answer.body.errors[0].description,
+      /at least 1: guests wait in the lobby until a host joins/,
+    );
   });
 
   test('no hosts and no guests', async () => {
@@ -322,9 +338,17 @@ describe('POST /api/visits refuses bad input', () => {
     assertEnvelope(answer, 400, 'ERR_BAD_JSON');
   });
 
-  test('an empty JSON body: 400, not 500', async () => {
-    const answer = await refused(undefined, [], { raw: '' });
-    assertEnvelope(answer, 400, 'ERR_BAD_JSON');
+  test('an empty body with Content-Type: application/json is no body: a visit with every default', async () => {
+    const count = await total();
+    const answer = await call(`${server.url}/api/visits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` },
+      body: '',
+    });
+    assert.equal(answer.status, 201, answer.text);
+    assert.equal(answer.body.hosts.length, 1);
+    assert.equal(answer.body.guests.length, 1);
+    assert.equal(await total(), count + 1);
   });
 
   test('a valid request after all those still works (nothing left half-done)', async () => {

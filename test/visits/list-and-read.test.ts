@@ -151,6 +151,32 @@ describe('GET /api/visits: search, time and paging', () => {
     assert.deepEqual(await between({ from: at('2031-04-01T00:00:00Z') }), []);
   });
 
+  test('from and to take the forms start and end take: ISO, local times in timeZone, now and +2h', async () => {
+    const tag = uniqueName('window-forms');
+    const [early, late] = await Promise.all(
+      ['2031-05-01T08:00:00Z', '2031-05-01T16:00:00Z'].map((start, i) =>
+        createVisit(server, { subject: `${tag} ${i}`, start, ttl: '1h' }),
+      ),
+    );
+    const between = async (query: Record<string, string>) =>
+      ids((await listVisits(server, { q: tag, ...query })).items);
+    assert.deepEqual(await between({ from: '2031-05-01T12:00:00Z' }), [late!.id]);
+    assert.deepEqual(
+      await between({ to: '2031-05-01 12:00', timeZone: 'Europe/Paris' }),
+      [early!.id],
+      '10:00Z',
+    );
+    assert.deepEqual(
+      await between({ from: '2031-05-01 17:30', timeZone: 'Europe/Paris' }),
+      [late!.id],
+      '15:30Z',
+    );
+    assert.deepEqual(await between({ from: '2031-05-01 19:30', timeZone: 'Europe/Paris' }), [], '17:30Z');
+    assert.deepEqual(await between({ from: String(Date.parse('2031-05-01T12:00:00Z') / 1000) }), [late!.id]);
+    const soon = await createVisit(server, { subject: `${tag} soon`, ttl: '30m' });
+    assert.deepEqual(await between({ from: 'now', to: '+2h' }), [soon.id]);
+  });
+
   test('paging: limit, offset and total, newest window first, every visit once', async () => {
     const tag = uniqueName('paging');
     const made: Visit[] = [];
@@ -185,6 +211,7 @@ describe('GET /api/visits: search, time and paging', () => {
       ['offset=-1', ['offset']],
       ['from=yesterday', ['from']],
       ['to=2031-03-01', ['to']],
+      ['from=2031-03-01 10:00&timeZone=Mars/Base', ['timeZone']],
       [`q=${'x'.repeat(201)}`, ['q']],
       ['sort=subject', ['sort']],
       ['state=nope&limit=0&from=x&colour=red', ['state', 'limit', 'from', 'colour']],

@@ -2,11 +2,12 @@
 import { writeFile } from 'node:fs/promises';
 import type { LinkResult } from '../../client/instant-connect.js';
 import { resolveLinkInput } from '../../domain/input.js';
+import { clockMeansTomorrow, localDateTime } from '../../domain/local-time.js';
 import { ValidationError } from '../../errors.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
-import { asOptionIssue, type LinkFlags, toLinkInput } from '../link-options.js';
-import { formatCsv, formatTable, pickField, progressBar, useColor } from '../output.js';
+import { asOptionIssue, type LinkFlags, localTimeZone, toLinkInput } from '../link-options.js';
+import { formatCsv, formatTable, pickField, progressBar, resultShape, useColor } from '../output.js';
 
 export interface LinksFlags extends LinkFlags, TokenFlags {
   broker?: string;
@@ -30,7 +31,9 @@ export async function run(flags: LinksFlags): Promise<void> {
   let input: ReturnType<typeof toLinkInput>;
   try {
     input = toLinkInput(flags, now);
-    resolveLinkInput(input, { now }); // every problem reported before any store or network is touched
+    // Every problem is reported before any store or network is touched, --field's path too.
+    const request = resolveLinkInput(input, { now });
+    if (flags.field !== undefined) pickField(resultShape(request), flags.field);
   } catch (err) {
     if (err instanceof ValidationError) throw optionError(err);
     throw err;
@@ -73,8 +76,11 @@ export async function run(flags: LinksFlags): Promise<void> {
       note = `Local broker: links issued into ${whereData(dir, database)}; they open while "instant-connect serve" runs at ${publicUrl}.\n`;
     } else {
       if (!token) {
+        const cisco = broker === 'commercial' || broker === 'usgov';
         throw new CliError(
-          `the ${broker} broker needs a token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE (or --broker local)`,
+          cisco
+            ? `the ${broker} broker needs a Webex bot token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE (or --broker local)`
+            : `the broker at ${broker} needs a credential: an API key of this project's broker ("instant-connect keys create --name cli" where it runs), or a Webex token for one of Cisco's; pass it with --token-file FILE or WEBEX_TOKEN (or use --broker local)`,
           2,
         );
       }
@@ -92,6 +98,17 @@ export async function run(flags: LinksFlags): Promise<void> {
     await close?.();
   }
   if (note) process.stderr.write(note);
+  const timeZone = flags.tz ?? localTimeZone();
+  if (
+    flags.start &&
+    result.notBefore !== undefined &&
+    clockMeansTomorrow(flags.start, result.notBefore, { now, timeZone })
+  ) {
+    const at = localDateTime(result.notBefore * 1000, timeZone).replace('T', ' ');
+    process.stderr.write(
+      `Note: ${flags.start} has already passed today in ${timeZone}: the links open tomorrow, ${at}.\n`,
+    );
+  }
   await print(result, flags);
 }
 
@@ -103,7 +120,16 @@ async function print(result: LinkResult, flags: LinksFlags): Promise<void> {
   if (flags.json) out.write(`${JSON.stringify(result, null, 2)}\n`);
   else if (flags.csv) out.write(formatCsv(result));
   else if (flags.field !== undefined) out.write(`${pickField(result, flags.field)}\n`);
-  else out.write(formatTable(result, useColor(out)));
+  else {
+    out.write(
+      formatTable(result, {
+        color: useColor(out),
+        ...(flags.tz ? { timeZone: flags.tz } : {}),
+        // On a terminal a whole long URL (about 1,300 characters) wraps into an unreadable block.
+        ...(out.isTTY ? { maxUrl: Math.max(48, (out.columns || 120) - 60) } : {}),
+      }),
+    );
+  }
 
   const first = result.guests[0] ?? result.hosts[0];
   const target = first?.shortUrl ?? first?.longUrl;

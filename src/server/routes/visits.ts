@@ -3,12 +3,17 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import { VISIT_STATES, type VisitState } from '../../domain/visit-state.js';
-import { ValidationError } from '../../errors.js';
+import { type Issue, ValidationError } from '../../errors.js';
 import type { VisitService } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
 
-const Epoch = (description: string) =>
-  Type.Integer({ minimum: 0, maximum: 1e11 - 1, 'x-rule': 'epoch seconds', description });
+const When = (description: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: 64,
+    'x-rule': 'now, +2h, 14:30, 2026-11-28 14:30 (in timeZone), ISO-8601 or epoch seconds',
+    description,
+  });
 
 /** The filters of GET /api/visits (query strings: whole numbers are read from their digits). */
 export const VisitListQuery = Type.Object(
@@ -17,8 +22,14 @@ export const VisitListQuery = Type.Object(
       Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Visits per page.' }),
     ),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
-    from: Type.Optional(Epoch('Visits whose window ends after this instant.')),
-    to: Type.Optional(Epoch('Visits whose window starts before this instant.')),
+    from: Type.Optional(When('Visits whose window ends after this instant (the forms `start` takes).')),
+    to: Type.Optional(When('Visits whose window starts before this instant (the forms `end` takes).')),
+    timeZone: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description: 'Zone of local times in `from` and `to` (default the server’s).',
+      }),
+    ),
     state: Type.Optional(Type.Enum([...VISIT_STATES])),
     q: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive search in the subject.' })),
   },
@@ -27,11 +38,11 @@ export const VisitListQuery = Type.Object(
 
 type Bounds = { minimum: number; maximum: number; default?: number };
 
-function listQuery(raw: Record<string, unknown>) {
-  const issues = [];
+function listQuery(raw: Record<string, unknown>, visits: VisitService) {
+  const issues: Issue[] = [];
   const fields = VisitListQuery.properties as unknown as Record<string, Bounds & { maxLength?: number }>;
   const known = Object.keys(fields);
-  const int = (key: 'limit' | 'offset' | 'from' | 'to') => {
+  const int = (key: 'limit' | 'offset') => {
     const { minimum: min, maximum: max, default: fallback = 0 } = fields[key]!;
     const v = raw[key];
     if (v === undefined) return fallback;
@@ -48,8 +59,21 @@ function listQuery(raw: Record<string, unknown>) {
   };
   const limit = int('limit');
   const offset = int('offset');
-  const from = raw['from'] === undefined ? undefined : int('from');
-  const to = raw['to'] === undefined ? undefined : int('to');
+  const text = (key: 'from' | 'to' | 'timeZone') => {
+    const v = raw[key];
+    if (v === undefined) return undefined;
+    if (typeof v === 'string' && v.length > 0 && v.length <= 64) return v;
+    issues.push({ path: key, rule: 'format', message: `${key} must be given once, as 1 to 64 characters` });
+    return undefined;
+  };
+  const windowText = { from: text('from'), to: text('to'), timeZone: text('timeZone') };
+  let window: { from?: number; to?: number } = {};
+  try {
+    window = visits.listWindow(windowText);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    issues.push(...err.issues);
+  }
   const state = raw['state'];
   if (state !== undefined && !VISIT_STATES.includes(state as VisitState)) {
     issues.push({ path: 'state', rule: 'enum', message: `state must be one of ${VISIT_STATES.join(', ')}` });
@@ -72,8 +96,7 @@ function listQuery(raw: Record<string, unknown>) {
   return {
     limit,
     offset,
-    ...(from !== undefined ? { from } : {}),
-    ...(to !== undefined ? { to } : {}),
+    ...window,
     ...(state ? { state: state as VisitState } : {}),
     ...(typeof q === 'string' && q ? { q } : {}),
   };
@@ -101,7 +124,7 @@ export async function visitRoutes(
     return reply.status(201).header('location', `/api/visits/${visit.id}`).send(visit);
   });
   app.get('/api/visits', async (request) =>
-    visits.list(request.org!, listQuery(request.query as Record<string, unknown>)),
+    visits.list(request.org!, listQuery(request.query as Record<string, unknown>, visits)),
   );
   app.get<{ Params: { id: string } }>('/api/visits/:id', async (request) =>
     visits.get(request.org!, request.params.id),

@@ -5,7 +5,7 @@
 
 import Type from 'typebox';
 import { VERTICALS } from '../../domain/constants.js';
-import { zoneOffsetMs } from '../../domain/local-time.js';
+import { localDateTime } from '../../domain/local-time.js';
 import type { Issue } from '../../errors.js';
 
 export const FIELDS = [
@@ -71,11 +71,6 @@ export interface FormErrors {
   fields: Partial<Record<FieldName, string[]>>;
   /** Every message, in order, for the summary at the top (with the field it belongs to). */
   summary: { field?: FieldName; message: string }[];
-}
-
-/** `YYYY-MM-DDTHH:MM` of an instant in a zone, as `<input type="datetime-local">` wants it. */
-export function localDateTime(ms: number, timeZone = 'UTC'): string {
-  return new Date(ms + zoneOffsetMs(ms, timeZone)).toISOString().slice(0, 16);
 }
 
 /** Starts now (in UTC until the page's script knows the browser's zone), 30 minutes, one host, one guest. */

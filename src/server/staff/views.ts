@@ -178,9 +178,9 @@ ${fieldError('subject', errors)}
 ${fieldError('start', errors)}
 </div>
 <div class="field${invalid('duration')}">
-<label for="duration">Duration in minutes</label>
-<p class="hint" id="duration-hint">Links stop working when it ends.</p>
-<input id="duration" name="duration" type="number" min="1" step="1" inputmode="numeric" value="${h(values.duration)}"${field('duration').aria('duration-hint')}>
+<label for="duration">Duration</label>
+<p class="hint" id="duration-hint">Minutes (30), or a duration such as 1h30m. Links stop working when it ends.</p>
+<input id="duration" name="duration" type="text" maxlength="32" autocomplete="off" spellcheck="false" value="${h(values.duration)}"${field('duration').aria('duration-hint')}>
 ${fieldError('duration', errors)}
 </div>
 </div>
