@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type BrokerContext, openBrokerContext } from '../broker/context.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from '../reliability/rate-limit.js';
-import type { Dialler } from '../visits/live.js';
+import type { Dialler, LiveLimits } from '../visits/live.js';
 import { buildApp } from './app.js';
 import { createLimits } from './limits.js';
 
@@ -31,6 +31,8 @@ export interface ServeOptions {
   logger?: boolean | Record<string, unknown>;
   /** Dials room devices when a host joins (default: records only). */
   dialler?: Dialler;
+  /** Bounds on event streams and joins (default DEFAULT_LIVE_LIMITS; `serve` reads LIVE_* variables). */
+  live?: Partial<LiveLimits>;
 }
 
 export interface RunningServer {
@@ -116,6 +118,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.webex ? { webex: options.webex } : {}),
     ...(options.jobs ? { jobs: options.jobs } : {}),
     ...(options.dialler ? { dialler: options.dialler } : {}),
+    ...(options.live ? { live: options.live } : {}),
     ...(options.crypto?.concurrency ? { cryptoConcurrency: options.crypto.concurrency } : {}),
     ...(options.crypto?.queue !== undefined ? { cryptoQueue: options.crypto.queue } : {}),
   });

@@ -55,9 +55,11 @@ export async function run(flags: ServeFlags): Promise<void> {
   const apiUrl = webexApiBase({ broker });
   const webhookSecret = process.env['WEBEX_WEBHOOK_SECRET']?.trim();
   const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
+  const { liveLimitsFromEnv } = await import('../../visits/live.js');
   const jobs = jobsFromEnv();
   const server = await startServer({
     rateLimits: rateLimitsFromEnv(),
+    live: liveLimitsFromEnv(),
     ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
