@@ -94,7 +94,7 @@ describe('live event streams under attack', () => {
 
   test('one link holds 2 streams: a 3rd, from the same page or a reload, gets 429 and Retry-After, before any store read', async () => {
     const visit = await createVisit(server);
-    const pages = [];
+    const pages: string[] = [];
     for (let i = 0; i < 3; i++) pages.push(ticketOf(await openPage(visit.guests[0]!.shortUrl!)));
     try {
       assert.equal((await attempt(server, pages[0]!, streams)).status, 200);
@@ -126,11 +126,11 @@ describe('live event streams under attack', () => {
 
   test('presence counts one per link: a guest with 2 streams after 10 reloads is 1 guest', async () => {
     const visit = await createVisit(server);
-    const reloads = [];
+    const reloads: string[] = [];
     for (let i = 0; i < 10; i++) reloads.push(ticketOf(await openPage(visit.guests[0]!.longUrl)));
     const host = await ticketFor(visit.hosts[0]!);
     try {
-      const answers = [];
+      const answers: number[] = [];
       for (const ticket of reloads) answers.push((await attempt(server, ticket, streams)).status);
       assert.deepEqual(answers, [200, 200, 429, 429, 429, 429, 429, 429, 429, 429]);
       const hostStream = await liveEvents(server, host);
