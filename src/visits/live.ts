@@ -291,6 +291,7 @@ export class LiveVisits {
   readonly #unlisten: (() => void) | undefined;
   readonly #refresh: NodeJS.Timeout;
   #resyncAt = 0;
+  #resyncTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Store reads made for event streams (metrics and tests). */
   streamReads = 0;
@@ -477,11 +478,16 @@ export class LiveVisits {
   #heard(message: LiveMessage): void {
     if (message.kind === 'sync') {
       if (message.origin === this.#instance) return;
-      // At most once a second, however many ask.
-      const now = Date.now();
-      if (now < this.#resyncAt) return;
-      this.#resyncAt = now + 1000;
-      for (const visitId of this.#local.keys()) this.#publishPresence(visitId);
+      // At most once a second, however many ask (a later ask is answered at the end of the second).
+      if (this.#resyncTimer) return;
+      const resync = () => {
+        this.#resyncTimer = undefined;
+        this.#resyncAt = Date.now() + 1000;
+        for (const visitId of this.#local.keys()) this.#publishPresence(visitId);
+      };
+      const wait = this.#resyncAt - Date.now();
+      if (wait <= 0) resync();
+      else this.#resyncTimer = setTimeout(resync, wait).unref();
       return;
     }
     if (message.kind === 'presence') {
@@ -869,6 +875,7 @@ export class LiveVisits {
     this.endStreams();
     this.#closed = true;
     clearInterval(this.#refresh);
+    clearTimeout(this.#resyncTimer);
     this.#unsubscribe();
     this.#unlisten?.();
     await this.bus.close();
