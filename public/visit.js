@@ -55,6 +55,7 @@
     root.setAttribute('data-state', status.state);
     if (['ended', 'expired', 'cancelled'].includes(status.state)) {
       show(status.state);
+      clearTimeout(retryTimer);
       stream?.close();
       return;
     }
@@ -91,10 +92,50 @@
     return body;
   };
 
+  // The stream: EventSource reconnects by itself after a dropped connection (the server asks for
+  // 5 s). When the server refuses it (too many pages of this link, the server full, the visit
+  // over) it stops; the page then asks once why, shows it, and tries again later, ever less often.
+  let retryMs = 10_000;
+  let retryTimer;
+  const over = (state) => ['ended', 'expired', 'cancelled'].includes(state);
   const follow = () => {
+    clearTimeout(retryTimer);
     stream?.close();
-    stream = new EventSource(`/live/events?ticket=${encodeURIComponent(ticket)}`);
-    stream.addEventListener('status', (e) => render(JSON.parse(e.data)));
+    const source = new EventSource(`/live/events?ticket=${encodeURIComponent(ticket)}`);
+    stream = source;
+    source.addEventListener('status', (e) => {
+      retryMs = 10_000;
+      render(JSON.parse(e.data));
+    });
+    // The server ended the stream after its final status: no reconnection, except when the server
+    // is only restarting (`closing`).
+    source.addEventListener('end', (e) => {
+      const { reason } = JSON.parse(e.data || '{}');
+      if (reason === 'closing') return;
+      source.close();
+      if (reason === 'ticket-expired') {
+        root.setAttribute('data-state', 'expired');
+        show('expired');
+      } else if (reason === 'gone') {
+        error('This visit no longer exists.');
+      }
+    });
+    source.addEventListener('error', async () => {
+      if (source.readyState !== EventSource.CLOSED || stream !== source || left) return;
+      const answer = await fetch(`/live/status?ticket=${encodeURIComponent(ticket)}`).catch(() => undefined);
+      if (stream !== source || left) return;
+      if (answer?.status === 403) {
+        root.setAttribute('data-state', 'expired');
+        show('expired');
+        return;
+      }
+      const status = answer?.ok ? await answer.json().catch(() => undefined) : undefined;
+      if (status) render(status);
+      if (status && over(status.state)) return;
+      if (!status) error('The connection to the visit was lost; trying again shortly.');
+      retryTimer = setTimeout(follow, retryMs);
+      retryMs = Math.min(retryMs * 2, 300_000);
+    });
   };
 
   const join = async () => {
@@ -113,6 +154,7 @@
 
   root.querySelector('[data-action="leave"]')?.addEventListener('click', async () => {
     left = true;
+    clearTimeout(retryTimer);
     stream?.close();
     show('left');
     await post('/live/leave').catch(() => {});

@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_CONFLICT: 409,
   ERR_CANCELLED: 410,
+  ERR_ENDED: 410,
   ERR_BODY_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_RATE_LIMITED: 429,
@@ -69,6 +70,13 @@ export class NotFoundError extends InstantConnectError {
 export class UnauthorizedError extends InstantConnectError {
   constructor(message = 'A valid API key or token is required in the Authorization header (Bearer).') {
     super('ERR_UNAUTHORIZED', message);
+  }
+}
+
+/** The visit is over (ended by its host, or its time ran out): nothing more happens in it. */
+export class EndedError extends InstantConnectError {
+  constructor(message = 'This visit is over: ask for a new link if you still need one') {
+    super('ERR_ENDED', message);
   }
 }
 

@@ -15,7 +15,7 @@ import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
 import { CiscoLinkSource, type LinkSource, LocalLinkSource } from '../visits/link-source.js';
-import { type Dialler, type LiveBus, LiveVisits } from '../visits/live.js';
+import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
 import { WebexClient } from '../webex/client.js';
 import { ApiKeyService } from './api-keys.js';
@@ -41,6 +41,8 @@ export interface BrokerContextOptions {
   bus?: LiveBus;
   /** Dials room devices when a host joins (default: records only). */
   dialler?: Dialler;
+  /** Bounds on event streams and joins (default DEFAULT_LIVE_LIMITS; `serve` reads LIVE_*). */
+  live?: Partial<LiveLimits>;
   /**
    * The bot: its token, the Webex API base, the webhook secret when not stored by `webhook
    * register`, and who may use it (without `access` lists the bot is closed).
@@ -113,9 +115,12 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       ownBus = await PostgresBus.connect(options.databaseUrl, { pool: (store as PostgresStore).pool });
     }
     const bus = options.bus ?? ownBus;
+    const rateLimiter = store.kind === 'postgres' ? new StoreRateLimiter(store) : new MemoryRateLimiter();
     const live = new LiveVisits({
       store,
       keyring,
+      rateLimiter,
+      ...(options.live ? { limits: options.live } : {}),
       ...(bus ? { bus } : {}),
       ...(options.dialler ? { dialler: options.dialler } : {}),
     });
@@ -148,7 +153,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       : undefined;
     if (bot) Object.assign(handlers, bot.handlers(), { deliver: bot.deliverHandler() });
     return {
-      rateLimiter: store.kind === 'postgres' ? new StoreRateLimiter(store) : new MemoryRateLimiter(),
+      rateLimiter,
       runner,
       trigger,
       ...(bot ? { bot } : {}),

@@ -485,7 +485,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Live visits',
     summary: 'Follow the status live (server-sent events)',
     description:
-      'A `text/event-stream`: an `event: status` whose `data` is a LiveStatus, at once and after every change, and a `: ping` comment every 15 s. While it is open, the page counts as present.',
+      'A `text/event-stream`: an `event: status` whose `data` is a LiveStatus, at once and after every change (coalesced, at most one every 250 ms), and a `: ping` comment every 15 s. While it is open, its link counts as present (one participant per link, however many pages). The server ends the stream after the final status at the visit\'s end, at its cancellation and at the ticket\'s expiry, with an `event: end` whose `data` is `{"reason": "ended" | "expired" | "cancelled" | "gone" | "ticket-expired" | "closing"}` (`closing`: the server is stopping; reconnect later). A link holds at most 2 streams and an address 50 (429), an instance 500 (503), all with `Retry-After`; an ended or cancelled visit opens none (410).',
     parameters: [ticketQuery(true)],
     responses: {
       200: {
@@ -494,7 +494,9 @@ export const OPERATIONS: OperationSpec[] = [
       },
       403: 'Forbidden',
       404: 'NotFound',
+      410: 'Gone',
       429: 'TooManyRequests',
+      503: 'ServiceUnavailable',
     },
   },
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from '../broker/context.js';
 import { type PruneRetention, Pruner, pruneTasks } from '../jobs/prune.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from '../reliability/rate-limit.js';
-import type { Dialler } from '../visits/live.js';
+import type { Dialler, LiveLimits } from '../visits/live.js';
 import { buildApp } from './app.js';
 import { createLimits } from './limits.js';
 import { serveMetrics } from './metrics.js';
@@ -43,6 +43,8 @@ export interface ServeOptions {
   metrics?: { token?: string; host?: string; port?: number; perMinute?: number };
   /** The pruning job: interval (0: once at start only) and retention; false: never prunes. */
   prune?: false | (PruneRetention & { intervalSeconds?: number });
+  /** Bounds on event streams and joins (default DEFAULT_LIVE_LIMITS; `serve` reads LIVE_* variables). */
+  live?: Partial<LiveLimits>;
 }
 
 export interface RunningServer {
@@ -132,6 +134,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.webex ? { webex: options.webex } : {}),
     ...(options.jobs ? { jobs: options.jobs } : {}),
     ...(options.dialler ? { dialler: options.dialler } : {}),
+    ...(options.live ? { live: options.live } : {}),
     ...(options.crypto?.concurrency ? { cryptoConcurrency: options.crypto.concurrency } : {}),
     ...(options.crypto?.queue !== undefined ? { cryptoQueue: options.crypto.queue } : {}),
   });

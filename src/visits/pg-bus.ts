@@ -4,8 +4,9 @@
  * the database, so presence is counted the same way everywhere. No extra service is needed.
  *
  * When the listening connection drops (database restart, network), it reconnects by itself with
- * a growing delay; messages sent while it was away are not replayed (pages re-read the visit's
- * status on their next message or reload).
+ * a growing delay; messages sent while it was away are not replayed, but `onListening` listeners
+ * hear of each reconnection (LiveVisits then asks the other instances to repeat their presence,
+ * and pages re-read the visit's status on their next message or reload).
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -22,7 +23,9 @@ export interface PostgresBusOptions {
   retry?: { minMs?: number; maxMs?: number };
 }
 
-const KINDS = new Set(['state', 'presence', 'device']);
+const KINDS = new Set(['state', 'presence', 'device', 'sync']);
+/** A presence entry: role initial, participant id, streams open (see LiveMessage.present). */
+const PRESENT_ENTRY = /^[hg]:[A-Za-z0-9_-]{1,32}:\d{1,4}$/;
 
 /** A message from the channel, or undefined when it is not one of ours. */
 export function parseLiveMessage(payload: string | undefined): LiveMessage | undefined {
@@ -40,6 +43,10 @@ export function parseLiveMessage(payload: string | undefined): LiveMessage | und
   if (o['role'] === 'host' || o['role'] === 'guest') message.role = o['role'];
   if (o['delta'] === 1 || o['delta'] === -1) message.delta = o['delta'];
   if (typeof o['origin'] === 'string') message.origin = o['origin'];
+  const present = o['present'];
+  if (Array.isArray(present) && present.length <= 200)
+    message.present = present.filter((e): e is string => typeof e === 'string' && PRESENT_ENTRY.test(e));
+  if (o['reset'] === true) message.reset = true;
   return message;
 }
 
@@ -51,6 +58,7 @@ export class PostgresBus implements LiveBus {
   readonly #minMs: number;
   readonly #maxMs: number;
   readonly #emitter = new EventEmitter().setMaxListeners(0);
+  readonly #listening = new Set<() => void>();
   #client: pg.Client | undefined;
   #connecting: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -140,6 +148,7 @@ export class PostgresBus implements LiveBus {
     this.#client = client;
     this.#delay = this.#minMs;
     this.connections += 1;
+    if (this.connections > 1) for (const listener of this.#listening) listener();
   }
 
   #lost(client: pg.Client): void {
@@ -170,8 +179,14 @@ export class PostgresBus implements LiveBus {
     return () => this.#emitter.off('message', listener);
   }
 
+  onListening(listener: () => void): () => void {
+    this.#listening.add(listener);
+    return () => this.#listening.delete(listener);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#listening.clear();
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -39,6 +39,8 @@ export interface TestServerOptions {
   metrics?: ServeOptions['metrics'];
   prune?: ServeOptions['prune'];
   logger?: ServeOptions['logger'];
+  /** Bounds on event streams and joins (default the server's). */
+  live?: ServeOptions['live'];
 }
 
 export const ROOMY_LIMITS = {
@@ -68,6 +70,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.dialler ? { dialler: options.dialler } : {}),
       rateLimits: options.rateLimits ?? ROOMY_LIMITS,
       ...(options.crypto ? { crypto: options.crypto } : {}),
+      ...(options.live ? { live: options.live } : {}),
     });
   let server = await start();
   const { key } = await server.context.apiKeys.create(server.context.org, 'test');

@@ -217,6 +217,11 @@ export class SseReader {
       200,
       `event stream answered ${response.status}: ${await errorText(response)}`,
     );
+    return SseReader.of(response);
+  }
+
+  /** The reader of a response already known to be a 200 event stream. */
+  static of(response: Response): SseReader {
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
     assert.ok(response.body, 'an event stream without a body');
     return new SseReader(response, response.body.getReader());

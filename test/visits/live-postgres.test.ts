@@ -89,6 +89,46 @@ describe('two instances on one PostgreSQL database', { skip: base ? false : PG_S
     );
   });
 
+  test('one guest link with a stream on A and one on B is one guest on both, and its third stream is refused', async () => {
+    const visit = await createVisit(a, { subject: uniqueName('pg-presence') });
+    const onA = ticketOf(await openPage(visit.guests[0]!.longUrl));
+    const onB = ticketOf(await openPage(on(b, visit.guests[0]!.longUrl)));
+    const hostTicket = ticketOf(await openPage(on(b, visit.hosts[0]!.longUrl)));
+    const streams = [await liveEvents(a, onA), await liveEvents(b, onB)];
+    try {
+      for (const server of [a, b]) {
+        await eventually(
+          () => liveStatus(server, hostTicket),
+          (s) => s.guestsPresent === 1,
+          'one guest, seen from both instances',
+        );
+      }
+      // The instances agree on the link's two streams: a third, on either, is refused.
+      await eventually(
+        async () => (await fetch(`${a.url}/live/events?ticket=${encodeURIComponent(onB)}`)).status,
+        (status) => status === 429,
+        "A to refuse the link's third stream",
+      );
+      const third = await fetch(`${b.url}/live/events?ticket=${encodeURIComponent(onA)}`);
+      assert.equal(third.status, 429);
+      assert.ok(Number(third.headers.get('retry-after')) >= 1);
+      await third.body?.cancel();
+      await streams[0]!.close();
+      for (const server of [a, b]) {
+        assert.equal((await liveStatus(server, hostTicket)).guestsPresent, 1, 'still here, on B');
+      }
+    } finally {
+      await Promise.all(streams.map((s) => s.close()));
+    }
+    for (const server of [a, b]) {
+      await eventually(
+        () => liveStatus(server, hostTicket),
+        (s) => s.guestsPresent === 0,
+        'gone from both',
+      );
+    }
+  });
+
   test('a broker key rotated on A is honoured by B: its new tokens open there, and its page tickets too', async () => {
     const before = await createVisit(a, { subject: uniqueName('pg-before-rotation') });
     const kid = await a.server.context.keyring.rotate(Math.floor(Date.now() / 1000));

@@ -112,11 +112,13 @@ export async function run(flags: ServeFlags): Promise<void> {
   const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
   const { botAccessFromEnv } = await import('../../bot/access.js');
   const access = botAccessFromEnv();
+  const { liveLimitsFromEnv } = await import('../../visits/live.js');
   const jobs = jobsFromEnv();
   const ops = await opsFromEnv();
   const server = await startServer({
     ...ops,
     rateLimits: rateLimitsFromEnv(),
+    live: liveLimitsFromEnv(),
     ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, access, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),

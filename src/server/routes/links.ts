@@ -120,8 +120,9 @@ async function renderLinkPage(
     const { claims, visit } = await broker.open(cipher, { budget: limits.openBudget(request) });
     const role = claims.role === 'host' ? 'host' : 'guest';
     if (visit) {
-      // A visit of this broker: the lobby page, holding a ticket instead of the token.
-      const ticket = live.issueTicket(visit, role, claims.exp);
+      // A visit of this broker: the lobby page, holding a ticket instead of the token. The ticket
+      // names the link (its jti), so however many times it is opened it is one participant.
+      const ticket = live.issueTicket(visit, role, claims.exp, claims.jti);
       const status = await live.status(live.readTicket(ticket));
       return reply.status(200).type('text/html; charset=utf-8').send(visitPage(status, ticket));
     }

@@ -3,13 +3,16 @@
  * visit's status. Authenticated by the page's signed ticket, never by the token itself.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { LiveStatus, LiveVisits } from '../../visits/live.js';
+import type { LiveStatus, LiveVisits, StreamEnd } from '../../visits/live.js';
 import type { Limits } from '../limits.js';
 
 const ticketOf = (request: FastifyRequest) => {
   const body = request.body as { ticket?: unknown } | undefined;
   return body?.ticket ?? (request.query as { ticket?: unknown }).ticket;
 };
+
+/** How long a page's EventSource waits before reconnecting after a dropped connection (ms). */
+const RETRY_MS = 5000;
 
 export async function liveRoutes(
   app: FastifyInstance,
@@ -18,7 +21,6 @@ export async function liveRoutes(
   const { live } = opts;
   app.addHook('onRequest', async (request) => opts.limits.public(request));
   app.removeContentTypeParser('text/plain');
-  const streams = new Set<() => void>();
 
   app.post('/live/join', async (request) => live.join(await live.verifyTicket(ticketOf(request))));
   app.post('/live/leave', async (request) => {
@@ -30,9 +32,28 @@ export async function liveRoutes(
 
   app.get('/live/events', async (request, reply) => {
     const ticket = await live.verifyTicket(ticketOf(request));
-    const first = await live.status(ticket);
-    reply.hijack();
     const res = reply.raw;
+    let open = false;
+    const send = (status: LiveStatus) => {
+      if (open) res.write(`event: status\ndata: ${JSON.stringify(status)}\n\n`);
+    };
+    // The final status went first; `end` tells the page not to reconnect.
+    const end = (reason: StreamEnd) => {
+      if (!open) return;
+      open = false;
+      res.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+    };
+    // Refused (429, 503, 410, 404) before anything is written: a JSON envelope, no stream.
+    const stream = await live.openStream(ticket, request.ip, {
+      send: (status) => send(status),
+      end: (reason) => end(reason),
+    });
+    reply.hijack();
+    // The client may have gone while the stream was being opened.
+    if (res.destroyed || request.raw.destroyed) {
+      stream.close();
+      return;
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -40,44 +61,21 @@ export async function liveRoutes(
       'x-accel-buffering': 'no',
       trackingid: String(request.id),
     });
-    const send = (status: LiveStatus) => res.write(`event: status\ndata: ${JSON.stringify(status)}\n\n`);
-    send(first);
-    // Coalesce bursts (dialling several devices) into one fresh status.
-    let queued = false;
-    const stopWatching = live.watch(ticket.visitId, () => {
-      if (queued) return;
-      queued = true;
-      setImmediate(async () => {
-        queued = false;
-        try {
-          send(await live.status(ticket));
-        } catch {
-          res.end();
-        }
-      });
-    });
-    // Listen for the close before any await: a browser that leaves while presence is being
-    // published (a PostgreSQL bus waits) must not stay counted, watched and pinged forever.
-    let leave: (() => void) | undefined;
-    let closed = false;
-    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-    const end = () => res.end();
-    const close = () => {
-      closed = true;
+    open = true;
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    send(stream.first);
+    const ping = setInterval(() => {
+      if (open) res.write(': ping\n\n');
+    }, 15_000);
+    res.on('close', () => {
+      open = false;
       clearInterval(ping);
-      stopWatching();
-      leave?.();
-      streams.delete(end);
-    };
-    streams.add(end);
-    res.on('close', close);
-    const present = await live.present(ticket);
-    if (closed) present();
-    else leave = present;
+      stream.close();
+    });
   });
 
   // Streams never finish by themselves: end them so a graceful shutdown does not wait forever.
   app.addHook('preClose', async () => {
-    for (const end of [...streams]) end();
+    live.endStreams('closing');
   });
 }
