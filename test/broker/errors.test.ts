@@ -169,7 +169,6 @@ describe('malformed JSON: 400 ERR_BAD_JSON, never 500', () => {
     ['trailing comma', `{"aud":"${AUDIENCE}","jwt":{"sub":"x"},}`],
     ['single quotes', "{'aud':'x'}"],
     ['garbage', 'hello'],
-    ['empty', ''],
   ]) {
     test(`${name}`, async () => {
       const answer = await post('/api/v2/joseencrypt', { body: raw! });
@@ -179,6 +178,12 @@ describe('malformed JSON: 400 ERR_BAD_JSON, never 500', () => {
 
   test('on v1 too', async () => {
     assertEnvelope(await post('/api/v1/joseencrypt', { body: '{"jwt":' }), 400, 'ERR_BAD_JSON');
+  });
+
+  test('an empty body is no body: 400 naming the missing object, never 500', async () => {
+    const answer = await post('/api/v2/joseencrypt', { body: '' });
+    assertEnvelope(answer, 400, 'ERR_VALIDATION');
+    assert.match(answer.text, /the body must be a JSON object \(got nothing\)/);
   });
 });
 

@@ -104,7 +104,7 @@ describe('the staff page in a browser', suiteOptions, () => {
     const before = Date.now();
     assert.equal(await page.getByLabel('Hosts', { exact: true }).inputValue(), '1');
     assert.equal(await page.getByLabel('Guests', { exact: true }).inputValue(), '1');
-    assert.equal(await page.getByLabel('Duration in minutes').inputValue(), '30');
+    assert.equal(await page.getByLabel('Duration', { exact: true }).inputValue(), '30');
     assert.equal(await page.getByLabel('Short links').isChecked(), true);
     assert.equal(await page.getByLabel('Subject').inputValue(), '');
     // The hidden field the form posts: the browser's zone, filled in by staff.js.
@@ -272,7 +272,7 @@ describe('the staff page in a browser', suiteOptions, () => {
     await page.getByLabel('Subject').fill('Kept subject');
     await page.getByLabel('Hosts', { exact: true }).fill('0');
     await page.getByLabel('Guests', { exact: true }).fill('0');
-    await page.getByLabel('Duration in minutes').fill('0');
+    await page.getByLabel('Duration', { exact: true }).fill('0');
     await page.getByLabel('Room devices').fill(`${DEVICE}\nnot a device`);
     const response = page.waitForResponse(
       (r) => r.url() === url('/visits') && r.request().method() === 'POST',
@@ -305,7 +305,7 @@ describe('the staff page in a browser', suiteOptions, () => {
     assert.equal(await page.getByLabel('Subject').inputValue(), 'Kept subject');
     assert.equal(await page.getByLabel('Hosts', { exact: true }).inputValue(), '0');
     assert.equal(await page.getByLabel('Guests', { exact: true }).inputValue(), '0');
-    assert.equal(await page.getByLabel('Duration in minutes').inputValue(), '0');
+    assert.equal(await page.getByLabel('Duration', { exact: true }).inputValue(), '0');
     assert.equal(await page.getByLabel('Room devices').inputValue(), `${DEVICE}\nnot a device`);
     assert.equal(await page.locator('input[name="timeZone"]').inputValue(), 'America/New_York');
     // The first field with a problem has the focus.

@@ -113,6 +113,9 @@ async function crashUnderLoad(t: TestContext, backend: 'sqlite' | 'postgres'): P
       RATE_LIMIT_ISSUE_PER_ADDRESS: '0',
       RATE_LIMIT_PUBLIC_PER_ADDRESS: '0',
       RATE_LIMIT_FAILED_OPENS_PER_ADDRESS: '0',
+      // The emulator's people (@example.com) may use the bot, as many times as the load needs.
+      BOT_ALLOWED_DOMAINS: 'example.com',
+      BOT_VISITS_PER_PERSON: '0',
     };
     const boot = async () => {
       const started = await startServe(cwd, env);
