@@ -7,13 +7,25 @@ import { prepareDataFiles, type Warn } from './files.js';
 /**
  * The driver for this Node: better-sqlite3 13 on Node 22 and newer, 12 on Node 20. 12 (raw
  * node::ObjectWrap) can abort Node 24 when the GC deletes a wrapper (`RemoveEnvironmentCleanupHook:
- * env != nullptr`); 13 (node-addon-api, prebuilt in its package) fixes that but segfaults on Node 20.
- * Both are installed (13 under the alias better-sqlite3-13, without any build step); their API is
- * the same.
+ * env != nullptr`); 13 (node-addon-api) fixes that but needs Node 22 and segfaults on Node 20. Both
+ * are optional dependencies with their true engine ranges, so npm installs 13 (under the alias
+ * better-sqlite3-13) only where it runs; on Node 22+ without it, 12 is the fallback.
  */
-const Database = createRequire(import.meta.url)(
-  Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3-13' : 'better-sqlite3',
-) as typeof BetterSqlite3;
+export function sqliteDriver(): typeof BetterSqlite3 {
+  const require = createRequire(import.meta.url);
+  const modern = Number(process.versions.node.split('.')[0]) >= 22;
+  for (const name of modern ? ['better-sqlite3-13', 'better-sqlite3'] : ['better-sqlite3']) {
+    try {
+      return require(name) as typeof BetterSqlite3;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  throw new Error(
+    `no SQLite driver is installed for Node ${process.versions.node}: run npm install (better-sqlite3${modern ? ' 13 or 12' : ' 12'}), or use DATABASE_URL for PostgreSQL`,
+  );
+}
+const Database = sqliteDriver();
 type Database = BetterSqlite3.Database;
 
 import {

@@ -4,9 +4,9 @@
  * state (none yet, in order, newer than this code). It exits 1 exactly when a check fails.
  */
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sqliteDriver } from '../../src/store/sqlite.js';
 import { type ScriptedServer, startScriptedServer } from '../support/scripted-server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startWebexEmulator, type WebexEmulator } from '../support/webex-emulator.js';
@@ -122,8 +122,7 @@ describe('doctor', () => {
     const data = join(cwd, 'newer');
     const made = await runCli(['keys', 'list', '--data', data], { cwd });
     assert.equal(made.code, 0, show(made));
-    const driver = Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3-13' : 'better-sqlite3';
-    const Database = createRequire(import.meta.url)(driver);
+    const Database = sqliteDriver();
     const db = new Database(join(data, 'instant-connect.db'));
     db.prepare(
       'INSERT INTO schema_migrations (version, applied_at) SELECT MAX(version) + 1, 0 FROM schema_migrations',
