@@ -24,6 +24,13 @@ interface LoadedKey {
   retiresAt?: number;
 }
 
+/** `active` issues; `opening` no longer issues but opens its tokens; `retired` opens nothing. */
+export type KeyState = 'active' | 'opening' | 'retired';
+
+function stateOf(k: LoadedKey, now: number): KeyState {
+  return k.active ? 'active' : k.retiresAt !== undefined && now >= k.retiresAt ? 'retired' : 'opening';
+}
+
 export class Keyring {
   #keys: LoadedKey[] = [];
   #activeKid: string | undefined;
@@ -143,15 +150,35 @@ export class Keyring {
   describe(now: number = this.#now()): Array<{
     kid: string;
     createdAt: number;
-    state: 'active' | 'opening' | 'retired';
+    state: KeyState;
     retiresAt?: number;
   }> {
     return this.#keys.map((k) => ({
       kid: k.key.kid,
       createdAt: k.key.createdAt,
-      state: k.active ? 'active' : k.retiresAt !== undefined && now >= k.retiresAt ? 'retired' : 'opening',
+      state: stateOf(k, now),
       ...(k.retiresAt !== undefined ? { retiresAt: k.retiresAt } : {}),
     }));
+  }
+
+  /**
+   * One key WITH its secrets and state, for `keys export-broker`: the one `kid` names (retired
+   * ones too), or the active key without a kid. Undefined for a kid the store does not hold.
+   */
+  find(
+    kid?: string,
+    now: number = this.#now(),
+  ): { key: BrokerKey; state: KeyState; retiresAt?: number } | undefined {
+    const found =
+      kid === undefined
+        ? this.#keys.find((k) => k.key.kid === this.active().kid)
+        : this.#keys.find((k) => k.key.kid === kid);
+    if (!found) return undefined;
+    return {
+      key: found.key,
+      state: stateOf(found, now),
+      ...(found.retiresAt !== undefined ? { retiresAt: found.retiresAt } : {}),
+    };
   }
 
   get size(): number {

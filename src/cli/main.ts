@@ -336,7 +336,8 @@ Examples:
   $ instant-connect keys list
   $ instant-connect keys revoke key_0123456789ab
   $ instant-connect keys rotate-broker
-  $ instant-connect keys list-broker`,
+  $ instant-connect keys list-broker
+  $ instant-connect keys export-broker > broker-jwks.json`,
     );
   keys
     .command('create')
@@ -383,6 +384,20 @@ Examples:
     .option('--json', 'print JSON')
     .addHelpText('after', examples('keys list-broker', 'keys list-broker --json'))
     .action(async (flags) => (await import('./commands/keys.js')).listBroker(flags));
+  keys
+    .command('export-broker')
+    .description(
+      'print a broker token key (default: the active one) as JWKs, so your own JOSE library can open its tokens; whoever holds them can also forge them',
+    )
+    .option('--kid <kid>', 'which key, as shown by keys list-broker (retired ones too)')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'add the kid, state and times to the JWK Set')
+    .addHelpText(
+      'after',
+      examples('keys export-broker > broker-jwks.json', 'keys export-broker --kid KIhVEBt_8kzS --json'),
+    )
+    .action(async (flags) => (await import('./commands/keys.js')).exportBroker(flags));
   return program;
 }
 

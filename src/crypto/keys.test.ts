@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InstantConnectError } from '../errors.js';
 import {
+  brokerKeyJwks,
   ENCRYPTION_SECRET_BYTES,
   generateBrokerKey,
   KID_PATTERN,
@@ -78,3 +79,27 @@ function nonCanonical(secret: string): string {
   const last = alphabet.indexOf(secret.at(-1)!);
   return secret.slice(0, -1) + alphabet[last ^ 1];
 }
+
+test('brokerKeyJwks: an oct JWK per secret, use enc (kid: the broker kid) and sig, no alg to pin', () => {
+  const key = generateBrokerKey(NOW);
+  const { encryption, signing } = brokerKeyJwks(key);
+  assert.deepEqual(encryption, {
+    kty: 'oct',
+    k: Buffer.from(key.encryptionSecret).toString('base64url'),
+    kid: key.kid,
+    use: 'enc',
+  });
+  assert.deepEqual(signing, {
+    kty: 'oct',
+    k: Buffer.from(key.signingSecret).toString('base64url'),
+    kid: `${key.kid}.sig`,
+    use: 'sig',
+  });
+  // Unpadded base64url of exactly the secret's bytes, as RFC 7518 §6.4.1 asks.
+  assert.match(encryption.k, /^[A-Za-z0-9_-]{43}$/);
+  assert.match(signing.k, /^[A-Za-z0-9_-]{86}$/);
+  assert.deepEqual(new Uint8Array(Buffer.from(encryption.k, 'base64url')), key.encryptionSecret);
+  assert.deepEqual(new Uint8Array(Buffer.from(signing.k, 'base64url')), key.signingSecret);
+  assert.ok(!KID_PATTERN.test(signing.kid), "the signing kid can never be another broker key's kid");
+  assert.throws(() => brokerKeyJwks({ ...key, signingSecret: new Uint8Array(8) }), { code: 'ERR_INTERNAL' });
+});

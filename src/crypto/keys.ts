@@ -114,3 +114,42 @@ export function parseKey(input: SerialisedBrokerKey | string): BrokerKey {
   assertBrokerKey(key);
   return key;
 }
+
+/**
+ * One broker secret as a symmetric JWK (RFC 7517 §6.4), the form JOSE libraries import
+ * (jose, node-jose, python jwcrypto, Nimbus…). `use` says which half of the token it opens.
+ *
+ * No `alg` member on purpose: a JWK's `alg` pins the key to that one algorithm (node-jose, for
+ * one, then refuses it for any other), but the same password opens tokens of all three PBES2
+ * variants and the same HMAC key verifies HS256, HS384 and HS512, each chosen per request. A
+ * consumer pins the algorithms with its library's allow-list instead (docs/token-format.md).
+ */
+export interface BrokerJwk {
+  kty: 'oct';
+  /** The secret's bytes, base64url without padding. */
+  k: string;
+  /** `enc`: the PBES2 password, the broker key's kid (what each token header names). `sig`: `<kid>.sig`. */
+  kid: string;
+  use: 'enc' | 'sig';
+}
+
+/** The two JWKs that open (`enc`) and verify (`sig`) the tokens of one broker key: secrets, handle as such. */
+export function brokerKeyJwks(key: BrokerKey): { encryption: BrokerJwk; signing: BrokerJwk } {
+  assertBrokerKey(key);
+  return {
+    encryption: {
+      kty: 'oct',
+      k: Buffer.from(key.encryptionSecret).toString('base64url'),
+      kid: key.kid,
+      use: 'enc',
+    },
+    // A kid of its own (RFC 7517 §4.5: distinct within a set); the inner JWS names no kid, and a
+    // "." is never in a broker kid, so it cannot collide with another key's.
+    signing: {
+      kty: 'oct',
+      k: Buffer.from(key.signingSecret).toString('base64url'),
+      kid: `${key.kid}.sig`,
+      use: 'sig',
+    },
+  };
+}

@@ -96,3 +96,50 @@ export async function listBroker(flags: { data?: string; database?: string; json
       );
   });
 }
+
+/**
+ * `keys export-broker [--kid KID]`: the secrets of one broker key (default: the active one) as
+ * two oct JWKs, so a consumer's own JOSE library can open and verify its tokens
+ * (docs/token-format.md). stdout gets a JWK Set, once; stderr the warning and the key's state.
+ * `--json` adds the key's kid, state and times to the set (libraries ignore extra members).
+ */
+export async function exportBroker(flags: {
+  kid?: string;
+  data?: string;
+  database?: string;
+  json?: boolean;
+}): Promise<void> {
+  const { CliError } = await import('../config.js');
+  const { brokerKeyJwks } = await import('../../crypto/keys.js');
+  await withBrokerContext(flags, async (ctx) => {
+    const now = Math.floor(Date.now() / 1000);
+    const found = ctx.keyring.find(flags.kid, now);
+    if (!found) {
+      const known = ctx.keyring
+        .describe(now)
+        .map((k) => `${k.kid} (${k.state})`)
+        .join(', ');
+      throw new CliError(`No broker key with kid ${flags.kid}; the broker holds ${known}`, 2);
+    }
+    const { key, state, retiresAt } = found;
+    const { encryption, signing } = brokerKeyJwks(key);
+    const set = { keys: [encryption, signing] };
+    const meta = {
+      kid: key.kid,
+      state,
+      createdAt: key.createdAt,
+      ...(retiresAt !== undefined ? { retiresAt } : {}),
+    };
+    process.stderr.write(
+      `Warning: these are the secrets of broker key ${key.kid}. Whoever holds them can open every token it sealed and forge new ones that this broker accepts. Keep them like a password; rotate with "keys rotate-broker" if they leak.\n`,
+    );
+    process.stderr.write(
+      state === 'active'
+        ? `Broker key ${key.kid} is active: it seals every new token.\n`
+        : state === 'opening'
+          ? `Broker key ${key.kid} no longer issues; it opens the tokens it sealed until ${when(retiresAt)}.\n`
+          : `Broker key ${key.kid} is retired (since ${when(retiresAt)}): this broker opens nothing with it any more.\n`,
+    );
+    process.stdout.write(`${JSON.stringify(flags.json ? { ...meta, ...set } : set, null, 2)}\n`);
+  });
+}
