@@ -1,11 +1,15 @@
 /**
  * The little of node-jose@2.2.0 (a dev-only interoperability oracle, CommonJS, no bundled
- * types) that the crypto tests use.
+ * types) that the crypto and `keys export-broker` tests use.
  */
 declare module 'node-jose' {
   interface Key {
     readonly kid: string;
     readonly kty: string;
+  }
+  /** A key store: decrypt and verify pick the key by the header's kid, use and alg. */
+  interface KeyStore {
+    all(props?: Record<string, unknown>): Key[];
   }
   interface DecryptResult {
     header: Record<string, unknown>;
@@ -30,10 +34,11 @@ declare module 'node-jose' {
   const jose: {
     JWK: {
       asKey(jwk: Record<string, unknown>): Promise<Key>;
+      asKeyStore(set: { keys: Record<string, unknown>[] }): Promise<KeyStore>;
     };
     JWE: {
       createDecrypt(
-        key: Key,
+        key: Key | KeyStore,
         options?: Record<string, unknown>,
       ): { decrypt(input: string): Promise<DecryptResult> };
       createEncrypt(
@@ -43,7 +48,7 @@ declare module 'node-jose' {
     };
     JWS: {
       createVerify(
-        key: Key,
+        key: Key | KeyStore,
         options?: Record<string, unknown>,
       ): { verify(input: string): Promise<VerifyResult> };
       createSign(
