@@ -294,7 +294,8 @@ describe('keys export-broker', () => {
       const { stdout } = await child;
       const lines = stdout.trimEnd().split('\n');
       assert.equal(lines.length, tokens.length, stdout);
-      tokens.forEach((token, i) => assertClaims(JSON.parse(lines[i]!), token, jweHeader(token.cipher)));
+      for (const [i, token] of tokens.entries())
+        assertClaims(JSON.parse(lines[i]!), token, jweHeader(token.cipher));
     });
   }
 
