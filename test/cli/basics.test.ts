@@ -35,6 +35,7 @@ describe('instant-connect: version, help and usage errors', { concurrency: true 
       ['keys', 'list'],
       ['keys', 'revoke'],
       ['keys', 'rotate-broker'],
+      ['keys', 'export-broker'],
     ];
     const results = await Promise.all(commands.map((c) => runCli([...c, '--help'])));
     results.forEach((r, i) => {

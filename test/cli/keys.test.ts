@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -313,6 +313,13 @@ describe('keys export-broker', () => {
       assert.match(err.stderr ?? '', /^refused: /);
       return true;
     });
+  });
+
+  test('docs/token-format.md shows the consumer script this suite runs, as it is', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'token-format.md'), 'utf8');
+    const block = /```python\n([\s\S]*?)```/.exec(doc);
+    assert.ok(block, 'a python block in docs/token-format.md');
+    assert.equal(block[1], readFileSync(OPEN_TOKEN_PY, 'utf8'));
   });
 
   test('--kid picks an older key, which says whether it still opens or is retired; an unknown kid exits 2', async () => {
