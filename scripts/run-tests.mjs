@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 function find(dir, out = []) {
   for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue; // test/tools holds other projects' packages, and their tests
     const path = join(dir, name);
     if (statSync(path).isDirectory()) find(path, out);
     else if (name.endsWith('.test.ts')) out.push(path);
