@@ -34,6 +34,7 @@
   const role = root.getAttribute('data-role');
   let stream;
   let left = false;
+  const over = (state) => ['ended', 'expired', 'cancelled'].includes(state);
 
   const show = (name) => {
     for (const section of root.querySelectorAll('[data-section]')) {
@@ -53,7 +54,9 @@
 
   const render = (status) => {
     root.setAttribute('data-state', status.state);
-    if (['ended', 'expired', 'cancelled'].includes(status.state)) {
+    // "Valid until" holds only while the visit can still be joined.
+    root.querySelector('[data-field="valid"]')?.classList.toggle('hidden', over(status.state));
+    if (over(status.state)) {
       show(status.state);
       clearTimeout(retryTimer);
       stream?.close();
@@ -77,8 +80,15 @@
             })),
       );
     } else {
-      show(status.admitted ? 'admitted' : 'lobby');
+      // Let in while a host is here; back in the lobby when the host has gone.
+      show(status.admitted && status.hostsPresent > 0 ? 'admitted' : 'lobby');
     }
+  };
+
+  const expired = () => {
+    root.setAttribute('data-state', 'expired');
+    root.querySelector('[data-field="valid"]')?.classList.add('hidden');
+    show('expired');
   };
 
   const post = async (path) => {
@@ -97,7 +107,6 @@
   // over) it stops; the page then asks once why, shows it, and tries again later, ever less often.
   let retryMs = 10_000;
   let retryTimer;
-  const over = (state) => ['ended', 'expired', 'cancelled'].includes(state);
   const follow = () => {
     clearTimeout(retryTimer);
     stream?.close();
@@ -114,8 +123,7 @@
       if (reason === 'closing') return;
       source.close();
       if (reason === 'ticket-expired') {
-        root.setAttribute('data-state', 'expired');
-        show('expired');
+        expired();
       } else if (reason === 'gone') {
         error('This visit no longer exists.');
       }
@@ -125,8 +133,7 @@
       const answer = await fetch(`/live/status?ticket=${encodeURIComponent(ticket)}`).catch(() => undefined);
       if (stream !== source || left) return;
       if (answer?.status === 403) {
-        root.setAttribute('data-state', 'expired');
-        show('expired');
+        expired();
         return;
       }
       const status = answer?.ok ? await answer.json().catch(() => undefined) : undefined;
@@ -153,6 +160,8 @@
   };
 
   root.querySelector('[data-action="leave"]')?.addEventListener('click', async () => {
+    // A visit that is over has nothing to leave (nor to rejoin).
+    if (over(root.getAttribute('data-state'))) return;
     left = true;
     clearTimeout(retryTimer);
     stream?.close();
@@ -170,5 +179,5 @@
     }
   });
 
-  if (!['ended', 'expired', 'cancelled'].includes(root.getAttribute('data-state'))) join();
+  if (!over(root.getAttribute('data-state'))) join();
 })();

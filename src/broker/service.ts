@@ -25,6 +25,7 @@ import type { JoseEncryptRequest, V1Response, V2Response } from '../domain/schem
 import { generateShortCode } from '../domain/short-code.js';
 import { longUrl } from '../domain/urls.js';
 import { joseEncryptIssues } from '../domain/validate.js';
+import { type VisitState, visitState } from '../domain/visit-state.js';
 import { CancelledError, NotFoundError, ValidationError } from '../errors.js';
 import { RateLimitedError, type RateReservation } from '../reliability/rate-limit.js';
 import type { Org, ShortLinkRecord, Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
@@ -94,6 +95,18 @@ export interface OpenedLink extends OpenedToken {
   /** The visit this link belongs to, when it was recorded (every link of this broker is). */
   visit?: VisitRecord;
   link?: VisitLinkRecord;
+}
+
+/** What `inspect` tells of a link: its claims whatever its state, its validity, its visit's state. */
+export interface InspectedLink extends OpenedToken {
+  validity:
+    | { kind: 'valid' }
+    | { kind: 'expired'; expiredAt: number }
+    | { kind: 'not-yet-valid'; notBefore: number };
+  visit?: VisitRecord;
+  link?: VisitLinkRecord;
+  /** The recorded visit's state now (cancelled, ended, …). */
+  state?: VisitState;
 }
 
 export class BrokerService {
@@ -280,22 +293,7 @@ export class BrokerService {
     }
     let opened: OpenedToken;
     try {
-      const header = readTokenHeader(cipher);
-      let keys = this.#keyring.forToken(header.kid, now);
-      if (keys.length === 0 && header.kid !== undefined) {
-        await this.#keyring.refresh(); // rotated elsewhere: reloaded only when the keys changed
-        keys = this.#keyring.forToken(header.kid, now);
-      }
-      if (keys.length === 0)
-        throw new TokenError(
-          'ERR_TOKEN_INVALID',
-          'unknown-key',
-          'The token was not issued with a key we hold.',
-        );
-      opened = await this.#limiter.run(() => openToken(cipher, keys, { now, audience: AUDIENCE }), {
-        weight: header.p2c / ITERATIONS.max,
-        lane: known ? 'priority' : 'low',
-      });
+      opened = await this.#openToken(cipher, now, now, known ? 'priority' : 'low');
     } catch (err) {
       // Any token that did not open keeps its reservation, even one the full low lane refused
       // (503) without crypto: an address past its budget gets 429, not another place in line.
@@ -313,6 +311,63 @@ export class BrokerService {
     if (recorded?.visit.status === 'cancelled') throw new CancelledError();
     this.#remember(cipher, { ...opened, org });
     return { ...opened, org, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };
+  }
+
+  /**
+   * Opens a token with the key its `kid` names, as if it were `at` (epoch seconds; keys are
+   * chosen as of `now`), through the work limiter.
+   */
+  async #openToken(cipher: string, now: number, at: number, lane: 'priority' | 'low'): Promise<OpenedToken> {
+    const header = readTokenHeader(cipher);
+    let keys = this.#keyring.forToken(header.kid, now);
+    if (keys.length === 0 && header.kid !== undefined) {
+      await this.#keyring.refresh(); // rotated elsewhere: reloaded only when the keys changed
+      keys = this.#keyring.forToken(header.kid, now);
+    }
+    if (keys.length === 0)
+      throw new TokenError(
+        'ERR_TOKEN_INVALID',
+        'unknown-key',
+        'The token was not issued with a key we hold.',
+      );
+    return this.#limiter.run(() => openToken(cipher, keys, { now: at, audience: AUDIENCE }), {
+      weight: header.p2c / ITERATIONS.max,
+      lane,
+    });
+  }
+
+  /**
+   * What a link is, whatever its visit's state (for `decode`, never for opening a visit): its
+   * claims, opened with the broker's keys and no cancel check; an expired or not-yet-valid token's
+   * claims too (opened again as of its own window), with its validity; and the recorded visit's
+   * state. Throws TokenError for a token that is not this broker's or was altered.
+   */
+  async inspect(cipher: string): Promise<InspectedLink> {
+    const now = this.#now();
+    let opened: OpenedToken;
+    let validity: InspectedLink['validity'] = { kind: 'valid' };
+    try {
+      opened = await this.#openToken(cipher, now, now, 'priority');
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      if (err.code === 'ERR_TOKEN_EXPIRED' && err.expiredAt !== undefined) {
+        validity = { kind: 'expired', expiredAt: err.expiredAt };
+        opened = await this.#openToken(cipher, now, err.expiredAt - 1, 'priority');
+      } else if (err.code === 'ERR_TOKEN_NOT_YET_VALID' && err.notBefore !== undefined) {
+        validity = { kind: 'not-yet-valid', notBefore: err.notBefore };
+        opened = await this.#openToken(cipher, now, err.notBefore, 'priority');
+      } else throw err;
+    }
+    const recorded =
+      (await this.#store.findVisitLinkByCipher(cipher)) ??
+      (await this.#store.findVisitLinkByJti(opened.claims.jti));
+    return {
+      ...opened,
+      validity,
+      ...(recorded
+        ? { visit: recorded.visit, link: recorded.link, state: visitState(recorded.visit, now) }
+        : {}),
+    };
   }
 
   #remember(cipher: string, opened: OpenedLink): void {

@@ -192,6 +192,15 @@ export class TriggerService {
       return Array.isArray(v) ? v[0] : v;
     };
     const hookId = header(TRIGGER_HEADERS.hook);
+    if (!hookId) {
+      // Say what is missing rather than calling an absent hook unknown.
+      const sent = [TRIGGER_HEADERS.timestamp, TRIGGER_HEADERS.signature].filter((h) => header(h));
+      throw new UnauthorizedError(
+        sent.length === 0
+          ? 'No credentials: send an API key as "Authorization: Bearer <key>", or sign the request with the X-IC-Hook, X-IC-Timestamp and X-IC-Signature headers'
+          : 'The X-IC-Hook header is missing: a signed request needs X-IC-Hook, X-IC-Timestamp and X-IC-Signature (or send an API key as "Authorization: Bearer <key>")',
+      );
+    }
     const hook =
       hookId && /^hook_[A-Za-z0-9_-]{1,40}$/.test(hookId) ? await this.#store.getHook(hookId) : undefined;
     if (!hook || hook.revokedAt !== undefined)

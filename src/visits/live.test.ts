@@ -76,12 +76,17 @@ const visit: VisitRecord = {
   guests: 2,
 };
 
+/** Event types appended, in order. */
+const appended: string[] = [];
 const store = {
   async getVisit(orgId: string, id: string) {
     return orgId === visit.orgId && id === visit.id ? visit : undefined;
   },
   async listEvents() {
     return [];
+  },
+  async appendEvent(event: { type: string }) {
+    appended.push(event.type);
   },
 } as unknown as Store;
 
@@ -97,8 +102,15 @@ afterEach(async () => {
   await Promise.all(instances.splice(0).map((i) => i.close()));
 });
 
-function instance(bus: TestBus, presenceRefreshMs = 60_000): LiveVisits {
-  const live = new LiveVisits({ store, keyring, bus, presenceRefreshMs, statusIntervalMs: 10 });
+function instance(bus: TestBus, presenceRefreshMs = 60_000, hostGraceSeconds?: number): LiveVisits {
+  const live = new LiveVisits({
+    store,
+    keyring,
+    bus,
+    presenceRefreshMs,
+    statusIntervalMs: 10,
+    ...(hostGraceSeconds ? { limits: { hostGraceSeconds } } : {}),
+  });
   instances.push(live);
   return live;
 }
@@ -153,6 +165,42 @@ test('one link with a stream on each of two instances is one guest on both', asy
       'nobody',
     );
   }
+});
+
+test('a host whose stream moves to another instance within the grace period never left; gone once, after it', async () => {
+  appended.length = 0;
+  const hub = new Hub();
+  const a = instance(hub.bus(), 60_000, 1);
+  const b = instance(hub.bus(), 60_000, 1);
+  const onA = await a.openStream(ticket(a, 'host', 'jti-host-grace'), '10.0.0.1', sink());
+  await eventually(
+    () => b.presence(visit.id),
+    (p) => p.host === 1,
+    'the host seen on B',
+  );
+  // The page reloads onto B: A's grace period is told to B, then the stream is there.
+  onA.close();
+  assert.equal(a.presence(visit.id).host, 1, 'present on A during the grace period');
+  const onB = await b.openStream(ticket(b, 'host', 'jti-host-grace'), '10.0.0.1', sink());
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  for (const live of [a, b]) assert.equal(live.presence(visit.id).host, 1);
+  assert.deepEqual(appended, [], 'no host.left');
+  // The tab is closed: gone on both once the grace period is over, recorded once.
+  onB.close();
+  for (const live of [a, b]) {
+    await eventually(
+      () => live.presence(visit.id),
+      (p) => p.host === 0,
+      'the host gone on both',
+    );
+  }
+  await eventually(
+    () => appended,
+    (types) => types.length > 0,
+    'host.left recorded',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(appended, ['host.left']);
 });
 
 test('a crashed instance leaves no ghost: its participants are forgotten after three silent refreshes', async () => {

@@ -117,10 +117,14 @@ export const LiveStatusSchema = Type.Object(
     subject: Subject,
     role: RoleField,
     state: Type.Enum([...VISIT_STATES]),
-    admitted: Type.Boolean({ description: 'Guests: let in (the visit is live). Hosts: always.' }),
+    admitted: Type.Boolean({
+      description:
+        'Guests: let in (the visit is live; the page shows the lobby again while no host is present). Hosts: always.',
+    }),
     hostsPresent: Type.Integer({
       minimum: 0,
-      description: 'Hosts present now: host links with a page open (one per link, however many pages).',
+      description:
+        'Hosts present now: host links with a page open (one per link, however many pages), counting a host who just joined or whose page is reloading (LIVE_HOST_GRACE_SECONDS).',
     }),
     guestsPresent: Type.Integer({
       minimum: 0,
@@ -155,6 +159,12 @@ export interface LiveLimits {
   streams: number;
   /** Joins and leaves of one participant per minute; past it, 429. */
   joinsPerMinute: number;
+  /**
+   * Seconds a host stays present after their last stream closed (a reload, a dropped connection
+   * that EventSource reopens) or after joining before their stream opens. Past it without a stream
+   * on any instance, the host is gone: `host.left` is recorded once and guests wait again.
+   */
+  hostGraceSeconds: number;
 }
 
 export const DEFAULT_LIVE_LIMITS: LiveLimits = {
@@ -162,6 +172,7 @@ export const DEFAULT_LIVE_LIMITS: LiveLimits = {
   streamsPerAddress: 50,
   streams: 500,
   joinsPerMinute: 30,
+  hostGraceSeconds: 20,
 };
 
 /** Live limits from LIVE_* variables, defaults for the rest. */
@@ -178,6 +189,7 @@ export function liveLimitsFromEnv(env: Record<string, string | undefined> = proc
     streamsPerAddress: read('LIVE_STREAMS_PER_ADDRESS', DEFAULT_LIVE_LIMITS.streamsPerAddress),
     streams: read('LIVE_STREAMS', DEFAULT_LIVE_LIMITS.streams),
     joinsPerMinute: read('LIVE_JOINS_PER_MINUTE', DEFAULT_LIVE_LIMITS.joinsPerMinute),
+    hostGraceSeconds: read('LIVE_HOST_GRACE_SECONDS', DEFAULT_LIVE_LIMITS.hostGraceSeconds),
   };
 }
 
@@ -287,6 +299,11 @@ export class LiveVisits {
   #streams = 0;
   /** visitId → participant key → joined or left (so a repeated join appends nothing), and until when. */
   readonly #joined = new Map<string, Map<string, { joined: boolean; exp: number }>>();
+  /**
+   * visitId → host key (`h:id`) → a host with no stream here, still present until the timer fires
+   * (their last stream closed, or they joined and their stream is not open yet).
+   */
+  readonly #grace = new Map<string, Map<string, { ticket: Ticket; timer: NodeJS.Timeout }>>();
   readonly #unsubscribe: () => void;
   readonly #unlisten: (() => void) | undefined;
   readonly #refresh: NodeJS.Timeout;
@@ -424,7 +441,10 @@ export class LiveVisits {
    * any instance that spoke within the last three refreshes).
    */
   presence(visitId: string): { host: number; guest: number } {
-    const here = new Set(this.#local.get(visitId)?.keys() ?? []);
+    const here = new Set([
+      ...(this.#local.get(visitId)?.keys() ?? []),
+      ...(this.#grace.get(visitId)?.keys() ?? []),
+    ]);
     const horizon = Date.now() - 3 * this.#refreshMs;
     for (const remote of this.#remote.get(visitId)?.values() ?? []) {
       if (remote.seen < horizon) continue;
@@ -460,9 +480,10 @@ export class LiveVisits {
 
   /** Tells the other instances this one's participants of a visit (all of them: a lost message heals). */
   #publishPresence(visitId: string): void {
-    const entries = [...(this.#local.get(visitId) ?? new Map<string, number>())].map(
-      ([key, n]) => `${key}:${Math.min(n, 9999)}`,
-    );
+    const local = this.#local.get(visitId) ?? new Map<string, number>();
+    const entries = [...local].map(([key, n]) => `${key}:${Math.min(n, 9999)}`);
+    // Hosts in their grace period: present with no stream (`:0`), so other instances count them.
+    for (const key of this.#grace.get(visitId)?.keys() ?? []) if (!local.has(key)) entries.push(`${key}:0`);
     let first = true;
     do {
       this.#publish({
@@ -483,7 +504,8 @@ export class LiveVisits {
       const resync = () => {
         this.#resyncTimer = undefined;
         this.#resyncAt = Date.now() + 1000;
-        for (const visitId of this.#local.keys()) this.#publishPresence(visitId);
+        for (const visitId of new Set([...this.#local.keys(), ...this.#grace.keys()]))
+          this.#publishPresence(visitId);
       };
       const wait = this.#resyncAt - Date.now();
       if (wait <= 0) resync();
@@ -517,7 +539,8 @@ export class LiveVisits {
 
   /** The refresh: repeat our presence, forget silent instances and finished joins. */
   #tick(): void {
-    for (const visitId of this.#local.keys()) this.#publishPresence(visitId);
+    for (const visitId of new Set([...this.#local.keys(), ...this.#grace.keys()]))
+      this.#publishPresence(visitId);
     const horizon = Date.now() - 3 * this.#refreshMs;
     for (const [visitId, origins] of this.#remote) {
       let forgot = false;
@@ -565,12 +588,16 @@ export class LiveVisits {
     const local = this.#local.get(ticket.visitId) ?? new Map<string, number>();
     this.#local.set(ticket.visitId, local);
     local.set(key, (local.get(key) ?? 0) + 1);
+    // A host back within the grace period (a reload) never left.
+    this.#endGrace(ticket.visitId, key);
     const channel = this.#channel(ticket.visitId);
     channel.streams.add(stream);
     let first: LiveStatus;
+    let record: VisitRecord;
     try {
       const { visit, events } = await this.#snapshot(channel, ticket.orgId);
       if (!visit) throw new NotFoundError('This visit no longer exists');
+      record = visit;
       if (visit.status === 'cancelled') throw new CancelledError();
       first = this.#statusOf(visit, events, ticket.role);
       if (first.state === 'ended') throw new EndedError('This visit has ended: the host ended it for all');
@@ -581,6 +608,14 @@ export class LiveVisits {
     }
     if (!stream.closed) {
       this.#armExpiry(stream);
+      // A host recorded gone who comes back by their stream alone (EventSource reconnects without
+      // a join): joined again.
+      const mark = this.#joined.get(ticket.visitId)?.get(`${ticket.role}:${ticket.participant}`);
+      if (ticket.role === 'host' && mark?.joined === false && this.#mark(ticket, true)) {
+        await this.#store
+          .appendEvent(this.#event(record, 'host', 'host.joined', { participant: ticket.participant }))
+          .catch(() => {});
+      }
       // One participant more (or one more page of one): the others hear it, at most once a broadcast.
       this.#publishPresence(ticket.visitId);
       this.#changed(ticket.visitId, false);
@@ -619,6 +654,11 @@ export class LiveVisits {
     if (n > 0) local?.set(stream.key, n);
     else local?.delete(stream.key);
     if (local?.size === 0) this.#local.delete(visitId);
+    // A host's last stream here closed by the client (a closed tab, a reload, a dropped connection):
+    // still present for the grace period. A stream the server ended (the visit is over) has none.
+    if (n <= 0 && reason === undefined && stream.ticket.role === 'host' && !this.#closed) {
+      this.#startGrace(stream.ticket);
+    }
     const channel = this.#channels.get(visitId);
     channel?.streams.delete(stream);
     if (reason) {
@@ -629,6 +669,57 @@ export class LiveVisits {
     this.#publishPresence(visitId);
     if (channel && channel.streams.size === 0) this.#forget(channel);
     else this.#changed(visitId, false);
+  }
+
+  // —— hosts' grace period ——
+
+  /** Counts a host with no stream here as present for `hostGraceSeconds`, then as gone. */
+  #startGrace(ticket: Ticket): void {
+    const key = `h:${ticket.participant}`;
+    this.#endGrace(ticket.visitId, key);
+    const byVisit =
+      this.#grace.get(ticket.visitId) ?? new Map<string, { ticket: Ticket; timer: NodeJS.Timeout }>();
+    this.#grace.set(ticket.visitId, byVisit);
+    const timer = setTimeout(() => void this.#graceOver(ticket, key), this.limits.hostGraceSeconds * 1000);
+    timer.unref();
+    byVisit.set(key, { ticket, timer });
+  }
+
+  /** Ends a host's grace period (their stream is back, they left, or the visit is over): true if one ran. */
+  #endGrace(visitId: string, key: string): boolean {
+    const byVisit = this.#grace.get(visitId);
+    const entry = byVisit?.get(key);
+    if (!byVisit || !entry) return false;
+    clearTimeout(entry.timer);
+    byVisit.delete(key);
+    if (byVisit.size === 0) this.#grace.delete(visitId);
+    return true;
+  }
+
+  /**
+   * The grace period ran out: a host with no stream here nor on another instance is gone
+   * (`host.left`, once); guests hear that no host is present.
+   */
+  async #graceOver(ticket: Ticket, key: string): Promise<void> {
+    if (!this.#endGrace(ticket.visitId, key) || this.#closed) return;
+    this.#publishPresence(ticket.visitId);
+    this.#changed(ticket.visitId, false);
+    if ((this.#local.get(ticket.visitId)?.get(key) ?? 0) > 0) return;
+    // Still present on another instance (its stream moved there, or its grace runs there): that one decides.
+    const horizon = Date.now() - 3 * this.#refreshMs;
+    for (const remote of this.#remote.get(ticket.visitId)?.values() ?? []) {
+      if (remote.seen >= horizon && remote.entries.has(key)) return;
+    }
+    try {
+      const visit = await this.#store.getVisit(ticket.orgId, ticket.visitId);
+      if (!visit || TERMINAL.has(visitState(visit, this.#now()))) return;
+      if (!this.#mark(ticket, false)) return;
+      await this.#store.appendEvent(
+        this.#event(visit, 'host', 'host.left', { participant: ticket.participant, reason: 'gone' }),
+      );
+    } catch {
+      // The store is unreachable: the presence is right; the record misses this departure.
+    }
   }
 
   #channel(visitId: string): Channel {
@@ -738,6 +829,7 @@ export class LiveVisits {
     const state = byRole.values().next().value?.state;
     if (state && TERMINAL.has(state)) {
       this.#joined.delete(visit.id);
+      for (const key of [...(this.#grace.get(visit.id)?.keys() ?? [])]) this.#endGrace(visit.id, key);
       for (const stream of streams) this.#drop(stream, state as StreamEnd);
       return;
     }
@@ -789,6 +881,17 @@ export class LiveVisits {
     const visit = await this.#visit(ticket);
     const state = visitState(visit, this.#now());
     if (state === 'ended' || state === 'expired') return this.status(ticket);
+    // A joining host is present at once (their page opens its stream next), for the grace period
+    // at least: guests are let in by the host's arrival, not by their stream's.
+    if (
+      ticket.role === 'host' &&
+      (this.#local.get(ticket.visitId)?.get(`h:${ticket.participant}`) ?? 0) === 0
+    ) {
+      const wasPresent = this.presence(ticket.visitId).host;
+      this.#startGrace(ticket);
+      this.#publishPresence(ticket.visitId);
+      if (this.presence(ticket.visitId).host !== wasPresent) this.#changed(ticket.visitId, false);
+    }
     // A participant already here (another page, a reload) joins once.
     if (this.#mark(ticket, true)) {
       await this.#store.appendEvent(
@@ -836,6 +939,11 @@ export class LiveVisits {
     await this.#limitJoins(ticket);
     const visit = await this.#store.getVisit(ticket.orgId, ticket.visitId);
     if (!visit) return;
+    // Who says they left is gone now, with no grace period.
+    if (ticket.role === 'host' && this.#endGrace(ticket.visitId, `h:${ticket.participant}`)) {
+      this.#publishPresence(ticket.visitId);
+      this.#changed(ticket.visitId, false);
+    }
     if (!this.#mark(ticket, false)) return;
     await this.#store.appendEvent(
       this.#event(visit, ticket.role, `${ticket.role}.left`, { participant: ticket.participant }),
@@ -874,6 +982,8 @@ export class LiveVisits {
   async close(): Promise<void> {
     this.endStreams();
     this.#closed = true;
+    for (const [visitId, byVisit] of [...this.#grace])
+      for (const key of [...byVisit.keys()]) this.#endGrace(visitId, key);
     clearInterval(this.#refresh);
     clearTimeout(this.#resyncTimer);
     this.#unsubscribe();

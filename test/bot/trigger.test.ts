@@ -184,6 +184,29 @@ describe('POST /hooks/visits: authentication', () => {
     assert.deepEqual(await visitsWithSubject(subject), []);
   });
 
+  test('no credentials, or signature headers without X-IC-Hook: the 401 says what is missing', async () => {
+    const raw = JSON.stringify({ ...FAST, subject: uniqueName('trigger no credentials') });
+    const none = await request(h.server, 'POST', '/hooks/visits', { raw, key: null });
+    assert.equal(none.status, 401, none.text);
+    assert.equal(none.body.code, 'ERR_UNAUTHORIZED');
+    assert.doesNotMatch(none.body.message, /unknown|revoked/i);
+    for (const needed of ['API key', 'Bearer', 'X-IC-Hook', 'X-IC-Timestamp', 'X-IC-Signature']) {
+      assert.ok(none.body.message.includes(needed), `${needed} in ${none.body.message}`);
+    }
+    const ts = now();
+    const noHook = await request(h.server, 'POST', '/hooks/visits', {
+      raw,
+      key: null,
+      headers: { 'x-ic-timestamp': String(ts), 'x-ic-signature': sign(hook.secret, ts, raw) },
+    });
+    assert.equal(noHook.status, 401, noHook.text);
+    assert.match(noHook.body.message, /X-IC-Hook header is missing/);
+    // An unknown hook is still called unknown.
+    const unknown = await signed(undefined, { raw, hookId: 'hook_doesNotExist123' });
+    assert.equal(unknown.status, 401, unknown.text);
+    assert.match(unknown.body.message, /Unknown or revoked hook/);
+  });
+
   test('the exact same signed request twice: the second is a replay, refused', async () => {
     const subject = uniqueName('trigger replay');
     const raw = JSON.stringify({ ...FAST, subject });

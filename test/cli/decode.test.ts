@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openBrokerContext } from '../../src/broker/context.js';
 import { jweHeader, removeDir, runCli, show, tempDir } from './run-cli.js';
 
 const AUDIENCE = 'a4d886b0-979f-4e2c-a958-3e8c14605e51';
@@ -138,6 +139,10 @@ describe('decode', { concurrency: true }, () => {
     const d = await decode(r.stdout.trim(), ['--data', data]);
     assert.equal(d.code, 0, show(d));
     assert.match(d.stdout, /^validity:\s+not yet valid: opens at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+    // Its claims too.
+    assert.match(d.stdout, /^role:\s+guest$/m);
+    assert.match(d.stdout, /^window:\s+\d{4}-.* → \d{4}-/m);
+    assert.match(d.stdout, /^state:\s+scheduled \(the visit\)$/m);
   });
 
   test('an expired link', async () => {
@@ -152,6 +157,9 @@ describe('decode', { concurrency: true }, () => {
     assert.equal(d.code, 0, show(d));
     const iso = new Date(expiresAt * 1000).toISOString().replace('.000Z', 'Z');
     assert.match(d.stdout, new RegExp(`^validity:\\s+expired at ${iso}$`, 'm'));
+    // Its claims too.
+    assert.match(d.stdout, /^role:\s+guest$/m);
+    assert.match(d.stdout, /^state:\s+expired \(the visit\)$/m);
   });
 
   test('a Cisco link without local data: the header, and a note that its claims cannot be read', async () => {
@@ -183,10 +191,51 @@ describe('decode', { concurrency: true }, () => {
     assert.match(report.local.reason, /not a link of the local broker/);
   });
 
-  test('a short URL unknown to the local data', async () => {
+  test('a short URL unknown to the local data: said, and exit 1', async () => {
     const r = await decode('http://127.0.0.1:8080/visit/Zz9Zz9Z', ['--data', data]);
-    assert.equal(r.code, 0, show(r));
+    assert.equal(r.code, 1, show(r));
     assert.match(r.stdout, /short code Zz9Zz9Z is not in the local broker's data/);
+    const json = await decode('http://127.0.0.1:8080/visit/Zz9Zz9Z', ['--data', data, '--json']);
+    assert.equal(json.code, 1, show(json));
+    assert.equal(JSON.parse(json.stdout).local.found, false);
+    // With no local data at all, a short code names nothing either.
+    const dir = tempDir();
+    try {
+      const none = await decode('http://127.0.0.1:8080/visit/Zz9Zz9Z', [], dir);
+      assert.equal(none.code, 1, show(none));
+      assert.match(none.stdout, /short code Zz9Zz9Z is not in the local broker's data/);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  test('a link of a cancelled visit: header, claims and state cancelled, exit 0', async () => {
+    const r = await runCli(
+      ['links', '--data', data, '--subject', 'to cancel', '--short', '--iterations', '1000', '--json'],
+      { cwd },
+    );
+    assert.equal(r.code, 0, show(r));
+    const links = JSON.parse(r.stdout);
+    const ctx = await openBrokerContext({ dataDir: data, publicUrl: 'http://127.0.0.1' });
+    try {
+      const found = await ctx.store.findVisitLinkByCipher(links.guests[0].cipher);
+      assert.ok(found, 'the links are a recorded visit');
+      await ctx.visits.cancel(ctx.org, 'test', found.visit.id);
+    } finally {
+      await ctx.close();
+    }
+    for (const link of [links.guests[0].shortUrl, links.guests[0].longUrl, links.hosts[0].cipher]) {
+      const d = await decode(link, ['--data', data]);
+      assert.equal(d.code, 0, `${link}\n${show(d)}`);
+      assert.match(d.stdout, /^alg \/ enc:\s+PBES2-HS512\+A256KW \/ A256GCM$/m);
+      assert.match(d.stdout, /^subject:\s+to cancel$/m);
+      assert.match(d.stdout, /^role:\s+(guest|host)$/m);
+      assert.match(d.stdout, /^state:\s+cancelled \(the visit\)$/m);
+    }
+    const json = JSON.parse((await decode(links.guests[0].shortUrl, ['--data', data, '--json'])).stdout);
+    assert.equal(json.local.state, 'cancelled');
+    assert.equal(json.local.claims.sub, 'to cancel');
+    assert.equal(json.header.alg, 'PBES2-HS512+A256KW');
   });
 
   test('garbage exits 2', async () => {

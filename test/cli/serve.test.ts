@@ -1,9 +1,10 @@
 /** `serve` as a child process: it listens, answers, serves links made by the CLI, and stops on a signal. */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type CliProcess, removeDir, runCli, show, spawnCli, tempDir } from './run-cli.js';
+import { CLI, type CliProcess, cleanEnv, removeDir, runCli, show, spawnCli, tempDir } from './run-cli.js';
 
 let cwd: string;
 const children: CliProcess[] = [];
@@ -96,6 +97,39 @@ describe('serve', { concurrency: true }, () => {
       for (const link of [...result.hosts, ...result.guests]) {
         assert.ok(!p.stdout().includes(link.cipher), 'no cipher is logged');
         assert.ok(!p.stdout().includes(link.cipher.split('.')[0]), 'nor its header');
+      }
+    } finally {
+      assert.equal((await stop(p, 'SIGTERM')).code, 0, p.stderr());
+    }
+  });
+
+  test('the first-start hint, run as printed in the same cwd with DATA_DIR and PORT set, makes links that open on this server', async () => {
+    const data = join(cwd, 'hint-data');
+    const { p, url } = await serve(['--quiet'], { DATA_DIR: data, PORT: '0' });
+    try {
+      const hint = (await p.waitFor(/^ {2}(.*npx instant-connect links --short.*)$/m))[1]!;
+      assert.ok(hint.includes(url), `the hint names this server (${url}): ${hint}`);
+      // As a shell would run it, npx being this build of the CLI, and with no DATA_DIR nor PORT.
+      const command = hint.replace(
+        'npx instant-connect',
+        `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`,
+      );
+      const made = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          '/bin/sh',
+          ['-c', `${command} --iterations 1000 --json`],
+          { cwd, env: cleanEnv() },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+      assert.equal(made.code, 0, `${hint}\n${made.stderr}`);
+      const result = JSON.parse(made.stdout);
+      for (const link of [...result.hosts, ...result.guests]) {
+        assert.ok(link.shortUrl.startsWith(`${url}/visit/`), link.shortUrl);
+        const page = await fetch(link.shortUrl);
+        assert.equal(page.status, 200, `${link.shortUrl} opens on this server`);
+        assert.match(await page.text(), /data-ticket=/);
       }
     } finally {
       assert.equal((await stop(p, 'SIGTERM')).code, 0, p.stderr());

@@ -29,9 +29,12 @@ import {
   uniqueName,
 } from './helpers.js';
 
+/** A host whose last stream closed is gone after this (the server's default is 20 s). */
+const GRACE_S = 1;
+
 let server: TestServer;
 before(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ live: { hostGraceSeconds: GRACE_S } });
 });
 after(async () => {
   await server.close();
@@ -106,7 +109,8 @@ describe('the live lobby', () => {
       assert.equal(before.admitted, true);
       assert.equal(before.state, 'open');
 
-      // The host joins: the visit starts and every device is dialled.
+      // The host's page follows the visit and joins: the visit starts and every device is dialled.
+      await open(hostTicket);
       const hostJoin = await live(server, 'join', { ticket: hostTicket });
       assert.equal(hostJoin.status, 200, hostJoin.text);
       assert.equal(hostJoin.body.state, 'live');
@@ -280,6 +284,76 @@ describe('the live lobby', () => {
       // The page's ticket no longer joins.
       assertEnvelope(await live(server, 'join', { ticket: guestTicket }), 410, 'ERR_CANCELLED');
       assert.equal((await liveStatus(server, guestTicket)).state, 'cancelled');
+    });
+  });
+
+  test('POST /live/join as host counts the joining host: hostsPresent 1 in its own answer', async () => {
+    const visit = await createVisit(server);
+    const [guestTicket, hostTicket] = await Promise.all([
+      ticketFor(visit.guests[0]!),
+      ticketFor(visit.hosts[0]!),
+    ]);
+    const joined = await live(server, 'join', { ticket: hostTicket });
+    assert.equal(joined.status, 200, joined.text);
+    assert.equal(joined.body.state, 'live');
+    assert.equal(joined.body.hostsPresent, 1, 'the joining host is present');
+    assert.equal((await liveStatus(server, guestTicket)).hostsPresent, 1, 'guests see the host too');
+    // A join with no page following the visit: gone once the grace period is over.
+    await eventually(
+      () => liveStatus(server, guestTicket),
+      (s) => s.hostsPresent === 0,
+      'the host with no stream to be gone',
+    );
+    const types = (await eventsOf(server, visit.id)).map((e) => e.type).filter((t) => t.startsWith('host.'));
+    assert.deepEqual(types, ['host.joined', 'host.left']);
+  });
+
+  test('the only host closes the page: after the grace period host.left once, and guests wait again', async () => {
+    const visit = await createVisit(server, { guests: 2 });
+    const [guestTicket, lateTicket, hostTicket] = await Promise.all([
+      ticketFor(visit.guests[0]!),
+      ticketFor(visit.guests[1]!),
+      ticketFor(visit.hosts[0]!),
+    ]);
+    await withStreams(async (open) => {
+      const guest = await open(guestTicket);
+      const host = await open(hostTicket);
+      assert.equal((await live(server, 'join', { ticket: hostTicket })).status, 200);
+      await guest.status((s) => s.state === 'live' && s.hostsPresent === 1, 'the host here');
+      // A reload: the stream closes and a new one opens (the page joins again): the host never left.
+      await host.close();
+      const reloaded = await open(hostTicket);
+      assert.equal((await live(server, 'join', { ticket: hostTicket })).status, 200);
+      await sleep(GRACE_S * 1000 + 500);
+      assert.equal((await liveStatus(server, guestTicket)).hostsPresent, 1, 'still present after a reload');
+      const hostEvents = async () =>
+        (await eventsOf(server, visit.id)).map((e) => e.type).filter((t) => t.startsWith('host.'));
+      assert.deepEqual(await hostEvents(), ['host.joined']);
+
+      // The tab is closed: present during the grace period, then gone.
+      await reloaded.close();
+      const heard = await guest.status((s) => s.hostsPresent === 0, 'the guest hears the host gone');
+      assert.equal(heard.state, 'live');
+      assert.deepEqual(await hostEvents(), ['host.joined', 'host.left']);
+      const left = (await eventsOf(server, visit.id)).find((e) => e.type === 'host.left')!;
+      assert.equal(left.actor, 'host');
+
+      // A new guest is told to wait for the host, not that the host has joined.
+      const lateHtml = await openPage(visit.guests[1]!.longUrl);
+      assert.ok(section(lateHtml, 'lobby').visible, 'the new guest waits in the lobby');
+      assert.ok(!section(lateHtml, 'admitted').visible);
+      assert.doesNotMatch(
+        lateHtml.replace(/<section[^>]*class="hidden"[^>]*>[\s\S]*?<\/section>/g, ''),
+        /host has joined/,
+      );
+      assert.equal((await liveStatus(server, lateTicket)).hostsPresent, 0);
+
+      // The host comes back: joined again, and guests are let in.
+      await open(hostTicket);
+      assert.equal((await live(server, 'join', { ticket: hostTicket })).status, 200);
+      await guest.status((s) => s.hostsPresent === 1, 'the host back');
+      assert.deepEqual(await hostEvents(), ['host.joined', 'host.left', 'host.joined']);
+      assert.ok(section(await openPage(visit.guests[1]!.longUrl), 'admitted').visible);
     });
   });
 

@@ -25,6 +25,8 @@ interface Report {
     role?: string;
     claims?: Record<string, unknown>;
     validity?: string;
+    /** The recorded visit's state (open, live, ended, expired, cancelled, scheduled). */
+    state?: string;
     reason?: string;
   };
 }
@@ -78,28 +80,36 @@ export async function run(link: string, flags: DecodeFlags): Promise<void> {
       if (ctx) {
         const { TokenError } = await import('../../crypto/tokens.js');
         try {
-          const opened = await ctx.broker.open(cipher);
-          report.local = { ...report.local, found: true, claims: { ...opened.claims }, validity: 'valid' };
+          // Whatever the visit's state: a cancelled or ended visit's link is still shown.
+          const inspected = await ctx.broker.inspect(cipher);
+          const v = inspected.validity;
+          const validity =
+            v.kind === 'expired'
+              ? `expired at ${isoSeconds(v.expiredAt)}`
+              : v.kind === 'not-yet-valid'
+                ? `not yet valid: opens at ${isoSeconds(v.notBefore)}`
+                : 'valid';
+          report.local = {
+            ...report.local,
+            found: true,
+            claims: { ...inspected.claims },
+            validity,
+            ...(inspected.state ? { state: inspected.state } : {}),
+          };
         } catch (err) {
           if (!(err instanceof TokenError)) throw err;
-          const validity =
-            err.code === 'ERR_TOKEN_EXPIRED'
-              ? `expired${err.expiredAt !== undefined ? ` at ${isoSeconds(err.expiredAt)}` : ''}`
-              : err.code === 'ERR_TOKEN_NOT_YET_VALID'
-                ? `not yet valid: opens at ${err.notBefore !== undefined ? isoSeconds(err.notBefore) : '?'}`
-                : undefined;
-          report.local = validity
-            ? { ...report.local, found: true, validity }
-            : {
-                found: false,
-                reason: `not a link of the local broker in ${dir}, or altered (${err.message})`,
-              };
+          report.local = {
+            found: false,
+            reason: `not a link of the local broker in ${dir}, or altered (${err.message})`,
+          };
         }
       }
     }
   } finally {
     await ctx?.close();
   }
+  // A short code is only a name in some broker's data: one that names nothing here is a failure.
+  if (parsed.form === 'short' && !cipher) process.exitCode = 1;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;
@@ -127,6 +137,7 @@ export async function run(link: string, flags: DecodeFlags): Promise<void> {
     if (c['flow']) lines.push(`devices:     ${JSON.stringify(c['flow'])}`);
   }
   if (report.local?.validity) lines.push(`validity:    ${report.local.validity}`);
+  if (report.local?.state) lines.push(`state:       ${report.local.state} (the visit)`);
   if (report.local?.reason) lines.push(`local:       ${report.local.reason}`);
   if (!ctx && cipher)
     lines.push(

@@ -167,12 +167,14 @@ export async function run(flags: ServeFlags): Promise<void> {
     );
   }
   if (created.org) lines.push('  first start:   created the database, the broker key and the organisation');
+  // The commands name this server's data and address, so what they make is this server's.
+  const where = database ? '(with the same DATABASE_URL)' : `--data ${JSON.stringify(dir)}`;
   lines.push(
     '',
     'Make an API key for POST /api/v2/joseencrypt:',
-    `  npx instant-connect keys create --name my-app ${database ? '(with the same DATABASE_URL)' : `--data ${JSON.stringify(dir)}`}`,
-    'Or make links straight away:',
-    '  npx instant-connect links --short',
+    `  npx instant-connect keys create --name my-app ${where}`,
+    'Or make links straight away (they open on this server):',
+    `  PUBLIC_URL=${server.publicUrl} npx instant-connect links --short ${where}`,
   );
   process.stderr.write(`${lines.join('\n')}\n`);
 }

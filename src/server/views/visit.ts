@@ -13,13 +13,15 @@ export function visitPage(status: LiveStatus, ticket: string): string {
   const role = status.role === 'host' ? 'host' : 'guest';
   const section = (name: string, visible: boolean, html: string) =>
     `<section data-section="${name}"${visible ? '' : ' class="hidden"'} aria-live="polite">${html}</section>`;
-  const waiting =
-    role === 'guest' && !status.admitted && (status.state === 'open' || status.state === 'live');
+  const going = status.state === 'open' || status.state === 'live';
+  // Let in while a host is here; back in the lobby when the host has gone.
+  const admitted = status.admitted && status.state === 'live' && status.hostsPresent > 0;
+  const waiting = role === 'guest' && going && !admitted;
   const body = `
 <div data-ticket="${escapeHtml(ticket)}" data-role="${role}" data-state="${status.state}">
 <p class="state ${role === 'host' ? 'wait' : 'ok'}">You are ${role === 'host' ? 'the host' : 'a guest'}</p>
 <h1>${escapeHtml(status.subject)}</h1>
-<p><span class="state ok">Valid</span> until ${time(status.end)}.</p>
+<p data-field="valid"${going ? '' : ' class="hidden"'}><span class="state ok">Valid</span> until ${time(status.end)}.</p>
 ${section(
   'lobby',
   waiting,
@@ -27,12 +29,12 @@ ${section(
 )}
 ${section(
   'admitted',
-  role === 'guest' && status.admitted && status.state === 'live',
+  role === 'guest' && admitted,
   `<h2>You are in the visit</h2><p><span class="state ok">Live</span> The host has joined.</p>`,
 )}
 ${section(
   'host',
-  role === 'host' && (status.state === 'open' || status.state === 'live'),
+  role === 'host' && going,
   `<h2>Your visit</h2><p><span class="state ok" data-field="state">${status.state === 'live' ? 'Live' : 'Starting…'}</span></p>
 <p>Guests here: <strong data-field="guests">${status.guestsPresent}</strong></p>
 <h3>Room devices</h3>
@@ -51,7 +53,7 @@ ${section(
 ${section('ended', status.state === 'ended', `<h2>This visit has ended</h2><p><span class="state bad">Ended</span> Thank you.</p>`)}
 ${section('expired', status.state === 'expired', `<h2>This link has expired</h2><p><span class="state bad">Expired</span> Ask for a new link.</p>`)}
 ${section('cancelled', status.state === 'cancelled', `<h2>This visit was cancelled</h2><p><span class="state bad">Cancelled</span> Its links no longer work.</p>`)}
-<p data-section="leave"${role === 'guest' ? '' : ' class="hidden"'}><button type="button" class="secondary" data-action="leave">Leave</button></p>
+<p data-section="leave"${role === 'guest' && going ? '' : ' class="hidden"'}><button type="button" class="secondary" data-action="leave">Leave</button></p>
 <p class="hidden" role="alert" data-field="error"></p>
 </div>`;
   return page(`${status.subject}: ${role}`, body, { scripts: ['visit.js'] });
