@@ -135,6 +135,27 @@ Examples:
     )
     .action(async (flags) => (await import('./commands/backup.js')).run(flags));
 
+  program
+    .command('purge')
+    .description(
+      'delete visits that finished (ended, expired, cancelled) before a cutoff, with their links, events, short links and unused spaces',
+    )
+    .requiredOption('--older-than <duration>', 'finished longer ago than this: 90d, 12w, 2160h')
+    .option('--dry-run', 'count what would go, delete nothing')
+    .option('--json', 'print JSON')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .addHelpText(
+      'after',
+      `
+Open, live and scheduled visits are never removed. RETENTION_DAYS makes serve's pruning job do the same.
+
+Examples:
+  $ instant-connect purge --older-than 90d --dry-run
+  $ instant-connect purge --older-than 12w --json`,
+    )
+    .action(async (flags) => (await import('./commands/purge.js')).run(flags));
+
   const doctor = program
     .command('doctor')
     .description(

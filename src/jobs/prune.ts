@@ -5,6 +5,9 @@
  * PostgreSQL row lock) for long and requests keep being served meanwhile. Several instances may
  * prune at once: each delete is by a condition, so a row goes once, whoever takes it.
  *
+ * With a retention for visits (RETENTION_DAYS), finished visits older than it go too, with their
+ * links, events, short links, Idempotency-Keys and unused spaces (the `purge` command's work).
+ *
  * Each table is one task of a list: another table is one more line in `pruneTasks`.
  */
 import { setImmediate as yieldToRequests } from 'node:timers/promises';
@@ -21,9 +24,14 @@ export interface PruneRetention {
    * "expired" page rather than "unknown". Default 30 days.
    */
   shortLinkGraceSeconds?: number;
+  /**
+   * Seconds a finished visit (ended, expired, cancelled) is kept, counted from when it finished;
+   * unset: visits are kept until `purge` removes them.
+   */
+  visitsSeconds?: number;
 }
 
-export const DEFAULT_RETENTION: Required<PruneRetention> = {
+export const DEFAULT_RETENTION: Required<Omit<PruneRetention, 'visitsSeconds'>> = {
   deliveriesSeconds: 7 * DAY,
   shortLinkGraceSeconds: 30 * DAY,
 };
@@ -51,6 +59,15 @@ export function pruneTasks(store: Store, retention: PruneRetention = {}): PruneT
       name: 'idempotency_keys',
       prune: (now, limit) => store.pruneIdempotencyKeys(now - IDEMPOTENCY_KEY_TTL_SECONDS, limit),
     },
+    ...(retention.visitsSeconds !== undefined
+      ? [
+          {
+            name: 'visits',
+            prune: async (now: number, limit: number) =>
+              (await store.purgeVisits(now - retention.visitsSeconds!, { limit })).visits,
+          },
+        ]
+      : []),
   ];
 }
 

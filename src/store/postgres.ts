@@ -20,6 +20,7 @@ import {
   jobFrom,
   num,
   orgFrom,
+  purgeCounts,
   type Row,
   STATUS_COLUMN,
   shortLinkFrom,
@@ -35,6 +36,7 @@ import type {
   IdempotencyReservation,
   JobRecord,
   Org,
+  PurgeCounts,
   SessionRecord,
   ShortLinkRecord,
   SpaceRecord,
@@ -44,7 +46,7 @@ import type {
   VisitQuery,
   VisitRecord,
 } from './types.js';
-import { visitOrder, visitWhere } from './visit-sql.js';
+import { PURGE_COUNT_SQL, PURGEABLE_SQL, visitOrder, visitWhere } from './visit-sql.js';
 
 /**
  * Versioned migrations, version for version the same tables as the SQLite store's (epoch seconds
@@ -208,6 +210,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
    ALTER TABLE hooks ADD COLUMN previous_secret TEXT;
    ALTER TABLE hooks ADD COLUMN previous_secret_until BIGINT;`,
+  // purge finds the Idempotency-Keys of the visits it removes by this.
+  `CREATE INDEX idempotency_keys_visit ON idempotency_keys (visit_id);`,
 ];
 
 /** The advisory lock held while migrating (any constant; the same in every instance). */
@@ -914,6 +918,47 @@ export class PostgresStore implements Store {
 
   async pruneSessions(now: number, limit?: number): Promise<number> {
     return this.#prune('sessions', 'hash', 'expires_at', '<=', now, limit);
+  }
+
+  async purgeVisits(
+    before: number,
+    options: { limit?: number; dryRun?: boolean } = {},
+  ): Promise<PurgeCounts> {
+    const bound = Math.min(before, Math.floor(Date.now() / 1000));
+    if (options.dryRun) return purgeCounts((await this.#one(numbered(PURGE_COUNT_SQL), [bound, bound]))!);
+    return this.#tx(async (c) => {
+      // SKIP LOCKED: instances purging at once take different visits.
+      const { rows } = await c.query<Row>(
+        `SELECT id, org_id, subject FROM visits WHERE ${numbered(PURGEABLE_SQL)} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [bound, bound, options.limit ?? null],
+      );
+      const counts: PurgeCounts = {
+        visits: 0,
+        links: 0,
+        events: 0,
+        shortLinks: 0,
+        idempotencyKeys: 0,
+        spaces: 0,
+      };
+      if (rows.length === 0) return counts;
+      const ids = rows.map((r) => String(r['id']));
+      const del = async (sql: string) => (await c.query(sql, [ids])).rowCount ?? 0;
+      counts.shortLinks = await del(
+        'DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE visit_id = ANY($1::text[]) AND short IS NOT NULL)',
+      );
+      counts.idempotencyKeys = await del('DELETE FROM idempotency_keys WHERE visit_id = ANY($1::text[])');
+      counts.events = await del('DELETE FROM events WHERE visit_id = ANY($1::text[])');
+      counts.links = await del('DELETE FROM visit_links WHERE visit_id = ANY($1::text[])');
+      counts.visits = await del('DELETE FROM visits WHERE id = ANY($1::text[])');
+      const spaces = await c.query(
+        `DELETE FROM spaces s USING unnest($1::text[], $2::text[]) AS u(org_id, subject)
+         WHERE s.org_id = u.org_id AND s.subject = u.subject
+           AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.org_id = s.org_id AND v.subject = s.subject)`,
+        [rows.map((r) => String(r['org_id'])), rows.map((r) => String(r['subject']))],
+      );
+      counts.spaces = spaces.rowCount ?? 0;
+      return counts;
+    });
   }
 
   async enqueueJob(job: {

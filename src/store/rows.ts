@@ -9,6 +9,7 @@ import type {
   IdempotencyReservation,
   JobRecord,
   Org,
+  PurgeCounts,
   ShortLinkRecord,
   SpaceRecord,
   VisitLinkRecord,
@@ -184,3 +185,15 @@ export const STATUS_COLUMN: Partial<Record<VisitRecord['status'], string>> = {
   ended: 'ended_at',
   cancelled: 'cancelled_at',
 };
+
+/** The counts of a purge dry run (PURGE_COUNT_SQL's row; PostgreSQL's COUNT is a bigint string). */
+export function purgeCounts(r: Row): PurgeCounts {
+  return {
+    visits: Number(r['visits']),
+    links: Number(r['links']),
+    events: Number(r['events']),
+    shortLinks: Number(r['short_links']),
+    idempotencyKeys: Number(r['idempotency_keys']),
+    spaces: Number(r['spaces']),
+  };
+}

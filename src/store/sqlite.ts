@@ -35,6 +35,7 @@ import {
   idempotencyOf,
   jobFrom,
   orgFrom,
+  purgeCounts,
   type Row,
   STATUS_COLUMN,
   shortLinkFrom,
@@ -50,6 +51,7 @@ import type {
   IdempotencyReservation,
   JobRecord,
   Org,
+  PurgeCounts,
   SessionRecord,
   ShortLinkRecord,
   SpaceRecord,
@@ -59,7 +61,7 @@ import type {
   VisitQuery,
   VisitRecord,
 } from './types.js';
-import { visitOrder, visitWhere } from './visit-sql.js';
+import { PURGE_COUNT_SQL, PURGEABLE_SQL, visitOrder, visitWhere } from './visit-sql.js';
 
 /** Versioned migrations; a version is never edited once released, only added. */
 const MIGRATIONS: string[] = [
@@ -221,6 +223,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
    ALTER TABLE hooks ADD COLUMN previous_secret TEXT;
    ALTER TABLE hooks ADD COLUMN previous_secret_until INTEGER;`,
+  // purge finds the Idempotency-Keys of the visits it removes by this.
+  `CREATE INDEX idempotency_keys_visit ON idempotency_keys (visit_id);`,
 ];
 
 export class SqliteStore implements Store {
@@ -758,6 +762,55 @@ export class SqliteStore implements Store {
 
   async pruneSessions(now: number, limit?: number): Promise<number> {
     return this.#prune('sessions', 'expires_at', '<=', now, limit);
+  }
+
+  async purgeVisits(
+    before: number,
+    options: { limit?: number; dryRun?: boolean } = {},
+  ): Promise<PurgeCounts> {
+    const bound = Math.min(before, Math.floor(Date.now() / 1000));
+    if (options.dryRun) {
+      const r = this.#stmt(PURGE_COUNT_SQL).get(bound, bound) as Row;
+      return purgeCounts(r);
+    }
+    const ids = 'SELECT value FROM json_each(?)';
+    return this.#db.transaction((): PurgeCounts => {
+      const rows = this.#stmt(`SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE_SQL} LIMIT ?`).all(
+        bound,
+        bound,
+        options.limit ?? -1,
+      ) as Row[];
+      const counts: PurgeCounts = {
+        visits: 0,
+        links: 0,
+        events: 0,
+        shortLinks: 0,
+        idempotencyKeys: 0,
+        spaces: 0,
+      };
+      if (rows.length === 0) return counts;
+      const list = JSON.stringify(rows.map((r) => r['id']));
+      counts.shortLinks = this.#stmt(
+        `DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE visit_id IN (${ids}) AND short IS NOT NULL)`,
+      ).run(list).changes;
+      counts.idempotencyKeys = this.#stmt(`DELETE FROM idempotency_keys WHERE visit_id IN (${ids})`).run(
+        list,
+      ).changes;
+      counts.events = this.#stmt(`DELETE FROM events WHERE visit_id IN (${ids})`).run(list).changes;
+      counts.links = this.#stmt(`DELETE FROM visit_links WHERE visit_id IN (${ids})`).run(list).changes;
+      counts.visits = this.#stmt(`DELETE FROM visits WHERE id IN (${ids})`).run(list).changes;
+      const space = this.#stmt(
+        'DELETE FROM spaces WHERE org_id = ? AND subject = ? AND NOT EXISTS (SELECT 1 FROM visits WHERE org_id = ? AND subject = ?)',
+      );
+      const seen = new Set<string>();
+      for (const r of rows) {
+        const key = JSON.stringify([r['org_id'], r['subject']]);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        counts.spaces += space.run(r['org_id'], r['subject'], r['org_id'], r['subject']).changes;
+      }
+      return counts;
+    })();
   }
 
   async enqueueJob(job: {

@@ -181,6 +181,17 @@ export interface JobRecord {
   lastError?: string;
 }
 
+/** What `purgeVisits` removed (or, with `dryRun`, would remove). */
+export interface PurgeCounts {
+  visits: number;
+  links: number;
+  events: number;
+  shortLinks: number;
+  idempotencyKeys: number;
+  /** Spaces of subjects that no visit uses any more. */
+  spaces: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; safe to call from several instances at once. */
@@ -303,6 +314,14 @@ export interface Store {
   pruneShortLinks(before: number, limit?: number): Promise<number>;
   /** Deletes staff sessions that expired at or before `now` (at most `limit`); returns how many. */
   pruneSessions(now: number, limit?: number): Promise<number>;
+  /**
+   * Deletes visits that finished before `before` (cancelled or ended then, or whose window closed
+   * then: never an open, live or scheduled one; a bound later than now counts as now), with their
+   * links, events, short links and Idempotency-Keys, and the spaces of subjects no visit uses any
+   * more: at most `limit` visits per call, each call one transaction. `dryRun`: counts all that
+   * would go and deletes nothing.
+   */
+  purgeVisits(before: number, options?: { limit?: number; dryRun?: boolean }): Promise<PurgeCounts>;
 
   /**
    * Stores a job. With `dedupKey`, the key is recorded in the same transaction, and a key seen

@@ -54,3 +54,22 @@ export function visitOrder(query: VisitQuery): string {
   const dir = query.order === 'asc' ? 'ASC' : 'DESC';
   return `COALESCE(not_before, created_at) ${dir}, id ${dir}`;
 }
+
+/**
+ * Visits finished before a bound (two `?`, both the bound): cancelled or ended then, or whose window
+ * closed then. A bound not later than now never matches an open, live or scheduled visit.
+ */
+export const PURGEABLE_SQL =
+  "((status IN ('cancelled', 'ended') AND COALESCE(cancelled_at, ended_at, expires_at) < ?) OR (status IN ('pending', 'live') AND expires_at < ?))";
+
+/** The counts of a dry run: one row (`?` twice, the bound), the same on every SQL backend. */
+export const PURGE_COUNT_SQL = `WITH p AS (SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE_SQL})
+SELECT (SELECT COUNT(*) FROM p) AS visits,
+  (SELECT COUNT(*) FROM visit_links WHERE visit_id IN (SELECT id FROM p)) AS links,
+  (SELECT COUNT(*) FROM events WHERE visit_id IN (SELECT id FROM p)) AS events,
+  (SELECT COUNT(*) FROM short_links WHERE code IN
+    (SELECT short FROM visit_links WHERE visit_id IN (SELECT id FROM p) AND short IS NOT NULL)) AS short_links,
+  (SELECT COUNT(*) FROM idempotency_keys WHERE visit_id IN (SELECT id FROM p)) AS idempotency_keys,
+  (SELECT COUNT(*) FROM spaces s WHERE EXISTS (SELECT 1 FROM p WHERE p.org_id = s.org_id AND p.subject = s.subject)
+    AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.org_id = s.org_id AND v.subject = s.subject
+      AND v.id NOT IN (SELECT id FROM p))) AS spaces`;

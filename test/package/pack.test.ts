@@ -1,14 +1,17 @@
 /**
- * The package as users get it: `npm pack` holds only what they need, and the tarball installed in
- * an empty project imports as ESM with its types, and its `instant-connect` bin runs.
+ * The package as users get it: `npm pack` holds only what they need, and the package installed in
+ * an empty project, from a tarball or from git, imports as ESM with its types, and its
+ * `instant-connect` bin runs. Both start from the committed HEAD, where there is no dist/: npm's
+ * `prepare` builds it (on `npm pack`, and in the clone npm makes for a git install: git-install.test.ts).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
+import { emptyProject, usable } from './consumer.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -47,76 +50,22 @@ test('npm pack: built code, types, the CLI, web assets, README, LICENSE, CHANGEL
   }
 });
 
-test('the tarball installs in an empty project: ESM import, types, and the bin', async () => {
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], {
-    cwd: root,
-    timeout: 60_000,
+test('the tarball of a fresh clone (no dist/) installs in an empty project: ESM import, types, and the bin', async () => {
+  // The committed HEAD, with the dependencies already installed here: `npm pack` runs `prepare`.
+  const clone = join(work, 'clone');
+  await run('git', ['clone', '--quiet', root, clone], { timeout: 60_000 });
+  assert.ok(!existsSync(join(clone, 'dist')), 'a clone has no dist/');
+  symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'), 'dir');
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], {
+    cwd: clone,
+    timeout: 120_000,
   });
   const tarball = join(work, (JSON.parse(stdout) as [{ filename: string }])[0].filename);
-  const app = join(work, 'app');
-  await run('mkdir', ['-p', app]);
-  writeFileSync(
-    join(app, 'package.json'),
-    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
-  );
+  const app = emptyProject(work, 'tarball-app');
   // Scripts off: the SDK and the bin's --version never load the native SQLite module.
   await run('npm', ['install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: app,
     timeout: 240_000,
   });
-  writeFileSync(
-    join(app, 'consumer.ts'),
-    `import { InstantConnect, planBatches, ValidationError, type LinkResult } from 'instant-connect';
-const ic = new InstantConnect({ broker: 'usgov', token: 't' });
-const plan = ic.plan({ subject: 'Visit 42', hosts: 1, guests: 60, shortUrls: true });
-const calls: number = planBatches(1, 60).length;
-const check = (r: LinkResult): string | undefined => r.guests[0]?.shortUrl;
-console.log(JSON.stringify({ broker: ic.environment.brokerUrl, calls, bodies: plan.bodies.length, v: ValidationError.name, f: typeof check }));
-`,
-  );
-  writeFileSync(
-    join(app, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        target: 'es2022',
-        strict: true,
-        noEmit: true,
-        skipLibCheck: false,
-        types: [],
-      },
-      files: ['consumer.ts'],
-    }),
-  );
-  await run(
-    process.execPath,
-    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
-    {
-      cwd: app,
-      timeout: 120_000,
-    },
-  );
-  writeFileSync(
-    join(app, 'consumer.mjs'),
-    `import { InstantConnect, planBatches, ValidationError } from 'instant-connect';
-const ic = new InstantConnect({ broker: 'usgov', token: 't' });
-const plan = ic.plan({ subject: 'Visit 42', hosts: 1, guests: 60, shortUrls: true });
-const calls = planBatches(1, 60).length;
-console.log(JSON.stringify({ broker: ic.environment.brokerUrl, calls, bodies: plan.bodies.length, v: ValidationError.name, f: typeof planBatches }));
-`,
-  );
-  const out = await run(process.execPath, ['consumer.mjs'], { cwd: app, timeout: 30_000 });
-  assert.deepEqual(JSON.parse(out.stdout), {
-    broker: 'https://mtg-broker.gov.ciscospark.com',
-    calls: 3,
-    bodies: 3,
-    v: 'ValidationError',
-    f: 'function',
-  });
-  const bin = await run(join(app, 'node_modules', '.bin', 'instant-connect'), ['--version'], {
-    cwd: app,
-    timeout: 30_000,
-  });
-  assert.equal(bin.stdout.trim(), pkg.version);
+  await usable(app, pkg.version);
 });

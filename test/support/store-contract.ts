@@ -756,5 +756,128 @@ export function storeContract(
       assert.equal(active.length, 1);
       assert.match(active[0]!.kid, /^race-/);
     });
+
+    // Last: purging is across the whole store, so it first clears what the tests above left behind.
+    test('purge: finished visits before the bound go with their links, events, short links, Idempotency-Keys and unused spaces; in batches; a dry run counts the same', async () => {
+      const bound = 5000;
+      await store.purgeVisits(bound);
+      const now = Math.floor(Date.now() / 1000);
+      const links = (id: string, n: number, short = false) =>
+        Array.from({ length: n }, (_, i) => ({
+          visitId: id,
+          role: 'guest' as const,
+          index: i,
+          cipher: `c-${id}-${i}`,
+          longUrl: `L-${id}-${i}`,
+          jti: `j-${id}-${i}`,
+          ...(short ? { short: `Pg${id.slice(-2)}${i}`, shortUrl: `S-${id}-${i}` } : {}),
+        }));
+      const add = async (v: VisitRecord, n: number, short = false) => {
+        await store.createVisit(v, links(v.id, n, short), event(v.id, 'visit.created'));
+        await store.getOrCreateSpace(org.id, v.subject, () => ({ id: randomUUID(), createdAt: 1 }));
+      };
+      // Finished before the bound: cancelled (its window still ahead), ended, expired twice.
+      await add(
+        visit('vis_pc', {
+          subject: 'Purge Jane Doe',
+          status: 'cancelled',
+          cancelledAt: 3000,
+          expiresAt: 9e9,
+        }),
+        2,
+        true,
+      );
+      await store.insertShortLinks(
+        [0, 1].map((i) => ({
+          code: `Pgpc${i}`,
+          orgId: org.id,
+          cipher: `c-vis_pc-${i}`,
+          role: 'guest' as const,
+          vertical: 'hc' as const,
+          hostLogin: false,
+          subject: 'Purge Jane Doe',
+          expiresAt: 9e9,
+          createdAt: 1,
+        })),
+      );
+      await store.appendEvent(event('vis_pc', 'visit.cancelled'));
+      await store.reserveIdempotencyKey(org.id, 'idem-purge', 'h', now, claim(now, 'vis_pc'));
+      await store.completeIdempotencyKey(org.id, 'idem-purge', 'vis_pc', now);
+      await add(
+        visit('vis_pe', { subject: 'Purge shared', status: 'ended', endedAt: 3500, expiresAt: 4000 }),
+        1,
+      );
+      await add(visit('vis_px', { subject: 'Purge shared', expiresAt: 3000 }), 1);
+      await add(visit('vis_py', { subject: 'Purge kept subject', status: 'live', expiresAt: 4500 }), 1);
+      // Kept: finished after the bound (and its subject's space), open, live, scheduled.
+      await add(visit('vis_pk', { subject: 'Purge kept subject', status: 'ended', endedAt: 6000 }), 1);
+      await add(visit('vis_po', { subject: 'Purge open', expiresAt: now + 3600 }), 1);
+      await add(
+        visit('vis_pl', { subject: 'Purge live', status: 'live', startedAt: 100, expiresAt: now + 3600 }),
+        1,
+      );
+      await add(visit('vis_ps', { subject: 'Purge later', notBefore: now + 3600, expiresAt: now + 7200 }), 1);
+
+      const expected = { visits: 4, links: 5, events: 5, shortLinks: 2, idempotencyKeys: 1, spaces: 2 };
+      assert.deepEqual(await store.purgeVisits(bound, { dryRun: true }), expected);
+      assert.equal((await store.getVisit(org.id, 'vis_pc'))?.id, 'vis_pc', 'a dry run deletes nothing');
+      const first = await store.purgeVisits(bound, { limit: 3 });
+      assert.equal(first.visits, 3, 'at most the batch');
+      const second = await store.purgeVisits(bound, { limit: 3 });
+      assert.equal(second.visits, 1);
+      assert.deepEqual(await store.purgeVisits(bound, { limit: 3 }), {
+        visits: 0,
+        links: 0,
+        events: 0,
+        shortLinks: 0,
+        idempotencyKeys: 0,
+        spaces: 0,
+      });
+      const total = Object.fromEntries(
+        Object.keys(expected).map((k) => [
+          k,
+          first[k as keyof typeof first] + second[k as keyof typeof second],
+        ]),
+      );
+      assert.deepEqual(total, expected, 'the batches removed what the dry run counted');
+
+      for (const id of ['vis_pc', 'vis_pe', 'vis_px', 'vis_py']) {
+        assert.equal(await store.getVisit(org.id, id), undefined, `${id} is purged`);
+        assert.deepEqual(await store.getVisitLinks(id), []);
+        assert.deepEqual(await store.listEvents(org.id, id), []);
+      }
+      assert.equal(await store.findVisitLinkByJti('j-vis_pc-0'), undefined);
+      assert.equal(await store.getShortLink('Pgpc0'), undefined);
+      assert.equal(await store.getShortLink('Pgpc1'), undefined);
+      assert.deepEqual(
+        await store.reserveIdempotencyKey(
+          org.id,
+          'idem-purge',
+          'h',
+          now,
+          claim(now, 'x', { existingOnly: true }),
+        ),
+        { status: 'absent' },
+      );
+      let made = 0;
+      const make = () => {
+        made += 1;
+        return { id: randomUUID(), createdAt: 2 };
+      };
+      await store.getOrCreateSpace(org.id, 'Purge kept subject', make);
+      assert.equal(made, 0, 'a space another visit still uses stays');
+      await store.getOrCreateSpace(org.id, 'Purge Jane Doe', make);
+      await store.getOrCreateSpace(org.id, 'Purge shared', make);
+      assert.equal(made, 2, 'the spaces of purged subjects went');
+      for (const id of ['vis_pk', 'vis_po', 'vis_pl', 'vis_ps'])
+        assert.equal((await store.getVisit(org.id, id))?.id, id, `${id} stays`);
+
+      // A bound in the future counts as now: the open, live and scheduled visits still stay.
+      const far = await store.purgeVisits(now + 1_000_000);
+      assert.equal(far.visits, 1, 'only the one that ended');
+      for (const id of ['vis_po', 'vis_pl', 'vis_ps'])
+        assert.equal((await store.getVisit(org.id, id))?.id, id, `${id} is never purged`);
+      assert.equal(await store.getVisit(org.id, 'vis_pk'), undefined);
+    });
   });
 }

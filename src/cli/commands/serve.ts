@@ -45,7 +45,8 @@ export function jobsFromEnv(env: Record<string, string | undefined> = process.en
 /**
  * Operations from the environment: TRUST_PROXY (which proxies' X-Forwarded-For is believed),
  * METRICS_TOKEN / METRICS_HOST / METRICS_PORT (who reads /metrics), PRUNE_INTERVAL_SECONDS,
- * DELIVERY_RETENTION_DAYS and SHORT_LINK_GRACE_DAYS (the pruning job). Errors name the variable,
+ * DELIVERY_RETENTION_DAYS, SHORT_LINK_GRACE_DAYS and RETENTION_DAYS (the pruning job; finished
+ * visits are kept forever without the last). Errors name the variable,
  * never a token's value.
  */
 export async function opsFromEnv(env: Record<string, string | undefined> = process.env) {
@@ -67,6 +68,7 @@ export async function opsFromEnv(env: Record<string, string | undefined> = proce
   const intervalSeconds = whole('PRUNE_INTERVAL_SECONDS', 0);
   const retentionDays = whole('DELIVERY_RETENTION_DAYS', 1);
   const graceDays = whole('SHORT_LINK_GRACE_DAYS', 0);
+  const visitDays = whole('RETENTION_DAYS', 1);
   let trustProxy: ReturnType<typeof parseTrustProxy>;
   try {
     trustProxy = parseTrustProxy(env['TRUST_PROXY']);
@@ -85,6 +87,7 @@ export async function opsFromEnv(env: Record<string, string | undefined> = proce
       ...(intervalSeconds !== undefined ? { intervalSeconds } : {}),
       ...(retentionDays !== undefined ? { deliveriesSeconds: retentionDays * DAY } : {}),
       ...(graceDays !== undefined ? { shortLinkGraceSeconds: graceDays * DAY } : {}),
+      ...(visitDays !== undefined ? { visitsSeconds: visitDays * DAY } : {}),
     },
   };
 }

@@ -1,0 +1,49 @@
+/**
+ * `npm install git+file://…` of a bare clone of the committed HEAD (no dist/ there): npm clones it,
+ * installs its dependencies with the devDependencies, runs `prepare` (the build) and packs it. The
+ * package then imports as ESM with its types, and its bin runs. Slow (better-sqlite3 compiles in
+ * npm's clone, under 2 minutes here), so a file of its own, bounded by the runner's 5 minutes a file.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { promisify } from 'node:util';
+import { emptyProject, usable } from './consumer.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const work = mkdtempSync(join(tmpdir(), 'ic-git-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+
+test('npm install git+file:// of a bare clone builds it and installs in an empty project', {
+  timeout: 5 * 60_000,
+}, async () => {
+  const bare = join(work, 'instant-connect.git');
+  await run('git', ['clone', '--quiet', '--bare', root, bare], { timeout: 60_000 });
+  const app = emptyProject(work, 'git-app');
+  // npm clones it, installs its dependencies with the devDependencies (better-sqlite3 compiles
+  // there, about 70 s), runs `prepare` and packs it. The project's own copy omits the optional
+  // native SQLite drivers, which the SDK and the bin's --version never load: one compile, not two.
+  await run(
+    'npm',
+    [
+      'install',
+      `git+file://${bare}`,
+      '--prefer-offline',
+      '--omit=optional',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+    ],
+    { cwd: app, timeout: 4 * 60_000 },
+  );
+  assert.ok(
+    existsSync(join(app, 'node_modules', 'instant-connect', 'dist', 'cli', 'main.js')),
+    'dist/ was built',
+  );
+  await usable(app, pkg.version);
+});
