@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startWebexEmulator } from '../support/webex-emulator.js';
 import { type CliProcess, removeDir, runCli, show, spawnCli, tempDir } from './run-cli.js';
 
 let cwd: string;
@@ -129,6 +130,96 @@ describe('serve takes its configuration from the environment, from .env, and fla
     p.child.kill('SIGTERM');
     assert.equal((await p.exited).code, 0, p.stderr());
     assert.doesNotMatch(p.stdout(), /"statusCode"/, '--quiet beats LOG_LEVEL');
+  });
+});
+
+describe('serve takes the limits, the zone, the metrics listener and the bot from the environment', () => {
+  test('RATE_LIMIT_*, LIVE_*, TZ, METRICS_PORT/METRICS_HOST, WEBEX_* and BOT_ALLOWED_DOMAINS set only in the environment', async () => {
+    const emulator = await startWebexEmulator();
+    try {
+      const data = join(cwd, 'limits-data');
+      const made = await runCli(['keys', 'create', '--name', 'cfg', '--json'], {
+        cwd,
+        env: { DATA_DIR: data },
+      });
+      assert.equal(made.code, 0, show(made));
+      const key = JSON.parse(made.stdout).key as string;
+      const [port, metricsPort] = [await freePort(), await freePort()];
+      const p = spawnCli(['serve'], {
+        cwd,
+        env: {
+          DATA_DIR: data,
+          PORT: String(port),
+          TZ: 'Europe/Paris',
+          RATE_LIMIT_ISSUE_PER_KEY: '2',
+          RATE_LIMIT_FAILED_OPENS_PER_ADDRESS: '1',
+          LIVE_STREAMS_PER_LINK: '1',
+          METRICS_PORT: String(metricsPort),
+          METRICS_HOST: '127.0.0.1',
+          WEBEX_TOKEN: emulator.token,
+          WEBEX_API_URL: emulator.apiUrl,
+          BOT_ALLOWED_DOMAINS: 'clinic.example',
+        },
+      });
+      children.push(p);
+      const [, url] = await p.waitFor(/instant-connect listening on (http:\/\/[^\s]+)\n/, 20_000);
+      assert.ok(
+        p.stderr().includes(`bot:           on, Webex API ${emulator.apiUrl}`),
+        'WEBEX_TOKEN, WEBEX_API_URL',
+      );
+      assert.match(p.stderr(), /bot access:\s+for email domains clinic\.example/, 'BOT_ALLOWED_DOMAINS');
+
+      const create = (body: Record<string, unknown>) =>
+        fetch(`${url}/api/visits`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ crypto: { iterations: 1000 }, ...body }),
+        });
+      // TZ: a local time without a zone is read in Europe/Paris (UTC+1 in January).
+      const first = await create({ start: '2031-01-02 09:00', ttl: '30m' });
+      assert.equal(first.status, 201);
+      assert.equal(((await first.json()) as { start: string }).start, '2031-01-02T08:00:00Z', 'TZ');
+      const open = await create({ ttl: '30m' });
+      assert.equal(open.status, 201);
+      const visit = (await open.json()) as { guests: { shortUrl: string; cipher: string }[] };
+      assert.equal((await create({})).status, 429, 'RATE_LIMIT_ISSUE_PER_KEY=2: the third is refused');
+
+      // LIVE_STREAMS_PER_LINK=1: a second stream of the same link is refused.
+      const page = await (
+        await fetch(visit.guests[0].shortUrl.replace(/^https?:\/\/[^/]+/, url), {
+          headers: { accept: 'text/html' },
+        })
+      ).text();
+      const ticket = /data-ticket="([^"]+)"/.exec(page)?.[1];
+      assert.ok(ticket, 'the visit page holds a ticket');
+      const streams = new AbortController();
+      try {
+        const stream = (await fetch(`${url}/live/events?ticket=${ticket}`, { signal: streams.signal }))
+          .status;
+        assert.equal(stream, 200);
+        assert.equal(
+          (await fetch(`${url}/live/events?ticket=${ticket}`, { signal: streams.signal })).status,
+          429,
+        );
+      } finally {
+        streams.abort();
+      }
+
+      // RATE_LIMIT_FAILED_OPENS_PER_ADDRESS=1: a second unrecorded token from this address gets 429.
+      const cipher = visit.guests[0].cipher as string;
+      const forged = `${cipher.slice(0, -2)}${cipher.endsWith('AA') ? 'BB' : 'AA'}`;
+      const forge = () => fetch(`${url}/hc/v1/talk?int=jose&v=1&data=${forged}`);
+      assert.equal((await forge()).status, 400);
+      assert.equal((await forge()).status, 429, 'RATE_LIMIT_FAILED_OPENS_PER_ADDRESS');
+
+      // METRICS_PORT and METRICS_HOST: /metrics on its own listener only.
+      assert.equal((await fetch(`${url}/metrics`)).status, 404);
+      assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200);
+      p.child.kill('SIGTERM');
+      assert.equal((await p.exited).code, 0, p.stderr());
+    } finally {
+      await emulator.close();
+    }
   });
 });
 
