@@ -186,7 +186,7 @@ describe('serve takes the limits, the zone, the metrics listener and the bot fro
 
       // LIVE_STREAMS_PER_LINK=1: a second stream of the same link is refused.
       const page = await (
-        await fetch(visit.guests[0].shortUrl.replace(/^https?:\/\/[^/]+/, url), {
+        await fetch(visit.guests[0]!.shortUrl.replace(/^https?:\/\/[^/]+/, url!), {
           headers: { accept: 'text/html' },
         })
       ).text();
@@ -206,7 +206,7 @@ describe('serve takes the limits, the zone, the metrics listener and the bot fro
       }
 
       // RATE_LIMIT_FAILED_OPENS_PER_ADDRESS=1: a second unrecorded token from this address gets 429.
-      const cipher = visit.guests[0].cipher as string;
+      const cipher = visit.guests[0]!.cipher;
       const forged = `${cipher.slice(0, -2)}${cipher.endsWith('AA') ? 'BB' : 'AA'}`;
       const forge = () => fetch(`${url}/hc/v1/talk?int=jose&v=1&data=${forged}`);
       assert.equal((await forge()).status, 400);
