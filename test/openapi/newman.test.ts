@@ -25,7 +25,7 @@ interface NewmanReport {
     failures: { error: { name: string; message: string; test?: string }; source?: { name?: string } }[];
     executions: {
       item: { name: string };
-      response?: { code: number };
+      response?: { code: number; stream?: { type: 'Buffer'; data: number[] } };
       requestError?: { message: string };
       assertions?: { assertion: string; error?: { message: string } }[];
     }[];
@@ -80,6 +80,13 @@ function runNewman(dir: string, collection: string, environment: string, name: s
       },
     );
   });
+}
+
+/** The JSON body of the first execution of a request named `name`. */
+function answerOf(r: NewmanRun, name: string): Record<string, unknown> {
+  const execution = r.report.run.executions.find((e) => e.item.name === name);
+  assert.ok(execution?.response?.stream, `${name}: an answer in the report`);
+  return JSON.parse(Buffer.from(execution.response.stream.data).toString('utf8')) as Record<string, unknown>;
 }
 
 const failuresOf = (r: NewmanRun) =>
@@ -153,14 +160,17 @@ describe(
       assert.equal(executions.at(-1)?.item.name, 'Cancel a visit', 'the cancellation comes last');
     });
 
-    test('a second run on the same server is as green (new subjects, its own visit to cancel)', async () => {
+    test('a second run on the same server is as green, with new subjects: another meeting space', async () => {
       const second = await runNewman(dir, collectionFile, environmentFile, 'second');
       assert.deepEqual(failuresOf(second), [], second.stdout);
       assert.equal(second.code, 0, second.stdout);
       assert.equal(second.report.run.stats.assertions.failed, 0);
-      assert.ok(second.report.run.stats.assertions.total > 0);
-      if (runs[0])
-        assert.equal(second.report.run.stats.assertions.total, runs[0].report.run.stats.assertions.total);
+      const first = runs[0];
+      assert.ok(first, 'the first run ran');
+      assert.equal(second.report.run.stats.assertions.total, first.report.run.stats.assertions.total);
+      // Same subject, same meeting space: a run's links must not land in the last run's space.
+      const space = 'Who a link is, and its meeting space (GET)';
+      assert.notEqual(answerOf(second, space)['spaceId'], answerOf(first, space)['spaceId']);
     });
 
     test('the token is only in the environment a user filled in, never in the exported files', () => {
