@@ -281,7 +281,7 @@ Examples:
     )
     .option(
       '--out <file|dir>',
-      'write the collection here (default: stdout); a directory gets instant-connect.postman.json',
+      'write the collection here (default: stdout); a directory (or DIR/) gets instant-connect.postman.json',
     )
     .option(
       '--environment-out <file>',

@@ -169,7 +169,7 @@ describe('--out writes the collection and, next to it, the environment', () => {
     }
   });
 
-  test('--out DIR writes instant-connect.postman.json and its environment in DIR', async () => {
+  test('--out DIR (or a new DIR/) writes instant-connect.postman.json and its environment in DIR', async () => {
     const out = tempDir('ic-postman-dir-');
     try {
       const result = await runCli(['export', 'postman', '--out', out]);
@@ -182,6 +182,10 @@ describe('--out writes the collection and, next to it, the environment', () => {
         readFileSync(join(out, 'instant-connect.postman.environment.json'), 'utf8'),
       ) as PostmanEnvironment;
       assert.equal(environment.values[0]!.value, 'http://127.0.0.1:8080');
+      const made = join(out, 'new', 'postman/');
+      const again = await runCli(['export', 'postman', '--out', made]);
+      assert.equal(again.code, 0, show(again));
+      assert.ok(readFileSync(join(made, 'instant-connect.postman.environment.json'), 'utf8'));
     } finally {
       removeDir(out);
     }

@@ -2,7 +2,7 @@
  * `instant-connect export postman|openapi`: the API description for other tools. Postman gets a
  * collection and an environment (`mtg-broker-url`, `bot-token`), as the Instant Connect lab names them.
  */
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveEnvironment } from '../../domain/urls.js';
 import { CliError, DEFAULT_HOST, DEFAULT_PORT } from '../config.js';
@@ -21,11 +21,21 @@ export function environmentPathFor(out: string): string {
 /** The collection's file name when `--out` is a directory. */
 export const COLLECTION_FILE = 'instant-connect.postman.json';
 
-/** `--out DIR` (an existing directory) writes DIR/instant-connect.postman.json; anything else is the file. */
+/**
+ * `--out DIR` (an existing directory, or a path ending in `/`, made if missing) writes
+ * DIR/instant-connect.postman.json; anything else names the file.
+ */
 export function collectionPathFor(out: string): string {
-  let directory = false;
+  let directory = /[/\\]$/.test(out);
+  if (directory) {
+    try {
+      mkdirSync(out, { recursive: true });
+    } catch (err) {
+      throw new CliError(`cannot make the directory ${out}: ${(err as Error).message}`);
+    }
+  }
   try {
-    directory = statSync(out).isDirectory();
+    directory ||= statSync(out).isDirectory();
   } catch {}
   return directory ? join(out, COLLECTION_FILE) : out;
 }
