@@ -300,7 +300,10 @@ Examples:
     .description(
       'a Postman collection (v2.1) and environment with mtg-broker-url and bot-token, as the Instant Connect lab names them',
     )
-    .option('--out <file>', 'write the collection here (default: stdout)')
+    .option(
+      '--out <file|dir>',
+      'write the collection here (default: stdout); a directory (or DIR/) gets instant-connect.postman.json',
+    )
     .option(
       '--environment-out <file>',
       'write the environment here (default with --out: next to it, FILE.environment.json in place of FILE.json)',

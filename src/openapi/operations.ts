@@ -761,7 +761,7 @@ export const OPERATIONS: OperationSpec[] = [
         name: 'file',
         in: 'path',
         required: true,
-        schema: { type: 'string' },
+        schema: { type: 'string', examples: ['app.css'] },
         description: 'e.g. `app.css`, `docs.css`, `visit.js`.',
       },
     ],

@@ -2,11 +2,15 @@
  * A Postman collection (v2.1) and environment generated from the OpenAPI document. Variables are
  * named as Cisco's Instant Connect lab names them, so its steps work unchanged against Cisco's
  * broker or this project's: `{{mtg-broker-url}}/api/v2/joseencrypt` with `Bearer {{bot-token}}`
- * (a Webex bot token at Cisco, an `ick_` API key here). One request per documented example body.
- * The staff pages are left out: they are HTML forms with a session cookie and a CSRF token.
+ * (a Webex bot token at Cisco, an `ick_` API key here). One request per documented example body,
+ * each with a test script (src/openapi/postman-tests.ts), so that a run (the Collection Runner,
+ * or `newman run`) checks every answer and feeds the next request. The staff pages are left out
+ * (HTML forms with a session cookie and a CSRF token), and so are the event stream (it never
+ * ends) and the bot's webhook (Webex signs its calls).
  */
 import { createHash } from 'node:crypto';
 import { HTTP_METHODS, type OpenApiDocument, type Operation, type Parameter } from './document.js';
+import { LEFT_OUT, NO_REDIRECTS, RUN_ORDER, RUN_VARIABLES, testScript } from './postman-tests.js';
 
 export const BROKER_URL_VARIABLE = 'mtg-broker-url';
 export const TOKEN_VARIABLE = 'bot-token';
@@ -38,9 +42,16 @@ export interface PostmanRequest {
   description?: string;
 }
 
+export interface PostmanEvent {
+  listen: 'test' | 'prerequest';
+  script: { type: 'text/javascript'; exec: string[] };
+}
+
 export interface PostmanItem {
   name: string;
   request: PostmanRequest;
+  event: PostmanEvent[];
+  protocolProfileBehavior?: { followRedirects: boolean };
 }
 
 export interface PostmanFolder {
@@ -99,9 +110,12 @@ function request(method: string, path: string, op: Operation, body: unknown): Po
     .filter((p) => p.in === 'path')
     .map((p) => {
       const choices = p.schema['enum'];
+      const examples = p.schema['examples'];
       const value = Array.isArray(choices)
         ? String(choices.at(-1))
-        : placeholder(p.name === 'id' ? 'visit-id' : p.name);
+        : Array.isArray(examples)
+          ? String(examples[0])
+          : placeholder(p.name === 'id' ? 'visit-id' : p.name);
       return { key: p.name, value };
     });
   const queryText = query
@@ -140,57 +154,136 @@ function request(method: string, path: string, op: Operation, body: unknown): Po
   return out;
 }
 
+/** The status a request succeeds with: the first documented one below 400. */
+function successStatus(op: Operation): number {
+  const statuses = Object.keys(op.responses)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n < 400);
+  return Math.min(...statuses);
+}
+
+/**
+ * The body as sent: a documented link subject (`jwt.sub`) gets `-{{$guid}}`, a new subject per
+ * send, since the same subject is the same meeting space (and a visit a run ends or cancels).
+ */
+function perSend(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || !('jwt' in body)) return body;
+  const jwt = (body as { jwt: unknown }).jwt;
+  if (typeof jwt !== 'object' || jwt === null || typeof (jwt as { sub?: unknown }).sub !== 'string')
+    return body;
+  const sub = (jwt as { sub: string }).sub;
+  return { ...body, jwt: { ...jwt, sub: `${sub}-{{$guid}}` } };
+}
+
+function item(
+  name: string,
+  method: string,
+  path: string,
+  op: Operation,
+  body: unknown,
+  example: string | undefined,
+): PostmanItem {
+  return {
+    name,
+    request: request(method, path, op, body),
+    event: [
+      {
+        listen: 'test',
+        script: { type: 'text/javascript', exec: testScript(op.operationId, example, successStatus(op)) },
+      },
+    ],
+    ...(NO_REDIRECTS.has(op.operationId) ? { protocolProfileBehavior: { followRedirects: false } } : {}),
+  };
+}
+
 function items(doc: OpenApiDocument, method: string, path: string, op: Operation): PostmanItem[] {
   const media = op.requestBody?.content['application/json'];
-  if (!media) return [{ name: op.summary, request: request(method, path, op, undefined) }];
-  const examples = Object.values(media.examples ?? {});
+  if (!media) return [item(op.summary, method, path, op, undefined, undefined)];
+  const examples = Object.entries(media.examples ?? {});
   if (examples.length === 0) {
-    return [{ name: op.summary, request: request(method, path, op, skeleton(doc, media.schema)) }];
+    return [item(op.summary, method, path, op, skeleton(doc, media.schema), undefined)];
   }
-  return examples.map((example, i) => ({
-    name: i === 0 ? op.summary : `${op.summary}: ${example.summary ?? `example ${i + 1}`}`,
-    request: request(method, path, op, example.value),
-  }));
+  return examples.map(([key, example], i) =>
+    item(
+      i === 0 ? op.summary : `${op.summary}: ${example.summary ?? `example ${i + 1}`}`,
+      method,
+      path,
+      op,
+      perSend(example.value),
+      key,
+    ),
+  );
 }
+
+/** Where an operation runs: its place in RUN_ORDER, else after them all. */
+const rank = (operationId: string): number => {
+  const at = (RUN_ORDER as readonly string[]).indexOf(operationId);
+  return at === -1 ? RUN_ORDER.length : at;
+};
 
 export interface PostmanOptions {
   /** The value of `mtg-broker-url` (this server, or Cisco's broker). */
   brokerUrl: string;
+  /** Which broker, for the environment's name: `local`, `commercial`, `usgov` (default: the URL). */
+  brokerName?: string;
 }
 
 export function postmanCollection(doc: OpenApiDocument, options: PostmanOptions): PostmanCollection {
-  const folders = new Map<string, PostmanFolder>(
-    doc.tags
-      .filter((t) => !SKIPPED_TAGS.has(t.name))
-      .map((t) => [t.name, { name: t.name, description: t.description, item: [] }]),
-  );
+  const descriptions = new Map(doc.tags.map((t) => [t.name, t.description]));
+  const placed: { tag: string; rank: number; items: PostmanItem[] }[] = [];
   for (const [path, pathItem] of Object.entries(doc.paths)) {
     for (const method of HTTP_METHODS) {
       const op = pathItem[method];
-      const folder = op ? folders.get(op.tags[0] ?? '') : undefined;
-      if (op && folder) folder.item.push(...items(doc, method, path, op));
+      const tag = op?.tags[0] ?? '';
+      if (!op || SKIPPED_TAGS.has(tag) || op.operationId in LEFT_OUT) continue;
+      placed.push({ tag, rank: rank(op.operationId), items: items(doc, method, path, op) });
     }
   }
+  // Stable sort: operations of the same rank (new ones) keep the document's order.
+  placed.sort((a, b) => a.rank - b.rank);
+  const folders = new Map<string, PostmanFolder>();
+  for (const { tag, items: its } of placed) {
+    const folder = folders.get(tag) ?? { name: tag, description: descriptions.get(tag) ?? '', item: [] };
+    folder.item.push(...its);
+    folders.set(tag, folder);
+  }
+  // Folders run in the order of their first request, the Visits folder (its cancellation) last.
+  const order = [...folders.values()].sort((a, b) => {
+    const first = (f: PostmanFolder) =>
+      Math.min(...placed.filter((p) => p.tag === f.name).map((p) => p.rank));
+    return first(a) - first(b);
+  });
+  const leftOut = Object.values(LEFT_OUT)
+    .map((why) => `- ${why}.`)
+    .join('\n');
   return {
     info: {
       _postman_id: stableId(`${doc.info.title} collection`),
       name: doc.info.title,
-      description: `${doc.info.summary}\n\nGenerated from the OpenAPI document (${doc.info.title} ${doc.info.version}). Set \`${BROKER_URL_VARIABLE}\` to this server (e.g. http://127.0.0.1:8080) or to Cisco's broker (https://mtg-broker-a.wbx2.com), and \`${TOKEN_VARIABLE}\` to an API key of this server (\`instant-connect keys create\`) or a Webex bot token.`,
+      description: `${doc.info.summary}\n\nGenerated from the OpenAPI document (${doc.info.title} ${doc.info.version}). Set \`${BROKER_URL_VARIABLE}\` to this server (e.g. http://127.0.0.1:8080) or to Cisco's broker (https://mtg-broker-a.wbx2.com), and \`${TOKEN_VARIABLE}\` to an API key of this server (\`instant-connect keys create\`) or a Webex bot token.\n\nRun in order (the Collection Runner, or \`newman run\`), each request checks its answer and sets the variables the next ones use (${RUN_VARIABLES.map((v) => `\`${v.key}\``).join(', ')}); the visit the Visits folder makes is cancelled last. Each run uses new link subjects. Left out:\n${leftOut}\n- The staff pages: HTML forms with a session cookie and a CSRF token.`,
       schema: POSTMAN_SCHEMA,
     },
-    item: [...folders.values()].filter((f) => f.item.length > 0),
+    item: order.filter((f) => f.item.length > 0),
     variable: [
       { key: BROKER_URL_VARIABLE, value: options.brokerUrl },
       { key: TOKEN_VARIABLE, value: '' },
+      ...RUN_VARIABLES.map((v) => ({ key: v.key, value: '', description: v.description })),
     ],
   };
 }
 
-/** The environment: the broker's URL, and an empty secret for the token (never written to a file). */
+/**
+ * The environment: the broker's URL, and an empty secret for the token (never written to a file).
+ * Its id and name follow the broker, so a local and a commercial environment can both be imported.
+ */
 export function postmanEnvironment(doc: OpenApiDocument, options: PostmanOptions): PostmanEnvironment {
+  const name =
+    options.brokerName && options.brokerName !== options.brokerUrl
+      ? `${options.brokerName} (${options.brokerUrl})`
+      : options.brokerUrl;
   return {
-    id: stableId(`${doc.info.title} environment`),
-    name: doc.info.title,
+    id: stableId(`${doc.info.title} environment ${options.brokerUrl}`),
+    name: `${doc.info.title}: ${name}`,
     values: [
       { key: BROKER_URL_VARIABLE, value: options.brokerUrl, type: 'default', enabled: true },
       { key: TOKEN_VARIABLE, value: '', type: 'secret', enabled: true },

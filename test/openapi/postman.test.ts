@@ -4,6 +4,7 @@
  * requests, with the variables filled in as Postman would, work against the project's broker.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -40,9 +41,10 @@ describe('the collection on stdout', () => {
     );
     assert.deepEqual(
       collection.variable.map((v) => v.key),
-      ['mtg-broker-url', 'bot-token'],
+      ['mtg-broker-url', 'bot-token', 'data', 'code', 'ticket', 'visit-id'],
     );
     assert.equal(collection.variable[1]!.value, '', 'no token is ever written');
+    assert.ok(collection.variable.slice(2).every((v) => v.value === '' && v.description));
   });
 
   test("has the lab's request: POST {{mtg-broker-url}}/api/v2/joseencrypt with Bearer {{bot-token}} and its minimal body", () => {
@@ -60,11 +62,12 @@ describe('the collection on stdout', () => {
       assert.ok(item.request.header.some((h) => h.key === 'Content-Type' && h.value === 'application/json'));
     }
     const bodies = lab.map((i) => JSON.parse(i.request.body!.raw) as Record<string, unknown>);
-    assert.deepEqual(bodies[0], { jwt: { sub: 'lab-visit-0001' }, aud: AUDIENCE });
+    // A new subject per send: the same subject is the same meeting space.
+    assert.deepEqual(bodies[0], { jwt: { sub: 'lab-visit-0001-{{$guid}}' }, aud: AUDIENCE });
     assert.equal(bodies[1]!['provideShortUrls'], true);
   });
 
-  test('holds every documented operation but the staff pages, each once per example body', () => {
+  test('holds every documented operation but the staff pages, the event stream and the bot webhook, each once per example body', () => {
     const fromCollection = new Set(
       requests(collection).map((i) => {
         const path = `/${i.request.url.path.map((s) => s.replace(/^:(\w+)$/, '{$1}')).join('/')}`;
@@ -75,7 +78,8 @@ describe('the collection on stdout', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of HTTP_METHODS) {
         const op = item[method];
-        if (op && !op.tags.includes('Staff pages')) expected.add(`${method.toUpperCase()} ${path}`);
+        if (op && !op.tags.includes('Staff pages') && !['/live/events', '/hooks/webex'].includes(path))
+          expected.add(`${method.toUpperCase()} ${path}`);
       }
     }
     assert.deepEqual([...fromCollection].sort(), [...expected].sort());
@@ -83,6 +87,39 @@ describe('the collection on stdout', () => {
       assert.ok(item.request.url.raw.startsWith('{{mtg-broker-url}}/'), item.request.url.raw);
       if (item.request.body) JSON.parse(item.request.body.raw);
     }
+  });
+
+  test('every request has a test script: the status, then pm.test checks of its answer', () => {
+    for (const item of requests(collection)) {
+      const script = item.event.find((e) => e.listen === 'test')?.script.exec.join('\n') ?? '';
+      assert.match(script, /pm\.test\(/, item.name);
+      assert.match(script, /pm\.response\.to\.have\.status\(\d{3}\)|pm\.response\.code/, item.name);
+      assert.ok(script.split('pm.test(').length > 2 || /oneOf\(\[201, 400\]\)/.test(script), item.name);
+    }
+  });
+
+  test('each variable a request uses is set by an earlier request, or by the environment', () => {
+    const known = new Set(['mtg-broker-url', 'bot-token', '$guid']);
+    for (const item of requests(collection)) {
+      const used = JSON.stringify(item.request).match(/\{\{[^}]+\}\}/g) ?? [];
+      for (const name of used.map((u) => u.slice(2, -2)))
+        assert.ok(known.has(name), `${item.name} uses {{${name}}}`);
+      const script = item.event.map((e) => e.script.exec.join('\n')).join('\n');
+      for (const [, name] of script.matchAll(/collectionVariables\.set\('([\w-]+)'/g)) known.add(name!);
+    }
+  });
+
+  test('the Visits folder runs last and its cancellation is the last request; the host joins before it ends', () => {
+    const names = requests(collection).map((i) => i.name);
+    assert.equal(collection.item.at(-1)!.name, 'Visits');
+    assert.equal(names.at(-1), 'Cancel a visit');
+    assert.ok(names.indexOf('Make a visit') < names.indexOf('Read a visit'));
+    const live = collection.item
+      .find((f) => f.name === 'Live visits')!
+      .item.map((i) => i.request.url.path.at(-1));
+    assert.deepEqual(live, ['join', 'status', 'leave', 'end']);
+    const short = requests(collection).find((i) => i.name === 'Follow a short link')!;
+    assert.deepEqual(short.protocolProfileBehavior, { followRedirects: false });
   });
 
   test('the same document always gives the same collection', async () => {
@@ -108,6 +145,7 @@ describe('--out writes the collection and, next to it, the environment', () => {
       readFileSync(join(dir, 'ic.postman.environment.json'), 'utf8'),
     ) as PostmanEnvironment;
     assert.equal(environment._postman_variable_scope, 'environment');
+    assert.equal(environment.name, 'instant-connect: local (http://127.0.0.1:8080)');
     assert.deepEqual(environment.values, [
       { key: 'mtg-broker-url', value: 'http://127.0.0.1:8080', type: 'default', enabled: true },
       { key: 'bot-token', value: '', type: 'secret', enabled: true },
@@ -129,6 +167,42 @@ describe('--out writes the collection and, next to it, the environment', () => {
       const environment = JSON.parse(readFileSync(env, 'utf8')) as PostmanEnvironment;
       assert.equal(environment.values.find((v) => v.key === 'mtg-broker-url')?.value, url);
     }
+  });
+
+  test('--out DIR (or a new DIR/) writes instant-connect.postman.json and its environment in DIR', async () => {
+    const out = tempDir('ic-postman-dir-');
+    try {
+      const result = await runCli(['export', 'postman', '--out', out]);
+      assert.equal(result.code, 0, show(result));
+      assert.deepEqual(
+        JSON.parse(readFileSync(join(out, 'instant-connect.postman.json'), 'utf8')),
+        await exportToStdout(),
+      );
+      const environment = JSON.parse(
+        readFileSync(join(out, 'instant-connect.postman.environment.json'), 'utf8'),
+      ) as PostmanEnvironment;
+      assert.equal(environment.values[0]!.value, 'http://127.0.0.1:8080');
+      const made = join(out, 'new', 'postman/');
+      const again = await runCli(['export', 'postman', '--out', made]);
+      assert.equal(again.code, 0, show(again));
+      assert.ok(readFileSync(join(made, 'instant-connect.postman.environment.json'), 'utf8'));
+    } finally {
+      removeDir(out);
+    }
+  });
+
+  test('the local and the commercial environments have distinct ids and names', async () => {
+    const environments: PostmanEnvironment[] = [];
+    for (const broker of ['local', 'commercial']) {
+      const env = join(dir, `${broker}-named.json`);
+      const result = await runCli(['export', 'postman', '--broker', broker, '--environment-out', env]);
+      assert.equal(result.code, 0, show(result));
+      environments.push(JSON.parse(readFileSync(env, 'utf8')) as PostmanEnvironment);
+    }
+    const [local, commercial] = environments as [PostmanEnvironment, PostmanEnvironment];
+    assert.notEqual(local.id, commercial.id);
+    assert.notEqual(local.name, commercial.name);
+    assert.equal(commercial.name, 'instant-connect: commercial (https://mtg-broker-a.wbx2.com)');
   });
 
   test('PUBLIC_URL is the local default; a broker that is not a URL exits 2', async () => {
@@ -160,7 +234,9 @@ describe("the lab's Postman steps against the project's broker", () => {
       'bot-token': server.key, // what a person pastes into the environment
     };
     const fill = (text: string) =>
-      text.replace(/\{\{([\w-]+)\}\}/g, (_, name: string) => variables[name] ?? '');
+      text.replace(/\{\{(\$?[\w-]+)\}\}/g, (_, name: string) =>
+        name === '$guid' ? randomUUID() : (variables[name] ?? ''),
+      );
     const checker = new OpenApiChecker(doc);
     const lab = requests(collection).filter((i) => i.request.url.raw.endsWith('/joseencrypt'));
     assert.equal(lab.length, 3, 'v2 twice, v1 once');
@@ -173,7 +249,7 @@ describe("the lab's Postman steps against the project's broker", () => {
       const response = await fetch(fill(request.url.raw), {
         method: request.method,
         headers,
-        body: request.body!.raw,
+        body: fill(request.body!.raw),
       });
       const body = await response.json();
       assert.equal(response.status, 200, JSON.stringify(body));

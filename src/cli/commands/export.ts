@@ -2,7 +2,8 @@
  * `instant-connect export postman|openapi`: the API description for other tools. Postman gets a
  * collection and an environment (`mtg-broker-url`, `bot-token`), as the Instant Connect lab names them.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { resolveEnvironment } from '../../domain/urls.js';
 import { CliError, DEFAULT_HOST, DEFAULT_PORT } from '../config.js';
 
@@ -16,6 +17,30 @@ export interface ExportPostmanFlags {
 export function environmentPathFor(out: string): string {
   return `${out.replace(/\.json$/i, '')}.environment.json`;
 }
+
+/** The collection's file name when `--out` is a directory. */
+export const COLLECTION_FILE = 'instant-connect.postman.json';
+
+/**
+ * `--out DIR` (an existing directory, or a path ending in `/`, made if missing) writes
+ * DIR/instant-connect.postman.json; anything else names the file.
+ */
+export function collectionPathFor(out: string): string {
+  let directory = /[/\\]$/.test(out);
+  if (directory) {
+    try {
+      mkdirSync(out, { recursive: true });
+    } catch (err) {
+      throw new CliError(`cannot make the directory ${out}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    directory ||= statSync(out).isDirectory();
+  } catch {}
+  return directory ? join(out, COLLECTION_FILE) : out;
+}
+
+const NAMED_BROKERS = new Set(['local', 'commercial', 'usgov']);
 
 /** `local` (this server: PUBLIC_URL, else http://127.0.0.1:PORT), `commercial`, `usgov` or a URL. */
 export function brokerUrlOf(where: string | undefined): string {
@@ -43,13 +68,18 @@ export async function postman(flags: ExportPostmanFlags): Promise<void> {
   const { buildOpenApiDocument } = await import('../../openapi/document.js');
   const { postmanCollection, postmanEnvironment } = await import('../../openapi/postman.js');
   const doc = buildOpenApiDocument();
-  const options = { brokerUrl: brokerUrlOf(flags.broker) };
+  const broker = flags.broker ?? 'local';
+  const options = {
+    brokerUrl: brokerUrlOf(broker),
+    ...(NAMED_BROKERS.has(broker) ? { brokerName: broker } : {}),
+  };
   const collection = postmanCollection(doc, options);
   const environment = postmanEnvironment(doc, options);
-  const environmentOut = flags.environmentOut ?? (flags.out ? environmentPathFor(flags.out) : undefined);
-  if (flags.out) {
-    write(flags.out, collection, 'collection');
-    process.stderr.write(`Wrote the Postman collection to ${flags.out}\n`);
+  const out = flags.out === undefined ? undefined : collectionPathFor(flags.out);
+  const environmentOut = flags.environmentOut ?? (out ? environmentPathFor(out) : undefined);
+  if (out) {
+    write(out, collection, 'collection');
+    process.stderr.write(`Wrote the Postman collection to ${out}\n`);
   } else process.stdout.write(`${JSON.stringify(collection, null, 2)}\n`);
   if (environmentOut) {
     write(environmentOut, environment, 'environment');
