@@ -30,6 +30,8 @@ export class JobRunner {
   readonly #handlers: Record<string, JobHandler>;
   readonly #now: () => number;
   readonly #pollMs: number;
+  /** How often due jobs are looked for, and how long a claimed job is held (for serve's start lines). */
+  readonly settings: { pollMs: number; leaseSeconds: number };
   readonly #lease: number;
   readonly #backoff: (attempt: number) => number;
   readonly #onError: JobRunnerOptions['onError'];
@@ -46,6 +48,7 @@ export class JobRunner {
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#pollMs = options.pollMs ?? 1000;
     this.#lease = options.leaseSeconds ?? 120;
+    this.settings = { pollMs: this.#pollMs, leaseSeconds: this.#lease };
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#onError = options.onError;
   }

@@ -223,6 +223,97 @@ describe('serve takes the limits, the zone, the metrics listener and the bot fro
   });
 });
 
+/** The rest of the table: what serve's start lines say the limit, job, pruning and crypto variables came to. */
+const REST: Record<string, string> = {
+  JOB_POLL_MS: '250',
+  JOB_LEASE_SECONDS: '30',
+  RATE_LIMIT_ISSUE_PER_ADDRESS: '11',
+  RATE_LIMIT_PUBLIC_PER_ADDRESS: '13',
+  RATE_LIMIT_FAILED_OPENS_PER_ADDRESS: '0',
+  BOT_VISITS_PER_PERSON: '4',
+  BOT_ALLOWED_ORGS: '3f1e8a52-8c4b-4d0a-9a51-1b2c3d4e5f60',
+  LIVE_STREAMS_PER_ADDRESS: '7',
+  LIVE_STREAMS: '9',
+  LIVE_JOINS_PER_MINUTE: '3',
+  LIVE_HOST_GRACE_SECONDS: '5',
+  PRUNE_INTERVAL_SECONDS: '0',
+  DELIVERY_RETENTION_DAYS: '3',
+  SHORT_LINK_GRACE_DAYS: '2',
+  RETENTION_DAYS: '90',
+  BROKER: 'usgov',
+};
+
+function checkRest(stderr: string, crypto: number) {
+  assert.match(
+    stderr,
+    /limits: +600 issuing\/key a minute, 11 issuing\/address, 13 pages\/address, unrecorded tokens\/address off, 60 short-code misses\/address, 4 bot visits\/person an hour/,
+  );
+  assert.match(
+    stderr,
+    /live: +2 streams\/link, 7\/address, 9\/instance, 3 joins\/link a minute, host grace 5 s/,
+  );
+  assert.match(stderr, /jobs: +poll 250 ms, lease 30 s/);
+  assert.match(
+    stderr,
+    /pruning: +at start only; deliveries after 3 d, short links 2 d after expiry, finished visits after 90 d/,
+  );
+  assert.match(stderr, new RegExp(`crypto: +${crypto} PBKDF2 jobs in flight`));
+  assert.match(stderr, /bot access: +for 1 Webex organisation\(s\)/, 'BOT_ALLOWED_ORGS');
+  assert.match(stderr, /visit links: +usgov \(with WEBEX_TOKEN\)/, 'BROKER');
+}
+
+describe('serve takes every other variable of the table from the environment and from .env', () => {
+  const start = async (dir: string, env: Record<string, string>) => {
+    const p = spawnCli(['serve', '--port', '0', '--data', join(dir, 'data')], { cwd: dir, env });
+    children.push(p);
+    await p.waitFor(/crypto: +\d+ PBKDF2 jobs in flight/, 20_000);
+    await p.waitFor(/Or make links straight away/, 20_000);
+    p.child.kill('SIGTERM');
+    assert.equal((await p.exited).code, 0, p.stderr());
+    return p.stderr();
+  };
+
+  test('in the environment (CRYPTO_CONCURRENCY=3)', async () => {
+    const emulator = await startWebexEmulator();
+    try {
+      const dir = join(cwd, 'rest-env');
+      mkdirSync(dir);
+      const stderr = await start(dir, {
+        ...REST,
+        CRYPTO_CONCURRENCY: '3',
+        WEBEX_TOKEN: emulator.token,
+        WEBEX_API_URL: emulator.apiUrl,
+      });
+      checkRest(stderr, 3);
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  test('in .env (UV_THREADPOOL_SIZE=2 bounds the PBKDF2 jobs in flight)', async () => {
+    const emulator = await startWebexEmulator();
+    try {
+      const dir = join(cwd, 'rest-dotenv');
+      mkdirSync(dir);
+      const values = {
+        ...REST,
+        UV_THREADPOOL_SIZE: '2',
+        WEBEX_TOKEN: emulator.token,
+        WEBEX_API_URL: emulator.apiUrl,
+      };
+      writeFileSync(
+        join(dir, '.env'),
+        `${Object.entries(values)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('\n')}\n`,
+      );
+      checkRest(await start(dir, {}), 2);
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
 describe('serve configuration', () => {
   for (const [name, value, rule] of [
     ['TRUST_PROXY', 'yes', /TRUST_PROXY must be true, false, a hop count, or a comma-separated list/],

@@ -117,11 +117,13 @@ export async function run(flags: ServeFlags): Promise<void> {
   const access = botAccessFromEnv();
   const { liveLimitsFromEnv } = await import('../../visits/live.js');
   const jobs = jobsFromEnv();
+  const rateLimits = rateLimitsFromEnv();
+  const live = liveLimitsFromEnv();
   const ops = await opsFromEnv();
   const server = await startServer({
     ...ops,
-    rateLimits: rateLimitsFromEnv(),
-    live: liveLimitsFromEnv(),
+    rateLimits,
+    live,
     ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, access, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
@@ -161,6 +163,40 @@ export async function run(flags: ServeFlags): Promise<void> {
   lines.push(
     `  proxies:       ${describeTrustProxy(ops.trustProxy)}`,
     `  metrics:       ${server.metricsUrl ?? server.url}/metrics${ops.metrics.token ? ' (with METRICS_TOKEN)' : server.metricsUrl ? '' : ' (this machine only)'}`,
+  );
+  // What the limit, job, pruning and crypto variables came to (operators check their settings here).
+  const { DEFAULT_RETENTION } = await import('../../jobs/prune.js');
+  const { DEFAULT_BOT_VISITS_PER_PERSON } = await import('../../reliability/rate-limit.js');
+  const off = (n: number, text: string) => (n > 0 ? text : `${text.split(' ').slice(1).join(' ')} off`);
+  const r = rateLimits;
+  const days = (seconds: number) => `${seconds / 86_400} d`;
+  lines.push(
+    `  limits:        ${[
+      off(r.issuePerKey, `${r.issuePerKey} issuing/key a minute`),
+      off(r.issuePerAddress, `${r.issuePerAddress} issuing/address`),
+      off(r.publicPerAddress, `${r.publicPerAddress} pages/address`),
+      off(r.failedOpensPerAddress, `${r.failedOpensPerAddress} unrecorded tokens/address`),
+      off(
+        r.shortCodeMissesPerAddress ?? 60,
+        `${r.shortCodeMissesPerAddress ?? 60} short-code misses/address`,
+      ),
+      off(
+        r.botVisitsPerPerson ?? DEFAULT_BOT_VISITS_PER_PERSON,
+        `${r.botVisitsPerPerson ?? DEFAULT_BOT_VISITS_PER_PERSON} bot visits/person an hour`,
+      ),
+    ].join(', ')}`,
+    `  live:          ${live.streamsPerParticipant} streams/link, ${live.streamsPerAddress}/address, ${live.streams}/instance, ${live.joinsPerMinute} joins/link a minute, host grace ${live.hostGraceSeconds} s`,
+    `  jobs:          poll ${server.context.runner.settings.pollMs} ms, lease ${server.context.runner.settings.leaseSeconds} s`,
+    `  pruning:       ${
+      ops.prune.intervalSeconds === 0 ? 'at start only' : `every ${ops.prune.intervalSeconds ?? 3600} s`
+    }; deliveries after ${days(ops.prune.deliveriesSeconds ?? DEFAULT_RETENTION.deliveriesSeconds)}, short links ${days(
+      ops.prune.shortLinkGraceSeconds ?? DEFAULT_RETENTION.shortLinkGraceSeconds,
+    )} after expiry, ${
+      ops.prune.visitsSeconds !== undefined
+        ? `finished visits after ${days(ops.prune.visitsSeconds)}`
+        : 'visits kept (RETENTION_DAYS)'
+    }`,
+    `  crypto:        ${server.context.limiter.concurrency} PBKDF2 jobs in flight, queue ${server.context.limiter.maxQueue}`,
   );
   if (server.context.bot) {
     lines.push(
