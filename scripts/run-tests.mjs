@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Node 20 cannot glob test files itself: find every *.test.ts under src/ and test/
-// and hand the list to node's test runner (loaded through tsx).
+// and hand the list to node's test runner (loaded through tsx). Never inside node_modules: the tools
+// of test/tools/node_modules ship test files of their own (@redocly/openapi-core, yaml-ast-parser).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function find(dir, out = []) {
   for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue;
     const path = join(dir, name);
     if (statSync(path).isDirectory()) find(path, out);
     else if (name.endsWith('.test.ts')) out.push(path);
