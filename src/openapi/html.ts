@@ -141,7 +141,7 @@ function headersCell(response: Response): string {
 }
 
 function security(doc: OpenApiDocument, op: Operation): string {
-  if (!op.security) return '<p class="auth">No credentials.</p>';
+  if (op.security.length === 0) return '<p class="auth">No credentials.</p>';
   const words = op.security.map((alternative) => {
     const names = Object.keys(alternative);
     if (names.length === 0) return 'none';

@@ -362,6 +362,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'getVisit',
     tag: 'Visits',
     summary: 'Read a visit',
+    description:
+      'The visit with its links, window and state as of now (`state`: scheduled, open, live, ended, expired or cancelled).',
     security: BEARER,
     parameters: [visitIdParam],
     responses: {
@@ -470,6 +472,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'liveStatus',
     tag: 'Live visits',
     summary: "The visit's status as the page shows it",
+    description: "Authorised by the visit page's ticket. The same status `/live/events` streams, once.",
     parameters: [ticketQuery(true)],
     responses: {
       200: json('The status.', LiveStatusSchema),
@@ -610,6 +613,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffSignOut',
     tag: 'Staff pages',
     summary: 'Sign out',
+    description: 'Ends the session and clears its cookie. The form carries the CSRF token.',
     security: STAFF,
     body: formBody(CsrfForm),
     responses: {
@@ -639,6 +643,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffListVisits',
     tag: 'Staff pages',
     summary: 'Visits by tab: upcoming, live, past, cancelled',
+    description: "The organisation's visits, one tab at a time, with pages.",
     security: STAFF,
     parameters: queryOf(StaffListQuery),
     responses: {
@@ -652,6 +657,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffVisitPage',
     tag: 'Staff pages',
     summary: 'One visit: its links with QR codes, and its events',
+    description: "The page staff share links from, with the visit's state and event log.",
     security: STAFF,
     parameters: [visitIdParam],
     responses: {
@@ -666,6 +672,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffCancelPage',
     tag: 'Staff pages',
     summary: 'Confirm cancelling a visit',
+    description: 'A form that posts to the same path, with the CSRF token.',
     security: STAFF,
     parameters: [visitIdParam],
     responses: {
@@ -681,6 +688,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffCancelVisit',
     tag: 'Staff pages',
     summary: 'Cancel a visit',
+    description: 'The same cancellation as `DELETE /api/visits/{id}`, from the confirmation form.',
     security: STAFF,
     parameters: [visitIdParam],
     body: formBody(CsrfForm),
@@ -702,6 +710,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'health',
     tag: 'Operations',
     summary: 'The process answers',
+    description: 'Liveness: answers without touching the database. No credentials.',
     responses: { 200: json('Alive.', HealthSchema) },
   },
   {
@@ -710,6 +719,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'ready',
     tag: 'Operations',
     summary: 'The database answers too',
+    description:
+      'Readiness for load balancers: 503 with `Retry-After` while the database does not answer. No credentials.',
     responses: {
       200: json('Ready.', ReadySchema),
       503: json('The database does not answer.', UnavailableSchema, {
@@ -740,6 +751,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'openApiDocument',
     tag: 'Documentation',
     summary: 'This OpenAPI 3.1 document',
+    description:
+      "Generated from the schemas the server validates with; `servers` is this server's public URL.",
     responses: { 200: json('The document.', { type: 'object' }) },
   },
   {
@@ -748,6 +761,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'docsPage',
     tag: 'Documentation',
     summary: 'This document as a reference page',
+    description: 'Rendered on the server: no script and no CDN.',
     responses: { 200: html('The reference.') },
   },
   {
@@ -756,6 +770,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'asset',
     tag: 'Documentation',
     summary: 'Stylesheets and scripts of the pages',
+    description: 'Static files under `public/` (the pages use no inline script or style).',
     parameters: [
       {
         name: 'file',

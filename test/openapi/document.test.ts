@@ -228,6 +228,17 @@ describe('security', () => {
     assert.equal(headerName('x-ic-signature'), 'X-IC-Signature');
   });
 
+  test('every operation declares its security; the public ones `security: []`', () => {
+    const undeclared = operations().filter(({ op }) => !Array.isArray(op.security));
+    assert.deepEqual(
+      undeclared.map(({ method, path }) => `${method} ${path}`),
+      [],
+    );
+    const open = operations().filter(({ op }) => op.security.length === 0);
+    assert.ok(open.some(({ path }) => path === '/live/join'));
+    assert.ok(open.some(({ path }) => path === '/{vertical}/v1/{page}'));
+  });
+
   test('each route names the credentials it checks', () => {
     assert.deepEqual(security('post', '/api/v2/joseencrypt'), [{ apiKey: [] }]);
     assert.deepEqual(security('delete', '/api/visits/{id}'), [{ apiKey: [] }]);
@@ -237,8 +248,8 @@ describe('security', () => {
     ]);
     assert.deepEqual(security('post', '/hooks/webex'), [{ sparkSignature: [] }]);
     assert.deepEqual(security('get', '/visits'), [{ staffSession: [] }]);
-    assert.equal(security('get', '/api/v1/space'), undefined);
-    assert.equal(security('get', '/healthz'), undefined);
+    assert.deepEqual(security('get', '/api/v1/space'), []);
+    assert.deepEqual(security('get', '/healthz'), []);
     const idempotency = doc.paths['/hooks/visits']!.post!.parameters!.find(
       (p) => p.name === 'Idempotency-Key',
     );
