@@ -63,6 +63,9 @@ export function rules(schema: JsonSchema): string {
       out.push(`matches <code>${escapeHtml(schema['pattern'])}</code>`);
   }
   if ('default' in schema) out.push(`default <code>${escapeHtml(JSON.stringify(schema['default']))}</code>`);
+  // A union's members say their own rules (`numGuest`: 0 to 25, or the same as a string).
+  const union = (schema['anyOf'] ?? schema['oneOf']) as unknown;
+  if (Array.isArray(union)) out.push(...union.filter(isSchema).map(rules).filter(Boolean));
   return out.join('; ');
 }
 

@@ -5,9 +5,10 @@
  * test/openapi checks that this list and the routes the app registers are the same set.
  */
 import { WebexDeliverySchema, WebhookReceiptSchema } from '../bot/bot.js';
+import { JoseEncryptWireBody } from '../broker/coerce.js';
 import { SpaceInfoSchema } from '../broker/service.js';
 import { AUDIENCE, VERTICALS } from '../domain/constants.js';
-import { JoseEncryptRequest, V1Response, V2Response } from '../domain/schema.js';
+import { V1Response, V2Response } from '../domain/schema.js';
 import { AddLinksInput, VisitInput } from '../domain/visit-input.js';
 import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trigger.js';
 import { HealthSchema, ReadySchema, UnavailableSchema } from '../server/routes/health.js';
@@ -208,7 +209,7 @@ const joseencrypt = (version: 'v1' | 'v2'): OperationSpec => ({
       ? 'The body of Cisco\'s `POST /api/v2/joseencrypt`: the same answer comes from Cisco\'s brokers (with a Webex bot token) and from this one (with an API key). A long link is `<base>/<verticalType>/v1/<login|talk>?int=jose&v=1&data=<cipher>`; a short one is `baseUrl + short`. Canonical strings (`"true"`, `"2"`) are accepted for booleans and counts, as Cisco\'s broker does. The links are also recorded as a visit of their subject.'
       : 'The v1 answer lists the ciphers as strings and has no short links (`provideShortUrls` is ignored).',
   security: BEARER,
-  body: jsonBody(JoseEncryptRequest, {
+  body: jsonBody(JoseEncryptWireBody, {
     examples: version === 'v2' ? LAB_EXAMPLES : { minimal: LAB_EXAMPLES['minimal']! },
   }),
   responses: {
@@ -234,6 +235,18 @@ const space = (method: 'get' | 'post', slash: boolean): OperationSpec => ({
   description:
     "Cisco's space API, answered by this broker for its own links. The cipher is the credential: no API key. Failed openings are limited per address; this broker's own links never count against it.",
   parameters: queryOf(LinkQuery),
+  ...(method === 'post'
+    ? {
+        body: jsonBody(
+          { type: 'object', description: 'Ignored: the cipher is the `data` query parameter.' },
+          {
+            required: false,
+            description: "Optional and ignored; Cisco's samples send `{}`.",
+            examples: { empty: { summary: "Cisco's samples", value: {} } },
+          },
+        ),
+      }
+    : {}),
   responses: {
     200: json('The link is valid now.', SpaceInfoSchema),
     400: 'BadRequest',

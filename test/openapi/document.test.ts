@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { validate } from '@readme/openapi-parser';
 import Value from 'typebox/value';
+import { coerceJoseEncryptBody } from '../../src/broker/coerce.js';
 import { AUDIENCE } from '../../src/domain/constants.js';
 import { JoseEncryptRequest } from '../../src/domain/schema.js';
 import { AddLinksInput, VisitInput } from '../../src/domain/visit-input.js';
@@ -115,6 +116,7 @@ describe('the schemas are the server’s own', () => {
   const bodyOf = (path: string) => doc.paths[path]!.post!.requestBody!.content['application/json']!.schema;
 
   test('request bodies reference the TypeBox schemas by their $id', () => {
+    // On the wire (JoseEncryptWireBody): JoseEncryptRequest with Cisco's string forms too.
     assert.deepEqual(bodyOf('/api/v2/joseencrypt'), { $ref: '#/components/schemas/JoseEncryptRequest' });
     assert.deepEqual(bodyOf('/api/v1/joseencrypt'), { $ref: '#/components/schemas/JoseEncryptRequest' });
     assert.deepEqual(bodyOf('/api/visits'), { $ref: '#/components/schemas/VisitInput' });
@@ -122,13 +124,20 @@ describe('the schemas are the server’s own', () => {
     assert.deepEqual(bodyOf('/hooks/visits'), { $ref: '#/components/schemas/TriggerInput' });
   });
 
-  // The same verdict from TypeBox (what the server validates with) and from ajv on the document.
-  const cases: [string, unknown, unknown[], unknown[]][] = [
+  // The same verdict from the server (TypeBox, after the broker's coercion of Cisco's string
+  // forms for joseencrypt) and from ajv on the document.
+  const server =
+    (schema: unknown, coerce: (v: unknown) => unknown = (v) => v) =>
+    (value: unknown) =>
+      Value.Check(schema as never, coerce(value));
+  const cases: [string, (value: unknown) => boolean, unknown[], unknown[]][] = [
     [
       'JoseEncryptRequest',
-      JoseEncryptRequest,
+      server(JoseEncryptRequest, coerceJoseEncryptBody),
       [
         { jwt: { sub: 'a' }, aud: AUDIENCE },
+        { jwt: { sub: 'a', nbf: '1', exp: ' 2 ' }, aud: AUDIENCE, numGuest: '2', provideShortUrls: 'true' },
+        { jwt: { sub: 'a' }, aud: AUDIENCE, loginUrlForHost: 'false', iterations: '1000' },
         {
           jwt: { sub: 'a', nbf: 1, exp: 2, flow: { id: 'sip-no-knock', data: [{ uri: 'r@x.example.com' }] } },
           aud: 'x',
@@ -142,11 +151,15 @@ describe('the schemas are the server’s own', () => {
         { jwt: { sub: 'a' }, aud: AUDIENCE, numHost: 26 },
         { jwt: { sub: 'a' }, aud: AUDIENCE, verticalType: 'cc' },
         { jwt: { sub: 'a', flow: { id: 'sip-no-knock', data: [{ uri: 'not a uri' }] } }, aud: AUDIENCE },
+        { jwt: { sub: 'a' }, aud: AUDIENCE, provideShortUrls: 'yes' },
+        { jwt: { sub: 'a' }, aud: AUDIENCE, numGuest: '2.0' },
+        { jwt: { sub: 'a', nbf: 'now' }, aud: AUDIENCE },
+        { jwt: { sub: 'a' }, aud: 1 },
       ],
     ],
     [
       'VisitInput',
-      VisitInput,
+      server(VisitInput),
       [
         {},
         { subject: 's', start: '+10m', ttl: '45m', guests: 2, devices: ['sip:r@x.example.com'] },
@@ -162,18 +175,23 @@ describe('the schemas are the server’s own', () => {
     ],
     [
       'TriggerInput',
-      TriggerInput,
+      server(TriggerInput),
       [{ notify: { host: 'a@b.example', guests: { roomId: 'r' } } }],
       [{ notify: { host: 'not an email' } }, { notify: { guests: { room: 'r' } } }],
     ],
-    ['AddLinksInput', AddLinksInput, [{}, { hosts: 1, guests: 500 }], [{ guests: 501 }, { extra: 1 }]],
+    [
+      'AddLinksInput',
+      server(AddLinksInput),
+      [{}, { hosts: 1, guests: 500 }],
+      [{ guests: 501 }, { extra: 1 }],
+    ],
   ];
-  for (const [name, schema, valid, invalid] of cases) {
-    test(`${name}: TypeBox and the document agree`, () => {
+  for (const [name, serverAccepts, valid, invalid] of cases) {
+    test(`${name}: the server and the document agree`, () => {
       const fromDoc = checker.validator({ $ref: `#/components/schemas/${name}` });
       for (const value of [...valid, ...invalid]) {
         const expected = valid.includes(value);
-        assert.equal(Value.Check(schema as never, value), expected, `TypeBox on ${JSON.stringify(value)}`);
+        assert.equal(serverAccepts(value), expected, `the server on ${JSON.stringify(value)}`);
         assert.equal(fromDoc(value), expected, `the document on ${JSON.stringify(value)}`);
       }
     });
