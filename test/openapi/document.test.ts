@@ -22,6 +22,7 @@ import { FIELDS } from '../../src/server/staff/form.js';
 import { OpenApiChecker } from '../support/openapi.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
+type JsonLike = Record<string, unknown>;
 const doc = buildOpenApiDocument({ serverUrl: 'http://127.0.0.1:8080' });
 const checker = new OpenApiChecker(doc);
 
@@ -216,6 +217,31 @@ describe('the schemas are the server’s own', () => {
     const values = Object.values(examples).map((e) => e.value as Record<string, unknown>);
     assert.ok(values.some((v) => Object.keys(v).sort().join() === 'aud,jwt' && v['aud'] === AUDIENCE));
     assert.ok(values.some((v) => v['provideShortUrls'] === true));
+  });
+
+  test('no optional field of a request body carries `default` (generated clients would require it); it is said in words', () => {
+    const found: string[] = [];
+    const walk = (schema: unknown, where: string) => {
+      if (typeof schema !== 'object' || schema === null) return;
+      const s = schema as Record<string, unknown>;
+      const required = new Set((s['required'] as string[] | undefined) ?? []);
+      for (const [name, p] of Object.entries(
+        (s['properties'] as Record<string, Record<string, unknown>>) ?? {},
+      )) {
+        if (!required.has(name) && 'default' in p) found.push(`${where}.${name}`);
+        walk(p, `${where}.${name}`);
+      }
+      if (s['items']) walk(s['items'], `${where}[]`);
+    };
+    for (const name of ['JoseEncryptRequest', 'VisitInput', 'AddLinksInput', 'TriggerInput'])
+      walk(doc.components.schemas[name], name);
+    assert.deepEqual(found, []);
+    const vertical = (doc.components.schemas['VisitInput']!['properties'] as Record<string, JsonLike>)[
+      'vertical'
+    ]!;
+    assert.match(String(vertical['description']), /Default: `"hc"`\./);
+    // Responses keep theirs: the server fills them.
+    assert.ok(JSON.stringify(doc.components.schemas['Visit']).includes('"default"'));
   });
 
   test('the staff form schema names every field the form reads', () => {
