@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { removeDir, tempDir } from '../cli/run-cli.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { runTool, showTool, TOOLS_DIR, toolsSuite } from '../support/test-tools.js';
+import { runTool, showTool, TOOLS_DIR, toolsPlan, toolsSuite } from '../support/test-tools.js';
 
 const REDOCLY_CONFIG = join(TOOLS_DIR, 'redocly.yaml');
 const SPECTRAL_RULESET = join(TOOLS_DIR, '.spectral.yaml');
@@ -100,3 +100,16 @@ describe(
     });
   },
 );
+
+test('without test/tools the tool suites are skipped with a message, and under CI they fail', () => {
+  const nowhere = join(TOOLS_DIR, 'no-such-dir');
+  const skip = toolsPlan(['redocly', 'spectral'], {}, nowhere);
+  assert.equal(skip.kind, 'skip');
+  assert.match(
+    skip.kind === 'skip' ? skip.message : '',
+    /redocly, spectral not found .*npm ci --prefix test\/tools/,
+  );
+  const fail = toolsPlan(['redocly'], { CI: 'true' }, nowhere);
+  assert.equal(fail.kind, 'fail');
+  assert.match(fail.kind === 'fail' ? fail.message : '', /CI is set, so these tests must run/);
+});
