@@ -54,7 +54,8 @@ export interface Operation {
   tags: string[];
   summary: string;
   description?: string;
-  security?: Record<string, string[]>[];
+  /** `[]`: no credentials. */
+  security: Record<string, string[]>[];
   parameters?: Parameter[];
   requestBody?: RequestBody;
   responses: Record<string, Response | Reference>;
@@ -232,8 +233,8 @@ function operation(spec: OperationSpec, registry: SchemaRegistry): Operation {
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
   } as Operation;
-  if (spec.security)
-    op.security = spec.security.map((names) => Object.fromEntries(names.map((n) => [n, []])));
+  // Public operations say so (`security: []`), as linters ask: none is left undeclared.
+  op.security = (spec.security ?? []).map((names) => Object.fromEntries(names.map((n) => [n, []])));
   if (spec.parameters?.length) {
     op.parameters = spec.parameters.map((p) => ({
       name: p.name,
@@ -271,6 +272,58 @@ function operation(spec: OperationSpec, registry: SchemaRegistry): Operation {
   return op;
 }
 
+const isSchema = (v: unknown): v is JsonSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The components `value` refers to, and those they refer to. */
+function reachable(
+  value: unknown,
+  schemas: Record<string, JsonSchema>,
+  out = new Set<string>(),
+): Set<string> {
+  if (Array.isArray(value)) for (const v of value) reachable(v, schemas, out);
+  else if (isSchema(value)) {
+    const ref = value['$ref'];
+    if (typeof ref === 'string' && ref.startsWith('#/components/schemas/')) {
+      const name = ref.slice('#/components/schemas/'.length);
+      if (!out.has(name)) {
+        out.add(name);
+        reachable(schemas[name], schemas, out);
+      }
+    }
+    for (const v of Object.values(value)) reachable(v, schemas, out);
+  }
+  return out;
+}
+
+/**
+ * An optional request field's `default` is what the server assumes when the field is absent, but
+ * client generators read `default` as "always present" (openapi-typescript, with its default
+ * options, makes such a field required: the lab's minimal body would not type-check). So in the
+ * schemas only requests use, an optional field's default is said in words instead.
+ */
+function defaultsInWords(schema: JsonSchema): void {
+  const properties = schema['properties'];
+  const required = new Set(Array.isArray(schema['required']) ? (schema['required'] as string[]) : []);
+  if (isSchema(properties)) {
+    for (const [name, property] of Object.entries(properties)) {
+      if (!isSchema(property) || required.has(name) || !('default' in property)) continue;
+      const words = `Default: \`${JSON.stringify(property['default'])}\`.`;
+      delete property['default'];
+      const description = property['description'];
+      property['description'] = typeof description === 'string' ? `${description} ${words}` : words;
+    }
+  }
+  for (const value of Object.values(schema)) {
+    if (Array.isArray(value)) for (const v of value) if (isSchema(v)) defaultsInWords(v);
+    if (isSchema(value)) {
+      if (value === properties)
+        for (const v of Object.values(value))
+          if (isSchema(v)) defaultsInWords(v);
+          else defaultsInWords(value);
+    }
+  }
+}
+
 export interface DocumentOptions {
   /** The server's public URL, listed in `servers`. */
   serverUrl?: string;
@@ -289,6 +342,17 @@ export function buildOpenApiDocument(options: DocumentOptions = {}): OpenApiDocu
   const schemas = Object.fromEntries(
     Object.entries(registry.components).sort(([a], [b]) => a.localeCompare(b)),
   );
+  const operations = Object.values(paths).flatMap((item) => Object.values(item));
+  const inResponses = reachable(
+    operations.map((op) => op.responses),
+    schemas,
+  );
+  for (const name of reachable(
+    operations.map((op) => op.requestBody),
+    schemas,
+  )) {
+    if (!inResponses.has(name)) defaultsInWords(schemas[name]!);
+  }
   return {
     openapi: '3.1.0',
     info: {

@@ -63,6 +63,9 @@ export function rules(schema: JsonSchema): string {
       out.push(`matches <code>${escapeHtml(schema['pattern'])}</code>`);
   }
   if ('default' in schema) out.push(`default <code>${escapeHtml(JSON.stringify(schema['default']))}</code>`);
+  // A union's members say their own rules (`numGuest`: 0 to 25, or the same as a string).
+  const union = (schema['anyOf'] ?? schema['oneOf']) as unknown;
+  if (Array.isArray(union)) out.push(...union.filter(isSchema).map(rules).filter(Boolean));
   return out.join('; ');
 }
 
@@ -141,7 +144,7 @@ function headersCell(response: Response): string {
 }
 
 function security(doc: OpenApiDocument, op: Operation): string {
-  if (!op.security) return '<p class="auth">No credentials.</p>';
+  if (op.security.length === 0) return '<p class="auth">No credentials.</p>';
   const words = op.security.map((alternative) => {
     const names = Object.keys(alternative);
     if (names.length === 0) return 'none';

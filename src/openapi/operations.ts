@@ -5,9 +5,10 @@
  * test/openapi checks that this list and the routes the app registers are the same set.
  */
 import { WebexDeliverySchema, WebhookReceiptSchema } from '../bot/bot.js';
+import { JoseEncryptWireBody } from '../broker/coerce.js';
 import { SpaceInfoSchema } from '../broker/service.js';
 import { AUDIENCE, VERTICALS } from '../domain/constants.js';
-import { JoseEncryptRequest, V1Response, V2Response } from '../domain/schema.js';
+import { V1Response, V2Response } from '../domain/schema.js';
 import { AddLinksInput, VisitInput } from '../domain/visit-input.js';
 import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trigger.js';
 import { HealthSchema, ReadySchema, UnavailableSchema } from '../server/routes/health.js';
@@ -208,7 +209,7 @@ const joseencrypt = (version: 'v1' | 'v2'): OperationSpec => ({
       ? 'The body of Cisco\'s `POST /api/v2/joseencrypt`: the same answer comes from Cisco\'s brokers (with a Webex bot token) and from this one (with an API key). A long link is `<base>/<verticalType>/v1/<login|talk>?int=jose&v=1&data=<cipher>`; a short one is `baseUrl + short`. Canonical strings (`"true"`, `"2"`) are accepted for booleans and counts, as Cisco\'s broker does. The links are also recorded as a visit of their subject.'
       : 'The v1 answer lists the ciphers as strings and has no short links (`provideShortUrls` is ignored).',
   security: BEARER,
-  body: jsonBody(JoseEncryptRequest, {
+  body: jsonBody(JoseEncryptWireBody, {
     examples: version === 'v2' ? LAB_EXAMPLES : { minimal: LAB_EXAMPLES['minimal']! },
   }),
   responses: {
@@ -234,6 +235,18 @@ const space = (method: 'get' | 'post', slash: boolean): OperationSpec => ({
   description:
     "Cisco's space API, answered by this broker for its own links. The cipher is the credential: no API key. Failed openings are limited per address; this broker's own links never count against it.",
   parameters: queryOf(LinkQuery),
+  ...(method === 'post'
+    ? {
+        body: jsonBody(
+          { type: 'object', description: 'Ignored: the cipher is the `data` query parameter.' },
+          {
+            required: false,
+            description: "Optional and ignored; Cisco's samples send `{}`.",
+            examples: { empty: { summary: "Cisco's samples", value: {} } },
+          },
+        ),
+      }
+    : {}),
   responses: {
     200: json('The link is valid now.', SpaceInfoSchema),
     400: 'BadRequest',
@@ -362,6 +375,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'getVisit',
     tag: 'Visits',
     summary: 'Read a visit',
+    description:
+      'The visit with its links, window and state as of now (`state`: scheduled, open, live, ended, expired or cancelled).',
     security: BEARER,
     parameters: [visitIdParam],
     responses: {
@@ -470,6 +485,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'liveStatus',
     tag: 'Live visits',
     summary: "The visit's status as the page shows it",
+    description: "Authorised by the visit page's ticket. The same status `/live/events` streams, once.",
     parameters: [ticketQuery(true)],
     responses: {
       200: json('The status.', LiveStatusSchema),
@@ -610,6 +626,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffSignOut',
     tag: 'Staff pages',
     summary: 'Sign out',
+    description: 'Ends the session and clears its cookie. The form carries the CSRF token.',
     security: STAFF,
     body: formBody(CsrfForm),
     responses: {
@@ -639,6 +656,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffListVisits',
     tag: 'Staff pages',
     summary: 'Visits by tab: upcoming, live, past, cancelled',
+    description: "The organisation's visits, one tab at a time, with pages.",
     security: STAFF,
     parameters: queryOf(StaffListQuery),
     responses: {
@@ -652,6 +670,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffVisitPage',
     tag: 'Staff pages',
     summary: 'One visit: its links with QR codes, and its events',
+    description: "The page staff share links from, with the visit's state and event log.",
     security: STAFF,
     parameters: [visitIdParam],
     responses: {
@@ -666,6 +685,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffCancelPage',
     tag: 'Staff pages',
     summary: 'Confirm cancelling a visit',
+    description: 'A form that posts to the same path, with the CSRF token.',
     security: STAFF,
     parameters: [visitIdParam],
     responses: {
@@ -681,6 +701,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'staffCancelVisit',
     tag: 'Staff pages',
     summary: 'Cancel a visit',
+    description: 'The same cancellation as `DELETE /api/visits/{id}`, from the confirmation form.',
     security: STAFF,
     parameters: [visitIdParam],
     body: formBody(CsrfForm),
@@ -702,6 +723,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'health',
     tag: 'Operations',
     summary: 'The process answers',
+    description: 'Liveness: answers without touching the database. No credentials.',
     responses: { 200: json('Alive.', HealthSchema) },
   },
   {
@@ -710,6 +732,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'ready',
     tag: 'Operations',
     summary: 'The database answers too',
+    description:
+      'Readiness for load balancers: 503 with `Retry-After` while the database does not answer. No credentials.',
     responses: {
       200: json('Ready.', ReadySchema),
       503: json('The database does not answer.', UnavailableSchema, {
@@ -740,6 +764,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'openApiDocument',
     tag: 'Documentation',
     summary: 'This OpenAPI 3.1 document',
+    description:
+      "Generated from the schemas the server validates with; `servers` is this server's public URL.",
     responses: { 200: json('The document.', { type: 'object' }) },
   },
   {
@@ -748,6 +774,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'docsPage',
     tag: 'Documentation',
     summary: 'This document as a reference page',
+    description: 'Rendered on the server: no script and no CDN.',
     responses: { 200: html('The reference.') },
   },
   {
@@ -756,6 +783,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'asset',
     tag: 'Documentation',
     summary: 'Stylesheets and scripts of the pages',
+    description: 'Static files under `public/` (the pages use no inline script or style).',
     parameters: [
       {
         name: 'file',

@@ -51,7 +51,7 @@ describe('GET /docs', () => {
     assert.match(section, /<code>jwt\.flow\.data\[\]\.uri<\/code>/);
     assert.match(
       section,
-      /<code>numHost<\/code><\/td><td>integer<\/td><td><\/td><td>0 to 25; default <code>1<\/code>/,
+      /<code>numHost<\/code><\/td><td>integer or string<\/td><td><\/td><td>0 to 25; default <code>1<\/code>; or the same whole number as a string of digits, such as &quot;2&quot;/,
     );
     assert.ok(section.includes(`&quot;aud&quot;: &quot;${AUDIENCE}&quot;`), 'the lab example');
     assert.match(section, /<strong>200<\/strong>.*<a href="#schema-JoseEncryptV2Response">/);

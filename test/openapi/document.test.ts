@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { validate } from '@readme/openapi-parser';
 import Value from 'typebox/value';
+import { coerceJoseEncryptBody } from '../../src/broker/coerce.js';
 import { AUDIENCE } from '../../src/domain/constants.js';
 import { JoseEncryptRequest } from '../../src/domain/schema.js';
 import { AddLinksInput, VisitInput } from '../../src/domain/visit-input.js';
@@ -21,6 +22,7 @@ import { FIELDS } from '../../src/server/staff/form.js';
 import { OpenApiChecker } from '../support/openapi.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
+type JsonLike = Record<string, unknown>;
 const doc = buildOpenApiDocument({ serverUrl: 'http://127.0.0.1:8080' });
 const checker = new OpenApiChecker(doc);
 
@@ -115,6 +117,7 @@ describe('the schemas are the server’s own', () => {
   const bodyOf = (path: string) => doc.paths[path]!.post!.requestBody!.content['application/json']!.schema;
 
   test('request bodies reference the TypeBox schemas by their $id', () => {
+    // On the wire (JoseEncryptWireBody): JoseEncryptRequest with Cisco's string forms too.
     assert.deepEqual(bodyOf('/api/v2/joseencrypt'), { $ref: '#/components/schemas/JoseEncryptRequest' });
     assert.deepEqual(bodyOf('/api/v1/joseencrypt'), { $ref: '#/components/schemas/JoseEncryptRequest' });
     assert.deepEqual(bodyOf('/api/visits'), { $ref: '#/components/schemas/VisitInput' });
@@ -122,13 +125,20 @@ describe('the schemas are the server’s own', () => {
     assert.deepEqual(bodyOf('/hooks/visits'), { $ref: '#/components/schemas/TriggerInput' });
   });
 
-  // The same verdict from TypeBox (what the server validates with) and from ajv on the document.
-  const cases: [string, unknown, unknown[], unknown[]][] = [
+  // The same verdict from the server (TypeBox, after the broker's coercion of Cisco's string
+  // forms for joseencrypt) and from ajv on the document.
+  const server =
+    (schema: unknown, coerce: (v: unknown) => unknown = (v) => v) =>
+    (value: unknown) =>
+      Value.Check(schema as never, coerce(value));
+  const cases: [string, (value: unknown) => boolean, unknown[], unknown[]][] = [
     [
       'JoseEncryptRequest',
-      JoseEncryptRequest,
+      server(JoseEncryptRequest, coerceJoseEncryptBody),
       [
         { jwt: { sub: 'a' }, aud: AUDIENCE },
+        { jwt: { sub: 'a', nbf: '1', exp: ' 2 ' }, aud: AUDIENCE, numGuest: '2', provideShortUrls: 'true' },
+        { jwt: { sub: 'a' }, aud: AUDIENCE, loginUrlForHost: 'false', iterations: '1000' },
         {
           jwt: { sub: 'a', nbf: 1, exp: 2, flow: { id: 'sip-no-knock', data: [{ uri: 'r@x.example.com' }] } },
           aud: 'x',
@@ -142,11 +152,15 @@ describe('the schemas are the server’s own', () => {
         { jwt: { sub: 'a' }, aud: AUDIENCE, numHost: 26 },
         { jwt: { sub: 'a' }, aud: AUDIENCE, verticalType: 'cc' },
         { jwt: { sub: 'a', flow: { id: 'sip-no-knock', data: [{ uri: 'not a uri' }] } }, aud: AUDIENCE },
+        { jwt: { sub: 'a' }, aud: AUDIENCE, provideShortUrls: 'yes' },
+        { jwt: { sub: 'a' }, aud: AUDIENCE, numGuest: '2.0' },
+        { jwt: { sub: 'a', nbf: 'now' }, aud: AUDIENCE },
+        { jwt: { sub: 'a' }, aud: 1 },
       ],
     ],
     [
       'VisitInput',
-      VisitInput,
+      server(VisitInput),
       [
         {},
         { subject: 's', start: '+10m', ttl: '45m', guests: 2, devices: ['sip:r@x.example.com'] },
@@ -162,18 +176,23 @@ describe('the schemas are the server’s own', () => {
     ],
     [
       'TriggerInput',
-      TriggerInput,
+      server(TriggerInput),
       [{ notify: { host: 'a@b.example', guests: { roomId: 'r' } } }],
       [{ notify: { host: 'not an email' } }, { notify: { guests: { room: 'r' } } }],
     ],
-    ['AddLinksInput', AddLinksInput, [{}, { hosts: 1, guests: 500 }], [{ guests: 501 }, { extra: 1 }]],
+    [
+      'AddLinksInput',
+      server(AddLinksInput),
+      [{}, { hosts: 1, guests: 500 }],
+      [{ guests: 501 }, { extra: 1 }],
+    ],
   ];
-  for (const [name, schema, valid, invalid] of cases) {
-    test(`${name}: TypeBox and the document agree`, () => {
+  for (const [name, serverAccepts, valid, invalid] of cases) {
+    test(`${name}: the server and the document agree`, () => {
       const fromDoc = checker.validator({ $ref: `#/components/schemas/${name}` });
       for (const value of [...valid, ...invalid]) {
         const expected = valid.includes(value);
-        assert.equal(Value.Check(schema as never, value), expected, `TypeBox on ${JSON.stringify(value)}`);
+        assert.equal(serverAccepts(value), expected, `the server on ${JSON.stringify(value)}`);
         assert.equal(fromDoc(value), expected, `the document on ${JSON.stringify(value)}`);
       }
     });
@@ -198,6 +217,31 @@ describe('the schemas are the server’s own', () => {
     const values = Object.values(examples).map((e) => e.value as Record<string, unknown>);
     assert.ok(values.some((v) => Object.keys(v).sort().join() === 'aud,jwt' && v['aud'] === AUDIENCE));
     assert.ok(values.some((v) => v['provideShortUrls'] === true));
+  });
+
+  test('no optional field of a request body carries `default` (generated clients would require it); it is said in words', () => {
+    const found: string[] = [];
+    const walk = (schema: unknown, where: string) => {
+      if (typeof schema !== 'object' || schema === null) return;
+      const s = schema as Record<string, unknown>;
+      const required = new Set((s['required'] as string[] | undefined) ?? []);
+      for (const [name, p] of Object.entries(
+        (s['properties'] as Record<string, Record<string, unknown>>) ?? {},
+      )) {
+        if (!required.has(name) && 'default' in p) found.push(`${where}.${name}`);
+        walk(p, `${where}.${name}`);
+      }
+      if (s['items']) walk(s['items'], `${where}[]`);
+    };
+    for (const name of ['JoseEncryptRequest', 'VisitInput', 'AddLinksInput', 'TriggerInput'])
+      walk(doc.components.schemas[name], name);
+    assert.deepEqual(found, []);
+    const vertical = (doc.components.schemas['VisitInput']!['properties'] as Record<string, JsonLike>)[
+      'vertical'
+    ]!;
+    assert.match(String(vertical['description']), /Default: `"hc"`\./);
+    // Responses keep theirs: the server fills them.
+    assert.ok(JSON.stringify(doc.components.schemas['Visit']).includes('"default"'));
   });
 
   test('the staff form schema names every field the form reads', () => {
@@ -228,6 +272,17 @@ describe('security', () => {
     assert.equal(headerName('x-ic-signature'), 'X-IC-Signature');
   });
 
+  test('every operation declares its security; the public ones `security: []`', () => {
+    const undeclared = operations().filter(({ op }) => !Array.isArray(op.security));
+    assert.deepEqual(
+      undeclared.map(({ method, path }) => `${method} ${path}`),
+      [],
+    );
+    const open = operations().filter(({ op }) => op.security.length === 0);
+    assert.ok(open.some(({ path }) => path === '/live/join'));
+    assert.ok(open.some(({ path }) => path === '/{vertical}/v1/{page}'));
+  });
+
   test('each route names the credentials it checks', () => {
     assert.deepEqual(security('post', '/api/v2/joseencrypt'), [{ apiKey: [] }]);
     assert.deepEqual(security('delete', '/api/visits/{id}'), [{ apiKey: [] }]);
@@ -237,8 +292,8 @@ describe('security', () => {
     ]);
     assert.deepEqual(security('post', '/hooks/webex'), [{ sparkSignature: [] }]);
     assert.deepEqual(security('get', '/visits'), [{ staffSession: [] }]);
-    assert.equal(security('get', '/api/v1/space'), undefined);
-    assert.equal(security('get', '/healthz'), undefined);
+    assert.deepEqual(security('get', '/api/v1/space'), []);
+    assert.deepEqual(security('get', '/healthz'), []);
     const idempotency = doc.paths['/hooks/visits']!.post!.parameters!.find(
       (p) => p.name === 'Idempotency-Key',
     );
