@@ -58,6 +58,20 @@ export function formatTable(result: LinkResult, options: TableOptions): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Rows as columns padded to their widest cell, two spaces apart (the first row is the header). */
+export function formatColumns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map(
+      (r) =>
+        `${r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('');
+}
+
 const csvCell = (v: string | number | undefined) => {
   const s = v === undefined ? '' : String(v);
   return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;

@@ -1,5 +1,6 @@
 /** `instant-connect keys …`: API keys of the broker, and rotation of its token keys. */
 import { withBrokerContext } from '../broker-context.js';
+import { formatColumns } from '../output.js';
 
 const when = (s?: number) => (s === undefined ? '-' : new Date(s * 1000).toISOString().replace('.000Z', 'Z'));
 
@@ -35,14 +36,7 @@ export async function list(flags: { data?: string; database?: string; json?: boo
     const rows = [['ID', 'NAME', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED']];
     for (const k of keys)
       rows.push([k.id, k.name, `${k.prefix}…`, when(k.createdAt), when(k.lastUsedAt), when(k.revokedAt)]);
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows)
-      process.stdout.write(
-        `${r
-          .map((c, i) => c.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd()}\n`,
-      );
+    process.stdout.write(formatColumns(rows));
   });
 }
 
@@ -86,14 +80,7 @@ export async function listBroker(flags: { data?: string; database?: string; json
     }
     const rows = [['KID', 'CREATED', 'STATE', 'RETIRES']];
     for (const k of keys) rows.push([k.kid, when(k.createdAt), k.state, when(k.retiresAt)]);
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows)
-      process.stdout.write(
-        `${r
-          .map((c, i) => c.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd()}\n`,
-      );
+    process.stdout.write(formatColumns(rows));
   });
 }
 
