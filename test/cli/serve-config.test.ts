@@ -182,7 +182,10 @@ describe('serve takes the limits, the zone, the metrics listener and the bot fro
       const open = await create({ ttl: '30m' });
       assert.equal(open.status, 201);
       const visit = (await open.json()) as { guests: { shortUrl: string; cipher: string }[] };
-      assert.equal((await create({})).status, 429, 'RATE_LIMIT_ISSUE_PER_KEY=2: the third is refused');
+      // RATE_LIMIT_ISSUE_PER_KEY=2 a minute: of five calls at most four fit, even across a minute's end.
+      const more = [];
+      for (let i = 0; i < 3; i++) more.push((await create({})).status);
+      assert.ok(more.includes(429), `RATE_LIMIT_ISSUE_PER_KEY=2: ${more.join(', ')}`);
 
       // LIVE_STREAMS_PER_LINK=1: a second stream of the same link is refused.
       const page = await (
