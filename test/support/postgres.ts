@@ -61,7 +61,9 @@ export async function createTestDatabase(baseUrl: string): Promise<TestDatabase>
       dropped = true;
       await admin(baseUrl, async (c) => {
         await c.query(
-          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          // Only our own sessions: an autovacuum worker on the database runs as a superuser (DROP
+          // … WITH (FORCE) below ends it), and terminating it would fail.
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND usename = current_user AND backend_type = 'client backend'",
           [name],
         );
         const version = Number((await c.query('SHOW server_version_num')).rows[0]?.server_version_num);
