@@ -11,48 +11,15 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startForwardingProxy } from '../../test/support/forwarding-proxy.js';
 import { freePort } from '../lib.js';
 import { measureWhile, ROOT, report, startTarget, tally } from './harness.js';
 
 const ATTACK_REQUESTS = 400;
 const ATTACK_CONCURRENCY = 4;
 const PUBLIC_PER_MINUTE = 100;
-
-/** A proxy hop that forwards to `target`, appending the address the client names in x-bench-client. */
-async function startProxy(target: string): Promise<{ url: string; close(): void }> {
-  const to = new URL(target);
-  const server = createServer((req, res) => {
-    const client = String(req.headers['x-bench-client'] ?? '192.0.2.1');
-    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: to.host };
-    delete headers['x-bench-client'];
-    const prior = req.headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-    const upstream = httpRequest(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
 
 /** A fresh `serve` of ROOT on a directory that does not exist yet (umask 022): the modes it makes. */
 async function freshModes(): Promise<Record<string, string>> {
@@ -88,7 +55,9 @@ const target = await startTarget({
   TRUST_PROXY: '1',
   RATE_LIMIT_PUBLIC_PER_ADDRESS: String(PUBLIC_PER_MINUTE),
 });
-const proxy = await startProxy(target.url);
+// One proxy hop per client, both on 127.0.0.1: the server sees one address, as behind one nginx.
+const patientProxy = await startForwardingProxy(target.url, '198.51.100.7');
+const attackerProxy = await startForwardingProxy(target.url, '203.0.113.66');
 try {
   const made = await fetch(`${target.url}/api/v2/joseencrypt`, {
     method: 'POST',
@@ -103,15 +72,14 @@ try {
   const { guest } = (await made.json()) as { guest: Array<{ short: string }> };
   const code = guest[0]!.short;
 
-  const patient = { 'x-bench-client': '198.51.100.7' };
   /** The patient opens the short link, then the page it points to, both through the proxy. */
   const openPage = async (): Promise<Response> => {
-    const short = await fetch(`${proxy.url}/visit/${code}`, { headers: patient, redirect: 'manual' });
+    const short = await fetch(`${patientProxy.url}/visit/${code}`, { redirect: 'manual' });
     if (short.status !== 302) return short;
     await short.arrayBuffer();
     const location = new URL(short.headers.get('location') ?? '/', target.url);
-    return fetch(`${proxy.url}${location.pathname}${location.search}`, {
-      headers: { ...patient, accept: 'text/html' },
+    return fetch(`${patientProxy.url}${location.pathname}${location.search}`, {
+      headers: { accept: 'text/html' },
     });
   };
 
@@ -125,9 +93,7 @@ try {
         while (sent < ATTACK_REQUESTS) {
           sent += 1;
           try {
-            const r = await fetch(`${proxy.url}/visit/Abc1234`, {
-              headers: { 'x-bench-client': '203.0.113.66' },
-            });
+            const r = await fetch(`${attackerProxy.url}/visit/Abc1234`);
             await r.arrayBuffer();
             statuses.push(r.status);
             if (r.status === 429) firstRefusalAt ??= statuses.length;
@@ -154,6 +120,6 @@ try {
     },
   });
 } finally {
-  proxy.close();
+  await Promise.all([patientProxy.close(), attackerProxy.close()]);
   await target.stop();
 }
