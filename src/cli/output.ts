@@ -1,8 +1,7 @@
 /** How `links` prints: a table for people, CSV and JSON for programs, one field for scripts. */
-import type { LinkResult } from '../client/instant-connect.js';
 import type { Role } from '../domain/constants.js';
 import type { ResolvedLinkRequest } from '../domain/input.js';
-import type { Link } from '../domain/links.js';
+import { type Link, type LinkResult, linkResult } from '../domain/links.js';
 import { localDateTime } from '../domain/local-time.js';
 import { isoSeconds } from '../domain/time.js';
 import { CliError } from './config.js';
@@ -135,19 +134,11 @@ export function resultShape(request: ResolvedLinkRequest): LinkResult {
     longUrl: '',
     ...(role === 'host' ? { forcedLoginUrl: '' } : {}),
   });
-  return {
-    subject: request.subject,
-    subjectGenerated: request.subjectGenerated,
-    ...(request.notBefore !== undefined ? { notBefore: request.notBefore } : {}),
-    expiresAt: request.expiresAt,
-    vertical: request.vertical,
-    environment: 'custom',
-    brokerUrl: '',
-    calls: 0,
+  return linkResult(request, { name: 'custom', brokerUrl: '' }, 0, {
     hosts: Array.from({ length: request.hosts }, (_, i) => link('host', i)),
     guests: Array.from({ length: request.guests }, (_, i) => link('guest', i)),
     ...(request.shortUrls ? { baseUrl: '' } : {}),
-  };
+  });
 }
 
 /** A one-line progress bar on stderr, only on a terminal and only for several calls. */

@@ -3,9 +3,14 @@
  * input, plans calls of at most 25 links with one subject and one window, sends them with
  * bounded concurrency and retries, and returns every link in every URL form.
  */
-import type { Vertical } from '../domain/constants.js';
 import { type ResolvedLinkRequest, resolveLinkInput, toJoseEncryptRequests } from '../domain/input.js';
-import { type LinkSet, mergeLinkSets, normaliseResponse } from '../domain/links.js';
+import {
+  type LinkResult,
+  type LinkSet,
+  linkResult,
+  mergeLinkSets,
+  normaliseResponse,
+} from '../domain/links.js';
 import type { JoseEncryptRequest, LinkRequestInput, V1Response, V2Response } from '../domain/schema.js';
 import { type Environment, type EnvironmentName, resolveEnvironment } from '../domain/urls.js';
 import { validateJoseEncryptRequest } from '../domain/validate.js';
@@ -35,20 +40,7 @@ export interface CreateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface LinkResult extends LinkSet {
-  subject: string;
-  /** True when the SDK generated the subject (it names the meeting space: keep it). */
-  subjectGenerated: boolean;
-  /** Epoch seconds, when the links open later than now. */
-  notBefore?: number;
-  /** Epoch seconds. */
-  expiresAt: number;
-  vertical: Vertical;
-  environment: Environment['name'];
-  brokerUrl: string;
-  /** How many broker calls it took. */
-  calls: number;
-}
+export type { LinkResult } from '../domain/links.js';
 
 export class InstantConnect {
   readonly environment: Environment;
@@ -112,18 +104,7 @@ export class InstantConnect {
       controller.abort();
       throw err;
     }
-    const merged = mergeLinkSets(sets);
-    return {
-      subject: request.subject,
-      subjectGenerated: request.subjectGenerated,
-      ...(request.notBefore !== undefined ? { notBefore: request.notBefore } : {}),
-      expiresAt: request.expiresAt,
-      vertical: request.vertical,
-      environment: this.environment.name,
-      brokerUrl: this.environment.brokerUrl,
-      calls: bodies.length,
-      ...merged,
-    };
+    return linkResult(request, this.environment, bodies.length, mergeLinkSets(sets));
   }
 
   /**

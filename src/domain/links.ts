@@ -2,7 +2,8 @@
 import Type from 'typebox';
 import { InstantConnectError } from '../errors.js';
 import type { Role, Vertical } from './constants.js';
-import { forcedLoginUrl, longUrl, shortUrl } from './urls.js';
+import type { ResolvedLinkRequest } from './input.js';
+import { type Environment, forcedLoginUrl, longUrl, shortUrl } from './urls.js';
 
 export const RoleField = Type.Enum(['host', 'guest']);
 
@@ -30,6 +31,41 @@ export interface LinkSet {
   guests: Link[];
   /** The broker's short-link base (ends with `/`), when short URLs were asked for. */
   baseUrl?: string;
+}
+
+export interface LinkResult extends LinkSet {
+  subject: string;
+  /** True when the SDK generated the subject (it names the meeting space: keep it). */
+  subjectGenerated: boolean;
+  /** Epoch seconds, when the links open later than now. */
+  notBefore?: number;
+  /** Epoch seconds. */
+  expiresAt: number;
+  vertical: Vertical;
+  environment: Environment['name'];
+  brokerUrl: string;
+  /** How many broker calls it took. */
+  calls: number;
+}
+
+/** The result of a request: its resolved window and subject, where it was sent, and its links. */
+export function linkResult(
+  request: ResolvedLinkRequest,
+  environment: Pick<Environment, 'name' | 'brokerUrl'>,
+  calls: number,
+  links: LinkSet,
+): LinkResult {
+  return {
+    subject: request.subject,
+    subjectGenerated: request.subjectGenerated,
+    ...(request.notBefore !== undefined ? { notBefore: request.notBefore } : {}),
+    expiresAt: request.expiresAt,
+    vertical: request.vertical,
+    environment: environment.name,
+    brokerUrl: environment.brokerUrl,
+    calls,
+    ...links,
+  };
 }
 
 export class BadResponseError extends InstantConnectError {
