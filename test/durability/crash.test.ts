@@ -20,6 +20,7 @@ import { type TestContext, test } from 'node:test';
 import { visitIdFor } from '../../src/bot/bot.js';
 import { AUDIENCE } from '../../src/domain/constants.js';
 import { removeDir, runCli, show, tempDir } from '../cli/run-cli.js';
+import { freePort } from '../support/free-port.js';
 import { createTestDatabase, PG_SKIP, type TestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import {
   type EmulatedMessage,
@@ -30,16 +31,7 @@ import {
   startWebexEmulator,
   type WebexEmulator,
 } from '../support/webex-emulator.js';
-import {
-  type Answer,
-  freePort,
-  http,
-  isTimeout,
-  mapLimit,
-  type ServeChild,
-  sleep,
-  startServe,
-} from './support.js';
+import { type Answer, http, isTimeout, mapLimit, type ServeChild, sleep, startServe } from './support.js';
 
 const pgBase = testDatabaseUrl();
 const KILLS = 3;

@@ -2,10 +2,8 @@
  * A real server for tests: `serve` on 127.0.0.1 port 0 with a SQLite file in a temporary data
  * directory, and an API key. `restart()` reopens the same directory (to prove durability).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/server/serve.js';
+import { removeDir, tempDir } from './temp-dir.js';
 
 export interface TestServer {
   url: string;
@@ -52,7 +50,7 @@ export const ROOMY_LIMITS = {
 };
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ic-test-'));
+  const dataDir = options.dataDir ?? tempDir('ic-test-');
   const owned = options.dataDir === undefined;
   const start = () =>
     startServer({
@@ -89,7 +87,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
     async close() {
       await server.close();
-      if (owned) rmSync(dataDir, { recursive: true, force: true });
+      if (owned) removeDir(dataDir);
     },
   };
   return handle;
