@@ -3,6 +3,7 @@
  * directory, and an API key. `restart()` reopens the same directory (to prove durability).
  */
 import { type RunningServer, type ServeOptions, startServer } from '../../src/server/serve.js';
+import { injectFor } from './inject-fetch.js';
 import { removeDir, tempDir } from './temp-dir.js';
 
 export interface TestServer {
@@ -17,6 +18,12 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
+  /**
+   * Real sockets for every request (SSE streams, slow clients, shutdown with requests in flight).
+   * Without it the server still listens (for browsers, child processes, the SDK), but requests made
+   * with the suites' `call` (test/support/inject-fetch.ts) go through `app.inject()`.
+   */
+  sockets?: boolean;
   dataDir?: string;
   /** PostgreSQL instead of SQLite in the data directory (see test/support/postgres.ts). */
   databaseUrl?: string;
@@ -71,6 +78,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.live ? { live: options.live } : {}),
     });
   let server = await start();
+  let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);
   const { key } = await server.context.apiKeys.create(server.context.org, 'test');
   const handle: TestServer = {
     get url() {
@@ -82,10 +90,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return server;
     },
     async restart() {
+      uninject();
       await server.close();
       server = await start();
+      uninject = options.sockets ? () => {} : injectFor(server.url, server.app);
     },
     async close() {
+      uninject();
       await server.close();
       if (owned) removeDir(dataDir);
     },
