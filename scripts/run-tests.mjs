@@ -4,8 +4,8 @@
 //
 //   1. light: everything else, as many files at once as the machine has cores;
 //   2. heavy: the suites that start browsers, kill servers, pack the package, run other
-//      projects' tools or use PostgreSQL, at most half the cores' worth at once (one on 2 cores),
-//      so that they never pile up on each other or on the light files.
+//      projects' tools or use PostgreSQL, half the cores' worth at once (at least two), the slowest
+//      first, so that they never pile up on each other or on the light files.
 //
 // Each phase prints node's report (TAP when not on a terminal); the phases' summaries are held
 // back and one combined summary is printed at the end, in node's TAP form (`# tests N`, `# pass N`,
@@ -51,6 +51,11 @@ const HEAVY = [
   'test/openapi/postman',
 ];
 const isHeavy = (file) => HEAVY.some((prefix) => file.startsWith(prefix)) || needsPostgres(file);
+/** Started first in their phase: they take minutes (npm installs, a compile, many restarts). */
+const SLOWEST = ['test/package/', 'test/durability/'];
+const slowFirst = (a, b) =>
+  Number(SLOWEST.some((p) => b.startsWith(p))) - Number(SLOWEST.some((p) => a.startsWith(p))) ||
+  a.localeCompare(b);
 
 /** A unit test: next to the code, no PostgreSQL (no browser, no child process, no real server of ours). */
 const isUnit = (file) => file.startsWith('src/') && !needsPostgres(file);
@@ -71,7 +76,11 @@ if (files.length === 0) {
 const cores = Number(process.env['TEST_CONCURRENCY']) || availableParallelism();
 const phases = [
   { name: 'light', files: files.filter((f) => !isHeavy(f)), concurrency: cores },
-  { name: 'heavy', files: files.filter(isHeavy), concurrency: Math.max(1, Math.floor(cores / 2)) },
+  {
+    name: 'heavy',
+    files: files.filter(isHeavy).sort(slowFirst),
+    concurrency: Math.max(2, Math.floor(cores / 2)),
+  },
 ].filter((p) => p.files.length > 0);
 
 const reporter = process.stdout.isTTY ? 'spec' : 'tap';
@@ -86,8 +95,8 @@ function run(phase) {
     'tsx',
     '--test',
     `--test-concurrency=${phase.concurrency}`,
-    // A whole file's budget when one test hangs; the suites set tighter limits where they wait.
-    '--test-timeout=300000',
+    // A backstop for a hung test, not a speed limit: a loaded machine may be several times slower.
+    '--test-timeout=900000',
     `--test-reporter=${reporter}`,
     '--test-reporter-destination=stdout',
   ];
