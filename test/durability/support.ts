@@ -45,7 +45,7 @@ export async function startServe(cwd: string, env: Record<string, string>): Prom
   const tail = () => `--- stderr\n${p.stderr().slice(-3000)}\n--- stdout\n${p.stdout().slice(-3000)}`;
   let match: RegExpExecArray;
   try {
-    match = await p.waitFor(/instant-connect listening on (http:\/\/127\.0\.0\.1:\d+)\n/, 30_000);
+    match = await p.waitFor(/instant-connect listening on (http:\/\/127\.0\.0\.1:\d+)\n/, 120_000);
   } catch (err) {
     p.kill();
     throw err;
