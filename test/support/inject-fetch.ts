@@ -3,10 +3,10 @@
  * goes through the whole app (hooks, validation, routes, error handler) in-process, with no socket,
  * no keep-alive pool and no port, so a busy machine cannot make it time out. Any other URL (the
  * Webex emulator, a proxy, a scripted server, a server started with `sockets: true`) goes to the
- * real `fetch`.
+ * real `fetch`, and so does a request with a streamed body or an abort signal.
  *
- * Only requests made with `redirect: 'manual'` (a redirect returned, never followed) and a string,
- * bytes or form body are injected; the others go to the real `fetch` too.
+ * Redirects are followed as `fetch` follows them (303, and 301/302 after a POST, become a GET),
+ * unless `redirect: 'manual'`, which returns the redirect itself.
  */
 import type { FastifyInstance } from 'fastify';
 
@@ -21,20 +21,56 @@ export function injectFor(origin: string, app: FastifyInstance): () => void {
 }
 
 const NO_BODY = new Set([101, 103, 204, 205, 304]);
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+
+type InjectableBody = string | URLSearchParams | Uint8Array | null | undefined;
+
+const injectable = (body: RequestInit['body']): body is InjectableBody =>
+  body === undefined ||
+  body === null ||
+  typeof body === 'string' ||
+  body instanceof URLSearchParams ||
+  body instanceof Uint8Array;
 
 export async function testFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
-  const url = new URL(String(input));
-  const app = apps.get(url.origin);
-  const body = init.body;
-  const injectable =
-    body === undefined ||
-    body === null ||
-    typeof body === 'string' ||
-    body instanceof URLSearchParams ||
-    body instanceof Uint8Array;
-  if (!app || init.redirect !== 'manual' || !injectable || init.signal) return fetch(input, init);
+  let url = new URL(String(input));
+  if (!apps.has(url.origin) || !injectable(init.body) || init.signal) return fetch(input, init);
+  let method = (init.method ?? 'GET').toUpperCase();
+  let body: InjectableBody = init.body;
+  const headers = new Headers(init.headers);
+  for (let hops = 0; ; hops++) {
+    const app = apps.get(url.origin);
+    if (!app) return fetch(url, { ...init, method, headers, body: body ?? null });
+    const answer = await inject(app, url, method, headers, body);
+    const location = answer.headers.get('location');
+    if (init.redirect === 'manual' || !REDIRECT.has(answer.status) || !location)
+      return asFetched(answer, url, hops > 0);
+    if (init.redirect === 'error' || hops === 20) throw new TypeError('fetch failed: redirect');
+    url = new URL(location, url);
+    if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && method === 'POST')) {
+      method = 'GET';
+      body = undefined;
+      headers.delete('content-type');
+    }
+  }
+}
+
+/** What `fetch` sets on its answers and a constructed Response lacks: its URL, whether redirected. */
+function asFetched(response: Response, url: URL, redirected: boolean): Response {
+  Object.defineProperty(response, 'url', { value: url.toString() });
+  Object.defineProperty(response, 'redirected', { value: redirected });
+  return response;
+}
+
+async function inject(
+  app: FastifyInstance,
+  url: URL,
+  method: string,
+  requestHeaders: Headers,
+  body: InjectableBody,
+): Promise<Response> {
   const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => {
+  requestHeaders.forEach((value, name) => {
     headers[name] = value;
   });
   headers['host'] ??= url.host;
@@ -44,10 +80,8 @@ export async function testFetch(input: string | URL, init: RequestInit = {}): Pr
     payload = body.toString();
     headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
   } else if (body instanceof Uint8Array) payload = Buffer.from(body);
-  else if (body !== undefined && body !== null)
-    throw new Error('testFetch: a string, Buffer or URLSearchParams body');
   const answer = await app.inject({
-    method: (init.method ?? 'GET').toUpperCase() as 'GET',
+    method: method as 'GET',
     url: `${url.pathname}${url.search}`,
     headers,
     ...(payload !== undefined ? { payload } : {}),
@@ -59,6 +93,6 @@ export async function testFetch(input: string | URL, init: RequestInit = {}): Pr
     for (const v of Array.isArray(value) ? value : [value]) out.append(name, String(v));
   }
   const status = answer.statusCode;
-  const head = (init.method ?? 'GET').toUpperCase() === 'HEAD';
-  return new Response(NO_BODY.has(status) || head ? null : answer.rawPayload, { status, headers: out });
+  const empty = NO_BODY.has(status) || method === 'HEAD';
+  return new Response(empty ? null : answer.rawPayload, { status, headers: out });
 }
