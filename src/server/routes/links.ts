@@ -2,11 +2,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { BrokerService } from '../../broker/service.js';
-import { OverloadedError } from '../../crypto/limiter.js';
-import { TokenError } from '../../crypto/tokens.js';
 import { isoSeconds } from '../../domain/time.js';
-import { CancelledError, NotFoundError, ValidationError } from '../../errors.js';
-import { RateLimitedError } from '../../reliability/rate-limit.js';
+import {
+  CancelledError,
+  NotFoundError,
+  OverloadedError,
+  RateLimitedError,
+  TokenError,
+  ValidationError,
+} from '../../errors.js';
 import type { LiveVisits } from '../../visits/live.js';
 import { sendError } from '../http-errors.js';
 import type { Limits } from '../limits.js';

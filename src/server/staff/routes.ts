@@ -13,9 +13,15 @@ import QRCode from 'qrcode';
 import Type from 'typebox';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import type { Link } from '../../domain/links.js';
-import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../../errors.js';
+import {
+  InstantConnectError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+  VisitConflictError,
+} from '../../errors.js';
 import type { Store } from '../../store/types.js';
-import { VisitConflictError, type VisitService, type VisitView } from '../../visits/service.js';
+import type { VisitService, VisitView } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
 import {
   defaultValues,
@@ -302,8 +308,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     } catch (err) {
       if (err instanceof ValidationError) return dashboard(reply, 400, session, values, err);
       if (err instanceof InstantConnectError) {
-        const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
-        if (typeof retryAfter === 'number') reply.header('retry-after', retryAfter);
+        if (err.retryAfter !== undefined) reply.header('retry-after', err.retryAfter);
         return dashboard(
           reply,
           err.httpStatus,
