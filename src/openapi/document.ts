@@ -2,12 +2,19 @@
  * The OpenAPI 3.1 document of the server, generated from OPERATIONS and the TypeBox schemas they
  * name. Served at GET /openapi.json, rendered at GET /docs, and the source of the Postman export.
  */
+
 import { readFileSync } from 'node:fs';
+import {
+  OPERATIONS,
+  type OperationSpec,
+  type ResponseSpec,
+  type SecurityName,
+  TAGS,
+} from '../contract/operations.js';
+import { SESSION_COOKIE, SESSION_TTL_SECONDS } from '../contract/schemas.js';
 import { WebexErrorBody } from '../domain/schema.js';
 import { codesOfStatus, ERROR_RESPONSES, type ErrorStatus, retriesAfter } from '../errors.js';
 import { TRIGGER_HEADERS, TRIGGER_TOLERANCE_SECONDS } from '../hooks/signatures.js';
-import { SESSION_COOKIE, SESSION_TTL_SECONDS } from '../server/staff/sessions.js';
-import { OPERATIONS, type OperationSpec, type ResponseSpec, type SecurityName, TAGS } from './operations.js';
 import { type JsonSchema, SchemaRegistry } from './schemas.js';
 
 export interface Reference {

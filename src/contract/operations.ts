@@ -4,6 +4,7 @@
  * copied); this file only says which route uses which, with the words a reader needs.
  * test/openapi checks that this list and the routes the app registers are the same set.
  */
+
 import { WebexDeliverySchema, WebhookReceiptSchema } from '../bot/bot.js';
 import { JoseEncryptWireBody } from '../broker/coerce.js';
 import { SpaceInfoSchema } from '../broker/service.js';
@@ -12,11 +13,6 @@ import { V1Response, V2Response } from '../domain/schema.js';
 import { AddLinksInput, VisitInput } from '../domain/visit-input.js';
 import type { ErrorName } from '../errors.js';
 import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trigger.js';
-import { HealthSchema, ReadySchema, UnavailableSchema } from '../server/routes/health.js';
-import { LinkQuery } from '../server/routes/links.js';
-import { VisitListQuery } from '../server/routes/visits.js';
-import { CsrfForm, SignInForm, VisitForm } from '../server/staff/form.js';
-import { StaffListQuery } from '../server/staff/routes.js';
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
@@ -25,6 +21,17 @@ import {
   VisitListSchema,
   VisitViewSchema,
 } from '../visits/service.js';
+import {
+  CsrfForm,
+  HealthSchema,
+  LinkQuery,
+  ReadySchema,
+  SignInForm,
+  StaffListQuery,
+  UnavailableSchema,
+  VisitForm,
+  VisitListQuery,
+} from './schemas.js';
 
 export type SecurityName =
   | 'apiKey'
