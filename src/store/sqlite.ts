@@ -230,12 +230,17 @@ const MIGRATIONS: string[] = [
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #db: Database;
-  /** Every statement is prepared once and reused: the set of SQL strings is fixed by this file. */
+  /**
+   * Every statement is prepared once and reused, keyed by its SQL text: every call site goes through
+   * here. The texts are fixed by this file but for a few built from a bounded set of options (a
+   * visit list's filters, a transition's source states); the cap only guards against a mistake.
+   */
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
 
   #stmt(sql: string): BetterSqlite3.Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
+      if (this.#statements.size >= 1000) this.#statements.clear();
       statement = this.#db.prepare(sql);
       this.#statements.set(sql, statement);
     }
@@ -264,9 +269,10 @@ export class SqliteStore implements Store {
       const current = Number(row['v'] ?? 0);
       MIGRATIONS.slice(current).forEach((sql, i) => {
         this.#db.exec(sql);
-        this.#db
-          .prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)')
-          .run(current + i + 1, Math.floor(Date.now() / 1000));
+        this.#stmt('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+          current + i + 1,
+          Math.floor(Date.now() / 1000),
+        );
       });
     });
     apply.immediate();
@@ -289,12 +295,10 @@ export class SqliteStore implements Store {
   }
 
   async schemaStatus(): Promise<{ applied: number; latest: number }> {
-    const table = this.#db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-      .get();
-    const row = table
-      ? (this.#db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row)
-      : {};
+    const table = this.#stmt(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    ).get();
+    const row = table ? (this.#stmt('SELECT MAX(version) AS v FROM schema_migrations').get() as Row) : {};
     return { applied: Number(row['v'] ?? 0), latest: MIGRATIONS.length };
   }
 
@@ -326,32 +330,34 @@ export class SqliteStore implements Store {
           created: false,
         };
       const org = make();
-      this.#db
-        .prepare('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)')
-        .run(org.id, org.name, org.createdAt);
+      this.#stmt('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)').run(
+        org.id,
+        org.name,
+        org.createdAt,
+      );
       return { org, created: true };
     });
     return ensure.immediate();
   }
 
   async createOrg(org: Org): Promise<void> {
-    this.#db
-      .prepare('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)')
-      .run(org.id, org.name, org.createdAt);
+    this.#stmt('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)').run(
+      org.id,
+      org.name,
+      org.createdAt,
+    );
   }
 
   async createApiKey(k: ApiKeyRecord): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(k.id, k.orgId, k.name, k.prefix, k.hash, k.createdAt, k.lastUsedAt ?? null, k.revokedAt ?? null);
+    this.#stmt(
+      'INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(k.id, k.orgId, k.name, k.prefix, k.hash, k.createdAt, k.lastUsedAt ?? null, k.revokedAt ?? null);
   }
 
   async listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id')
-      .all(orgId) as Row[];
+    const rows = this.#stmt('SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id').all(
+      orgId,
+    ) as Row[];
     return rows.map(apiKeyFrom);
   }
 
@@ -361,24 +367,22 @@ export class SqliteStore implements Store {
   }
 
   async touchApiKey(id: string, at: number, coarseSeconds = 60): Promise<void> {
-    this.#db
-      .prepare(
-        'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
-      )
-      .run(at, id, at - coarseSeconds);
+    this.#stmt(
+      'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
+    ).run(at, id, at - coarseSeconds);
   }
 
   async revokeApiKey(orgId: string, id: string, at: number): Promise<boolean> {
-    const info = this.#db
-      .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL')
-      .run(at, id, orgId);
+    const info = this.#stmt(
+      'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL',
+    ).run(at, id, orgId);
     return info.changes === 1;
   }
 
   async listBrokerKeys(): Promise<StoredBrokerKey[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM broker_keys ORDER BY active DESC, created_at DESC, kid')
-      .all() as Row[];
+    const rows = this.#stmt(
+      'SELECT * FROM broker_keys ORDER BY active DESC, created_at DESC, kid',
+    ).all() as Row[];
     return rows.map((r) => ({
       kid: String(r['kid']),
       material: String(r['material']),
@@ -399,9 +403,12 @@ export class SqliteStore implements Store {
              COALESCE((SELECT MAX(expires_at) FROM short_links), 0))
            WHERE active = 1`,
         ).run(options.retireNotBefore ?? key.createdAt);
-      this.#db
-        .prepare('INSERT INTO broker_keys (kid, material, created_at, active) VALUES (?, ?, ?, ?)')
-        .run(key.kid, key.material, key.createdAt, key.active ? 1 : 0);
+      this.#stmt('INSERT INTO broker_keys (kid, material, created_at, active) VALUES (?, ?, ?, ?)').run(
+        key.kid,
+        key.material,
+        key.createdAt,
+        key.active ? 1 : 0,
+      );
     })();
     this.#keysVersion = undefined;
   }
@@ -461,17 +468,25 @@ export class SqliteStore implements Store {
       const found = find.get(orgId, subject) as Row | undefined;
       if (found) return spaceFrom(found);
       const { id, createdAt } = make();
-      this.#db
-        .prepare('INSERT INTO spaces (id, org_id, subject, created_at) VALUES (?, ?, ?, ?)')
-        .run(id, orgId, subject, createdAt);
+      this.#stmt('INSERT INTO spaces (id, org_id, subject, created_at) VALUES (?, ?, ?, ?)').run(
+        id,
+        orgId,
+        subject,
+        createdAt,
+      );
       return spaceFrom(find.get(orgId, subject) as Row);
     })();
   }
 
   #insertEvent(e: EventRecord): void {
-    this.#db
-      .prepare('INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data));
+    this.#stmt('INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)').run(
+      e.orgId,
+      e.visitId ?? null,
+      e.at,
+      e.actor,
+      e.type,
+      JSON.stringify(e.data),
+    );
   }
 
   #insertLinks(links: VisitLinkRecord[]): void {
@@ -496,32 +511,30 @@ export class SqliteStore implements Store {
 
   async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
     this.#db.transaction(() => {
-      this.#db
-        .prepare(
-          `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
+      this.#stmt(
+        `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
              devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          v.id,
-          v.orgId,
-          v.subject,
-          v.status,
-          v.notBefore ?? null,
-          v.expiresAt,
-          v.vertical,
-          v.hostLogin ? 1 : 0,
-          v.shortUrls ? 1 : 0,
-          JSON.stringify(v.devices),
-          v.source,
-          v.createdBy,
-          v.createdAt,
-          v.startedAt ?? null,
-          v.endedAt ?? null,
-          v.cancelledAt ?? null,
-          v.hosts,
-          v.guests,
-        );
+      ).run(
+        v.id,
+        v.orgId,
+        v.subject,
+        v.status,
+        v.notBefore ?? null,
+        v.expiresAt,
+        v.vertical,
+        v.hostLogin ? 1 : 0,
+        v.shortUrls ? 1 : 0,
+        JSON.stringify(v.devices),
+        v.source,
+        v.createdBy,
+        v.createdAt,
+        v.startedAt ?? null,
+        v.endedAt ?? null,
+        v.cancelledAt ?? null,
+        v.hosts,
+        v.guests,
+      );
       this.#insertLinks(links);
       this.#insertEvent(event);
     })();
@@ -535,9 +548,9 @@ export class SqliteStore implements Store {
   ): Promise<void> {
     this.#db.transaction(() => {
       const hosts = links.filter((l) => l.role === 'host').length;
-      const info = this.#db
-        .prepare('UPDATE visits SET hosts = hosts + ?, guests = guests + ? WHERE id = ? AND org_id = ?')
-        .run(hosts, links.length - hosts, visitId, orgId);
+      const info = this.#stmt(
+        'UPDATE visits SET hosts = hosts + ?, guests = guests + ? WHERE id = ? AND org_id = ?',
+      ).run(hosts, links.length - hosts, visitId, orgId);
       if (info.changes !== 1) throw new Error(`no visit ${visitId}`);
       this.#insertLinks(links);
       this.#insertEvent(event);
@@ -552,11 +565,9 @@ export class SqliteStore implements Store {
   }
 
   async findVisitBySubject(orgId: string, subject: string): Promise<VisitRecord | undefined> {
-    const r = this.#db
-      .prepare(
-        "SELECT * FROM visits WHERE org_id = ? AND subject = ? AND status <> 'cancelled' ORDER BY created_at DESC, id DESC LIMIT 1",
-      )
-      .get(orgId, subject) as Row | undefined;
+    const r = this.#stmt(
+      "SELECT * FROM visits WHERE org_id = ? AND subject = ? AND status <> 'cancelled' ORDER BY created_at DESC, id DESC LIMIT 1",
+    ).get(orgId, subject) as Row | undefined;
     return r && visitFrom(r);
   }
 
@@ -565,18 +576,16 @@ export class SqliteStore implements Store {
     const total = Number(
       (this.#stmt(`SELECT COUNT(*) AS n FROM visits WHERE ${sql}`).get(...params) as Row)['n'],
     );
-    const rows = this.#db
-      .prepare(`SELECT * FROM visits WHERE ${sql} ORDER BY ${visitOrder(query)} LIMIT ? OFFSET ?`)
-      .all(...params, query.limit, query.offset) as Row[];
+    const rows = this.#stmt(
+      `SELECT * FROM visits WHERE ${sql} ORDER BY ${visitOrder(query)} LIMIT ? OFFSET ?`,
+    ).all(...params, query.limit, query.offset) as Row[];
     return { items: rows.map(visitFrom), total };
   }
 
   async getVisitLinks(visitId: string): Promise<VisitLinkRecord[]> {
-    const rows = this.#db
-      .prepare(
-        "SELECT * FROM visit_links WHERE visit_id = ? ORDER BY CASE role WHEN 'host' THEN 0 ELSE 1 END, idx",
-      )
-      .all(visitId) as Row[];
+    const rows = this.#stmt(
+      "SELECT * FROM visit_links WHERE visit_id = ? ORDER BY CASE role WHEN 'host' THEN 0 ELSE 1 END, idx",
+    ).all(visitId) as Row[];
     return rows.map(visitLinkFrom);
   }
 
@@ -597,12 +606,10 @@ export class SqliteStore implements Store {
   ): Promise<VisitRecord | undefined> {
     return this.#db.transaction(() => {
       const column = STATUS_COLUMN[to];
-      const info = this.#db
-        .prepare(
-          `UPDATE visits SET status = ?${column ? `, ${column} = ?` : ''}
+      const info = this.#stmt(
+        `UPDATE visits SET status = ?${column ? `, ${column} = ?` : ''}
            WHERE id = ? AND org_id = ? AND status IN (${from.map(() => '?').join(', ')})`,
-        )
-        .run(to, ...(column ? [at] : []), id, orgId, ...from);
+      ).run(to, ...(column ? [at] : []), id, orgId, ...from);
       if (info.changes !== 1) return undefined;
       this.#insertEvent(event);
       return visitFrom(this.#stmt('SELECT * FROM visits WHERE id = ?').get(id) as Row);
@@ -614,18 +621,17 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(orgId: string, visitId: string): Promise<EventRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id')
-      .all(orgId, visitId) as Row[];
+    const rows = this.#stmt('SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id').all(
+      orgId,
+      visitId,
+    ) as Row[];
     return rows.map(eventFrom);
   }
 
   async createSession(s: SessionRecord): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO sessions (hash, org_id, api_key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(s.hash, s.orgId, s.apiKeyId, s.csrf, s.createdAt, s.expiresAt);
+    this.#stmt(
+      'INSERT INTO sessions (hash, org_id, api_key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(s.hash, s.orgId, s.apiKeyId, s.csrf, s.createdAt, s.expiresAt);
   }
 
   async getSession(hash: string): Promise<SessionRecord | undefined> {
@@ -647,11 +653,9 @@ export class SqliteStore implements Store {
   }
 
   async createHook(h: HookRecord): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO hooks (id, org_id, name, secret, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null);
+    this.#stmt(
+      'INSERT INTO hooks (id, org_id, name, secret, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null);
   }
 
   async getHook(id: string): Promise<HookRecord | undefined> {
@@ -660,17 +664,19 @@ export class SqliteStore implements Store {
   }
 
   async listHooks(orgId: string): Promise<HookRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM hooks WHERE org_id = ? ORDER BY created_at, id')
-      .all(orgId) as Row[];
+    const rows = this.#stmt('SELECT * FROM hooks WHERE org_id = ? ORDER BY created_at, id').all(
+      orgId,
+    ) as Row[];
     return rows.map(hookFrom);
   }
 
   async revokeHook(orgId: string, id: string, at: number): Promise<boolean> {
     return (
-      this.#db
-        .prepare('UPDATE hooks SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL')
-        .run(at, id, orgId).changes === 1
+      this.#stmt('UPDATE hooks SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL').run(
+        at,
+        id,
+        orgId,
+      ).changes === 1
     );
   }
 
@@ -823,16 +829,15 @@ export class SqliteStore implements Store {
     const now = Math.floor(Date.now() / 1000);
     return this.#db.transaction(() => {
       if (job.dedupKey !== undefined) {
-        const fresh = this.#db
-          .prepare('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING')
-          .run(job.dedupKey, now);
+        const fresh = this.#stmt('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(
+          job.dedupKey,
+          now,
+        );
         if (fresh.changes === 0) return undefined;
       }
-      const info = this.#db
-        .prepare(
-          "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
-        )
-        .run(job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now, now);
+      const info = this.#stmt(
+        "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+      ).run(job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now, now);
       return Number(info.lastInsertRowid);
     })();
   }
@@ -840,11 +845,9 @@ export class SqliteStore implements Store {
   async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {
     return this.#db.transaction(() => {
       // A running job whose lease ran out belonged to a worker that died: it is due again.
-      const rows = this.#db
-        .prepare(
-          "SELECT * FROM jobs WHERE (status = 'pending' AND run_at <= ?) OR (status = 'running' AND run_at <= ?) ORDER BY run_at, id LIMIT ?",
-        )
-        .all(now, now, limit) as Row[];
+      const rows = this.#stmt(
+        "SELECT * FROM jobs WHERE (status = 'pending' AND run_at <= ?) OR (status = 'running' AND run_at <= ?) ORDER BY run_at, id LIMIT ?",
+      ).all(now, now, limit) as Row[];
       const lease = this.#stmt("UPDATE jobs SET status = 'running', run_at = ?, updated_at = ? WHERE id = ?");
       for (const r of rows) lease.run(now + leaseSeconds, now, r['id']);
       return rows.map((r) => jobFrom(r));
@@ -852,17 +855,16 @@ export class SqliteStore implements Store {
   }
 
   async completeJob(id: number, at: number): Promise<void> {
-    this.#db
-      .prepare("UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ?")
-      .run(at, id);
+    this.#stmt("UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ?").run(
+      at,
+      id,
+    );
   }
 
   async failJob(id: number, error: string, retryAt: number | undefined, at: number): Promise<void> {
-    this.#db
-      .prepare(
-        'UPDATE jobs SET status = ?, attempts = attempts + 1, last_error = ?, run_at = COALESCE(?, run_at), updated_at = ? WHERE id = ?',
-      )
-      .run(retryAt === undefined ? 'failed' : 'pending', error.slice(0, 1000), retryAt ?? null, at, id);
+    this.#stmt(
+      'UPDATE jobs SET status = ?, attempts = attempts + 1, last_error = ?, run_at = COALESCE(?, run_at), updated_at = ? WHERE id = ?',
+    ).run(retryAt === undefined ? 'failed' : 'pending', error.slice(0, 1000), retryAt ?? null, at, id);
   }
 
   async getJob(id: number): Promise<(JobRecord & { status: string }) | undefined> {
@@ -876,23 +878,19 @@ export class SqliteStore implements Store {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
+    this.#stmt(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
   }
 
   async incrementCounter(key: string, by: number, expiresAt: number): Promise<number> {
     return this.#db.transaction(() => {
       const now = Math.floor(Date.now() / 1000);
       if (Math.random() < 0.01) this.#stmt('DELETE FROM counters WHERE expires_at < ?').run(now);
-      const row = this.#db
-        .prepare(
-          `INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?)
+      const row = this.#stmt(
+        `INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET value = value + excluded.value RETURNING value`,
-        )
-        .get(key, by, expiresAt) as Row;
+      ).get(key, by, expiresAt) as Row;
       return Number(row['value']);
     })();
   }
