@@ -15,9 +15,9 @@ export type Dialect = 'sqlite' | 'postgres';
  * and other big integers (BIGINT); `int`: small integers; `bool`: a flag (SQLite 0/1); `serial`:
  * an auto-incrementing integer primary key; `text` also holds JSON as written by JSON.stringify.
  */
-export type ColumnType = 'text' | 'key' | 'int' | 'time' | 'bool' | 'serial';
+type ColumnType = 'text' | 'key' | 'int' | 'time' | 'bool' | 'serial';
 
-export interface Column {
+interface Column {
   name: string;
   type: ColumnType;
   /** NOT NULL (a primary key is implied not null and says nothing). */
@@ -31,7 +31,7 @@ export interface Column {
   since?: number;
 }
 
-export interface Table {
+interface Table {
   name: string;
   /** The version that created the table. */
   since: number;
@@ -41,7 +41,7 @@ export interface Table {
   unique?: string[][];
 }
 
-export interface Index {
+interface Index {
   name: string;
   table: string;
   columns: string[];
@@ -51,7 +51,7 @@ export interface Index {
 }
 
 /** A data step of a migration, after its tables and columns and before its indexes. */
-export interface DataStep {
+interface DataStep {
   since: number;
   sql: string | Record<Dialect, string>;
 }
@@ -64,7 +64,7 @@ const col = (name: string, type: ColumnType, more: Omit<Column, 'name' | 'type'>
 const req = (name: string, type: ColumnType, more: Omit<Column, 'name' | 'type' | 'notNull'> = {}) =>
   col(name, type, { ...more, notNull: true });
 
-export const TABLES: Table[] = [
+const TABLES: Table[] = [
   {
     name: 'orgs',
     since: 1,
@@ -249,7 +249,7 @@ export const TABLES: Table[] = [
   },
 ];
 
-export const INDEXES: Index[] = [
+const INDEXES: Index[] = [
   { name: 'visits_org_subject', table: 'visits', columns: ['org_id', 'subject'], since: 2 },
   { name: 'visits_org_window', table: 'visits', columns: ['org_id', 'expires_at'], since: 2 },
   { name: 'events_visit', table: 'events', columns: ['visit_id', 'id'], since: 2 },
@@ -271,7 +271,7 @@ export const INDEXES: Index[] = [
   { name: 'idempotency_keys_visit', table: 'idempotency_keys', columns: ['visit_id'], since: 8 },
 ];
 
-export const DATA_STEPS: DataStep[] = [
+const DATA_STEPS: DataStep[] = [
   // Broker keys retire: keys replaced before version 5 retire once every link recorded so far has
   // expired.
   {
@@ -313,7 +313,7 @@ function columnSql(c: Column, dialect: Dialect): string {
 }
 
 /** CREATE TABLE of a table as its version made it (columns added later come by ALTER TABLE). */
-export function createTableSql(t: Table, dialect: Dialect): string {
+function createTableSql(t: Table, dialect: Dialect): string {
   const lines = t.columns.filter((c) => (c.since ?? t.since) <= t.since).map((c) => columnSql(c, dialect));
   if (t.primaryKey) lines.push(`PRIMARY KEY (${t.primaryKey.join(', ')})`);
   for (const u of t.unique ?? []) lines.push(`UNIQUE (${u.join(', ')})`);
