@@ -26,7 +26,7 @@ import { securityPreHandler } from './security.js';
 const BY_ID = new Map(OPERATIONS.map((op) => [op.operationId, op]));
 
 /** The contract entry of an operation id; throws for an id the contract does not declare. */
-export function operation(operationId: string): OperationSpec {
+function operation(operationId: string): OperationSpec {
   const spec = BY_ID.get(operationId);
   if (!spec) throw new Error(`No operation ${operationId} in src/contract/operations.ts`);
   return spec;

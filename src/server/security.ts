@@ -15,7 +15,7 @@ import type { TriggerService } from '../hooks/trigger.js';
 import type { Org } from '../store/types.js';
 
 /** Who is calling, as the operation's security resolved it. */
-export interface Caller {
+interface Caller {
   org: Org;
   /** The actor recorded in the visit's events (`key:<id>`, `hook:<id>`…). */
   actor: string;
