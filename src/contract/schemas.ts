@@ -16,6 +16,12 @@ export const UnavailableSchema = Type.Object(
   { $id: 'Unavailable' },
 );
 
+/**
+ * The path parameter of every `…/{id}` route, for typing handlers: any string (an id that is not
+ * a visit's is a 404 from the service, not a 400).
+ */
+export const VisitIdParams = Type.Object({ id: Type.String() });
+
 // GET /api/visits
 const When = (description: string) =>
   Type.String({

@@ -35,6 +35,7 @@ import { hookRoutes } from './routes/hooks.js';
 import { linkRoutes } from './routes/links.js';
 import { liveRoutes } from './routes/live.js';
 import { visitRoutes } from './routes/visits.js';
+import { provideSecurity, securitySchemes } from './security.js';
 import { staffRoutes } from './staff/routes.js';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
 
@@ -140,6 +141,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   });
 
   requireContracts(app);
+  // Each security scheme of the contract and its resolver: route() authenticates with them.
+  provideSecurity(app, securitySchemes({ apiKeys: deps.apiKeys, trigger: deps.trigger }));
   // Every route's methods, so a known path with another method answers 405 with Allow.
   const methodsByUrl = new Map<string, Set<string>>();
   const registered: RegisteredRoute[] = [];
@@ -207,18 +210,12 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     );
   }
   await app.register(healthRoutes, { store: deps.store });
-  await app.register(brokerRoutes, {
-    broker: deps.broker,
-    apiKeys: deps.apiKeys,
-    visits: deps.visits,
-    limits,
-  });
-  await app.register(visitRoutes, { visits: deps.visits, apiKeys: deps.apiKeys, limits });
+  await app.register(brokerRoutes, { broker: deps.broker, visits: deps.visits, limits });
+  await app.register(visitRoutes, { visits: deps.visits, limits });
   await app.register(linkRoutes, { broker: deps.broker, live: deps.live, limits });
   await app.register(liveRoutes, { live: deps.live, limits });
   await app.register(hookRoutes, {
     limits,
-    apiKeys: deps.apiKeys,
     trigger: deps.trigger,
     ...(deps.bot ? { bot: deps.bot } : {}),
   });

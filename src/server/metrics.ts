@@ -15,6 +15,7 @@ import type { JobRunner } from '../jobs/runner.js';
 import { MemoryRateLimiter } from '../reliability/rate-limit.js';
 import { sendError } from './http-errors.js';
 import type { Limits } from './limits.js';
+import { route } from './route.js';
 
 export interface MetricSources {
   broker: BrokerService;
@@ -202,7 +203,7 @@ export function setupMetrics(app: FastifyInstance, sources: MetricSources, acces
     ...(access.perMinute !== undefined ? { perMinute: access.perMinute } : {}),
   });
   if (access.onMainPort === false) return;
-  app.get('/metrics', metricsHandler(registry, { ...access, loopbackOnly: true }));
+  route(app, 'metrics', metricsHandler(registry, { ...access, loopbackOnly: true }));
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildOpenApiDocument } from '../../openapi/document.js';
 import { renderDocsPage } from '../../openapi/html.js';
+import { route } from '../route.js';
 
 export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: () => string }): Promise<void> {
   let cached: { url: string; json: string; html: string } | undefined;
@@ -13,8 +14,10 @@ export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: () => 
     }
     return cached;
   };
-  app.get('/openapi.json', async (_request, reply) =>
+  route(app, 'openApiDocument', async (_request, reply) =>
     reply.type('application/json; charset=utf-8').send(current().json),
   );
-  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(current().html));
+  route(app, 'docsPage', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(current().html),
+  );
 }

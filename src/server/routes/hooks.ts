@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { BotService } from '../../bot/bot.js';
-import type { ApiKeyService } from '../../broker/api-keys.js';
 import { InstantConnectError, NotFoundError } from '../../errors.js';
 import type { TriggerService } from '../../hooks/trigger.js';
 import type { Limits } from '../limits.js';
+import { route } from '../route.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,7 +18,7 @@ declare module 'fastify' {
 
 export async function hookRoutes(
   app: FastifyInstance,
-  opts: { apiKeys: ApiKeyService; trigger: TriggerService; bot?: BotService; limits: Limits },
+  opts: { trigger: TriggerService; bot?: BotService; limits: Limits },
 ): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -31,13 +31,10 @@ export async function hookRoutes(
     }
   });
 
-  app.post('/hooks/visits', async (request, reply) => {
+  // An API key or a signed request (the contract's security alternatives, resolved before this).
+  route(app, 'triggerVisit', async (request, reply) => {
     const raw = request.rawBody ?? Buffer.alloc(0);
-    const { org, actor, replay } = request.headers.authorization
-      ? await opts.apiKeys
-          .authenticate(request.headers.authorization)
-          .then((a) => ({ org: a.org, actor: `key:${a.keyId}`, replay: false }))
-      : await opts.trigger.authenticateSignature(request.headers, raw);
+    const { org, actor, replay } = request.caller!;
     await opts.limits.issue(request, actor.startsWith('key:') ? actor.slice(4) : actor);
     const key = request.headers['idempotency-key'];
     const { status, replayed, result } = await opts.trigger.trigger(
@@ -55,7 +52,8 @@ export async function hookRoutes(
     return reply.status(status).header('location', `/api/visits/${result.id}`).send(result);
   });
 
-  app.post('/hooks/webex', async (request) => {
+  // The signature is the bot's to check (after its 404 when no bot is configured).
+  route(app, 'receiveWebexWebhook', async (request) => {
     if (!opts.bot) throw new NotFoundError('The bot is not configured on this server (set WEBEX_TOKEN)');
     const signature = request.headers['x-spark-signature'];
     return opts.bot.receive(

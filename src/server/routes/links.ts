@@ -1,5 +1,6 @@
 /** Short links, the long-link pages and the space API of the project's own broker. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
 import type { BrokerService } from '../../broker/service.js';
 import { isoSeconds } from '../../domain/time.js';
 import {
@@ -14,7 +15,12 @@ import { escapeHtml, notFoundPage, page } from '../../util/pages.js';
 import type { LiveVisits } from '../../visits/live.js';
 import { sendError } from '../http-errors.js';
 import type { Limits } from '../limits.js';
+import { route } from '../route.js';
 import { notYetPage, visitPage } from '../views/visit.js';
+
+/** Path parameters, for typing only: any string reaches the handler (a wrong one is a 404 there). */
+const ShortCodeParams = Type.Object({ code: Type.String() });
+const LinkPageParams = Type.Object({ vertical: Type.String(), page: Type.String() });
 
 const wantsHtml = (request: FastifyRequest) => /text\/html/.test(request.headers.accept ?? '');
 
@@ -39,52 +45,61 @@ export async function linkRoutes(
   const { broker, live, limits } = opts;
   app.addHook('onRequest', async (request) => limits.public(request));
 
-  app.get<{ Params: { code: string } }>('/visit/:code', async (request, reply) => {
-    let missed: NotFoundError | undefined;
-    try {
-      // Within the address's budget of misses: past it, no code is looked up (nor revealed).
-      const resolved = await limits.shortCode(request, () =>
-        broker.resolveShortLink(request.params.code).catch((err: unknown) => {
-          if (!(err instanceof NotFoundError)) throw err;
-          missed = err;
-          return undefined;
-        }),
-      );
-      if (resolved) return reply.redirect(resolved.location, 302);
-      throw missed ?? new NotFoundError('No visit link with this code');
-    } catch (err) {
-      if (err instanceof NotFoundError && wantsHtml(request)) {
-        return reply.status(404).type('text/html; charset=utf-8').send(notFoundPage(err.message));
+  route(
+    app,
+    'openShortLink',
+    async (request, reply) => {
+      let missed: NotFoundError | undefined;
+      try {
+        // Within the address's budget of misses: past it, no code is looked up (nor revealed).
+        const resolved = await limits.shortCode(request, () =>
+          broker.resolveShortLink(request.params.code).catch((err: unknown) => {
+            if (!(err instanceof NotFoundError)) throw err;
+            missed = err;
+            return undefined;
+          }),
+        );
+        if (resolved) return reply.redirect(resolved.location, 302);
+        throw missed ?? new NotFoundError('No visit link with this code');
+      } catch (err) {
+        if (err instanceof NotFoundError && wantsHtml(request)) {
+          return reply.status(404).type('text/html; charset=utf-8').send(notFoundPage(err.message));
+        }
+        if (err instanceof RateLimitedError && wantsHtml(request)) {
+          return reply
+            .status(429)
+            .header('retry-after', err.retryAfter)
+            .type('text/html; charset=utf-8')
+            .send(
+              page(
+                'Too many attempts',
+                `<h1>Too many attempts</h1><p>Too many links that lead nowhere came from your network. Try again in ${err.retryAfter} seconds.</p>`,
+              ),
+            );
+        }
+        throw err;
       }
-      if (err instanceof RateLimitedError && wantsHtml(request)) {
-        return reply
-          .status(429)
-          .header('retry-after', err.retryAfter)
-          .type('text/html; charset=utf-8')
-          .send(
-            page(
-              'Too many attempts',
-              `<h1>Too many attempts</h1><p>Too many links that lead nowhere came from your network. Try again in ${err.retryAfter} seconds.</p>`,
-            ),
-          );
-      }
-      throw err;
-    }
-  });
+    },
+    { schema: { params: ShortCodeParams } },
+  );
 
-  app.get<{ Params: { vertical: string; page: string } }>('/:vertical/v1/:page', async (request, reply) => {
-    const { vertical, page: kind } = request.params;
-    if (!['gen', 'hc'].includes(vertical) || !['login', 'talk'].includes(kind)) {
-      throw new NotFoundError(`No page at ${request.url.split('?')[0]}`);
-    }
-    return renderLinkPage(broker, live, limits, request, reply);
-  });
+  route(
+    app,
+    'openLinkPage',
+    async (request, reply) => {
+      const { vertical, page: kind } = request.params;
+      if (!['gen', 'hc'].includes(vertical) || !['login', 'talk'].includes(kind)) {
+        throw new NotFoundError(`No page at ${request.url.split('?')[0]}`);
+      }
+      return renderLinkPage(broker, live, limits, request, reply);
+    },
+    { schema: { params: LinkPageParams } },
+  );
 
   const space = async (request: FastifyRequest) =>
     broker.space(dataParam(request), { budget: limits.openBudget(request) });
-  for (const url of ['/api/v1/space', '/api/v1/space/']) {
-    app.get(url, space);
-    app.post(url, space);
+  for (const operationId of ['getSpace', 'postSpace', 'getSpaceSlash', 'postSpaceSlash']) {
+    route(app, operationId, space);
   }
 }
 

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LiveStatus, LiveVisits, StreamEnd } from '../../visits/live.js';
 import type { Limits } from '../limits.js';
+import { route } from '../route.js';
 
 const ticketOf = (request: FastifyRequest) => {
   const body = request.body as { ticket?: unknown } | undefined;
@@ -22,15 +23,15 @@ export async function liveRoutes(
   app.addHook('onRequest', async (request) => opts.limits.public(request));
   app.removeContentTypeParser('text/plain');
 
-  app.post('/live/join', async (request) => live.join(await live.verifyTicket(ticketOf(request))));
-  app.post('/live/leave', async (request) => {
+  route(app, 'liveJoin', async (request) => live.join(await live.verifyTicket(ticketOf(request))));
+  route(app, 'liveLeave', async (request) => {
     await live.leave(await live.verifyTicket(ticketOf(request)));
     return { ok: true };
   });
-  app.post('/live/end', async (request) => live.end(await live.verifyTicket(ticketOf(request))));
-  app.get('/live/status', async (request) => live.status(await live.verifyTicket(ticketOf(request))));
+  route(app, 'liveEnd', async (request) => live.end(await live.verifyTicket(ticketOf(request))));
+  route(app, 'liveStatus', async (request) => live.status(await live.verifyTicket(ticketOf(request))));
 
-  app.get('/live/events', async (request, reply) => {
+  route(app, 'liveEvents', async (request, reply) => {
     const ticket = await live.verifyTicket(ticketOf(request));
     const res = reply.raw;
     let open = false;

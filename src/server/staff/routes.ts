@@ -12,7 +12,7 @@ import fastifyFormbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { ApiKeyService } from '../../broker/api-keys.js';
-import { SESSION_COOKIE, TABS } from '../../contract/schemas.js';
+import { SESSION_COOKIE, TABS, VisitIdParams } from '../../contract/schemas.js';
 import type { Link } from '../../domain/links.js';
 import {
   InstantConnectError,
@@ -24,6 +24,7 @@ import {
 import type { Store } from '../../store/types.js';
 import type { VisitService, VisitView } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
+import { route } from '../route.js';
 import {
   defaultValues,
   formErrors,
@@ -244,7 +245,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
       ),
     );
 
-  app.get('/', async (request, reply) => {
+  route(app, 'staffHome', async (request, reply) => {
     const session = await sessionOf(request);
     if (!session) {
       if (request.cookies[SESSION_COOKIE]) clearCookie(reply);
@@ -253,7 +254,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     return dashboard(reply, 200, session, defaultValues(Date.now()));
   });
 
-  app.post('/session', async (request, reply) => {
+  route(app, 'staffSignIn', async (request, reply) => {
     if (!sameOrigin(request, opts.publicUrl())) {
       return html(
         reply,
@@ -284,7 +285,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     return reply.redirect('/', 303);
   });
 
-  app.post('/session/end', async (request, reply) => {
+  route(app, 'staffSignOut', async (request, reply) => {
     const session = await formSession(request, reply);
     if (!session) return reply;
     await sessions.signOut(request.cookies[SESSION_COOKIE]);
@@ -292,7 +293,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     return reply.redirect('/', 303);
   });
 
-  app.post('/visits', async (request, reply) => {
+  route(app, 'staffCreateVisit', async (request, reply) => {
     const session = await formSession(request, reply);
     if (!session) return reply;
     const values = readForm(request.body);
@@ -319,7 +320,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     return reply.redirect(`/visits/${encodeURIComponent(visit.id)}`, 303);
   });
 
-  app.get('/visits', async (request, reply) => {
+  route(app, 'staffListVisits', async (request, reply) => {
     const session = await pageSession(request, reply);
     if (!session) return reply;
     const query = request.query as Record<string, unknown>;
@@ -335,48 +336,67 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     return html(reply, 200, listPage(session, tab, result, pageNumber, PAGE_SIZE));
   });
 
-  app.get<{ Params: { id: string } }>('/visits/:id', async (request, reply) => {
-    const session = await pageSession(request, reply);
-    if (!session) return reply;
-    const visit = await visits.get(session.org, request.params.id);
-    const [blocks, events] = await Promise.all([linkBlocks(visit), visits.events(session.org, visit.id)]);
-    return html(reply, 200, visitPage(session, visit, blocks, events, blocks.limited ? QR_LIMIT : undefined));
-  });
-
-  app.get<{ Params: { id: string } }>('/visits/:id/cancel', async (request, reply) => {
-    const session = await pageSession(request, reply);
-    if (!session) return reply;
-    const visit = await visits.get(session.org, request.params.id);
-    if (!CANCELLABLE.has(visit.state)) {
+  route(
+    app,
+    'staffVisitPage',
+    async (request, reply) => {
+      const session = await pageSession(request, reply);
+      if (!session) return reply;
+      const visit = await visits.get(session.org, request.params.id);
+      const [blocks, events] = await Promise.all([linkBlocks(visit), visits.events(session.org, visit.id)]);
       return html(
         reply,
-        409,
-        messagePage(session, 'This visit cannot be cancelled', `It is ${visit.state}.`, {
-          href: `/visits/${encodeURIComponent(visit.id)}`,
-          label: 'Back to the visit',
-        }),
+        200,
+        visitPage(session, visit, blocks, events, blocks.limited ? QR_LIMIT : undefined),
       );
-    }
-    return html(reply, 200, cancelPage(session, visit));
-  });
+    },
+    { schema: { params: VisitIdParams } },
+  );
 
-  app.post<{ Params: { id: string } }>('/visits/:id/cancel', async (request, reply) => {
-    const session = await formSession(request, reply);
-    if (!session) return reply;
-    const id = request.params.id;
-    try {
-      await visits.cancel(session.org, actor(session), id);
-    } catch (err) {
-      if (!(err instanceof VisitConflictError)) throw err;
-      return html(
-        reply,
-        409,
-        messagePage(session, 'This visit cannot be cancelled', err.message, {
-          href: `/visits/${encodeURIComponent(id)}`,
-          label: 'Back to the visit',
-        }),
-      );
-    }
-    return reply.redirect(`/visits/${encodeURIComponent(id)}`, 303);
-  });
+  route(
+    app,
+    'staffCancelPage',
+    async (request, reply) => {
+      const session = await pageSession(request, reply);
+      if (!session) return reply;
+      const visit = await visits.get(session.org, request.params.id);
+      if (!CANCELLABLE.has(visit.state)) {
+        return html(
+          reply,
+          409,
+          messagePage(session, 'This visit cannot be cancelled', `It is ${visit.state}.`, {
+            href: `/visits/${encodeURIComponent(visit.id)}`,
+            label: 'Back to the visit',
+          }),
+        );
+      }
+      return html(reply, 200, cancelPage(session, visit));
+    },
+    { schema: { params: VisitIdParams } },
+  );
+
+  route(
+    app,
+    'staffCancelVisit',
+    async (request, reply) => {
+      const session = await formSession(request, reply);
+      if (!session) return reply;
+      const id = request.params.id;
+      try {
+        await visits.cancel(session.org, actor(session), id);
+      } catch (err) {
+        if (!(err instanceof VisitConflictError)) throw err;
+        return html(
+          reply,
+          409,
+          messagePage(session, 'This visit cannot be cancelled', err.message, {
+            href: `/visits/${encodeURIComponent(id)}`,
+            label: 'Back to the visit',
+          }),
+        );
+      }
+      return reply.redirect(`/visits/${encodeURIComponent(id)}`, 303);
+    },
+    { schema: { params: VisitIdParams } },
+  );
 }
