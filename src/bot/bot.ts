@@ -11,7 +11,9 @@
 
 import { createHash } from 'node:crypto';
 import Type from 'typebox';
+import type { Message, MessageTarget, Person, WebexClient } from '../adapters/webex/client.js';
 import { isTimeZone } from '../domain/local-time.js';
+import { escapeMarkdown } from '../domain/markdown.js';
 import type { VisitInput } from '../domain/visit-input.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
 import { verifySparkSignature } from '../hooks/signatures.js';
@@ -19,10 +21,8 @@ import type { JobHandler, JobRunner } from '../jobs/runner.js';
 import { PermanentJobError } from '../jobs/runner.js';
 import { RateLimitedError } from '../reliability/rate-limit.js';
 import type { Org, Store } from '../store/types.js';
+import { guestMessage, hostMessage } from '../visits/messages.js';
 import type { VisitService, VisitView } from '../visits/service.js';
-import type { Message, MessageTarget, Person, WebexClient } from '../webex/client.js';
-import { escapeMarkdown } from '../webex/markdown.js';
-import { guestMessage, hostMessage } from '../webex/messages.js';
 import { BotAccess, type BotAccessOptions, CLOSED_REPLY, REFUSED_REPLY } from './access.js';
 import { type Command, HELP, parseCommand } from './commands.js';
 

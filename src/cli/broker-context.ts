@@ -1,5 +1,5 @@
 /** Runs `fn` on the broker context of the data directory (or database) the flags name, then closes it. */
-import type { BrokerContext } from '../broker/context.js';
+import type { BrokerContext } from '../main/container.js';
 import { databaseUrl, dataDir } from './config.js';
 import type { CliIo } from './io.js';
 
@@ -10,7 +10,7 @@ export async function withBrokerContext<T>(
 ): Promise<T> {
   const database = databaseUrl(flags.database, io.env);
   // Loaded here, not at the top: commands that never touch the store stay fast to start.
-  const { openBrokerContext } = await import('../broker/context.js');
+  const { openBrokerContext } = await import('../main/container.js');
   const ctx = await openBrokerContext({
     dataDir: dataDir(flags.data, io),
     ...(database ? { databaseUrl: database } : {}),

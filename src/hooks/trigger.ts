@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import Type from 'typebox';
+import type { MessageTarget, WebexClient } from '../adapters/webex/client.js';
 import { HttpError } from '../client/errors.js';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_LEASE_SECONDS } from '../domain/constants.js';
 import { schemaIssues } from '../domain/validate.js';
@@ -14,9 +15,8 @@ import { VisitInput } from '../domain/visit-input.js';
 import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { HookRecord, IdempotencyReservation, Org, Store } from '../store/types.js';
+import { guestMessage, hostMessage } from '../visits/messages.js';
 import { type VisitService, type VisitView, VisitViewSchema } from '../visits/service.js';
-import type { MessageTarget, WebexClient } from '../webex/client.js';
-import { guestMessage, hostMessage } from '../webex/messages.js';
 import { TRIGGER_HEADERS, verifyTriggerSignature } from './signatures.js';
 
 const Email = Type.String({

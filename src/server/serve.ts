@@ -1,7 +1,7 @@
 /** Starts the service: store, broker, HTTP; stops gracefully (stop accepting, finish, close the database). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from '../broker/context.js';
 import { type PruneRetention, Pruner, pruneTasks } from '../jobs/prune.js';
+import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from '../main/container.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from '../reliability/rate-limit.js';
 import type { Dialler, LiveLimits } from '../visits/live.js';
 import { buildApp } from './app.js';

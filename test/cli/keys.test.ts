@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import jose from 'node-jose';
-import { openBrokerContext } from '../../src/broker/context.js';
 import { AUDIENCE, ENCS, JWE_ALGS, JWS_ALGS } from '../../src/domain/constants.js';
+import { openBrokerContext } from '../../src/main/container.js';
 import { startTestServer } from '../support/server.js';
 import { jweHeader, ROOT, removeDir, runCli, show, tempDir } from './run-cli.js';
 

@@ -52,7 +52,7 @@ export async function run(link: string, flags: DecodeFlags, io: CliIo): Promise<
   const database = databaseUrl(flags.database, io.env);
   const dir = whereData(dataDir(flags.data, io), database);
   const haveLocal = database !== undefined || existsSync(join(dataDir(flags.data, io), SQLITE_FILE));
-  const { openBrokerContext } = await import('../../broker/context.js');
+  const { openBrokerContext } = await import('../../main/container.js');
   const ctx = haveLocal
     ? await openBrokerContext({
         dataDir: dataDir(flags.data, io),

@@ -55,7 +55,7 @@ export async function run(flags: LinksFlags, io: CliIo): Promise<void> {
         io.env['PUBLIC_URL'] ?? `http://127.0.0.1:${io.env['PORT'] ?? DEFAULT_PORT}`
       ).replace(/\/+$/, '');
       const [{ openBrokerContext }, { localBrokerFetch }] = await Promise.all([
-        import('../../broker/context.js'),
+        import('../../main/container.js'),
         import('../../broker/local-transport.js'),
       ]);
       const dir = dataDir(flags.data, io);

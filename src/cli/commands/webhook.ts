@@ -30,7 +30,7 @@ async function client(flags: Flags, io: CliIo) {
       'no bot token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE',
       2,
     );
-  const { WebexClient } = await import('../../webex/client.js');
+  const { WebexClient } = await import('../../adapters/webex/client.js');
   return new WebexClient(token, webexApiBase(flags, io.env));
 }
 

@@ -4,8 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { WebexClient } from '../adapters/webex/client.js';
 import type { BotAccessOptions } from '../bot/access.js';
 import { BotService } from '../bot/bot.js';
+import { ApiKeyService } from '../broker/api-keys.js';
+import { Keyring } from '../broker/keyring.js';
+import { BrokerService } from '../broker/service.js';
 import { WorkLimiter } from '../crypto/limiter.js';
 import { InstantConnectError } from '../errors.js';
 import { TriggerService } from '../hooks/trigger.js';
@@ -17,10 +21,6 @@ import type { Org, Store } from '../store/types.js';
 import { CiscoLinkSource, type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
-import { WebexClient } from '../webex/client.js';
-import { ApiKeyService } from './api-keys.js';
-import { Keyring } from './keyring.js';
-import { BrokerService } from './service.js';
 
 export interface BrokerContextOptions {
   dataDir: string;
@@ -111,7 +111,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     const broker = new BrokerService({ store, keyring, limiter, publicUrl: options.publicUrl });
     // Instances sharing a PostgreSQL database share live changes through it.
     if (!options.bus && store.kind === 'postgres' && options.databaseUrl) {
-      const { PostgresBus } = await import('../visits/pg-bus.js');
+      const { PostgresBus } = await import('../adapters/pg-bus.js');
       ownBus = await PostgresBus.connect(options.databaseUrl, { pool: (store as PostgresStore).pool });
     }
     const bus = options.bus ?? ownBus;

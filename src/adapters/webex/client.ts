@@ -2,7 +2,7 @@
  * The few Webex REST endpoints the bot and deliveries need, over `fetch` (the `webex` SDK is 529 MB
  * and does not load on Node). 429 waits for Retry-After and 5xx backs off, through HttpClient.
  */
-import { HttpClient, type HttpClientOptions } from '../client/http.js';
+import { HttpClient, type HttpClientOptions } from '../../client/http.js';
 
 export interface Person {
   id: string;
