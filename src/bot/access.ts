@@ -6,7 +6,7 @@
  * (GET /people/{id}: their emails and orgId), never anything written in the message.
  */
 
-import type { Person } from '../adapters/webex/client.js';
+import type { Person } from '../domain/webex.js';
 import { InstantConnectError } from '../errors.js';
 
 export interface BotAccessOptions {

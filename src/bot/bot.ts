@@ -11,10 +11,10 @@
 
 import { createHash } from 'node:crypto';
 import Type from 'typebox';
-import type { Message, MessageTarget, Person, WebexClient } from '../adapters/webex/client.js';
 import { isTimeZone } from '../domain/local-time.js';
 import { escapeMarkdown } from '../domain/markdown.js';
 import type { VisitInput } from '../domain/visit-input.js';
+import type { Message, MessageTarget, Person, WebexApi } from '../domain/webex.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
 import { verifySparkSignature } from '../hooks/signatures.js';
 import type { JobHandler, JobRunner } from '../jobs/runner.js';
@@ -33,7 +33,7 @@ export interface BotOptions {
   store: Store;
   visits: VisitService;
   runner: JobRunner;
-  webex: WebexClient;
+  webex: WebexApi;
   /** The org visits are made in. */
   org: () => Promise<Org>;
   /** WEBEX_WEBHOOK_SECRET, else the secret `webhook register` stored. */
@@ -349,7 +349,7 @@ export class BotService {
   /** The `deliver` job: a bot reply, or a message the trigger could not send at once. */
   deliverHandler(): JobHandler {
     return async (payload) => {
-      const target = payload['target'] as Parameters<WebexClient['sendMessage']>[0];
+      const target = payload['target'] as Parameters<WebexApi['sendMessage']>[0];
       const markdown = payload['markdown'];
       const card = payload['card'];
       if (!target || typeof markdown !== 'string')

@@ -7,11 +7,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import Type from 'typebox';
-import type { MessageTarget, WebexClient } from '../adapters/webex/client.js';
 import { HttpError } from '../client/errors.js';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_LEASE_SECONDS } from '../domain/constants.js';
 import { schemaIssues } from '../domain/validate.js';
 import { VisitInput } from '../domain/visit-input.js';
+import type { MessageTarget, WebexApi } from '../domain/webex.js';
 import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { HookRecord, IdempotencyReservation, Org, Store } from '../store/types.js';
@@ -99,7 +99,7 @@ export interface TriggerServiceOptions {
   visits: VisitService;
   runner: JobRunner;
   /** The bot's Webex client for deliveries (absent: `notify` is refused). Inline sends do not retry. */
-  webex?: WebexClient;
+  webex?: WebexApi;
   now?: () => number;
   /** Idempotency-Key lease and lifetime in seconds (defaults IDEMPOTENCY_LEASE_SECONDS and _TTL_). */
   idempotency?: { leaseSeconds?: number; ttlSeconds?: number };
@@ -120,7 +120,7 @@ export class TriggerService {
   readonly #store: Store;
   readonly #visits: VisitService;
   readonly #runner: JobRunner;
-  readonly #webex: WebexClient | undefined;
+  readonly #webex: WebexApi | undefined;
   readonly #now: () => number;
   readonly #leaseSeconds: number;
   readonly #ttlSeconds: number;

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { CiscoLinkSource } from '../adapters/cisco-link-source.js';
 import { WebexClient } from '../adapters/webex/client.js';
 import type { BotAccessOptions } from '../bot/access.js';
 import { BotService } from '../bot/bot.js';
@@ -18,7 +19,7 @@ import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliab
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
-import { CiscoLinkSource, type LinkSource, LocalLinkSource } from '../visits/link-source.js';
+import { type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
 
