@@ -103,7 +103,7 @@ function parsePortVariable(name: string, raw: string): number {
 }
 
 export async function run(flags: ServeFlags, io: CliIo): Promise<void> {
-  const { startServer } = await import('../../server/serve.js');
+  const { startServer } = await import('../../main/serve.js');
   const envPort = io.env['PORT'];
   const port = flags.port ?? (envPort !== undefined ? parsePort(envPort) : DEFAULT_PORT);
   const host = flags.host ?? io.env['HOST'] ?? DEFAULT_HOST;
