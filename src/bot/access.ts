@@ -88,9 +88,7 @@ export class BotAccess {
 }
 
 /** BOT_ALLOWED_DOMAINS and BOT_ALLOWED_ORGS: comma-separated lists (spaces ignored). */
-export function botAccessFromEnv(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): BotAccessOptions {
+export function botAccessFromEnv(env: Readonly<Record<string, string | undefined>>): BotAccessOptions {
   const list = (name: string) =>
     (env[name] ?? '')
       .split(',')

@@ -10,11 +10,12 @@ export async function withBrokerContext<T>(
 ): Promise<T> {
   const database = databaseUrl(flags.database, io.env);
   // Loaded here, not at the top: commands that never touch the store stay fast to start.
-  const { openBrokerContext } = await import('../main/container.js');
+  const { defaultCryptoConcurrency, openBrokerContext } = await import('../main/container.js');
   const ctx = await openBrokerContext({
     dataDir: dataDir(flags.data, io),
     ...(database ? { databaseUrl: database } : {}),
     publicUrl: io.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
+    cryptoConcurrency: defaultCryptoConcurrency(io.env),
   });
   try {
     return await fn(ctx);

@@ -80,12 +80,12 @@ export interface BrokerContext {
  * of them keeps both cores busy between each token's main-thread steps (3.5 M iterations/s
  * against 3.2 with cores + 1). Never more than the pool: an fs or DNS job then waits at most for
  * one PBKDF2 (about 20 ms), and page openings have the limiter's priority lane.
- * CRYPTO_CONCURRENCY overrides; on larger machines also start with UV_THREADPOOL_SIZE=cores+2.
+ * The caller passes the environment (the container reads none): CRYPTO_CONCURRENCY overrides; on larger machines also start with UV_THREADPOOL_SIZE=cores+2.
  */
-export function defaultCryptoConcurrency(): number {
-  const explicit = Number(process.env['CRYPTO_CONCURRENCY']);
+export function defaultCryptoConcurrency(env: Readonly<Record<string, string | undefined>> = {}): number {
+  const explicit = Number(env['CRYPTO_CONCURRENCY']);
   if (Number.isInteger(explicit) && explicit >= 1) return explicit;
-  const pool = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
+  const pool = Number(env['UV_THREADPOOL_SIZE']) || 4;
   return Math.max(1, Math.min(availableParallelism() + 2, pool));
 }
 

@@ -171,9 +171,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
 };
 
 /** Limits from RATE_LIMIT_* variables (per minute), defaults for the rest; 0 turns one off. */
-export function rateLimitsFromEnv(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): RateLimits {
+export function rateLimitsFromEnv(env: Readonly<Record<string, string | undefined>>): RateLimits {
   const read = (name: string, fallback: number) => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;

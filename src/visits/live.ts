@@ -176,9 +176,7 @@ export const DEFAULT_LIVE_LIMITS: LiveLimits = {
 };
 
 /** Live limits from LIVE_* variables, defaults for the rest. */
-export function liveLimitsFromEnv(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): LiveLimits {
+export function liveLimitsFromEnv(env: Readonly<Record<string, string | undefined>>): LiveLimits {
   const read = (name: string, fallback: number) => {
     const raw = env[name]?.trim();
     if (raw === undefined || raw === '') return fallback;

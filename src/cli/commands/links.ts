@@ -54,7 +54,7 @@ export async function run(flags: LinksFlags, io: CliIo): Promise<void> {
       const publicUrl = (
         io.env['PUBLIC_URL'] ?? `http://127.0.0.1:${io.env['PORT'] ?? DEFAULT_PORT}`
       ).replace(/\/+$/, '');
-      const [{ openBrokerContext }, { localBrokerFetch }] = await Promise.all([
+      const [{ defaultCryptoConcurrency, openBrokerContext }, { localBrokerFetch }] = await Promise.all([
         import('../../main/container.js'),
         import('../../broker/local-transport.js'),
       ]);
@@ -64,6 +64,7 @@ export async function run(flags: LinksFlags, io: CliIo): Promise<void> {
         dataDir: dir,
         ...(database ? { databaseUrl: database } : {}),
         publicUrl,
+        cryptoConcurrency: defaultCryptoConcurrency(io.env),
       });
       close = ctx.close;
       sdk = new InstantConnect({

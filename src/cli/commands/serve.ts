@@ -9,7 +9,7 @@ import {
   parsePort,
   whereData,
 } from '../config.js';
-import type { CliIo } from '../io.js';
+import type { CliEnv, CliIo } from '../io.js';
 import { webexApiBase } from './whoami.js';
 
 export interface ServeFlags {
@@ -26,7 +26,7 @@ export interface ServeFlags {
  * long a claimed job is held before another worker may take it: a crashed worker's job comes back
  * after it); unset: the runner's defaults.
  */
-export function jobsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): {
+export function jobsFromEnv(env: CliEnv): {
   pollMs?: number;
   leaseSeconds?: number;
 } {
@@ -51,7 +51,7 @@ export function jobsFromEnv(env: Readonly<Record<string, string | undefined>> = 
  * visits are kept forever without the last). Errors name the variable,
  * never a token's value.
  */
-export async function opsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env) {
+export async function opsFromEnv(env: CliEnv) {
   const { parseTrustProxy } = await import('../../server/trust-proxy.js');
   const whole = (name: string, min: number) => {
     const raw = env[name]?.trim();
@@ -122,8 +122,10 @@ export async function run(flags: ServeFlags, io: CliIo): Promise<void> {
   const rateLimits = rateLimitsFromEnv(io.env);
   const live = liveLimitsFromEnv(io.env);
   const ops = await opsFromEnv(io.env);
+  const { defaultCryptoConcurrency } = await import('../../main/container.js');
   const server = await startServer({
     ...ops,
+    crypto: { concurrency: defaultCryptoConcurrency(io.env) },
     rateLimits,
     live,
     ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
