@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import Type from 'typebox';
 import { isTimeZone } from '../domain/local-time.js';
 import { escapeMarkdown } from '../domain/markdown.js';
+import { nowSeconds } from '../domain/time.js';
 import type { VisitInput } from '../domain/visit-input.js';
 import type { Message, MessageTarget, Person, WebexApi } from '../domain/webex.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
@@ -92,7 +93,7 @@ export class BotService {
 
   constructor(options: BotOptions) {
     this.#o = options;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.access = new BotAccess(options.access);
     this.#limits = options.limits;
   }

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import { HttpError } from '../client/errors.js';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_LEASE_SECONDS } from '../domain/constants.js';
+import { nowSeconds } from '../domain/time.js';
 import { schemaIssues } from '../domain/validate.js';
 import { VisitInput } from '../domain/visit-input.js';
 import type { MessageTarget, WebexApi } from '../domain/webex.js';
@@ -130,7 +131,7 @@ export class TriggerService {
     this.#visits = options.visits;
     this.#runner = options.runner;
     this.#webex = options.webex;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.#leaseSeconds = options.idempotency?.leaseSeconds ?? IDEMPOTENCY_LEASE_SECONDS;
     this.#ttlSeconds = options.idempotency?.ttlSeconds ?? IDEMPOTENCY_KEY_TTL_SECONDS;
   }

@@ -4,6 +4,7 @@
  * when the lease runs out; failures retry with exponential backoff, honouring Retry-After.
  */
 import { HttpError } from '../client/errors.js';
+import { nowSeconds } from '../domain/time.js';
 import type { JobRecord, Store } from '../store/types.js';
 
 export type JobHandler = (payload: Record<string, unknown>, job: JobRecord) => Promise<void>;
@@ -45,7 +46,7 @@ export class JobRunner {
   constructor(options: JobRunnerOptions) {
     this.#store = options.store;
     this.#handlers = options.handlers;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.#pollMs = options.pollMs ?? 1000;
     this.#lease = options.leaseSeconds ?? 120;
     this.settings = { pollMs: this.#pollMs, leaseSeconds: this.#lease };

@@ -12,6 +12,7 @@ import { ApiKeyService } from '../broker/api-keys.js';
 import { Keyring } from '../broker/keyring.js';
 import { BrokerService } from '../broker/service.js';
 import { WorkLimiter } from '../crypto/limiter.js';
+import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
 import { TriggerService } from '../hooks/trigger.js';
 import { JobRunner } from '../jobs/runner.js';
@@ -96,7 +97,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
   });
   let ownBus: LiveBus | undefined;
   try {
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     // One organisation, however many instances start at once on an empty database.
     const { org, created: createdOrg } = await store.ensureDefaultOrg(() => ({
       id: randomUUID(),

@@ -23,6 +23,7 @@ import { OverloadedError } from '../crypto/limiter.js';
 import type { Role } from '../domain/constants.js';
 import { RoleField } from '../domain/links.js';
 import { SipUri, Subject } from '../domain/schema.js';
+import { nowSeconds } from '../domain/time.js';
 import { VISIT_STATES, visitState } from '../domain/visit-state.js';
 import { CancelledError, EndedError, InstantConnectError, NotFoundError } from '../errors.js';
 import { MemoryRateLimiter, RateLimitedError, type RateLimiter } from '../reliability/rate-limit.js';
@@ -318,7 +319,7 @@ export class LiveVisits {
     this.#keyring = options.keyring;
     this.bus = options.bus ?? new InProcessBus();
     this.#dialler = options.dialler ?? recordingDialler;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.limits = { ...DEFAULT_LIVE_LIMITS, ...options.limits };
     this.#rateLimiter = options.rateLimiter ?? new MemoryRateLimiter(this.#now);
     this.#intervalMs = options.statusIntervalMs ?? 250;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIENCE } from '../../domain/constants.js';
+import { nowSeconds } from '../../domain/time.js';
 import { ENVIRONMENTS, resolveEnvironment } from '../../domain/urls.js';
 import { SQLITE_FILE } from '../../store/open.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
@@ -110,7 +111,7 @@ async function checkBroker(token: string | undefined, broker: string): Promise<C
     aud: AUDIENCE,
     jwt: {
       sub: `instant-connect-doctor-${randomBytes(6).toString('hex')}`,
-      exp: Math.floor(Date.now() / 1000) + 300,
+      exp: nowSeconds() + 300,
     },
     numHost: 1,
     numGuest: 1,

@@ -1,6 +1,6 @@
 /** `instant-connect hooks create|list|rotate|revoke`: secrets that sign requests to POST /hooks/visits. */
 
-import { parseDuration } from '../../domain/time.js';
+import { nowSeconds, parseDuration } from '../../domain/time.js';
 import { withBrokerContext } from '../broker-context.js';
 import { CliError } from '../config.js';
 import type { CliIo } from '../io.js';
@@ -58,7 +58,7 @@ export async function revoke(
   io: CliIo,
 ): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
-    if (!(await ctx.store.revokeHook(ctx.org.id, id, Math.floor(Date.now() / 1000)))) {
+    if (!(await ctx.store.revokeHook(ctx.org.id, id, nowSeconds()))) {
       throw new CliError(`No active hook with id ${id}`);
     }
     io.stderr.write(`Revoked ${id}: requests signed with its secret are refused from now on.\n`);

@@ -1,5 +1,6 @@
 /** `instant-connect keys …`: API keys of the broker, and rotation of its token keys. */
 
+import { nowSeconds } from '../../domain/time.js';
 import { withBrokerContext } from '../broker-context.js';
 import type { CliIo } from '../io.js';
 import { formatColumns } from '../output.js';
@@ -69,7 +70,7 @@ export async function rotateBroker(
   io: CliIo,
 ): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     const kid = await ctx.keyring.rotate(now);
     const keys = ctx.keyring.describe(now);
     const older = keys.filter((k) => k.kid !== kid);
@@ -91,7 +92,7 @@ export async function listBroker(
   io: CliIo,
 ): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
-    const keys = ctx.keyring.describe(Math.floor(Date.now() / 1000));
+    const keys = ctx.keyring.describe(nowSeconds());
     if (flags.json) {
       io.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
       return;
@@ -120,7 +121,7 @@ export async function exportBroker(
   const { CliError } = await import('../config.js');
   const { brokerKeyJwks } = await import('../../crypto/keys.js');
   await withBrokerContext(flags, io, async (ctx) => {
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     const found = ctx.keyring.find(flags.kid, now);
     if (!found) {
       const known = ctx.keyring

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { LinkResult } from '../../client/instant-connect.js';
 import { resolveLinkInput } from '../../domain/input.js';
 import { clockMeansTomorrow, localDateTime } from '../../domain/local-time.js';
+import { nowSeconds } from '../../domain/time.js';
 import { ValidationError } from '../../errors.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
@@ -30,7 +31,7 @@ function optionError(err: ValidationError): CliError {
 export async function run(flags: LinksFlags, io: CliIo): Promise<void> {
   const formats = [flags.json, flags.csv, flags.field !== undefined].filter(Boolean).length;
   if (formats > 1) throw new CliError('choose one of --json, --csv and --field', 2);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   let input: ReturnType<typeof toLinkInput>;
   try {
     input = toLinkInput(flags, now);

@@ -7,7 +7,7 @@
 
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseDuration } from '../../domain/time.js';
+import { nowSeconds, parseDuration } from '../../domain/time.js';
 import type { PurgeCounts } from '../../store/types.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
 import type { CliIo } from '../io.js';
@@ -45,7 +45,7 @@ export async function run(flags: PurgeFlags, io: CliIo): Promise<void> {
   const { SQLITE_FILE, openStore } = await import('../../store/open.js');
   if (!database && !existsSync(resolve(dir, SQLITE_FILE)))
     throw new CliError(`no database in ${dir} (--data, DATA_DIR)`, 2);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const before = now - parsed.value;
   const store = await openStore({ dataDir: dir, ...(database ? { databaseUrl: database } : {}) });
   let counts: PurgeCounts;

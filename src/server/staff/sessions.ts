@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyService } from '../../broker/api-keys.js';
+import { nowSeconds } from '../../domain/time.js';
 import type { Org, Store } from '../../store/types.js';
 
 export const SESSION_COOKIE = 'ic_session';
@@ -50,7 +51,7 @@ export class StaffSessions {
     this.#store = options.store;
     this.#apiKeys = options.apiKeys;
     this.#secure = options.secureCookies ?? false;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
   }
 
   /** The cookie's attributes; `Secure` when the public URL is https. */
