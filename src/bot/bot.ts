@@ -15,6 +15,7 @@ import { isTimeZone } from '../domain/local-time.js';
 import { escapeMarkdown } from '../domain/markdown.js';
 import { nowSeconds } from '../domain/time.js';
 import type { VisitInput } from '../domain/visit-input.js';
+import { UNFINISHED_STATES } from '../domain/visit-state.js';
 import type { Message, MessageTarget, Person, WebexApi } from '../domain/webex.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
 import { verifySparkSignature } from '../hooks/signatures.js';
@@ -340,9 +341,8 @@ export class BotService {
   }
 
   async #upcoming(org: Org, actor: string): Promise<VisitView[]> {
-    const states = ['scheduled', 'open', 'live'] as const;
     const lists = await Promise.all(
-      states.map((state) => this.#o.visits.list(org, { state, limit: 100, offset: 0 })),
+      UNFINISHED_STATES.map((state) => this.#o.visits.list(org, { state, limit: 100, offset: 0 })),
     );
     return lists.flatMap((l) => l.items).filter((v) => v.createdBy === actor);
   }

@@ -2,7 +2,7 @@
  * The staff pages, rendered on the server. Everything works with plain forms; /assets/staff.js
  * adds copy buttons, the browser's time zone and local times. No inline script or style (CSP).
  */
-import type { VisitState } from '../../domain/visit-state.js';
+import { UNFINISHED, type VisitState } from '../../domain/visit-state.js';
 import type { EventRecord } from '../../store/types.js';
 import type { VisitView } from '../../visits/service.js';
 import { escapeHtml as h, page } from '../pages.js';
@@ -25,7 +25,7 @@ const TAB_LABELS: Record<Tab, string> = {
 };
 
 /** Visits that can still be cancelled. */
-export const CANCELLABLE: ReadonlySet<VisitState> = new Set(['scheduled', 'open', 'live']);
+export const CANCELLABLE: ReadonlySet<VisitState> = UNFINISHED;
 
 type Nav = 'new' | 'visits' | undefined;
 
