@@ -1,6 +1,5 @@
 /** Public API of the `instant-connect` package: the SDK and the pure domain model. */
 
-export { AbortError, HttpError, NetworkError, TimeoutError } from './client/errors.js';
 export type { HttpClientOptions, RetryPolicy, TokenSource } from './client/http.js';
 export { DEFAULT_RETRY, HttpClient, parseRetryAfter } from './client/http.js';
 export type {
@@ -16,7 +15,7 @@ export * from './domain/constants.js';
 export type { ResolvedLinkRequest } from './domain/input.js';
 export { resolveLinkInput, toJoseEncryptRequests } from './domain/input.js';
 export type { Link, LinkSet } from './domain/links.js';
-export { BadResponseError, mergeLinkSets, normaliseResponse } from './domain/links.js';
+export { mergeLinkSets, normaliseResponse } from './domain/links.js';
 export * from './domain/schema.js';
 export { generateSubject } from './domain/subject.js';
 export { parseDuration, parseInstant } from './domain/time.js';
@@ -31,4 +30,13 @@ export {
 } from './domain/urls.js';
 export { joseEncryptIssues, validateJoseEncryptRequest } from './domain/validate.js';
 export type { ErrorCode, Issue } from './errors.js';
-export { ERROR_STATUS, InstantConnectError, ValidationError } from './errors.js';
+export {
+  AbortError,
+  BadResponseError,
+  ERROR_STATUS,
+  HttpError,
+  InstantConnectError,
+  NetworkError,
+  TimeoutError,
+  ValidationError,
+} from './errors.js';

@@ -11,7 +11,6 @@ import {
   type OpenedToken,
   openToken,
   readTokenHeader,
-  TokenError,
 } from '../crypto/tokens.js';
 import {
   AUDIENCE,
@@ -27,8 +26,8 @@ import { nowSeconds } from '../domain/time.js';
 import { longUrl } from '../domain/urls.js';
 import { joseEncryptIssues } from '../domain/validate.js';
 import { type VisitState, visitState } from '../domain/visit-state.js';
-import { CancelledError, NotFoundError, ValidationError } from '../errors.js';
-import { RateLimitedError, type RateReservation } from '../reliability/rate-limit.js';
+import { CancelledError, NotFoundError, RateLimitedError, TokenError, ValidationError } from '../errors.js';
+import type { RateReservation } from '../reliability/rate-limit.js';
 import type { Org, ShortLinkRecord, Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
 import { coerceJoseEncryptBody } from './coerce.js';
 import type { Keyring } from './keyring.js';

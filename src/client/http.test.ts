@@ -7,9 +7,14 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import { inspect } from 'node:util';
 import { type ScriptedServer, startScriptedServer } from '../../test/support/scripted-server.js';
-import { BadResponseError } from '../domain/links.js';
-import { InstantConnectError } from '../errors.js';
-import { AbortError, HttpError, NetworkError, TimeoutError } from './errors.js';
+import {
+  AbortError,
+  BadResponseError,
+  HttpError,
+  InstantConnectError,
+  NetworkError,
+  TimeoutError,
+} from '../errors.js';
 import { HttpClient, type HttpClientOptions, parseRetryAfter } from './http.js';
 
 /** Shaped like a Webex access token, and distinctive enough to find anywhere. */

@@ -5,11 +5,10 @@
  * (octokit's pattern) and the bearer token never reaches an error, a log line or toString().
  */
 
-import { BadResponseError } from '../domain/links.js';
 import type { InstantConnectError } from '../errors.js';
+import { AbortError, BadResponseError, HttpError, NetworkError, TimeoutError } from '../errors.js';
 import { sleep } from '../util/concurrency.js';
 import { redact } from '../util/redact.js';
-import { AbortError, HttpError, NetworkError, TimeoutError } from './errors.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */

@@ -11,10 +11,8 @@ import {
   startScriptedServer,
 } from '../../test/support/scripted-server.js';
 import { AUDIENCE } from '../domain/constants.js';
-import { BadResponseError } from '../domain/links.js';
 import type { JoseEncryptRequest } from '../domain/schema.js';
-import { ValidationError } from '../errors.js';
-import { AbortError, HttpError } from './errors.js';
+import { AbortError, BadResponseError, HttpError, ValidationError } from '../errors.js';
 import { InstantConnect, type InstantConnectOptions } from './instant-connect.js';
 
 const TOKEN = 'ZmFrZS1zZGstY2FuYXJ5-SDK-SECRET-CANARY-k3m9_PF84_1eb65fdf-9643-417f-9974-ad72cae0e10f';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AUDIENCE } from '../domain/constants.js';
-import { InstantConnectError } from '../errors.js';
+import { InstantConnectError, OverloadedError } from '../errors.js';
 import { generateBrokerKey } from './keys.js';
-import { OverloadedError, WorkLimiter } from './limiter.js';
+import { WorkLimiter } from './limiter.js';
 import { issueToken, openToken } from './tokens.js';
 
 /** A job the test finishes by hand. */

@@ -9,7 +9,7 @@
  * the pool usable; bounding the queue turns overload into a fast 503 with `Retry-After`
  * instead of unbounded memory and latency.
  */
-import { InstantConnectError } from '../errors.js';
+import { InstantConnectError, OverloadedError } from '../errors.js';
 
 export interface WorkLimiterOptions {
   /** Jobs running at once (≥ 1). */
@@ -33,16 +33,6 @@ export interface WorkLimiterOptions {
  * tokens can never hold more than `lowConcurrency` of the work in flight nor delay the others.
  */
 export type Lane = 'priority' | 'normal' | 'low';
-
-/** ERR_OVERLOADED (503), with a hint for the `Retry-After` header. */
-export class OverloadedError extends InstantConnectError {
-  /** Seconds after which a retry is likely to be served (1..60). */
-  readonly retryAfter: number;
-  constructor(retryAfter: number) {
-    super('ERR_OVERLOADED', `The server is busy; retry in ${retryAfter} s.`);
-    this.retryAfter = retryAfter;
-  }
-}
 
 interface Waiter {
   weight: number;

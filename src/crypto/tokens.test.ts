@@ -11,7 +11,7 @@ import {
   type JweAlg,
   type JwsAlg,
 } from '../domain/constants.js';
-import { InstantConnectError, ValidationError } from '../errors.js';
+import { InstantConnectError, TokenError, type TokenFailure, ValidationError } from '../errors.js';
 import { type BrokerKey, generateBrokerKey } from './keys.js';
 import {
   type BrokerClaims,
@@ -21,8 +21,6 @@ import {
   openToken,
   readTokenHeader,
   sealCompact,
-  TokenError,
-  type TokenFailure,
   type TokenParams,
 } from './tokens.js';
 

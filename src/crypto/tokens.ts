@@ -28,7 +28,13 @@ import {
   type Vertical,
 } from '../domain/constants.js';
 import { type FlowSpec, SIP_URI_PATTERN } from '../domain/schema.js';
-import { type ErrorCode, InstantConnectError, type Issue, ValidationError } from '../errors.js';
+import {
+  InstantConnectError,
+  type Issue,
+  TokenError,
+  type TokenFailure,
+  ValidationError,
+} from '../errors.js';
 import { passwordKey, signingKey } from './imported-keys.js';
 import { assertBrokerKey, type BrokerKey, KID_PATTERN } from './keys.js';
 
@@ -107,59 +113,6 @@ export type KeySource = readonly BrokerKey[] | ((kid?: string) => readonly Broke
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-export type TokenErrorCode = Extract<
-  ErrorCode,
-  'ERR_TOKEN_INVALID' | 'ERR_TOKEN_EXPIRED' | 'ERR_TOKEN_NOT_YET_VALID'
->;
-
-/**
- * Why a token was refused, for logs and metrics (the HTTP answer only needs `code`):
- * - `malformed`: not five canonical base64url segments, or segment sizes impossible for its algorithms
- * - `header`: the protected header is not JSON, has unknown members, or values out of bounds
- * - `audience`: `aud` is not the expected audience, or the header and claims disagree
- * - `unknown-key`: the header's `kid` names no key we hold (or there are no keys)
- * - `decryption`: no key decrypts it (wrong key, or any tampering of the JWE)
- * - `signature`: the inner JWS is malformed, uses another algorithm, or its HMAC does not verify
- * - `claims`: the claims are missing, of the wrong type, or disagree with the header
- * - `expired`, `not-yet-valid`: outside `nbf`..`exp`
- */
-export type TokenFailure =
-  | 'malformed'
-  | 'header'
-  | 'audience'
-  | 'unknown-key'
-  | 'decryption'
-  | 'signature'
-  | 'claims'
-  | 'expired'
-  | 'not-yet-valid';
-
-export class TokenError extends InstantConnectError {
-  declare readonly code: TokenErrorCode;
-  readonly reason: TokenFailure;
-  /** With ERR_TOKEN_NOT_YET_VALID: when the link opens (epoch seconds), for a "come back at" page. */
-  readonly notBefore?: number;
-  /** With ERR_TOKEN_EXPIRED: when the link expired (epoch seconds). */
-  readonly expiredAt?: number;
-  /**
-   * With ERR_TOKEN_NOT_YET_VALID: the link's `jti` (its signature was verified), so the broker can
-   * tell a link of a cancelled visit from one that simply has not opened yet.
-   */
-  readonly jti?: string;
-  constructor(
-    code: TokenErrorCode,
-    reason: TokenFailure,
-    message: string,
-    times: { notBefore?: number; expiredAt?: number; jti?: string } = {},
-  ) {
-    super(code, message);
-    this.reason = reason;
-    if (times.notBefore !== undefined) this.notBefore = times.notBefore;
-    if (times.expiredAt !== undefined) this.expiredAt = times.expiredAt;
-    if (times.jti !== undefined) this.jti = times.jti;
-  }
-}
 
 const invalid = (reason: TokenFailure, message: string) =>
   new TokenError('ERR_TOKEN_INVALID', reason, message);

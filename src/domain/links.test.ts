@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BadResponseError, mergeLinkSets, normaliseResponse } from './links.js';
+import { BadResponseError } from '../errors.js';
+import { mergeLinkSets, normaliseResponse } from './links.js';
 
 const ctx = { linkBaseUrl: 'https://instant.webex.com', vertical: 'hc' as const, hostLogin: true };
 

@@ -1,6 +1,6 @@
 /** One typed result for both response shapes (v2 objects, v1 strings), with every URL form. */
 import Type from 'typebox';
-import { InstantConnectError } from '../errors.js';
+import { BadResponseError } from '../errors.js';
 import type { Role, Vertical } from './constants.js';
 import type { ResolvedLinkRequest } from './input.js';
 import { type Environment, forcedLoginUrl, longUrl, shortUrl } from './urls.js';
@@ -66,12 +66,6 @@ export function linkResult(
     calls,
     ...links,
   };
-}
-
-export class BadResponseError extends InstantConnectError {
-  constructor(message: string) {
-    super('ERR_BAD_RESPONSE', `The broker's response was not understood: ${message}`);
-  }
 }
 
 export interface NormaliseContext {

@@ -7,13 +7,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import Type from 'typebox';
-import { HttpError } from '../client/errors.js';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_LEASE_SECONDS } from '../domain/constants.js';
 import { nowSeconds } from '../domain/time.js';
 import { schemaIssues } from '../domain/validate.js';
 import { VisitInput } from '../domain/visit-input.js';
 import type { MessageTarget, WebexApi } from '../domain/webex.js';
-import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
+import { ConflictError, HttpError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { HookRecord, IdempotencyReservation, Org, Store } from '../store/types.js';
 import { guestMessage, hostMessage } from '../visits/messages.js';
@@ -86,12 +85,6 @@ export const IdempotencyKey = Type.String({
   description:
     'Any unique value per visit (a UUID): a retry with the same key and body returns the same visit.',
 });
-
-export class ConflictError extends InstantConnectError {
-  constructor(message: string) {
-    super('ERR_CONFLICT', message);
-  }
-}
 
 const urlOf = (l: { shortUrl?: string; longUrl: string }) => l.shortUrl ?? l.longUrl;
 

@@ -3,8 +3,8 @@
  * anyone is told "accepted". Workers lease due jobs, so a worker that dies mid-job hands it back
  * when the lease runs out; failures retry with exponential backoff, honouring Retry-After.
  */
-import { HttpError } from '../client/errors.js';
 import { nowSeconds } from '../domain/time.js';
+import { HttpError } from '../errors.js';
 import type { JobRecord, Store } from '../store/types.js';
 
 export type JobHandler = (payload: Record<string, unknown>, job: JobRecord) => Promise<void>;

@@ -2,20 +2,19 @@
  * The OpenAPI 3.1 document of the server, generated from OPERATIONS and the TypeBox schemas they
  * name. Served at GET /openapi.json, rendered at GET /docs, and the source of the Postman export.
  */
+
 import { readFileSync } from 'node:fs';
-import { WebexErrorBody } from '../domain/schema.js';
-import { ERROR_STATUS } from '../errors.js';
-import { TRIGGER_HEADERS, TRIGGER_TOLERANCE_SECONDS } from '../hooks/signatures.js';
-import { SESSION_COOKIE, SESSION_TTL_SECONDS } from '../server/staff/sessions.js';
 import {
-  ERROR_RESPONSES,
-  type ErrorStatus,
   OPERATIONS,
   type OperationSpec,
   type ResponseSpec,
   type SecurityName,
   TAGS,
-} from './operations.js';
+} from '../contract/operations.js';
+import { SESSION_COOKIE, SESSION_TTL_SECONDS } from '../contract/schemas.js';
+import { WebexErrorBody } from '../domain/schema.js';
+import { codesOfStatus, ERROR_RESPONSES, type ErrorStatus, retriesAfter } from '../errors.js';
+import { TRIGGER_HEADERS, TRIGGER_TOLERANCE_SECONDS } from '../hooks/signatures.js';
 import { type JsonSchema, SchemaRegistry } from './schemas.js';
 
 export interface Reference {
@@ -113,9 +112,8 @@ const ERROR_WORDS: Record<ErrorStatus, string> = {
 };
 
 const codesOf = (status: number) =>
-  Object.entries(ERROR_STATUS)
-    .filter(([, s]) => s === status)
-    .map(([code]) => `\`${code}\``)
+  codesOfStatus(status)
+    .map((code) => `\`${code}\``)
     .join(', ');
 
 const trackingRef: Reference = { $ref: '#/components/headers/TrackingID' };
@@ -136,7 +134,7 @@ function errorResponses(): Record<string, Response> {
         schema: { type: 'string' },
         required: true,
       };
-    if (s === 429 || s === 503)
+    if (retriesAfter(s))
       headers['Retry-After'] = { description: 'Seconds to wait.', schema: { type: 'integer', minimum: 0 } };
     out[name] = {
       description: `${ERROR_WORDS[s]} Codes: ${codesOf(s)}.`,

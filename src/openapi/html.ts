@@ -3,7 +3,7 @@
  * parameters, bodies as field tables with examples, responses, security). No script, no CDN:
  * styles come from /assets/app.css and /assets/docs.css.
  */
-import { escapeHtml, page } from '../server/pages.js';
+import { escapeHtml, page } from '../util/pages.js';
 import {
   HTTP_METHODS,
   type MediaType,

@@ -7,14 +7,6 @@ import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
 import type { Store } from '../store/types.js';
 
-export class RateLimitedError extends InstantConnectError {
-  readonly retryAfter: number;
-  constructor(message: string, retryAfter: number) {
-    super('ERR_RATE_LIMITED', message);
-    this.retryAfter = retryAfter;
-  }
-}
-
 export interface RateDecision {
   allowed: boolean;
   count: number;

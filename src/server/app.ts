@@ -21,13 +21,14 @@ import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { DEFAULT_RATE_LIMITS, MemoryRateLimiter } from '../reliability/rate-limit.js';
 import type { Store } from '../store/types.js';
+import { notFoundPage } from '../util/pages.js';
 import type { LiveVisits } from '../visits/live.js';
 import type { VisitService } from '../visits/service.js';
 import { clientErrorResponse, envelope, sendError } from './http-errors.js';
 import { createLimits, type Limits } from './limits.js';
 import { type MetricsAccess, setupMetrics } from './metrics.js';
-import { notFoundPage } from './pages.js';
 import { brokerRoutes } from './routes/broker.js';
+import { requireContracts } from './routes/contract.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes } from './routes/hooks.js';
@@ -138,6 +139,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     return parseJson(request, body as string, done);
   });
 
+  requireContracts(app);
   // Every route's methods, so a known path with another method answers 405 with Allow.
   const methodsByUrl = new Map<string, Set<string>>();
   const registered: RegisteredRoute[] = [];

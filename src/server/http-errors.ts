@@ -6,7 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebexErrorBody } from '../domain/schema.js';
-import { ERROR_STATUS, type ErrorCode, InstantConnectError, ValidationError } from '../errors.js';
+import {
+  codeOfStatus,
+  ERRORS,
+  type ErrorCode,
+  InstantConnectError,
+  messageOf,
+  ValidationError,
+} from '../errors.js';
 
 export function envelope(
   request: FastifyRequest,
@@ -17,19 +24,6 @@ export function envelope(
   return { message, errors: errors ?? [{ description: message }], trackingId: String(request.id), code };
 }
 
-/** Codes of the 4xx statuses fastify and its plugins (static files, forms, cookies) answer with. */
-const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
-  400: 'ERR_VALIDATION',
-  401: 'ERR_UNAUTHORIZED',
-  403: 'ERR_FORBIDDEN',
-  404: 'ERR_NOT_FOUND',
-  405: 'ERR_METHOD_NOT_ALLOWED',
-  408: 'ERR_TIMEOUT',
-  413: 'ERR_BODY_TOO_LARGE',
-  415: 'ERR_UNSUPPORTED_MEDIA_TYPE',
-  429: 'ERR_RATE_LIMITED',
-};
-
 /** The envelope of a 4xx fastify's HTTP parser answers before any route (a URL or headers too large). */
 export function clientErrorResponse(status: number): string {
   const trackingId = `IC_${randomUUID()}`;
@@ -38,7 +32,7 @@ export function clientErrorResponse(status: number): string {
     message,
     errors: [{ description: message }],
     trackingId,
-    code: CODE_OF_STATUS[status] ?? 'ERR_VALIDATION',
+    code: codeOfStatus(status),
   });
   return [
     `HTTP/1.1 ${status} ${message}`,
@@ -78,7 +72,7 @@ function fromFastify(error: FastifyError): { status?: number; code: ErrorCode; m
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return {
       status,
-      code: CODE_OF_STATUS[status] ?? 'ERR_VALIDATION',
+      code: codeOfStatus(status),
       message: STATUS_CODES[status] ?? 'The request cannot be served',
     };
   }
@@ -87,24 +81,22 @@ function fromFastify(error: FastifyError): { status?: number; code: ErrorCode; m
 
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof InstantConnectError) {
-    const status = ERROR_STATUS[error.code];
+    const { status, retry } = ERRORS[error.code];
     if (status >= 500) request.log.warn({ code: error.code }, error.message);
-    const retryAfter = (error as { retryAfter?: unknown }).retryAfter;
-    if (typeof retryAfter === 'number' && (status === 429 || status === 503))
-      reply.header('retry-after', retryAfter);
+    if (retry === 'after' && error.retryAfter !== undefined) reply.header('retry-after', error.retryAfter);
     if (error.code === 'ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="instant-connect"');
     const errors =
       error instanceof ValidationError
         ? error.issues.map((i) => ({ description: i.message, path: i.path, rule: i.rule }))
         : undefined;
-    const message = error instanceof ValidationError ? 'The request is not valid' : error.message;
+    const message = error instanceof ValidationError ? messageOf('ERR_VALIDATION') : error.message;
     return reply.status(status).send(envelope(request, error.code, message, errors));
   }
   const mapped = fromFastify(error as FastifyError);
   if (mapped)
     return reply
-      .status(mapped.status ?? ERROR_STATUS[mapped.code])
+      .status(mapped.status ?? ERRORS[mapped.code].status)
       .send(envelope(request, mapped.code, mapped.message));
   request.log.error({ err: error }, 'unhandled error');
-  return reply.status(500).send(envelope(request, 'ERR_INTERNAL', 'Something went wrong on our side'));
+  return reply.status(500).send(envelope(request, 'ERR_INTERNAL', messageOf('ERR_INTERNAL')));
 }

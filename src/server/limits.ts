@@ -2,12 +2,13 @@
  * Rate limits as the routes apply them: issuing per API key and per client address, public
  * pages and the space API per address, and each address's budget of failed token openings.
  */
+
 import type { FastifyRequest } from 'fastify';
 import type { OpenBudget } from '../broker/service.js';
+import { RateLimitedError } from '../errors.js';
 import {
   DEFAULT_BOT_VISITS_PER_PERSON,
   DEFAULT_RATE_LIMITS,
-  RateLimitedError,
   type RateLimiter,
   type RateLimits,
   type RateReservation,

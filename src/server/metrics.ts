@@ -9,10 +9,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerService } from '../broker/service.js';
 import type { WorkLimiter } from '../crypto/limiter.js';
-import { InstantConnectError, UnauthorizedError } from '../errors.js';
+import { InstantConnectError, RateLimitedError, UnauthorizedError } from '../errors.js';
 import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
-import { MemoryRateLimiter, RateLimitedError } from '../reliability/rate-limit.js';
+import { MemoryRateLimiter } from '../reliability/rate-limit.js';
 import { sendError } from './http-errors.js';
 import type { Limits } from './limits.js';
 

@@ -11,7 +11,7 @@
  * an error message.
  */
 import pg from 'pg';
-import { InstantConnectError } from '../errors.js';
+import { DatabaseUnavailableError, InstantConnectError } from '../errors.js';
 import {
   apiKeyFrom,
   eventFrom,
@@ -240,15 +240,6 @@ const parseInt8 = (value: string) => Number(value);
 /** SQLSTATE classes and codes that mean "the database cannot be reached right now". */
 const UNAVAILABLE = /^(08|53|57P0[1-3])/;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-
-/** The database cannot be reached: 503 ERR_OVERLOADED, with a `Retry-After` hint for clients. */
-export class DatabaseUnavailableError extends InstantConnectError {
-  /** Seconds after which a retry may be served (a restarting database is usually back by then). */
-  readonly retryAfter = 2;
-  constructor(cause: unknown) {
-    super('ERR_OVERLOADED', 'The database is unavailable; try again shortly', { cause });
-  }
-}
 
 /**
  * Errors as the rest of the service understands them: an unreachable database is a 503 (retry

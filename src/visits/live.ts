@@ -19,14 +19,21 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { EventEmitter } from 'node:events';
 import Type from 'typebox';
 import type { Keyring } from '../broker/keyring.js';
-import { OverloadedError } from '../crypto/limiter.js';
 import type { Role } from '../domain/constants.js';
 import { RoleField } from '../domain/links.js';
 import { SipUri, Subject } from '../domain/schema.js';
 import { nowSeconds } from '../domain/time.js';
 import { VISIT_STATES, visitState } from '../domain/visit-state.js';
-import { CancelledError, EndedError, InstantConnectError, NotFoundError } from '../errors.js';
-import { MemoryRateLimiter, RateLimitedError, type RateLimiter } from '../reliability/rate-limit.js';
+import {
+  CancelledError,
+  EndedError,
+  InstantConnectError,
+  NotFoundError,
+  OverloadedError,
+  RateLimitedError,
+  TicketError,
+} from '../errors.js';
+import { MemoryRateLimiter, type RateLimiter } from '../reliability/rate-limit.js';
 import type { EventRecord, Store, VisitRecord } from '../store/types.js';
 
 export interface LiveMessage {
@@ -94,12 +101,6 @@ export interface Ticket {
    * opened with one link is one participant. Tickets of older versions carry a random one per page.
    */
   participant: string;
-}
-
-export class TicketError extends InstantConnectError {
-  constructor() {
-    super('ERR_FORBIDDEN', 'This visit page has expired or is not valid: open your link again');
-  }
 }
 
 export const DeviceStatusSchema = Type.Object(

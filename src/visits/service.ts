@@ -19,15 +19,9 @@ import {
   VISIT_FIELD_NAMES,
 } from '../domain/visit-input.js';
 import { VISIT_STATES, visitState } from '../domain/visit-state.js';
-import { InstantConnectError, NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError, ValidationError, VisitConflictError } from '../errors.js';
 import type { EventRecord, Org, Store, VisitLinkRecord, VisitQuery, VisitRecord } from '../store/types.js';
 import type { LinkSource } from './link-source.js';
-
-export class VisitConflictError extends InstantConnectError {
-  constructor(message: string) {
-    super('ERR_CONFLICT', message);
-  }
-}
 
 const IsoInstant = (description: string) => Type.String({ format: 'date-time', description });
 

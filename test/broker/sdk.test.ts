@@ -2,10 +2,11 @@
  * The SDK against the project's own broker, both real, over HTTP on 127.0.0.1: batching past
  * 25 links, short URLs that resolve to the SDK's long URLs, and one space for one subject.
  */
+
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { HttpError } from '../../src/client/errors.js';
 import { InstantConnect } from '../../src/client/instant-connect.js';
+import { HttpError } from '../../src/errors.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { call, headerOf } from './helpers.js';
 

@@ -1,8 +1,10 @@
 /** A page ticket signed with a broker key rotated in by another instance is still accepted. */
+
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Keyring } from '../../src/broker/keyring.js';
-import { LiveVisits, TicketError } from '../../src/visits/live.js';
+import { TicketError } from '../../src/errors.js';
+import { LiveVisits } from '../../src/visits/live.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;

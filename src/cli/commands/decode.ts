@@ -80,7 +80,7 @@ export async function run(link: string, flags: DecodeFlags, io: CliIo): Promise<
       if (typeof header['p2s'] === 'string')
         report.saltLength = Buffer.from(header['p2s'], 'base64url').length;
       if (ctx) {
-        const { TokenError } = await import('../../crypto/tokens.js');
+        const { TokenError } = await import('../../errors.js');
         try {
           // Whatever the visit's state: a cancelled or ended visit's link is still shown.
           const inspected = await ctx.broker.inspect(cipher);

@@ -62,7 +62,7 @@ async function checkToken(token: string | undefined, broker: string, apiUrl: str
           fix: 'put WEBEX_TOKEN in .env or the environment, or pass --token-file FILE',
         };
   }
-  const { HttpError } = await import('../../client/errors.js');
+  const { HttpError } = await import('../../errors.js');
   try {
     const me = (
       await (
@@ -116,7 +116,7 @@ async function checkBroker(token: string | undefined, broker: string): Promise<C
     numHost: 1,
     numGuest: 1,
   };
-  const { HttpError } = await import('../../client/errors.js');
+  const { HttpError } = await import('../../errors.js');
   try {
     const answer = await (await httpClient(token)).request<{ host?: unknown[]; guest?: unknown[] }>(
       'POST',

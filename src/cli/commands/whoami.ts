@@ -40,7 +40,7 @@ export async function run(flags: WhoamiFlags, io: CliIo): Promise<void> {
     throw new CliError('no token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE', 2);
   const base = webexApiBase(flags, io.env);
   const { HttpClient } = await import('../../client/http.js');
-  const { HttpError } = await import('../../client/errors.js');
+  const { HttpError } = await import('../../errors.js');
   const http = new HttpClient(token, {
     userAgent: 'instant-connect-cli',
     retry: { retries: 2 },

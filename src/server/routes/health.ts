@@ -1,14 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import Type from 'typebox';
+import type Type from 'typebox';
+import type { HealthSchema, ReadySchema, UnavailableSchema } from '../../contract/schemas.js';
 import type { Store } from '../../store/types.js';
-
-export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { $id: 'Health' });
-const StoreKind = Type.Enum(['sqlite', 'postgres'], { description: 'The database this instance uses.' });
-export const ReadySchema = Type.Object({ status: Type.Literal('ready'), store: StoreKind }, { $id: 'Ready' });
-export const UnavailableSchema = Type.Object(
-  { status: Type.Literal('unavailable'), store: StoreKind },
-  { $id: 'Unavailable' },
-);
 
 /** `/healthz`: the process answers. `/readyz`: the database answers too. */
 export async function healthRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {

@@ -1,24 +1,20 @@
 /** Short links, the long-link pages and the space API of the project's own broker. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import Type from 'typebox';
 import type { BrokerService } from '../../broker/service.js';
-import { OverloadedError } from '../../crypto/limiter.js';
-import { TokenError } from '../../crypto/tokens.js';
 import { isoSeconds } from '../../domain/time.js';
-import { CancelledError, NotFoundError, ValidationError } from '../../errors.js';
-import { RateLimitedError } from '../../reliability/rate-limit.js';
+import {
+  CancelledError,
+  NotFoundError,
+  OverloadedError,
+  RateLimitedError,
+  TokenError,
+  ValidationError,
+} from '../../errors.js';
+import { escapeHtml, notFoundPage, page } from '../../util/pages.js';
 import type { LiveVisits } from '../../visits/live.js';
 import { sendError } from '../http-errors.js';
 import type { Limits } from '../limits.js';
-import { escapeHtml, notFoundPage, page } from '../pages.js';
 import { notYetPage, visitPage } from '../views/visit.js';
-
-/** The query of a link page and of the space API: the cipher, as Cisco's links carry it. */
-export const LinkQuery = Type.Object({
-  data: Type.String({ minLength: 1, description: "The link's cipher (its whole secret: never log it)." }),
-  int: Type.Optional(Type.Literal('jose', { description: 'The integration type; only `jose`.' })),
-  v: Type.Optional(Type.String({ description: "Ignored (Cisco's links carry `v=1`)." })),
-});
 
 const wantsHtml = (request: FastifyRequest) => /text\/html/.test(request.headers.accept ?? '');
 

@@ -1,40 +1,12 @@
 /** The visits API: create, list, read, cancel, add links, and the event log. Bearer API key. */
+
 import type { FastifyInstance } from 'fastify';
-import Type from 'typebox';
 import type { ApiKeyService } from '../../broker/api-keys.js';
+import { VisitListQuery } from '../../contract/schemas.js';
 import { VISIT_STATES, type VisitState } from '../../domain/visit-state.js';
 import { type Issue, ValidationError } from '../../errors.js';
 import type { VisitService } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
-
-const When = (description: string) =>
-  Type.String({
-    minLength: 1,
-    maxLength: 64,
-    'x-rule': 'now, +2h, 14:30, 2026-11-28 14:30 (in timeZone), ISO-8601 or epoch seconds',
-    description,
-  });
-
-/** The filters of GET /api/visits (query strings: whole numbers are read from their digits). */
-export const VisitListQuery = Type.Object(
-  {
-    limit: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Visits per page.' }),
-    ),
-    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
-    from: Type.Optional(When('Visits whose window ends after this instant (the forms `start` takes).')),
-    to: Type.Optional(When('Visits whose window starts before this instant (the forms `end` takes).')),
-    timeZone: Type.Optional(
-      Type.String({
-        maxLength: 64,
-        description: 'Zone of local times in `from` and `to` (default the server’s).',
-      }),
-    ),
-    state: Type.Optional(Type.Enum([...VISIT_STATES])),
-    q: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive search in the subject.' })),
-  },
-  { additionalProperties: false },
-);
 
 type Bounds = { minimum: number; maximum: number; default?: number };
 

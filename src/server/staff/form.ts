@@ -1,10 +1,3 @@
-/**
- * The "New visit" form: what the browser posts, turned into the visit input of the API (so the
- * rules are the API's), and the API's issues turned back into messages next to the fields.
- */
-
-import Type from 'typebox';
-import { VERTICALS } from '../../domain/constants.js';
 import { localDateTime } from '../../domain/local-time.js';
 import type { Issue } from '../../errors.js';
 
@@ -20,37 +13,6 @@ export const FIELDS = [
   'hostLogin',
 ] as const;
 export type FieldName = (typeof FIELDS)[number];
-
-const Text = (description: string) => Type.String({ description });
-/** Every form but sign-in carries the session's CSRF token. */
-const Csrf = Text("The session's CSRF token, from the page's hidden `_csrf` field.");
-
-/** POST /session (urlencoded): sign in with an API key. */
-export const SignInForm = Type.Object({ key: Text('An API key (`ick_…`).') }, { $id: 'SignInForm' });
-/** POST /session/end and POST /visits/{id}/cancel (urlencoded). */
-export const CsrfForm = Type.Object({ _csrf: Csrf }, { $id: 'CsrfForm' });
-/**
- * POST /visits (urlencoded): the "New visit" form. Every field is text as typed; `toVisitInput`
- * turns it into the API's VisitInput, so the API's rules apply.
- */
-export const VisitForm = Type.Object(
-  {
-    _csrf: Csrf,
-    subject: Type.Optional(Text('Empty: a unique subject is made.')),
-    start: Type.Optional(Text('`YYYY-MM-DDTHH:MM` in `timeZone`, or any start the API reads.')),
-    duration: Type.Optional(Text('Minutes, or a duration such as 1h30m.')),
-    hosts: Type.Optional(Text('Host links.')),
-    guests: Type.Optional(Text('Guest links.')),
-    devices: Type.Optional(Text('SIP URIs of room devices, one a line.')),
-    shortUrls: Type.Optional(Text('Present (a checked box): short links.')),
-    vertical: Type.Optional(Type.Enum([...VERTICALS])),
-    hostLogin: Type.Optional(Text('Present (a checked box): host links ask for a Webex login.')),
-    timeZone: Type.Optional(
-      Text("The browser's IANA time zone (filled in by the page's script); empty: UTC."),
-    ),
-  },
-  { $id: 'VisitForm' },
-);
 
 /** What the form shows: the posted text, kept as typed. */
 export interface VisitFormValues {

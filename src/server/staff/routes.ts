@@ -6,16 +6,23 @@
  * The form body parser and the cookie plugin live in this plugin's scope only: the JSON API
  * routes neither parse forms nor read cookies.
  */
+
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
-import Type from 'typebox';
 import type { ApiKeyService } from '../../broker/api-keys.js';
+import { SESSION_COOKIE, TABS } from '../../contract/schemas.js';
 import type { Link } from '../../domain/links.js';
-import { InstantConnectError, NotFoundError, UnauthorizedError, ValidationError } from '../../errors.js';
+import {
+  InstantConnectError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+  VisitConflictError,
+} from '../../errors.js';
 import type { Store } from '../../store/types.js';
-import { VisitConflictError, type VisitService, type VisitView } from '../../visits/service.js';
+import type { VisitService, VisitView } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
 import {
   defaultValues,
@@ -25,7 +32,7 @@ import {
   toVisitInput,
   type VisitFormValues,
 } from './form.js';
-import { csrfMatches, SESSION_COOKIE, type StaffSession, StaffSessions } from './sessions.js';
+import { csrfMatches, type StaffSession, StaffSessions } from './sessions.js';
 import {
   CANCELLABLE,
   cancelPage,
@@ -35,7 +42,6 @@ import {
   messagePage,
   signInPage,
   TAB_STATES,
-  TABS,
   type Tab,
   visitPage,
 } from './views.js';
@@ -54,10 +60,6 @@ export interface StaffRoutesOptions {
 
 export const PAGE_SIZE = 20;
 /** GET /visits: which tab and page (anything else shows the first page of upcoming visits). */
-export const StaffListQuery = Type.Object({
-  tab: Type.Optional(Type.Enum([...TABS], { default: 'upcoming' })),
-  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999, default: 1 })),
-});
 /** QR codes on one visit's page (a few KiB each). */
 export const QR_LIMIT = 25;
 
@@ -302,8 +304,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
     } catch (err) {
       if (err instanceof ValidationError) return dashboard(reply, 400, session, values, err);
       if (err instanceof InstantConnectError) {
-        const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
-        if (typeof retryAfter === 'number') reply.header('retry-after', retryAfter);
+        if (err.retryAfter !== undefined) reply.header('retry-after', err.retryAfter);
         return dashboard(
           reply,
           err.httpStatus,

@@ -3,13 +3,12 @@
  * that value is stored (a stolen database opens no session), with a random CSRF token and an
  * expiry of 8 hours. A session whose key has been revoked since ends too.
  */
+
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyService } from '../../broker/api-keys.js';
+import { SESSION_TTL_SECONDS } from '../../contract/schemas.js';
 import { nowSeconds } from '../../domain/time.js';
 import type { Org, Store } from '../../store/types.js';
-
-export const SESSION_COOKIE = 'ic_session';
-export const SESSION_TTL_SECONDS = 8 * 60 * 60;
 
 export interface StaffSession {
   org: Org;

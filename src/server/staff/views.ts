@@ -2,14 +2,14 @@
  * The staff pages, rendered on the server. Everything works with plain forms; /assets/staff.js
  * adds copy buttons, the browser's time zone and local times. No inline script or style (CSP).
  */
+import { TABS } from '../../contract/schemas.js';
 import { UNFINISHED, type VisitState } from '../../domain/visit-state.js';
 import type { EventRecord } from '../../store/types.js';
+import { escapeHtml as h, page } from '../../util/pages.js';
 import type { VisitView } from '../../visits/service.js';
-import { escapeHtml as h, page } from '../pages.js';
 import type { FieldName, FormErrors, VisitFormValues } from './form.js';
 import type { StaffSession } from './sessions.js';
 
-export const TABS = ['upcoming', 'live', 'past', 'cancelled'] as const;
 export type Tab = (typeof TABS)[number];
 export const TAB_STATES: Record<Tab, VisitState[]> = {
   upcoming: ['scheduled', 'open'],

@@ -4,8 +4,8 @@
  * the live stream and switches sections. No token and no secret reaches the HTML: only a ticket.
  */
 import { isoSeconds } from '../../domain/time.js';
+import { escapeHtml, page } from '../../util/pages.js';
 import type { LiveStatus } from '../../visits/live.js';
-import { escapeHtml, page } from '../pages.js';
 
 const time = (s: number) => `<time data-local datetime="${isoSeconds(s)}">${isoSeconds(s)}</time>`;
 

@@ -4,18 +4,15 @@
  * copied); this file only says which route uses which, with the words a reader needs.
  * test/openapi checks that this list and the routes the app registers are the same set.
  */
+
 import { WebexDeliverySchema, WebhookReceiptSchema } from '../bot/bot.js';
 import { JoseEncryptWireBody } from '../broker/coerce.js';
 import { SpaceInfoSchema } from '../broker/service.js';
 import { AUDIENCE, VERTICALS } from '../domain/constants.js';
 import { V1Response, V2Response } from '../domain/schema.js';
 import { AddLinksInput, VisitInput } from '../domain/visit-input.js';
+import type { ErrorName } from '../errors.js';
 import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trigger.js';
-import { HealthSchema, ReadySchema, UnavailableSchema } from '../server/routes/health.js';
-import { LinkQuery } from '../server/routes/links.js';
-import { VisitListQuery } from '../server/routes/visits.js';
-import { CsrfForm, SignInForm, VisitForm } from '../server/staff/form.js';
-import { StaffListQuery } from '../server/staff/routes.js';
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
@@ -24,6 +21,17 @@ import {
   VisitListSchema,
   VisitViewSchema,
 } from '../visits/service.js';
+import {
+  CsrfForm,
+  HealthSchema,
+  LinkQuery,
+  ReadySchema,
+  SignInForm,
+  StaffListQuery,
+  UnavailableSchema,
+  VisitForm,
+  VisitListQuery,
+} from './schemas.js';
 
 export type SecurityName =
   | 'apiKey'
@@ -32,25 +40,6 @@ export type SecurityName =
   | 'hookSignature'
   | 'sparkSignature'
   | 'staffSession';
-
-/** Statuses answered with the error envelope, each a component response. */
-export const ERROR_RESPONSES = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  409: 'Conflict',
-  410: 'Gone',
-  413: 'PayloadTooLarge',
-  415: 'UnsupportedMediaType',
-  429: 'TooManyRequests',
-  502: 'BadGateway',
-  503: 'ServiceUnavailable',
-  504: 'GatewayTimeout',
-} as const;
-export type ErrorStatus = keyof typeof ERROR_RESPONSES;
-export type ErrorName = (typeof ERROR_RESPONSES)[ErrorStatus];
 
 export interface ParameterSpec {
   name: string;
