@@ -14,6 +14,7 @@ import pg from 'pg';
 import { DatabaseUnavailableError, InstantConnectError } from '../errors.js';
 import {
   apiKeyFrom,
+  brokerKeyFrom,
   eventFrom,
   hookFrom,
   idempotencyOf,
@@ -23,11 +24,17 @@ import {
   purgeCounts,
   type Row,
   STATUS_COLUMN,
+  sessionFrom,
   shortLinkFrom,
   spaceFrom,
   visitFrom,
   visitLinkFrom,
 } from './rows.js';
+import { migrations } from './schema.js';
+import { compile, numbered, POSTGRES, pruneSql, type StatementName, transitionSql } from './sql.js';
+
+export { numbered };
+
 import type {
   ApiKeyRecord,
   EventRecord,
@@ -46,193 +53,36 @@ import type {
   VisitQuery,
   VisitRecord,
 } from './types.js';
-import { PURGE_COUNT_SQL, PURGEABLE_SQL, visitOrder, visitWhere } from './visit-sql.js';
+import { visitOrder, visitWhere } from './visit-sql.js';
 
-/**
- * Versioned migrations, version for version the same tables as the SQLite store's (epoch seconds
- * are BIGINT, flags BOOLEAN, JSON is TEXT as written by JSON.stringify). Never edited once
- * released, only added to.
- */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE orgs (
-     id TEXT COLLATE "C" PRIMARY KEY,
-     name TEXT NOT NULL,
-     created_at BIGINT NOT NULL
-   );
-   CREATE TABLE api_keys (
-     id TEXT COLLATE "C" PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     name TEXT NOT NULL,
-     prefix TEXT NOT NULL,
-     hash TEXT NOT NULL UNIQUE,
-     created_at BIGINT NOT NULL,
-     last_used_at BIGINT,
-     revoked_at BIGINT
-   );
-   CREATE TABLE broker_keys (
-     kid TEXT COLLATE "C" PRIMARY KEY,
-     material TEXT NOT NULL,
-     created_at BIGINT NOT NULL,
-     active BOOLEAN NOT NULL
-   );
-   CREATE TABLE short_links (
-     code TEXT COLLATE "C" PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     cipher TEXT NOT NULL,
-     role TEXT NOT NULL,
-     vertical TEXT NOT NULL,
-     host_login BOOLEAN NOT NULL,
-     subject TEXT NOT NULL,
-     expires_at BIGINT NOT NULL,
-     created_at BIGINT NOT NULL
-   );
-   CREATE TABLE spaces (
-     seq BIGSERIAL PRIMARY KEY,
-     id TEXT NOT NULL UNIQUE,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     subject TEXT NOT NULL,
-     created_at BIGINT NOT NULL,
-     UNIQUE (org_id, subject)
-   );`,
-  `CREATE TABLE visits (
-     id TEXT COLLATE "C" PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     subject TEXT NOT NULL,
-     status TEXT NOT NULL,
-     not_before BIGINT,
-     expires_at BIGINT NOT NULL,
-     vertical TEXT NOT NULL,
-     host_login BOOLEAN NOT NULL,
-     short_urls BOOLEAN NOT NULL,
-     devices TEXT NOT NULL,
-     source TEXT NOT NULL,
-     created_by TEXT NOT NULL,
-     created_at BIGINT NOT NULL,
-     started_at BIGINT,
-     ended_at BIGINT,
-     cancelled_at BIGINT,
-     hosts INTEGER NOT NULL,
-     guests INTEGER NOT NULL
-   );
-   CREATE INDEX visits_org_subject ON visits (org_id, subject);
-   CREATE INDEX visits_org_window ON visits (org_id, expires_at);
-   CREATE TABLE visit_links (
-     visit_id TEXT NOT NULL REFERENCES visits(id),
-     role TEXT NOT NULL,
-     idx INTEGER NOT NULL,
-     cipher TEXT NOT NULL,
-     short TEXT,
-     short_url TEXT,
-     long_url TEXT NOT NULL,
-     forced_login_url TEXT,
-     jti TEXT UNIQUE,
-     PRIMARY KEY (visit_id, role, idx)
-   );
-   CREATE TABLE events (
-     id BIGSERIAL PRIMARY KEY,
-     org_id TEXT NOT NULL,
-     visit_id TEXT,
-     at BIGINT NOT NULL,
-     actor TEXT NOT NULL,
-     type TEXT NOT NULL,
-     data TEXT NOT NULL
-   );
-   CREATE INDEX events_visit ON events (visit_id, id);
-   CREATE TABLE sessions (
-     hash TEXT PRIMARY KEY,
-     org_id TEXT NOT NULL,
-     api_key_id TEXT NOT NULL,
-     csrf TEXT NOT NULL,
-     created_at BIGINT NOT NULL,
-     expires_at BIGINT NOT NULL
-   );`,
-  `CREATE TABLE hooks (
-     id TEXT COLLATE "C" PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     name TEXT NOT NULL,
-     secret TEXT NOT NULL,
-     created_at BIGINT NOT NULL,
-     revoked_at BIGINT
-   );
-   CREATE TABLE idempotency_keys (
-     org_id TEXT NOT NULL,
-     key TEXT NOT NULL,
-     request_hash TEXT NOT NULL,
-     visit_id TEXT,
-     created_at BIGINT NOT NULL,
-     PRIMARY KEY (org_id, key)
-   );
-   CREATE TABLE deliveries (
-     key TEXT PRIMARY KEY,
-     at BIGINT NOT NULL
-   );
-   CREATE INDEX deliveries_at ON deliveries (at);
-   CREATE TABLE jobs (
-     id BIGSERIAL PRIMARY KEY,
-     type TEXT NOT NULL,
-     payload TEXT NOT NULL,
-     status TEXT NOT NULL,
-     attempts INTEGER NOT NULL DEFAULT 0,
-     max_attempts INTEGER NOT NULL,
-     run_at BIGINT NOT NULL,
-     last_error TEXT,
-     created_at BIGINT NOT NULL,
-     updated_at BIGINT NOT NULL
-   );
-   CREATE INDEX jobs_due ON jobs (status, run_at);
-   CREATE TABLE settings (
-     key TEXT PRIMARY KEY,
-     value TEXT NOT NULL
-   );`,
-  `CREATE TABLE counters (
-     key TEXT PRIMARY KEY,
-     value BIGINT NOT NULL,
-     expires_at BIGINT NOT NULL
-   );
-   CREATE INDEX counters_expiry ON counters (expires_at);
-   CREATE INDEX visit_links_cipher ON visit_links USING hash (cipher);`,
-  // Broker keys retire: keys replaced before this version retire once every link recorded so far
-  // has expired.
-  `ALTER TABLE broker_keys ADD COLUMN retires_at BIGINT;
-   UPDATE broker_keys SET retires_at = GREATEST(
-     (SELECT MAX(expires_at) FROM visits),
-     (SELECT MAX(expires_at) FROM short_links),
-     EXTRACT(EPOCH FROM now())::bigint + 1200
-   ) WHERE NOT active;`,
-  // The pruning job finds expired rows by these.
-  `CREATE INDEX short_links_expiry ON short_links (expires_at);
-   CREATE INDEX sessions_expiry ON sessions (expires_at);`,
-  // As SQLite's: Idempotency-Key leases, completion and expiry; a hook's previous secret.
-  `ALTER TABLE idempotency_keys ADD COLUMN lease_owner TEXT;
-   ALTER TABLE idempotency_keys ADD COLUMN lease_until BIGINT;
-   ALTER TABLE idempotency_keys ADD COLUMN completed_at BIGINT;
-   UPDATE idempotency_keys SET completed_at = created_at WHERE visit_id IS NOT NULL;
-   CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
-   ALTER TABLE hooks ADD COLUMN previous_secret TEXT;
-   ALTER TABLE hooks ADD COLUMN previous_secret_until BIGINT;`,
-  // purge finds the Idempotency-Keys of the visits it removes by this.
-  `CREATE INDEX idempotency_keys_visit ON idempotency_keys (visit_id);`,
-];
+/** Versioned migrations, generated from the one schema (store/schema.ts): one SQL text per version. */
+const MIGRATIONS: string[] = migrations('postgres').map((statements) => statements.join(';\n'));
 
 /** The advisory lock held while migrating (any constant; the same in every instance). */
 const MIGRATION_LOCK = 7_212_632_001;
 
-/**
- * `?` placeholders (as visit-sql.ts writes them) numbered `$n` for PostgreSQL, from `$start`;
- * a `?` inside a quoted literal is left alone.
- */
-export function numbered(sql: string, start = 1): string {
-  let n = start;
-  let quoted = false;
-  let out = '';
-  for (const c of sql) {
-    if (c === "'") quoted = !quoted;
-    out += c === '?' && !quoted ? `$${n++}` : c;
-  }
-  return out;
-}
-
 type Queryable = Pick<pg.PoolClient, 'query'>;
+
+const SQL = compile(POSTGRES);
+
+/**
+ * Statements prepared once per connection under a name (pg's `name`): those whose result has a
+ * fixed shape. A `SELECT *` or `RETURNING *` stays unnamed: a prepared one fails ("cached plan
+ * must not change result type") once another instance's migration adds a column.
+ */
+const NAMED = new Set(
+  (Object.keys(SQL) as StatementName[]).filter(
+    (name) => !/(SELECT|RETURNING|[a-z]\.)\s*\*/i.test(SQL[name].replace(/COUNT\(\*\)/gi, '')),
+  ),
+);
+
+/** A shared statement on a pool or a transaction's client. */
+function run(c: Queryable, name: StatementName, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
+  const text = SQL[name];
+  return c.query<Row>(
+    NAMED.has(name) ? { name: `ic_${name}`, text, values: params } : { text, values: params },
+  );
+}
 
 /** BIGINT arrives as a string; every stored value is a safe integer (epoch seconds, ids, counts). */
 const parseInt8 = (value: string) => Number(value);
@@ -300,16 +150,28 @@ export class PostgresStore implements Store {
     this.pool.on('error', () => {});
   }
 
-  async #query(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
+  /** Any SQL text, as a named prepared statement when `name` is given. */
+  async #text(sql: string, params: unknown[] = [], name?: string): Promise<pg.QueryResult<Row>> {
     try {
-      return await this.pool.query<Row>(sql, params);
+      return await this.pool.query<Row>(
+        name ? { name, text: sql, values: params } : { text: sql, values: params },
+      );
     } catch (err) {
       throw translate(err);
     }
   }
 
-  async #one(sql: string, params: unknown[] = []): Promise<Row | undefined> {
-    return (await this.#query(sql, params)).rows[0];
+  /** A shared statement (store/sql.ts), compiled for PostgreSQL. */
+  async #query(name: StatementName, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
+    try {
+      return await run(this.pool, name, params);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async #one(name: StatementName, params: unknown[] = []): Promise<Row | undefined> {
+    return (await this.#query(name, params)).rows[0];
   }
 
   /** Runs `fn` in one transaction: committed when it returns, rolled back when it throws. */
@@ -365,14 +227,14 @@ export class PostgresStore implements Store {
   }
 
   async schemaStatus(): Promise<{ applied: number; latest: number }> {
-    const { rows } = await this.#query(
+    const { rows } = await this.#text(
       "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(version), 0) FROM schema_migrations) END AS v",
     );
     return { applied: Number(rows[0]?.['v'] ?? 0), latest: MIGRATIONS.length };
   }
 
   async ping(): Promise<void> {
-    await this.#query('SELECT 1');
+    await this.#text('SELECT 1');
   }
 
   async close(): Promise<void> {
@@ -382,12 +244,12 @@ export class PostgresStore implements Store {
   }
 
   async getOrg(id: string): Promise<Org | undefined> {
-    const r = await this.#one('SELECT * FROM orgs WHERE id = $1', [id]);
+    const r = await this.#one('getOrg', [id]);
     return r && orgFrom(r);
   }
 
   async getDefaultOrg(): Promise<Org | undefined> {
-    const r = await this.#one('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1');
+    const r = await this.#one('getDefaultOrg');
     return r && orgFrom(r);
   }
 
@@ -397,98 +259,63 @@ export class PostgresStore implements Store {
     return this.#tx(async (c) => {
       // Instances starting at once on an empty database: the second waits here, then finds the first's.
       await c.query('LOCK TABLE orgs IN SHARE ROW EXCLUSIVE MODE');
-      const found = (await c.query<Row>('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1')).rows[0];
+      const found = (await run(c, 'getDefaultOrg')).rows[0];
       if (found) return { org: orgFrom(found), created: false };
       const org = make();
-      await c.query('INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)', [
-        org.id,
-        org.name,
-        org.createdAt,
-      ]);
+      await run(c, 'insertOrg', [org.id, org.name, org.createdAt]);
       return { org, created: true };
     });
   }
 
   async createOrg(org: Org): Promise<void> {
-    await this.#query('INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)', [
-      org.id,
-      org.name,
-      org.createdAt,
-    ]);
+    await this.#query('insertOrg', [org.id, org.name, org.createdAt]);
   }
 
   async createApiKey(k: ApiKeyRecord): Promise<void> {
-    await this.#query(
-      `INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, last_used_at, revoked_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [k.id, k.orgId, k.name, k.prefix, k.hash, k.createdAt, k.lastUsedAt ?? null, k.revokedAt ?? null],
-    );
+    await this.#query('insertApiKey', [
+      k.id,
+      k.orgId,
+      k.name,
+      k.prefix,
+      k.hash,
+      k.createdAt,
+      k.lastUsedAt ?? null,
+      k.revokedAt ?? null,
+    ]);
   }
 
   async listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
-    const { rows } = await this.#query('SELECT * FROM api_keys WHERE org_id = $1 ORDER BY created_at, id', [
-      orgId,
-    ]);
-    return rows.map(apiKeyFrom);
+    return (await this.#query('listApiKeys', [orgId])).rows.map(apiKeyFrom);
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
-    const r = await this.#one('SELECT * FROM api_keys WHERE hash = $1', [hash]);
+    const r = await this.#one('findApiKeyByHash', [hash]);
     return r && apiKeyFrom(r);
   }
 
   async touchApiKey(id: string, at: number, coarseSeconds = 60): Promise<void> {
-    await this.#query(
-      'UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)',
-      [at, id, at - coarseSeconds],
-    );
+    await this.#query('touchApiKey', [at, id, at - coarseSeconds]);
   }
 
   async revokeApiKey(orgId: string, id: string, at: number): Promise<boolean> {
-    const result = await this.#query(
-      'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND revoked_at IS NULL',
-      [at, id, orgId],
-    );
-    return result.rowCount === 1;
+    return (await this.#query('revokeApiKey', [at, id, orgId])).rowCount === 1;
   }
 
   async listBrokerKeys(): Promise<StoredBrokerKey[]> {
-    const { rows } = await this.#query(
-      'SELECT * FROM broker_keys ORDER BY active DESC, created_at DESC, kid',
-    );
-    return rows.map((r) => ({
-      kid: String(r['kid']),
-      material: String(r['material']),
-      createdAt: num(r['created_at']),
-      active: r['active'] === true,
-      ...(r['retires_at'] !== null && r['retires_at'] !== undefined
-        ? { retiresAt: num(r['retires_at']) }
-        : {}),
-    }));
+    return (await this.#query('listBrokerKeys')).rows.map(brokerKeyFrom);
   }
 
   async addBrokerKey(key: StoredBrokerKey, options: { retireNotBefore?: number } = {}): Promise<void> {
     await this.#tx(async (c) => {
       // Rotations on two instances at once: the second waits, so exactly one key ends up active.
       await c.query('LOCK TABLE broker_keys IN SHARE ROW EXCLUSIVE MODE');
-      if (key.active)
-        await c.query(
-          `UPDATE broker_keys SET active = FALSE, retires_at = GREATEST($1::bigint,
-             (SELECT MAX(expires_at) FROM visits), (SELECT MAX(expires_at) FROM short_links))
-           WHERE active`,
-          [options.retireNotBefore ?? key.createdAt],
-        );
-      await c.query('INSERT INTO broker_keys (kid, material, created_at, active) VALUES ($1, $2, $3, $4)', [
-        key.kid,
-        key.material,
-        key.createdAt,
-        key.active,
-      ]);
+      if (key.active) await run(c, 'retireBrokerKeys', [options.retireNotBefore ?? key.createdAt]);
+      await run(c, 'insertBrokerKey', [key.kid, key.material, key.createdAt, POSTGRES.bool(key.active)]);
     });
   }
 
   async brokerKeysVersion(): Promise<number> {
-    const r = await this.#one('SELECT COUNT(*) AS n FROM broker_keys');
+    const r = await this.#one('countBrokerKeys');
     return Number(r?.['n'] ?? 0);
   }
 
@@ -505,13 +332,14 @@ export class PostgresStore implements Store {
         return [...repeated, ...codes.filter((code) => existing.has(code))];
       }
       // A code taken by a concurrent insert waits for it, then counts as taken: never a unique violation.
-      const { rows } = await c.query<Row>(
-        `INSERT INTO short_links (code, org_id, cipher, role, vertical, host_login, subject, expires_at, created_at)
+      const { rows } = await c.query<Row>({
+        name: 'ic_insertShortLinks',
+        text: `INSERT INTO short_links (code, org_id, cipher, role, vertical, host_login, subject, expires_at, created_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[],
                               $7::text[], $8::bigint[], $9::bigint[])
          ON CONFLICT (code) DO NOTHING
          RETURNING code`,
-        [
+        values: [
           codes,
           links.map((l) => l.orgId),
           links.map((l) => l.cipher),
@@ -522,7 +350,7 @@ export class PostgresStore implements Store {
           links.map((l) => l.expiresAt),
           links.map((l) => l.createdAt),
         ],
-      );
+      });
       if (rows.length === links.length) return [];
       const inserted = new Set(rows.map((r) => String(r['code'])));
       throw new TakenCodes(codes.filter((code) => !inserted.has(code)));
@@ -534,7 +362,7 @@ export class PostgresStore implements Store {
   }
 
   async getShortLink(code: string): Promise<ShortLinkRecord | undefined> {
-    const r = await this.#one('SELECT * FROM short_links WHERE code = $1', [code]);
+    const r = await this.#one('getShortLink', [code]);
     return r && shortLinkFrom(r);
   }
 
@@ -544,36 +372,28 @@ export class PostgresStore implements Store {
     make: () => { id: string; createdAt: number },
   ): Promise<SpaceRecord> {
     return this.#tx(async (c) => {
-      const find = () =>
-        c.query<Row>('SELECT * FROM spaces WHERE org_id = $1 AND subject = $2', [orgId, subject]);
-      const found = (await find()).rows[0];
+      const found = (await run(c, 'findSpace', [orgId, subject])).rows[0];
       if (found) return spaceFrom(found);
       const { id, createdAt } = make();
-      // A concurrent first use inserts too: this one waits for it and then keeps its space.
-      await c.query(
-        'INSERT INTO spaces (id, org_id, subject, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, subject) DO NOTHING',
-        [id, orgId, subject, createdAt],
-      );
-      const row = (await find()).rows[0];
+      await run(c, 'insertSpace', [id, orgId, subject, createdAt]);
+      const row = (await run(c, 'findSpace', [orgId, subject])).rows[0];
       if (!row) throw new Error('space vanished while being created');
       return spaceFrom(row);
     });
   }
 
   async #insertEvent(c: Queryable, e: EventRecord): Promise<void> {
-    await c.query(
-      'INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES ($1, $2, $3, $4, $5, $6)',
-      [e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data)],
-    );
+    await run(c, 'insertEvent', [e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data)]);
   }
 
   async #insertLinks(c: Queryable, links: VisitLinkRecord[]): Promise<void> {
     if (links.length === 0) return;
-    await c.query(
-      `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
+    await c.query({
+      name: 'ic_insertVisitLinks',
+      text: `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
                             $7::text[], $8::text[], $9::text[])`,
-      [
+      values: [
         links.map((l) => l.visitId),
         links.map((l) => l.role),
         links.map((l) => l.index),
@@ -584,36 +404,31 @@ export class PostgresStore implements Store {
         links.map((l) => l.forcedLoginUrl ?? null),
         links.map((l) => l.jti ?? null),
       ],
-    );
+    });
   }
 
   async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
     await this.#tx(async (c) => {
-      await c.query(
-        `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
-           devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-        [
-          v.id,
-          v.orgId,
-          v.subject,
-          v.status,
-          v.notBefore ?? null,
-          v.expiresAt,
-          v.vertical,
-          v.hostLogin,
-          v.shortUrls,
-          JSON.stringify(v.devices),
-          v.source,
-          v.createdBy,
-          v.createdAt,
-          v.startedAt ?? null,
-          v.endedAt ?? null,
-          v.cancelledAt ?? null,
-          v.hosts,
-          v.guests,
-        ],
-      );
+      await run(c, 'insertVisit', [
+        v.id,
+        v.orgId,
+        v.subject,
+        v.status,
+        v.notBefore ?? null,
+        v.expiresAt,
+        v.vertical,
+        POSTGRES.bool(v.hostLogin),
+        POSTGRES.bool(v.shortUrls),
+        JSON.stringify(v.devices),
+        v.source,
+        v.createdBy,
+        v.createdAt,
+        v.startedAt ?? null,
+        v.endedAt ?? null,
+        v.cancelledAt ?? null,
+        v.hosts,
+        v.guests,
+      ]);
       await this.#insertLinks(c, links);
       await this.#insertEvent(c, event);
     });
@@ -627,10 +442,7 @@ export class PostgresStore implements Store {
   ): Promise<void> {
     await this.#tx(async (c) => {
       const hosts = links.filter((l) => l.role === 'host').length;
-      const result = await c.query(
-        'UPDATE visits SET hosts = hosts + $1, guests = guests + $2 WHERE id = $3 AND org_id = $4',
-        [hosts, links.length - hosts, visitId, orgId],
-      );
+      const result = await run(c, 'addVisitCounts', [hosts, links.length - hosts, visitId, orgId]);
       if (result.rowCount !== 1) throw new Error(`no visit ${visitId}`);
       await this.#insertLinks(c, links);
       await this.#insertEvent(c, event);
@@ -638,15 +450,12 @@ export class PostgresStore implements Store {
   }
 
   async getVisit(orgId: string, id: string): Promise<VisitRecord | undefined> {
-    const r = await this.#one('SELECT * FROM visits WHERE id = $1 AND org_id = $2', [id, orgId]);
+    const r = await this.#one('getVisit', [id, orgId]);
     return r && visitFrom(r);
   }
 
   async findVisitBySubject(orgId: string, subject: string): Promise<VisitRecord | undefined> {
-    const r = await this.#one(
-      "SELECT * FROM visits WHERE org_id = $1 AND subject = $2 AND status <> 'cancelled' ORDER BY created_at DESC, id DESC LIMIT 1",
-      [orgId, subject],
-    );
+    const r = await this.#one('findVisitBySubject', [orgId, subject]);
     return r && visitFrom(r);
   }
 
@@ -668,41 +477,24 @@ export class PostgresStore implements Store {
   }
 
   async getVisitLinks(visitId: string): Promise<VisitLinkRecord[]> {
-    const { rows } = await this.#query(
-      "SELECT * FROM visit_links WHERE visit_id = $1 ORDER BY CASE role WHEN 'host' THEN 0 ELSE 1 END, idx",
-      [visitId],
-    );
-    return rows.map(visitLinkFrom);
+    return (await this.#query('getVisitLinks', [visitId])).rows.map(visitLinkFrom);
   }
 
   async incrementCounter(key: string, by: number, expiresAt: number): Promise<number> {
-    if (Math.random() < 0.01) {
-      await this.#query('DELETE FROM counters WHERE expires_at < $1', [Math.floor(Date.now() / 1000)]);
-    }
-    const row = await this.#one(
-      `INSERT INTO counters (key, value, expires_at) VALUES ($1, $2, $3)
-       ON CONFLICT (key) DO UPDATE SET value = counters.value + EXCLUDED.value RETURNING value`,
-      [key, by, expiresAt],
-    );
+    if (Math.random() < 0.01) await this.#query('sweepCounters', [Math.floor(Date.now() / 1000)]);
+    const row = await this.#one('incrementCounter', [key, by, expiresAt]);
     return Number(row?.['value'] ?? 0);
   }
 
   async findVisitLinkByCipher(
     cipher: string,
   ): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
-    const r = await this.#one(
-      'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.cipher = $1',
-      [cipher],
-    );
+    const r = await this.#one('findVisitLinkByCipher', [cipher]);
     return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
   }
 
   async findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
-    // The two tables share no column name but the key, so one row feeds both mappers.
-    const r = await this.#one(
-      'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.jti = $1',
-      [jti],
-    );
+    const r = await this.#one('findVisitLinkByJti', [jti]);
     return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
   }
 
@@ -717,12 +509,13 @@ export class PostgresStore implements Store {
     return this.#tx(async (c) => {
       const column = STATUS_COLUMN[to];
       // A concurrent transition of the same row waits for this one, then re-checks the status.
-      const { rows } = await c.query<Row>(
-        column
-          ? `UPDATE visits SET status = $1, ${column} = $5 WHERE id = $2 AND org_id = $3 AND status = ANY($4::text[]) RETURNING *`
-          : 'UPDATE visits SET status = $1 WHERE id = $2 AND org_id = $3 AND status = ANY($4::text[]) RETURNING *',
-        column ? [to, id, orgId, from, at] : [to, id, orgId, from],
-      );
+      const { rows } = await c.query<Row>(transitionSql(POSTGRES, column), [
+        to,
+        ...(column ? [at] : []),
+        id,
+        orgId,
+        POSTGRES.list(from),
+      ]);
       const row = rows[0];
       if (!row) return undefined;
       await this.#insertEvent(c, event);
@@ -731,78 +524,45 @@ export class PostgresStore implements Store {
   }
 
   async appendEvent(event: EventRecord): Promise<void> {
-    await this.#query(
-      'INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES ($1, $2, $3, $4, $5, $6)',
-      [event.orgId, event.visitId ?? null, event.at, event.actor, event.type, JSON.stringify(event.data)],
-    );
+    await this.#insertEvent(this.pool, event);
   }
 
   async listEvents(orgId: string, visitId: string): Promise<EventRecord[]> {
-    const { rows } = await this.#query(
-      'SELECT * FROM events WHERE org_id = $1 AND visit_id = $2 ORDER BY id',
-      [orgId, visitId],
-    );
-    return rows.map(eventFrom);
+    return (await this.#query('listEvents', [orgId, visitId])).rows.map(eventFrom);
   }
 
   async createSession(s: SessionRecord): Promise<void> {
-    await this.#query(
-      'INSERT INTO sessions (hash, org_id, api_key_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [s.hash, s.orgId, s.apiKeyId, s.csrf, s.createdAt, s.expiresAt],
-    );
+    await this.#query('insertSession', [s.hash, s.orgId, s.apiKeyId, s.csrf, s.createdAt, s.expiresAt]);
   }
 
   async getSession(hash: string): Promise<SessionRecord | undefined> {
-    const r = await this.#one('SELECT * FROM sessions WHERE hash = $1', [hash]);
-    return (
-      r && {
-        hash: String(r['hash']),
-        orgId: String(r['org_id']),
-        apiKeyId: String(r['api_key_id']),
-        csrf: String(r['csrf']),
-        createdAt: num(r['created_at']),
-        expiresAt: num(r['expires_at']),
-      }
-    );
+    const r = await this.#one('getSession', [hash]);
+    return r && sessionFrom(r);
   }
 
   async deleteSession(hash: string): Promise<void> {
-    await this.#query('DELETE FROM sessions WHERE hash = $1', [hash]);
+    await this.#query('deleteSession', [hash]);
   }
 
   async createHook(h: HookRecord): Promise<void> {
-    await this.#query(
-      'INSERT INTO hooks (id, org_id, name, secret, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null],
-    );
+    await this.#query('insertHook', [h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null]);
   }
 
   async getHook(id: string): Promise<HookRecord | undefined> {
-    const r = await this.#one('SELECT * FROM hooks WHERE id = $1', [id]);
+    const r = await this.#one('getHook', [id]);
     return r && hookFrom(r);
   }
 
   async listHooks(orgId: string): Promise<HookRecord[]> {
-    const { rows } = await this.#query('SELECT * FROM hooks WHERE org_id = $1 ORDER BY created_at, id', [
-      orgId,
-    ]);
-    return rows.map(hookFrom);
+    return (await this.#query('listHooks', [orgId])).rows.map(hookFrom);
   }
 
   async revokeHook(orgId: string, id: string, at: number): Promise<boolean> {
-    const result = await this.#query(
-      'UPDATE hooks SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND revoked_at IS NULL',
-      [at, id, orgId],
-    );
-    return result.rowCount === 1;
+    return (await this.#query('revokeHook', [at, id, orgId])).rowCount === 1;
   }
 
   async rotateHookSecret(orgId: string, id: string, secret: string, previousUntil: number): Promise<boolean> {
-    const result = await this.#query(
-      'UPDATE hooks SET previous_secret = secret, previous_secret_until = $1, secret = $2 WHERE id = $3 AND org_id = $4 AND revoked_at IS NULL',
-      [previousUntil, secret, id, orgId],
-    );
-    return result.rowCount === 1;
+    return (await this.#query('rotateHookSecret', [previousUntil, secret, id, orgId])).rowCount === 1;
   }
 
   async reserveIdempotencyKey(
@@ -818,19 +578,15 @@ export class PostgresStore implements Store {
     return this.#tx(async (c) => {
       for (let attempt = 0; ; attempt++) {
         if (!claim.existingOnly) {
-          const inserted = await c.query(
-            `INSERT INTO idempotency_keys (org_id, key, request_hash, visit_id, lease_owner, lease_until, created_at)
+          const inserted = await c.query({
+            name: 'ic_claimIdempotencyKey',
+            text: `INSERT INTO idempotency_keys (org_id, key, request_hash, visit_id, lease_owner, lease_until, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-            [orgId, key, requestHash, claim.visitId, claim.owner, claim.leaseUntil, at],
-          );
+            values: [orgId, key, requestHash, claim.visitId, claim.owner, claim.leaseUntil, at],
+          });
           if (inserted.rowCount === 1) return { status: 'new', visitId: claim.visitId, takenOver: false };
         }
-        const r = (
-          await c.query<Row>('SELECT * FROM idempotency_keys WHERE org_id = $1 AND key = $2 FOR UPDATE', [
-            orgId,
-            key,
-          ])
-        ).rows[0];
+        const r = (await run(c, 'getIdempotencyKey', [orgId, key])).rows[0];
         if (r === undefined) {
           if (claim.existingOnly) return { status: 'absent' };
           if (attempt >= 5) return { status: 'pending', requestHash, leaseUntil: claim.leaseUntil };
@@ -838,37 +594,32 @@ export class PostgresStore implements Store {
         }
         if (num(r['created_at']) < claim.expiredBefore) {
           if (claim.existingOnly) return { status: 'absent' };
-          await c.query(
-            `UPDATE idempotency_keys SET request_hash = $1, visit_id = $2, lease_owner = $3, lease_until = $4,
-               created_at = $5, completed_at = NULL WHERE org_id = $6 AND key = $7`,
-            [requestHash, claim.visitId, claim.owner, claim.leaseUntil, at, orgId, key],
-          );
+          await run(c, 'renewIdempotencyKey', [
+            requestHash,
+            claim.visitId,
+            claim.owner,
+            claim.leaseUntil,
+            at,
+            orgId,
+            key,
+          ]);
           return { status: 'new', visitId: claim.visitId, takenOver: false };
         }
         const found = idempotencyOf(r, requestHash, at);
         if (found.status !== 'takeover') return found;
         const visitId = found.visitId ?? claim.visitId;
-        await c.query(
-          'UPDATE idempotency_keys SET visit_id = $1, lease_owner = $2, lease_until = $3 WHERE org_id = $4 AND key = $5',
-          [visitId, claim.owner, claim.leaseUntil, orgId, key],
-        );
+        await run(c, 'takeOverIdempotencyKey', [visitId, claim.owner, claim.leaseUntil, orgId, key]);
         return { status: 'new', visitId, takenOver: true };
       }
     });
   }
 
   async completeIdempotencyKey(orgId: string, key: string, visitId: string, at: number): Promise<void> {
-    await this.#query(
-      'UPDATE idempotency_keys SET completed_at = $1, lease_owner = NULL, lease_until = NULL WHERE org_id = $2 AND key = $3 AND visit_id = $4 AND completed_at IS NULL',
-      [at, orgId, key, visitId],
-    );
+    await this.#query('completeIdempotencyKey', [at, orgId, key, visitId]);
   }
 
   async releaseIdempotencyKey(orgId: string, key: string, owner: string): Promise<void> {
-    await this.#query(
-      'DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND lease_owner = $3 AND completed_at IS NULL',
-      [orgId, key, owner],
-    );
+    await this.#query('releaseIdempotencyKey', [orgId, key, owner]);
   }
 
   async pruneIdempotencyKeys(before: number, limit?: number): Promise<number> {
@@ -877,11 +628,7 @@ export class PostgresStore implements Store {
   }
 
   async markDelivery(key: string, at: number): Promise<boolean> {
-    const result = await this.#query(
-      'INSERT INTO deliveries (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [key, at],
-    );
-    return result.rowCount === 1;
+    return (await this.#query('insertDelivery', [key, at])).rowCount === 1;
   }
 
   /**
@@ -889,13 +636,8 @@ export class PostgresStore implements Store {
    * the same moment take different rows instead of waiting for each other.
    */
   async #prune(table: string, key: string, column: string, op: '<' | '<=', bound: number, limit?: number) {
-    const result =
-      limit === undefined
-        ? await this.#query(`DELETE FROM ${table} WHERE ${column} ${op} $1`, [bound])
-        : await this.#query(
-            `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${column} ${op} $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-            [bound, limit],
-          );
+    const sql = pruneSql(POSTGRES, table, key, column, op, limit !== undefined);
+    const result = await this.#text(sql, limit === undefined ? [bound] : [bound, limit]);
     return result.rowCount ?? 0;
   }
 
@@ -916,13 +658,10 @@ export class PostgresStore implements Store {
     options: { limit?: number; dryRun?: boolean } = {},
   ): Promise<PurgeCounts> {
     const bound = Math.min(before, Math.floor(Date.now() / 1000));
-    if (options.dryRun) return purgeCounts((await this.#one(numbered(PURGE_COUNT_SQL), [bound, bound]))!);
+    if (options.dryRun) return purgeCounts((await this.#one('purgeCounts', [bound, bound]))!);
     return this.#tx(async (c) => {
       // SKIP LOCKED: instances purging at once take different visits.
-      const { rows } = await c.query<Row>(
-        `SELECT id, org_id, subject FROM visits WHERE ${numbered(PURGEABLE_SQL)} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
-        [bound, bound, options.limit ?? null],
-      );
+      const { rows } = await run(c, 'purgeableVisits', [bound, bound, options.limit ?? POSTGRES.noLimit]);
       const counts: PurgeCounts = {
         visits: 0,
         links: 0,
@@ -932,15 +671,13 @@ export class PostgresStore implements Store {
         spaces: 0,
       };
       if (rows.length === 0) return counts;
-      const ids = rows.map((r) => String(r['id']));
-      const del = async (sql: string) => (await c.query(sql, [ids])).rowCount ?? 0;
-      counts.shortLinks = await del(
-        'DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE visit_id = ANY($1::text[]) AND short IS NOT NULL)',
-      );
-      counts.idempotencyKeys = await del('DELETE FROM idempotency_keys WHERE visit_id = ANY($1::text[])');
-      counts.events = await del('DELETE FROM events WHERE visit_id = ANY($1::text[])');
-      counts.links = await del('DELETE FROM visit_links WHERE visit_id = ANY($1::text[])');
-      counts.visits = await del('DELETE FROM visits WHERE id = ANY($1::text[])');
+      const ids = [POSTGRES.list(rows.map((r) => String(r['id'])))];
+      const del = async (name: StatementName) => (await run(c, name, ids)).rowCount ?? 0;
+      counts.shortLinks = await del('purgeShortLinks');
+      counts.idempotencyKeys = await del('purgeIdempotencyKeys');
+      counts.events = await del('purgeEvents');
+      counts.links = await del('purgeVisitLinks');
+      counts.visits = await del('purgeVisitRows');
       const spaces = await c.query(
         `DELETE FROM spaces s USING unnest($1::text[], $2::text[]) AS u(org_id, subject)
          WHERE s.org_id = u.org_id AND s.subject = u.subject
@@ -960,18 +697,17 @@ export class PostgresStore implements Store {
     dedupKey?: string;
   }): Promise<number | undefined> {
     const now = Math.floor(Date.now() / 1000);
-    return this.#tx(async (client) => {
-      if (job.dedupKey !== undefined) {
-        const fresh = await client.query(
-          'INSERT INTO deliveries (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-          [job.dedupKey, now],
-        );
-        if (fresh.rowCount === 0) return undefined;
-      }
-      const r = await client.query(
-        "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $5) RETURNING id",
-        [job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now],
-      );
+    return this.#tx(async (c) => {
+      if (job.dedupKey !== undefined && (await run(c, 'insertDelivery', [job.dedupKey, now])).rowCount === 0)
+        return undefined;
+      const r = await run(c, 'insertJob', [
+        job.type,
+        JSON.stringify(job.payload),
+        job.maxAttempts,
+        job.runAt,
+        now,
+        now,
+      ]);
       return num(r.rows[0]?.['id']);
     });
   }
@@ -981,7 +717,7 @@ export class PostgresStore implements Store {
     // claiming right now are skipped rather than waited for (each job goes to one worker). A
     // running job whose lease ran out belonged to a worker that died: it is due again. The rows
     // come back as they were before the lease, as the SQLite store returns them.
-    const { rows } = await this.#query(
+    const { rows } = await this.#text(
       `WITH due AS (
          SELECT id, status, run_at FROM jobs
          WHERE status IN ('pending', 'running') AND run_at <= $1
@@ -994,46 +730,38 @@ export class PostgresStore implements Store {
        RETURNING jobs.id, jobs.type, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.last_error,
                  due.status, due.run_at`,
       [now, limit, now + leaseSeconds],
+      'ic_claimJobs',
     );
     return rows.map(jobFrom).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
   }
 
   async completeJob(id: number, at: number): Promise<void> {
-    await this.#query(
-      "UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = $1 WHERE id = $2",
-      [at, id],
-    );
+    await this.#query('completeJob', [at, id]);
   }
 
   async failJob(id: number, error: string, retryAt: number | undefined, at: number): Promise<void> {
-    await this.#query(
-      'UPDATE jobs SET status = $1, attempts = attempts + 1, last_error = $2, run_at = COALESCE($3::bigint, run_at), updated_at = $4 WHERE id = $5',
+    await this.#query('failJob', [
+      retryAt === undefined ? 'failed' : 'pending',
       // PostgreSQL text cannot hold NUL: an error message is kept readable without it.
-      [
-        retryAt === undefined ? 'failed' : 'pending',
-        error.slice(0, 1000).replaceAll('\0', ''),
-        retryAt ?? null,
-        at,
-        id,
-      ],
-    );
+      error.slice(0, 1000).replaceAll('\0', ''),
+      retryAt ?? null,
+      at,
+      id,
+    ]);
   }
 
   async getJob(id: number): Promise<(JobRecord & { status: string }) | undefined> {
-    const r = await this.#one('SELECT * FROM jobs WHERE id = $1', [id]);
+    const r = await this.#one('getJob', [id]);
     return r && jobFrom(r);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
-    const r = await this.#one('SELECT value FROM settings WHERE key = $1', [key]);
+    const r = await this.#one('getSetting', [key]);
     return r ? String(r['value']) : undefined;
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    await this.#query(
-      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
-      [key, value],
-    );
+    await this.#query('setSetting', [key, value]);
   }
 }
 

@@ -10,8 +10,10 @@ import type {
   JobRecord,
   Org,
   PurgeCounts,
+  SessionRecord,
   ShortLinkRecord,
   SpaceRecord,
+  StoredBrokerKey,
   VisitLinkRecord,
   VisitRecord,
 } from './types.js';
@@ -41,6 +43,29 @@ export function apiKeyFrom(r: Row): ApiKeyRecord {
   if (lastUsedAt !== undefined) key.lastUsedAt = lastUsedAt;
   if (revokedAt !== undefined) key.revokedAt = revokedAt;
   return key;
+}
+
+export function brokerKeyFrom(r: Row): StoredBrokerKey {
+  const key: StoredBrokerKey = {
+    kid: String(r['kid']),
+    material: String(r['material']),
+    createdAt: num(r['created_at']),
+    active: flag(r['active']),
+  };
+  const retiresAt = opt(r['retires_at']);
+  if (retiresAt !== undefined) key.retiresAt = retiresAt;
+  return key;
+}
+
+export function sessionFrom(r: Row): SessionRecord {
+  return {
+    hash: String(r['hash']),
+    orgId: String(r['org_id']),
+    apiKeyId: String(r['api_key_id']),
+    csrf: String(r['csrf']),
+    createdAt: num(r['created_at']),
+    expiresAt: num(r['expires_at']),
+  };
 }
 
 export function shortLinkFrom(r: Row): ShortLinkRecord {

@@ -30,6 +30,7 @@ type Database = BetterSqlite3.Database;
 
 import {
   apiKeyFrom,
+  brokerKeyFrom,
   eventFrom,
   hookFrom,
   idempotencyOf,
@@ -38,11 +39,14 @@ import {
   purgeCounts,
   type Row,
   STATUS_COLUMN,
+  sessionFrom,
   shortLinkFrom,
   spaceFrom,
   visitFrom,
   visitLinkFrom,
 } from './rows.js';
+import { migrations } from './schema.js';
+import { compile, pruneSql, SQLITE, type StatementName, transitionSql } from './sql.js';
 import type {
   ApiKeyRecord,
   EventRecord,
@@ -61,185 +65,44 @@ import type {
   VisitQuery,
   VisitRecord,
 } from './types.js';
-import { PURGE_COUNT_SQL, PURGEABLE_SQL, visitOrder, visitWhere } from './visit-sql.js';
+import { visitOrder, visitWhere } from './visit-sql.js';
 
-/** Versioned migrations; a version is never edited once released, only added. */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE orgs (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE api_keys (
-     id TEXT PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     name TEXT NOT NULL,
-     prefix TEXT NOT NULL,
-     hash TEXT NOT NULL UNIQUE,
-     created_at INTEGER NOT NULL,
-     last_used_at INTEGER,
-     revoked_at INTEGER
-   );
-   CREATE TABLE broker_keys (
-     kid TEXT PRIMARY KEY,
-     material TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     active INTEGER NOT NULL
-   );
-   CREATE TABLE short_links (
-     code TEXT PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     cipher TEXT NOT NULL,
-     role TEXT NOT NULL,
-     vertical TEXT NOT NULL,
-     host_login INTEGER NOT NULL,
-     subject TEXT NOT NULL,
-     expires_at INTEGER NOT NULL,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE spaces (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-     id TEXT NOT NULL UNIQUE,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     subject TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     UNIQUE (org_id, subject)
-   );`,
-  `CREATE TABLE visits (
-     id TEXT PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     subject TEXT NOT NULL,
-     status TEXT NOT NULL,
-     not_before INTEGER,
-     expires_at INTEGER NOT NULL,
-     vertical TEXT NOT NULL,
-     host_login INTEGER NOT NULL,
-     short_urls INTEGER NOT NULL,
-     devices TEXT NOT NULL,
-     source TEXT NOT NULL,
-     created_by TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     started_at INTEGER,
-     ended_at INTEGER,
-     cancelled_at INTEGER,
-     hosts INTEGER NOT NULL,
-     guests INTEGER NOT NULL
-   );
-   CREATE INDEX visits_org_subject ON visits (org_id, subject);
-   CREATE INDEX visits_org_window ON visits (org_id, expires_at);
-   CREATE TABLE visit_links (
-     visit_id TEXT NOT NULL REFERENCES visits(id),
-     role TEXT NOT NULL,
-     idx INTEGER NOT NULL,
-     cipher TEXT NOT NULL,
-     short TEXT,
-     short_url TEXT,
-     long_url TEXT NOT NULL,
-     forced_login_url TEXT,
-     jti TEXT UNIQUE,
-     PRIMARY KEY (visit_id, role, idx)
-   );
-   CREATE TABLE events (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     org_id TEXT NOT NULL,
-     visit_id TEXT,
-     at INTEGER NOT NULL,
-     actor TEXT NOT NULL,
-     type TEXT NOT NULL,
-     data TEXT NOT NULL
-   );
-   CREATE INDEX events_visit ON events (visit_id, id);
-   CREATE TABLE sessions (
-     hash TEXT PRIMARY KEY,
-     org_id TEXT NOT NULL,
-     api_key_id TEXT NOT NULL,
-     csrf TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     expires_at INTEGER NOT NULL
-   );`,
-  `CREATE TABLE hooks (
-     id TEXT PRIMARY KEY,
-     org_id TEXT NOT NULL REFERENCES orgs(id),
-     name TEXT NOT NULL,
-     secret TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     revoked_at INTEGER
-   );
-   CREATE TABLE idempotency_keys (
-     org_id TEXT NOT NULL,
-     key TEXT NOT NULL,
-     request_hash TEXT NOT NULL,
-     visit_id TEXT,
-     created_at INTEGER NOT NULL,
-     PRIMARY KEY (org_id, key)
-   );
-   CREATE TABLE deliveries (
-     key TEXT PRIMARY KEY,
-     at INTEGER NOT NULL
-   );
-   CREATE INDEX deliveries_at ON deliveries (at);
-   CREATE TABLE jobs (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     type TEXT NOT NULL,
-     payload TEXT NOT NULL,
-     status TEXT NOT NULL,
-     attempts INTEGER NOT NULL DEFAULT 0,
-     max_attempts INTEGER NOT NULL,
-     run_at INTEGER NOT NULL,
-     last_error TEXT,
-     created_at INTEGER NOT NULL,
-     updated_at INTEGER NOT NULL
-   );
-   CREATE INDEX jobs_due ON jobs (status, run_at);
-   CREATE TABLE settings (
-     key TEXT PRIMARY KEY,
-     value TEXT NOT NULL
-   );`,
-  `CREATE TABLE counters (
-     key TEXT PRIMARY KEY,
-     value INTEGER NOT NULL,
-     expires_at INTEGER NOT NULL
-   );
-   CREATE INDEX counters_expiry ON counters (expires_at);
-   CREATE INDEX visit_links_cipher ON visit_links (cipher);`,
-  // Broker keys retire: keys replaced before this version retire once every link recorded so far
-  // has expired.
-  `ALTER TABLE broker_keys ADD COLUMN retires_at INTEGER;
-   UPDATE broker_keys SET retires_at = MAX(
-     COALESCE((SELECT MAX(expires_at) FROM visits), 0),
-     COALESCE((SELECT MAX(expires_at) FROM short_links), 0),
-     CAST(strftime('%s', 'now') AS INTEGER) + 1200
-   ) WHERE active = 0;`,
-  // The pruning job finds expired rows by these.
-  `CREATE INDEX short_links_expiry ON short_links (expires_at);
-   CREATE INDEX sessions_expiry ON sessions (expires_at);`,
-  // Idempotency-Keys as Stripe keeps them: the visit chosen when the key is reserved, a lease a
-  // retry takes over after a crash, completion apart from the visit id, expiry by first use.
-  // Hooks: the secret before a rotation, accepted for a grace period.
-  `ALTER TABLE idempotency_keys ADD COLUMN lease_owner TEXT;
-   ALTER TABLE idempotency_keys ADD COLUMN lease_until INTEGER;
-   ALTER TABLE idempotency_keys ADD COLUMN completed_at INTEGER;
-   UPDATE idempotency_keys SET completed_at = created_at WHERE visit_id IS NOT NULL;
-   CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
-   ALTER TABLE hooks ADD COLUMN previous_secret TEXT;
-   ALTER TABLE hooks ADD COLUMN previous_secret_until INTEGER;`,
-  // purge finds the Idempotency-Keys of the visits it removes by this.
-  `CREATE INDEX idempotency_keys_visit ON idempotency_keys (visit_id);`,
-];
+/** Versioned migrations, generated from the one schema (store/schema.ts): one SQL text per version. */
+const MIGRATIONS: string[] = migrations('sqlite').map((statements) => statements.join(';\n'));
+
+const SQL = compile(SQLITE);
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #db: Database;
-  /** Every statement is prepared once and reused: the set of SQL strings is fixed by this file. */
+  /**
+   * Every statement is prepared once and reused, keyed by its SQL text: every call site goes through
+   * here. The texts are fixed by this file but for a few built from a bounded set of options (a
+   * visit list's filters, a transition's source states); the cap only guards against a mistake.
+   */
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
 
   #stmt(sql: string): BetterSqlite3.Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
+      if (this.#statements.size >= 1000) this.#statements.clear();
       statement = this.#db.prepare(sql);
       this.#statements.set(sql, statement);
     }
     return statement;
+  }
+
+  /** A shared statement (store/sql.ts), compiled for SQLite. */
+  #get(name: StatementName, ...params: unknown[]): Row | undefined {
+    return this.#stmt(SQL[name]).get(...params) as Row | undefined;
+  }
+
+  #all(name: StatementName, ...params: unknown[]): Row[] {
+    return this.#stmt(SQL[name]).all(...params) as Row[];
+  }
+
+  #run(name: StatementName, ...params: unknown[]): BetterSqlite3.RunResult {
+    return this.#stmt(SQL[name]).run(...params);
   }
 
   /** `warn`: where a line goes when the data directory or a database file was readable by others. */
@@ -264,9 +127,10 @@ export class SqliteStore implements Store {
       const current = Number(row['v'] ?? 0);
       MIGRATIONS.slice(current).forEach((sql, i) => {
         this.#db.exec(sql);
-        this.#db
-          .prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)')
-          .run(current + i + 1, Math.floor(Date.now() / 1000));
+        this.#stmt('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+          current + i + 1,
+          Math.floor(Date.now() / 1000),
+        );
       });
     });
     apply.immediate();
@@ -289,12 +153,10 @@ export class SqliteStore implements Store {
   }
 
   async schemaStatus(): Promise<{ applied: number; latest: number }> {
-    const table = this.#db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-      .get();
-    const row = table
-      ? (this.#db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row)
-      : {};
+    const table = this.#stmt(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    ).get();
+    const row = table ? (this.#stmt('SELECT MAX(version) AS v FROM schema_migrations').get() as Row) : {};
     return { applied: Number(row['v'] ?? 0), latest: MIGRATIONS.length };
   }
 
@@ -307,101 +169,70 @@ export class SqliteStore implements Store {
   }
 
   async getOrg(id: string): Promise<Org | undefined> {
-    const r = this.#stmt('SELECT * FROM orgs WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#get('getOrg', id);
     return r && orgFrom(r);
   }
 
   async getDefaultOrg(): Promise<Org | undefined> {
-    const r = this.#stmt('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
+    const r = this.#get('getDefaultOrg');
     return r && orgFrom(r);
   }
 
   async ensureDefaultOrg(make: () => Org): Promise<{ org: Org; created: boolean }> {
     // IMMEDIATE: a second process waits for the first's organisation, then finds it.
     const ensure = this.#db.transaction(() => {
-      const r = this.#stmt('SELECT * FROM orgs ORDER BY created_at, id LIMIT 1').get() as Row | undefined;
-      if (r)
-        return {
-          org: orgFrom(r),
-          created: false,
-        };
+      const r = this.#get('getDefaultOrg');
+      if (r) return { org: orgFrom(r), created: false };
       const org = make();
-      this.#db
-        .prepare('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)')
-        .run(org.id, org.name, org.createdAt);
+      this.#run('insertOrg', org.id, org.name, org.createdAt);
       return { org, created: true };
     });
     return ensure.immediate();
   }
 
   async createOrg(org: Org): Promise<void> {
-    this.#db
-      .prepare('INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)')
-      .run(org.id, org.name, org.createdAt);
+    this.#run('insertOrg', org.id, org.name, org.createdAt);
   }
 
   async createApiKey(k: ApiKeyRecord): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(k.id, k.orgId, k.name, k.prefix, k.hash, k.createdAt, k.lastUsedAt ?? null, k.revokedAt ?? null);
+    this.#run(
+      'insertApiKey',
+      k.id,
+      k.orgId,
+      k.name,
+      k.prefix,
+      k.hash,
+      k.createdAt,
+      k.lastUsedAt ?? null,
+      k.revokedAt ?? null,
+    );
   }
 
   async listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id')
-      .all(orgId) as Row[];
-    return rows.map(apiKeyFrom);
+    return this.#all('listApiKeys', orgId).map(apiKeyFrom);
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
-    const r = this.#stmt('SELECT * FROM api_keys WHERE hash = ?').get(hash) as Row | undefined;
+    const r = this.#get('findApiKeyByHash', hash);
     return r && apiKeyFrom(r);
   }
 
   async touchApiKey(id: string, at: number, coarseSeconds = 60): Promise<void> {
-    this.#db
-      .prepare(
-        'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
-      )
-      .run(at, id, at - coarseSeconds);
+    this.#run('touchApiKey', at, id, at - coarseSeconds);
   }
 
   async revokeApiKey(orgId: string, id: string, at: number): Promise<boolean> {
-    const info = this.#db
-      .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL')
-      .run(at, id, orgId);
-    return info.changes === 1;
+    return this.#run('revokeApiKey', at, id, orgId).changes === 1;
   }
 
   async listBrokerKeys(): Promise<StoredBrokerKey[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM broker_keys ORDER BY active DESC, created_at DESC, kid')
-      .all() as Row[];
-    return rows.map((r) => ({
-      kid: String(r['kid']),
-      material: String(r['material']),
-      createdAt: Number(r['created_at']),
-      active: Number(r['active']) === 1,
-      ...(r['retires_at'] !== null && r['retires_at'] !== undefined
-        ? { retiresAt: Number(r['retires_at']) }
-        : {}),
-    }));
+    return this.#all('listBrokerKeys').map(brokerKeyFrom);
   }
 
   async addBrokerKey(key: StoredBrokerKey, options: { retireNotBefore?: number } = {}): Promise<void> {
     this.#db.transaction(() => {
-      if (key.active)
-        this.#stmt(
-          `UPDATE broker_keys SET active = 0, retires_at = MAX(?,
-             COALESCE((SELECT MAX(expires_at) FROM visits), 0),
-             COALESCE((SELECT MAX(expires_at) FROM short_links), 0))
-           WHERE active = 1`,
-        ).run(options.retireNotBefore ?? key.createdAt);
-      this.#db
-        .prepare('INSERT INTO broker_keys (kid, material, created_at, active) VALUES (?, ?, ?, ?)')
-        .run(key.kid, key.material, key.createdAt, key.active ? 1 : 0);
+      if (key.active) this.#run('retireBrokerKeys', options.retireNotBefore ?? key.createdAt);
+      this.#run('insertBrokerKey', key.kid, key.material, key.createdAt, SQLITE.bool(key.active));
     })();
     this.#keysVersion = undefined;
   }
@@ -413,30 +244,26 @@ export class SqliteStore implements Store {
     // Changes only when another connection commits: then (and only then) count the keys again.
     const data = Number((this.#stmt('PRAGMA data_version').get() as Row)['data_version']);
     if (this.#keysVersion?.data === data) return this.#keysVersion.count;
-    const count = Number((this.#stmt('SELECT COUNT(*) AS n FROM broker_keys').get() as Row)['n']);
+    const count = Number(this.#get('countBrokerKeys')?.['n']);
     this.#keysVersion = { data, count };
     return count;
   }
 
   async insertShortLinks(links: ShortLinkRecord[]): Promise<string[]> {
-    const exists = this.#stmt('SELECT 1 FROM short_links WHERE code = ?');
-    const insert = this.#stmt(
-      `INSERT INTO short_links (code, org_id, cipher, role, vertical, host_login, subject, expires_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
     return this.#db.transaction(() => {
       const codes = links.map((l) => l.code);
       const repeated = codes.filter((c, i) => codes.indexOf(c) !== i);
-      const taken = [...repeated, ...codes.filter((c) => exists.get(c))];
+      const taken = [...repeated, ...codes.filter((c) => this.#get('shortLinkExists', c))];
       if (taken.length > 0) return taken;
       for (const l of links) {
-        insert.run(
+        this.#run(
+          'insertShortLink',
           l.code,
           l.orgId,
           l.cipher,
           l.role,
           l.vertical,
-          l.hostLogin ? 1 : 0,
+          SQLITE.bool(l.hostLogin),
           l.subject,
           l.expiresAt,
           l.createdAt,
@@ -447,7 +274,7 @@ export class SqliteStore implements Store {
   }
 
   async getShortLink(code: string): Promise<ShortLinkRecord | undefined> {
-    const r = this.#stmt('SELECT * FROM short_links WHERE code = ?').get(code) as Row | undefined;
+    const r = this.#get('getShortLink', code);
     return r && shortLinkFrom(r);
   }
 
@@ -456,31 +283,23 @@ export class SqliteStore implements Store {
     subject: string,
     make: () => { id: string; createdAt: number },
   ): Promise<SpaceRecord> {
-    const find = this.#stmt('SELECT * FROM spaces WHERE org_id = ? AND subject = ?');
     return this.#db.transaction(() => {
-      const found = find.get(orgId, subject) as Row | undefined;
+      const found = this.#get('findSpace', orgId, subject);
       if (found) return spaceFrom(found);
       const { id, createdAt } = make();
-      this.#db
-        .prepare('INSERT INTO spaces (id, org_id, subject, created_at) VALUES (?, ?, ?, ?)')
-        .run(id, orgId, subject, createdAt);
-      return spaceFrom(find.get(orgId, subject) as Row);
+      this.#run('insertSpace', id, orgId, subject, createdAt);
+      return spaceFrom(this.#get('findSpace', orgId, subject) as Row);
     })();
   }
 
   #insertEvent(e: EventRecord): void {
-    this.#db
-      .prepare('INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data));
+    this.#run('insertEvent', e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data));
   }
 
   #insertLinks(links: VisitLinkRecord[]): void {
-    const insert = this.#stmt(
-      `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
     for (const l of links) {
-      insert.run(
+      this.#run(
+        'insertVisitLink',
         l.visitId,
         l.role,
         l.index,
@@ -496,32 +315,27 @@ export class SqliteStore implements Store {
 
   async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
     this.#db.transaction(() => {
-      this.#db
-        .prepare(
-          `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
-             devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          v.id,
-          v.orgId,
-          v.subject,
-          v.status,
-          v.notBefore ?? null,
-          v.expiresAt,
-          v.vertical,
-          v.hostLogin ? 1 : 0,
-          v.shortUrls ? 1 : 0,
-          JSON.stringify(v.devices),
-          v.source,
-          v.createdBy,
-          v.createdAt,
-          v.startedAt ?? null,
-          v.endedAt ?? null,
-          v.cancelledAt ?? null,
-          v.hosts,
-          v.guests,
-        );
+      this.#run(
+        'insertVisit',
+        v.id,
+        v.orgId,
+        v.subject,
+        v.status,
+        v.notBefore ?? null,
+        v.expiresAt,
+        v.vertical,
+        SQLITE.bool(v.hostLogin),
+        SQLITE.bool(v.shortUrls),
+        JSON.stringify(v.devices),
+        v.source,
+        v.createdBy,
+        v.createdAt,
+        v.startedAt ?? null,
+        v.endedAt ?? null,
+        v.cancelledAt ?? null,
+        v.hosts,
+        v.guests,
+      );
       this.#insertLinks(links);
       this.#insertEvent(event);
     })();
@@ -535,9 +349,7 @@ export class SqliteStore implements Store {
   ): Promise<void> {
     this.#db.transaction(() => {
       const hosts = links.filter((l) => l.role === 'host').length;
-      const info = this.#db
-        .prepare('UPDATE visits SET hosts = hosts + ?, guests = guests + ? WHERE id = ? AND org_id = ?')
-        .run(hosts, links.length - hosts, visitId, orgId);
+      const info = this.#run('addVisitCounts', hosts, links.length - hosts, visitId, orgId);
       if (info.changes !== 1) throw new Error(`no visit ${visitId}`);
       this.#insertLinks(links);
       this.#insertEvent(event);
@@ -545,46 +357,36 @@ export class SqliteStore implements Store {
   }
 
   async getVisit(orgId: string, id: string): Promise<VisitRecord | undefined> {
-    const r = this.#stmt('SELECT * FROM visits WHERE id = ? AND org_id = ?').get(id, orgId) as
-      | Row
-      | undefined;
+    const r = this.#get('getVisit', id, orgId);
     return r && visitFrom(r);
   }
 
   async findVisitBySubject(orgId: string, subject: string): Promise<VisitRecord | undefined> {
-    const r = this.#db
-      .prepare(
-        "SELECT * FROM visits WHERE org_id = ? AND subject = ? AND status <> 'cancelled' ORDER BY created_at DESC, id DESC LIMIT 1",
-      )
-      .get(orgId, subject) as Row | undefined;
+    const r = this.#get('findVisitBySubject', orgId, subject);
     return r && visitFrom(r);
   }
 
   async listVisits(orgId: string, query: VisitQuery): Promise<{ items: VisitRecord[]; total: number }> {
     const { sql, params } = visitWhere(orgId, query);
-    const total = Number(
-      (this.#stmt(`SELECT COUNT(*) AS n FROM visits WHERE ${sql}`).get(...params) as Row)['n'],
-    );
-    const rows = this.#db
-      .prepare(`SELECT * FROM visits WHERE ${sql} ORDER BY ${visitOrder(query)} LIMIT ? OFFSET ?`)
-      .all(...params, query.limit, query.offset) as Row[];
-    return { items: rows.map(visitFrom), total };
+    // One snapshot for the count and the page.
+    return this.#db.transaction(() => {
+      const total = Number(
+        (this.#stmt(`SELECT COUNT(*) AS n FROM visits WHERE ${sql}`).get(...params) as Row)['n'],
+      );
+      const rows = this.#stmt(
+        `SELECT * FROM visits WHERE ${sql} ORDER BY ${visitOrder(query)} LIMIT ? OFFSET ?`,
+      ).all(...params, query.limit, query.offset) as Row[];
+      return { items: rows.map(visitFrom), total };
+    })();
   }
 
   async getVisitLinks(visitId: string): Promise<VisitLinkRecord[]> {
-    const rows = this.#db
-      .prepare(
-        "SELECT * FROM visit_links WHERE visit_id = ? ORDER BY CASE role WHEN 'host' THEN 0 ELSE 1 END, idx",
-      )
-      .all(visitId) as Row[];
-    return rows.map(visitLinkFrom);
+    return this.#all('getVisitLinks', visitId).map(visitLinkFrom);
   }
 
   async findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
-    const link = this.#stmt('SELECT * FROM visit_links WHERE jti = ?').get(jti) as Row | undefined;
-    if (!link) return undefined;
-    const visit = this.#stmt('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
-    return { visit: visitFrom(visit), link: visitLinkFrom(link) };
+    const r = this.#get('findVisitLinkByJti', jti);
+    return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
   }
 
   async transitionVisit(
@@ -597,15 +399,16 @@ export class SqliteStore implements Store {
   ): Promise<VisitRecord | undefined> {
     return this.#db.transaction(() => {
       const column = STATUS_COLUMN[to];
-      const info = this.#db
-        .prepare(
-          `UPDATE visits SET status = ?${column ? `, ${column} = ?` : ''}
-           WHERE id = ? AND org_id = ? AND status IN (${from.map(() => '?').join(', ')})`,
-        )
-        .run(to, ...(column ? [at] : []), id, orgId, ...from);
-      if (info.changes !== 1) return undefined;
+      const row = this.#stmt(transitionSql(SQLITE, column)).get(
+        to,
+        ...(column ? [at] : []),
+        id,
+        orgId,
+        SQLITE.list(from),
+      ) as Row | undefined;
+      if (!row) return undefined;
       this.#insertEvent(event);
-      return visitFrom(this.#stmt('SELECT * FROM visits WHERE id = ?').get(id) as Row);
+      return visitFrom(row);
     })();
   }
 
@@ -614,72 +417,41 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(orgId: string, visitId: string): Promise<EventRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id')
-      .all(orgId, visitId) as Row[];
-    return rows.map(eventFrom);
+    return this.#all('listEvents', orgId, visitId).map(eventFrom);
   }
 
   async createSession(s: SessionRecord): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO sessions (hash, org_id, api_key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(s.hash, s.orgId, s.apiKeyId, s.csrf, s.createdAt, s.expiresAt);
+    this.#run('insertSession', s.hash, s.orgId, s.apiKeyId, s.csrf, s.createdAt, s.expiresAt);
   }
 
   async getSession(hash: string): Promise<SessionRecord | undefined> {
-    const r = this.#stmt('SELECT * FROM sessions WHERE hash = ?').get(hash) as Row | undefined;
-    return (
-      r && {
-        hash: String(r['hash']),
-        orgId: String(r['org_id']),
-        apiKeyId: String(r['api_key_id']),
-        csrf: String(r['csrf']),
-        createdAt: Number(r['created_at']),
-        expiresAt: Number(r['expires_at']),
-      }
-    );
+    const r = this.#get('getSession', hash);
+    return r && sessionFrom(r);
   }
 
   async deleteSession(hash: string): Promise<void> {
-    this.#stmt('DELETE FROM sessions WHERE hash = ?').run(hash);
+    this.#run('deleteSession', hash);
   }
 
   async createHook(h: HookRecord): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO hooks (id, org_id, name, secret, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null);
+    this.#run('insertHook', h.id, h.orgId, h.name, h.secret, h.createdAt, h.revokedAt ?? null);
   }
 
   async getHook(id: string): Promise<HookRecord | undefined> {
-    const r = this.#stmt('SELECT * FROM hooks WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#get('getHook', id);
     return r && hookFrom(r);
   }
 
   async listHooks(orgId: string): Promise<HookRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM hooks WHERE org_id = ? ORDER BY created_at, id')
-      .all(orgId) as Row[];
-    return rows.map(hookFrom);
+    return this.#all('listHooks', orgId).map(hookFrom);
   }
 
   async revokeHook(orgId: string, id: string, at: number): Promise<boolean> {
-    return (
-      this.#db
-        .prepare('UPDATE hooks SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL')
-        .run(at, id, orgId).changes === 1
-    );
+    return this.#run('revokeHook', at, id, orgId).changes === 1;
   }
 
   async rotateHookSecret(orgId: string, id: string, secret: string, previousUntil: number): Promise<boolean> {
-    return (
-      this.#stmt(
-        'UPDATE hooks SET previous_secret = secret, previous_secret_until = ?, secret = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL',
-      ).run(previousUntil, secret, id, orgId).changes === 1
-    );
+    return this.#run('rotateHookSecret', previousUntil, secret, id, orgId).changes === 1;
   }
 
   async reserveIdempotencyKey(
@@ -690,9 +462,7 @@ export class SqliteStore implements Store {
     claim: IdempotencyClaim,
   ): Promise<IdempotencyReservation> {
     const reserve = this.#db.transaction((): IdempotencyReservation => {
-      const r = this.#stmt('SELECT * FROM idempotency_keys WHERE org_id = ? AND key = ?').get(orgId, key) as
-        | Row
-        | undefined;
+      const r = this.#get('getIdempotencyKey', orgId, key);
       const expired = r !== undefined && Number(r['created_at']) < claim.expiredBefore;
       if (r === undefined || expired) {
         if (claim.existingOnly) return { status: 'absent' };
@@ -708,9 +478,7 @@ export class SqliteStore implements Store {
       const found = idempotencyOf(r, requestHash, at);
       if (found.status !== 'takeover') return found;
       const visitId = found.visitId ?? claim.visitId;
-      this.#stmt(
-        'UPDATE idempotency_keys SET visit_id = ?, lease_owner = ?, lease_until = ? WHERE org_id = ? AND key = ?',
-      ).run(visitId, claim.owner, claim.leaseUntil, orgId, key);
+      this.#run('takeOverIdempotencyKey', visitId, claim.owner, claim.leaseUntil, orgId, key);
       return { status: 'new', visitId, takenOver: true };
     });
     // IMMEDIATE: the write lock first, so a read then a write never meets another process's write.
@@ -718,15 +486,11 @@ export class SqliteStore implements Store {
   }
 
   async completeIdempotencyKey(orgId: string, key: string, visitId: string, at: number): Promise<void> {
-    this.#stmt(
-      'UPDATE idempotency_keys SET completed_at = ?, lease_owner = NULL, lease_until = NULL WHERE org_id = ? AND key = ? AND visit_id = ? AND completed_at IS NULL',
-    ).run(at, orgId, key, visitId);
+    this.#run('completeIdempotencyKey', at, orgId, key, visitId);
   }
 
   async releaseIdempotencyKey(orgId: string, key: string, owner: string): Promise<void> {
-    this.#stmt(
-      'DELETE FROM idempotency_keys WHERE org_id = ? AND key = ? AND lease_owner = ? AND completed_at IS NULL',
-    ).run(orgId, key, owner);
+    this.#run('releaseIdempotencyKey', orgId, key, owner);
   }
 
   async pruneIdempotencyKeys(before: number, limit?: number): Promise<number> {
@@ -734,10 +498,7 @@ export class SqliteStore implements Store {
   }
 
   async markDelivery(key: string, at: number): Promise<boolean> {
-    return (
-      this.#stmt('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(key, at)
-        .changes === 1
-    );
+    return this.#run('insertDelivery', key, at).changes === 1;
   }
 
   /**
@@ -745,11 +506,8 @@ export class SqliteStore implements Store {
    * transaction, so a large prune never holds the write lock for long.
    */
   #prune(table: string, column: string, op: '<' | '<=', bound: number, limit?: number): number {
-    if (limit === undefined)
-      return this.#stmt(`DELETE FROM ${table} WHERE ${column} ${op} ?`).run(bound).changes;
-    return this.#stmt(
-      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} ${op} ? LIMIT ?)`,
-    ).run(bound, limit).changes;
+    const sql = pruneSql(SQLITE, table, 'rowid', column, op, limit !== undefined);
+    return this.#stmt(sql).run(...(limit === undefined ? [bound] : [bound, limit])).changes;
   }
 
   async pruneDeliveries(before: number, limit?: number): Promise<number> {
@@ -769,17 +527,9 @@ export class SqliteStore implements Store {
     options: { limit?: number; dryRun?: boolean } = {},
   ): Promise<PurgeCounts> {
     const bound = Math.min(before, Math.floor(Date.now() / 1000));
-    if (options.dryRun) {
-      const r = this.#stmt(PURGE_COUNT_SQL).get(bound, bound) as Row;
-      return purgeCounts(r);
-    }
-    const ids = 'SELECT value FROM json_each(?)';
+    if (options.dryRun) return purgeCounts(this.#get('purgeCounts', bound, bound) as Row);
     return this.#db.transaction((): PurgeCounts => {
-      const rows = this.#stmt(`SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE_SQL} LIMIT ?`).all(
-        bound,
-        bound,
-        options.limit ?? -1,
-      ) as Row[];
+      const rows = this.#all('purgeableVisits', bound, bound, options.limit ?? SQLITE.noLimit);
       const counts: PurgeCounts = {
         visits: 0,
         links: 0,
@@ -789,16 +539,12 @@ export class SqliteStore implements Store {
         spaces: 0,
       };
       if (rows.length === 0) return counts;
-      const list = JSON.stringify(rows.map((r) => r['id']));
-      counts.shortLinks = this.#stmt(
-        `DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE visit_id IN (${ids}) AND short IS NOT NULL)`,
-      ).run(list).changes;
-      counts.idempotencyKeys = this.#stmt(`DELETE FROM idempotency_keys WHERE visit_id IN (${ids})`).run(
-        list,
-      ).changes;
-      counts.events = this.#stmt(`DELETE FROM events WHERE visit_id IN (${ids})`).run(list).changes;
-      counts.links = this.#stmt(`DELETE FROM visit_links WHERE visit_id IN (${ids})`).run(list).changes;
-      counts.visits = this.#stmt(`DELETE FROM visits WHERE id IN (${ids})`).run(list).changes;
+      const list = SQLITE.list(rows.map((r) => String(r['id'])));
+      counts.shortLinks = this.#run('purgeShortLinks', list).changes;
+      counts.idempotencyKeys = this.#run('purgeIdempotencyKeys', list).changes;
+      counts.events = this.#run('purgeEvents', list).changes;
+      counts.links = this.#run('purgeVisitLinks', list).changes;
+      counts.visits = this.#run('purgeVisitRows', list).changes;
       const space = this.#stmt(
         'DELETE FROM spaces WHERE org_id = ? AND subject = ? AND NOT EXISTS (SELECT 1 FROM visits WHERE org_id = ? AND subject = ?)',
       );
@@ -822,29 +568,27 @@ export class SqliteStore implements Store {
   }): Promise<number | undefined> {
     const now = Math.floor(Date.now() / 1000);
     return this.#db.transaction(() => {
-      if (job.dedupKey !== undefined) {
-        const fresh = this.#db
-          .prepare('INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING')
-          .run(job.dedupKey, now);
-        if (fresh.changes === 0) return undefined;
-      }
-      const info = this.#db
-        .prepare(
-          "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
-        )
-        .run(job.type, JSON.stringify(job.payload), job.maxAttempts, job.runAt, now, now);
-      return Number(info.lastInsertRowid);
+      if (job.dedupKey !== undefined && this.#run('insertDelivery', job.dedupKey, now).changes === 0)
+        return undefined;
+      const r = this.#get(
+        'insertJob',
+        job.type,
+        JSON.stringify(job.payload),
+        job.maxAttempts,
+        job.runAt,
+        now,
+        now,
+      );
+      return Number(r?.['id']);
     })();
   }
 
   async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {
     return this.#db.transaction(() => {
       // A running job whose lease ran out belonged to a worker that died: it is due again.
-      const rows = this.#db
-        .prepare(
-          "SELECT * FROM jobs WHERE (status = 'pending' AND run_at <= ?) OR (status = 'running' AND run_at <= ?) ORDER BY run_at, id LIMIT ?",
-        )
-        .all(now, now, limit) as Row[];
+      const rows = this.#stmt(
+        "SELECT * FROM jobs WHERE (status = 'pending' AND run_at <= ?) OR (status = 'running' AND run_at <= ?) ORDER BY run_at, id LIMIT ?",
+      ).all(now, now, limit) as Row[];
       const lease = this.#stmt("UPDATE jobs SET status = 'running', run_at = ?, updated_at = ? WHERE id = ?");
       for (const r of rows) lease.run(now + leaseSeconds, now, r['id']);
       return rows.map((r) => jobFrom(r));
@@ -852,57 +596,45 @@ export class SqliteStore implements Store {
   }
 
   async completeJob(id: number, at: number): Promise<void> {
-    this.#db
-      .prepare("UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ?")
-      .run(at, id);
+    this.#run('completeJob', at, id);
   }
 
   async failJob(id: number, error: string, retryAt: number | undefined, at: number): Promise<void> {
-    this.#db
-      .prepare(
-        'UPDATE jobs SET status = ?, attempts = attempts + 1, last_error = ?, run_at = COALESCE(?, run_at), updated_at = ? WHERE id = ?',
-      )
-      .run(retryAt === undefined ? 'failed' : 'pending', error.slice(0, 1000), retryAt ?? null, at, id);
+    this.#run(
+      'failJob',
+      retryAt === undefined ? 'failed' : 'pending',
+      error.slice(0, 1000),
+      retryAt ?? null,
+      at,
+      id,
+    );
   }
 
   async getJob(id: number): Promise<(JobRecord & { status: string }) | undefined> {
-    const r = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#get('getJob', id);
     return r && jobFrom(r);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
-    const r = this.#stmt('SELECT value FROM settings WHERE key = ?').get(key) as Row | undefined;
+    const r = this.#get('getSetting', key);
     return r ? String(r['value']) : undefined;
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
+    this.#run('setSetting', key, value);
   }
 
   async incrementCounter(key: string, by: number, expiresAt: number): Promise<number> {
     return this.#db.transaction(() => {
-      const now = Math.floor(Date.now() / 1000);
-      if (Math.random() < 0.01) this.#stmt('DELETE FROM counters WHERE expires_at < ?').run(now);
-      const row = this.#db
-        .prepare(
-          `INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET value = value + excluded.value RETURNING value`,
-        )
-        .get(key, by, expiresAt) as Row;
-      return Number(row['value']);
+      if (Math.random() < 0.01) this.#run('sweepCounters', Math.floor(Date.now() / 1000));
+      return Number(this.#get('incrementCounter', key, by, expiresAt)?.['value']);
     })();
   }
 
   async findVisitLinkByCipher(
     cipher: string,
   ): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
-    const link = this.#stmt('SELECT * FROM visit_links WHERE cipher = ?').get(cipher) as Row | undefined;
-    if (!link) return undefined;
-    const visit = this.#stmt('SELECT * FROM visits WHERE id = ?').get(link['visit_id']) as Row;
-    return { visit: visitFrom(visit), link: visitLinkFrom(link) };
+    const r = this.#get('findVisitLinkByCipher', cipher);
+    return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
   }
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer } from '../support/server.js';
 import {
   EMULATED_ACCESS,
@@ -132,7 +133,7 @@ describe('X-Spark-Signature', () => {
       const zoe = emulator.addPerson();
       const message = emulator.seedMessage({ from: zoe, text: 'help' });
       const raw = JSON.stringify(messageDelivery(message));
-      const response = await fetch(`${server.url}/hooks/webex`, {
+      const response = await testFetch(`${server.url}/hooks/webex`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-spark-signature': sparkSignatureOf('', raw) },
         body: raw,
@@ -301,7 +302,7 @@ describe('a crash between the acknowledgement and the reply', () => {
         err += c;
       });
       const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the child did not start\n${err}`)), 20_000);
+        const timer = setTimeout(() => reject(new Error(`the child did not start\n${err}`)), 120_000); // tsx starts slowly on a loaded machine
         child.stdout.setEncoding('utf8').on('data', (c: string) => {
           out += c;
           const m = /listening (\S+)/.exec(out);
@@ -317,7 +318,7 @@ describe('a crash between the acknowledgement and the reply', () => {
       // The job's read of the message never comes back: the process dies while it waits.
       emulator.hang('GET', `/messages/${message.id}`);
       const raw = JSON.stringify(messageDelivery(message));
-      const ack = await fetch(`${url}/hooks/webex`, {
+      const ack = await testFetch(`${url}/hooks/webex`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -343,7 +344,7 @@ describe('a crash between the acknowledgement and the reply', () => {
       secrets.add(restarted.key);
       await emulator.waitForMessages(repliesTo(ivy), 2, 'the reply after the restart', 15_000);
       // Webex retrying the same delivery to the new process is still a duplicate.
-      const again = await fetch(`${restarted.url}/hooks/webex`, {
+      const again = await testFetch(`${restarted.url}/hooks/webex`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',

@@ -1,5 +1,5 @@
 /**
- * Shared helpers of the broker's HTTP tests: real requests with `fetch` on 127.0.0.1, the
+ * Shared helpers of the broker's HTTP tests: requests through `app.inject()` (or `fetch`), the
  * Webex error envelope, and an independent look inside tokens (the JWE header by hand, the
  * crypto with node-jose and the broker's own keys read back from its store).
  */
@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import jose from 'node-jose';
 import { type BrokerKey, parseKey } from '../../src/crypto/keys.js';
 import { AUDIENCE } from '../../src/domain/constants.js';
+import { testFetch } from '../support/inject-fetch.js';
 import type { TestServer } from '../support/server.js';
 
 export { AUDIENCE };
@@ -19,9 +20,12 @@ export interface HttpAnswer {
   text: string;
 }
 
-/** One request, body read in full; JSON bodies parsed. Redirects are never followed. */
+/**
+ * One request, body read in full; JSON bodies parsed. Redirects are never followed. A test
+ * server's requests go through `app.inject()` (unless it was started with `sockets: true`).
+ */
 export async function call(url: string, init: RequestInit = {}): Promise<HttpAnswer> {
-  const response = await fetch(url, { redirect: 'manual', ...init });
+  const response = await testFetch(url, { redirect: 'manual', ...init });
   const text = await response.text();
   let body: unknown = text;
   if ((response.headers.get('content-type') ?? '').includes('application/json')) body = JSON.parse(text);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openBrokerContext } from '../../src/main/container.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   assertEnvelope,
@@ -156,7 +157,7 @@ describe('restart keeps everything', () => {
       const redirect = await call(`${server.url}/visit/${entry.short}`);
       assert.equal(redirect.status, 302, redirect.text);
       assert.equal(redirect.headers.get('location'), `${server.url}${longPath('gen', page, entry.cipher)}`);
-      const followed = await fetch(`${server.url}/visit/${entry.short}`, { headers: HTML });
+      const followed = await testFetch(`${server.url}/visit/${entry.short}`, { headers: HTML });
       assert.equal(followed.status, 200);
       const html = await followed.text();
       assert.match(html, />Valid</);
@@ -213,7 +214,7 @@ describe('broker key rotation', () => {
     const after = await spaceOf(server, fresh.guest[0]!.cipher);
     assert.equal(after.spaceId, before.spaceId);
     // The old short link still lands on a valid page.
-    const followed = await fetch(`${server.url}/visit/${old.host[0]!.short}`, { headers: HTML });
+    const followed = await testFetch(`${server.url}/visit/${old.host[0]!.short}`, { headers: HTML });
     assert.equal(followed.status, 200);
     assert.match(await followed.text(), />Valid</);
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { runCli } from '../cli/run-cli.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { createTestDatabase, PG_SKIP, type TestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { headerOf, issue } from './helpers.js';
@@ -31,7 +32,7 @@ describe('rotation by another process, SQLite', () => {
     const after = await issue(server, 'rotation-after');
     assert.equal(headerOf(after.guest[0]!.cipher)['kid'], kid);
     // Links of the old key still open (it retires only after its links expire).
-    const page = await fetch(`${server.url}/api/v1/space?int=jose&data=${before.guest[0]!.cipher}`);
+    const page = await testFetch(`${server.url}/api/v1/space?int=jose&data=${before.guest[0]!.cipher}`);
     assert.equal(page.status, 200);
     // Twice in a row, and the listing says which key issues.
     const again = await rotate(['--data', server.dataDir]);

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { assertEnvelope, assertHtml, call, HTML, issue, longPath } from './helpers.js';
 
@@ -116,7 +117,7 @@ describe('following the redirect lands on the visit page', () => {
       ['host', body.host[0]!],
       ['guest', body.guest[0]!],
     ] as const) {
-      const response = await fetch(`${server.url}/visit/${entry.short}`, { headers: HTML });
+      const response = await testFetch(`${server.url}/visit/${entry.short}`, { headers: HTML });
       assert.equal(response.redirected, true);
       const html = await response.text();
       assert.equal(response.status, 200, html.slice(0, 300));
@@ -140,7 +141,7 @@ describe('following the redirect lands on the visit page', () => {
   test('the page is the same whether reached from the short link or the long link', async () => {
     const body = await issue(server, 'same page', { provideShortUrls: true });
     const host = body.host[0]!;
-    const viaShort = await (await fetch(`${server.url}/visit/${host.short}`, { headers: HTML })).text();
+    const viaShort = await (await testFetch(`${server.url}/visit/${host.short}`, { headers: HTML })).text();
     const viaLong = await call(`${server.url}${longPath('hc', 'login', host.cipher)}`, { headers: HTML });
     // Each render holds its own page ticket (a fresh participant id); everything else is identical.
     const withoutTicket = (html: string) => html.replace(/data-ticket="[^"]+"/, 'data-ticket="…"');

@@ -33,7 +33,7 @@ async function assertRefused(url: string): Promise<void> {
 }
 
 test('a request in flight when close() is called completes; then the port refuses connections', async () => {
-  const server: TestServer = await startTestServer();
+  const server: TestServer = await startTestServer({ sockets: true });
   try {
     const { context } = server.server;
     // 25 links at the top iteration count: long enough (many PBKDF2 rounds) to still be running.
@@ -78,7 +78,7 @@ test('a request in flight when close() is called completes; then the port refuse
 });
 
 test('close() while idle keep-alive connections are open does not hang', async () => {
-  const server = await startTestServer();
+  const server = await startTestServer({ sockets: true });
   try {
     // fetch keeps its connection alive after these answers.
     for (let i = 0; i < 3; i++) assert.equal((await call(`${server.url}/healthz`)).status, 200);
@@ -92,7 +92,7 @@ test('close() while idle keep-alive connections are open does not hang', async (
 });
 
 test('close() is idempotent, and a new request after it is refused', async () => {
-  const server = await startTestServer();
+  const server = await startTestServer({ sockets: true });
   try {
     const first = server.server.close();
     const second = server.server.close();

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BrokerService } from '../../src/broker/service.js';
 import { isoSeconds } from '../../src/domain/time.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   AUDIENCE,
@@ -175,7 +176,7 @@ test('the largest link the broker issues (25 devices, 256-character subject, 128
   const host = body.host[0]!;
   assert.ok(host.cipher.length > 12_000, `${host.cipher.length} characters`);
   assert.equal((await spaceOk(host.cipher))['userIdentifier'], 'Host');
-  const viaShort = await fetch(`${server.url}/visit/${host.short}`, { headers: HTML });
+  const viaShort = await testFetch(`${server.url}/visit/${host.short}`, { headers: HTML });
   assert.equal(viaShort.status, 200);
   assert.match(await viaShort.text(), />Valid</);
 });

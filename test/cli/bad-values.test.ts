@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { AT_ONCE } from '../support/concurrency.js';
 import { removeDir, runCli, show, tempDir } from './run-cli.js';
 
 let cwd: string;
@@ -59,7 +60,7 @@ const CASES: { args: string[]; expect: RegExp[] }[] = [
   { args: ['--subject', 'x'.repeat(300)], expect: [/--subject must be .*at most 256 characters/] },
 ];
 
-describe('links: bad values exit 2 and name the flag and the rule', { concurrency: true }, () => {
+describe('links: bad values exit 2 and name the flag and the rule', { concurrency: AT_ONCE }, () => {
   for (const { args, expect } of CASES) {
     test(args.join(' ').slice(0, 60), async () => {
       const data = join(cwd, `data-${args.join('_').replace(/\W/g, '').slice(0, 40)}`);

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { AT_ONCE } from '../support/concurrency.js';
 import { ROOT, runCli, show } from './run-cli.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
-describe('instant-connect: version, help and usage errors', { concurrency: true }, () => {
+describe('instant-connect: version, help and usage errors', { concurrency: AT_ONCE }, () => {
   test('--version prints the version of package.json', async () => {
     for (const flag of ['--version', '-V']) {
       const r = await runCli([flag]);

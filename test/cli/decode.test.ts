@@ -66,7 +66,7 @@ before(async () => {
 
 after(() => removeDir(cwd));
 
-describe('decode', { concurrency: true }, () => {
+describe('decode', () => {
   test('a short URL of the local broker: form, header, claims, valid', async () => {
     const guest = made.guests[0];
     const r = await decode(guest.shortUrl, ['--data', data]);

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import jose from 'node-jose';
 import { AUDIENCE, ENCS, JWE_ALGS, JWS_ALGS } from '../../src/domain/constants.js';
 import { openBrokerContext } from '../../src/main/container.js';
+import { AT_ONCE } from '../support/concurrency.js';
 import { startTestServer } from '../support/server.js';
 import { jweHeader, ROOT, removeDir, runCli, show, tempDir } from './run-cli.js';
 
@@ -24,7 +25,7 @@ after(() => removeDir(cwd));
 
 const keys = (data: string, args: string[]) => runCli(['keys', ...args, '--data', data], { cwd });
 
-describe('keys', { concurrency: true }, () => {
+describe('keys', { concurrency: AT_ONCE }, () => {
   test('create --json, list, revoke: a round trip', async () => {
     const data = join(cwd, 'round-trip');
     const empty = await keys(data, ['list']);

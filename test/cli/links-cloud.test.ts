@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { AT_ONCE } from '../support/concurrency.js';
 import {
   type RecordedRequest,
   type ScriptedServer,
@@ -61,7 +62,7 @@ function assertNoToken(r: CliResult): void {
 const links = (broker: ScriptedServer, cwd: string, args: string[], env: Record<string, string> = {}) =>
   runCli(['links', '--broker', broker.url, ...args], { cwd, env: { WEBEX_TOKEN: TOKEN, ...env } });
 
-describe('links against a stand-in for the commercial broker', { concurrency: true }, () => {
+describe('links against a stand-in for the commercial broker', { concurrency: AT_ONCE }, () => {
   test('sends the documented request with the bearer token', () =>
     withBroker(async (broker, cwd) => {
       broker.setHandler(v2);

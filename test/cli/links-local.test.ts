@@ -56,7 +56,7 @@ before(async () => {
 
 after(() => removeDir(cwd));
 
-describe('links from the local broker', { concurrency: true }, () => {
+describe('links from the local broker', () => {
   test('prints a table of host and guest links and the generated subject', async () => {
     const r = await links([]);
     assert.equal(r.code, 0, show(r));
@@ -421,7 +421,7 @@ describe('links from the local broker', { concurrency: true }, () => {
   });
 });
 
-describe('where the local broker keeps its data', { concurrency: true }, () => {
+describe('where the local broker keeps its data', () => {
   test('DATA_DIR names the data directory', async () => {
     const dir = join(cwd, 'from-env');
     const r = await runCli(['links', '--iterations', '1000'], { cwd, env: { DATA_DIR: dir } });

@@ -50,7 +50,7 @@ function assertNoSecret(r: CliResult, secret: string): void {
   assert.ok(!r.stderr.includes(secret), 'the key is not on stderr');
 }
 
-describe('links of the local broker open on a running server', { concurrency: true }, () => {
+describe('links of the local broker open on a running server', () => {
   test('with PUBLIC_URL set to the server', async () => {
     const r = await runCli(
       ['links', '--data', server.dataDir, '--short', '--guests', '2', '--iterations', '1000', '--json'],
@@ -96,7 +96,7 @@ describe('links of the local broker open on a running server', { concurrency: tr
   });
 });
 
-describe('a running serve instance as a URL broker', { concurrency: true }, () => {
+describe('a running serve instance as a URL broker', () => {
   test('--broker URL with the API key in --token-file', async () => {
     const file = join(cwd, 'api.key');
     writeFileSync(file, `${server.key}\n`);

@@ -5,10 +5,10 @@
  *   const { code, stdout, stderr } = await runCli(['links', '--short'], { cwd, env: { DATA_DIR } });
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir as makeTempDir, removeDir } from '../support/temp-dir.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -88,12 +88,10 @@ export interface RunOptions {
 }
 
 export function tempDir(prefix = 'ic-cli-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return makeTempDir(prefix);
 }
 
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
+export { removeDir };
 
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const ownCwd = options.cwd === undefined;

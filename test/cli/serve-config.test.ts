@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../support/free-port.js';
 import { startWebexEmulator } from '../support/webex-emulator.js';
 import { type CliProcess, removeDir, runCli, show, spawnCli, tempDir } from './run-cli.js';
 
@@ -19,15 +19,6 @@ after(() => {
   for (const child of children) child.kill();
   removeDir(cwd);
 });
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 const TOKEN = 'metrics-token-0123456789';
 

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { AT_ONCE } from '../support/concurrency.js';
 import { CLI, type CliProcess, cleanEnv, removeDir, runCli, show, spawnCli, tempDir } from './run-cli.js';
 
 let cwd: string;
@@ -42,7 +43,7 @@ async function stop(
   return { ...exit, ms: Date.now() - started };
 }
 
-describe('serve', { concurrency: true }, () => {
+describe('serve', { concurrency: AT_ONCE }, () => {
   test('--port 0 prints the real port, answers /healthz, and SIGTERM exits 0 closing the database', async () => {
     const data = join(cwd, 'term');
     const { p, url } = await serve(['--port', '0', '--data', data, '--quiet']);

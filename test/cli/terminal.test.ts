@@ -53,7 +53,6 @@ before(async () => {
 after(() => removeDir(cwd));
 
 describe('on a terminal', {
-  concurrency: true,
   skip: hasScript ? false : 'script(1) is not installed',
 }, () => {
   test('the table is in colour, and so is the QR code', async () => {

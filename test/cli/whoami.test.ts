@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { AT_ONCE } from '../support/concurrency.js';
 import { type ScriptedServer, startScriptedServer } from '../support/scripted-server.js';
 import { type CliResult, removeDir, runCli, show, tempDir } from './run-cli.js';
 
@@ -43,7 +44,7 @@ function assertAskedMe(api: ScriptedServer): void {
   assert.equal(request!.headers.authorization, `Bearer ${TOKEN}`);
 }
 
-describe('whoami', { concurrency: true }, () => {
+describe('whoami', { concurrency: AT_ONCE }, () => {
   test('a bot token: says bot and prints the org uuid', () =>
     withApi(async (api, cwd) => {
       api.script({ body: BOT });

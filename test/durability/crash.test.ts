@@ -20,6 +20,7 @@ import { type TestContext, test } from 'node:test';
 import { visitIdFor } from '../../src/bot/bot.js';
 import { AUDIENCE } from '../../src/domain/constants.js';
 import { removeDir, runCli, show, tempDir } from '../cli/run-cli.js';
+import { freePort } from '../support/free-port.js';
 import { createTestDatabase, PG_SKIP, type TestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import {
   type EmulatedMessage,
@@ -30,16 +31,7 @@ import {
   startWebexEmulator,
   type WebexEmulator,
 } from '../support/webex-emulator.js';
-import {
-  type Answer,
-  freePort,
-  http,
-  isTimeout,
-  mapLimit,
-  type ServeChild,
-  sleep,
-  startServe,
-} from './support.js';
+import { type Answer, http, isTimeout, mapLimit, type ServeChild, sleep, startServe } from './support.js';
 
 const pgBase = testDatabaseUrl();
 const KILLS = 3;
@@ -79,7 +71,7 @@ interface Delivered {
 for (const backend of ['sqlite', 'postgres'] as const) {
   test(
     `kill -9 three times under load (${backend}): every answered link, visit and bot job survives`,
-    { skip: backend === 'postgres' && !pgBase ? PG_SKIP : false, timeout: 100_000 },
+    { skip: backend === 'postgres' && !pgBase ? PG_SKIP : false, timeout: 10 * 60_000 }, // a hang guard: loaded, three restarts take minutes
     (t) => crashUnderLoad(t, backend),
   );
 }

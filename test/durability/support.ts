@@ -4,15 +4,14 @@
  * private PostgreSQL instance (initdb + pg_ctl in a temporary directory) that a test may stop and
  * start without disturbing anyone else's database server.
  */
-import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { type CliProcess, spawnCli } from '../cli/run-cli.js';
+import { freePort } from '../support/free-port.js';
 
 export { setTimeout as sleep } from 'node:timers/promises';
 
@@ -25,20 +24,6 @@ process.on('exit', () => {
   for (const child of alive) child.kill();
   for (const stop of clusters) stop();
 });
-
-/** A TCP port free on 127.0.0.1 right now (for a server that must come back on the same address). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(port > 0);
-  return port;
-}
 
 export interface ServeChild {
   process: CliProcess;
@@ -60,7 +45,7 @@ export async function startServe(cwd: string, env: Record<string, string>): Prom
   const tail = () => `--- stderr\n${p.stderr().slice(-3000)}\n--- stdout\n${p.stdout().slice(-3000)}`;
   let match: RegExpExecArray;
   try {
-    match = await p.waitFor(/instant-connect listening on (http:\/\/127\.0\.0\.1:\d+)\n/, 30_000);
+    match = await p.waitFor(/instant-connect listening on (http:\/\/127\.0\.0\.1:\d+)\n/, 120_000);
   } catch (err) {
     p.kill();
     throw err;

@@ -41,7 +41,7 @@ describe('examples', () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/sdk.ts'], {
       cwd: root,
       env: { ...process.env, IC_API_KEY: server.key, BROKER: server.url },
-      timeout: 30_000,
+      timeout: 120_000, // a hang guard: tsx, python and curl start slowly on a loaded machine
     });
     const out = JSON.parse(stdout) as { subject: string; host: string; guests: string[] };
     assert.match(out.subject, /^visit-\d{8}-\d{4}-/);
@@ -63,7 +63,7 @@ describe('examples', () => {
         HOOK_ID: hook.id,
         HOOK_SECRET: secret,
       },
-      timeout: 30_000,
+      timeout: 120_000, // a hang guard: tsx, python and curl start slowly on a loaded machine
     });
     const bodies = stdout
       .split('\n')
@@ -84,7 +84,7 @@ describe('examples', () => {
     const { stdout } = await run(PYTHON, ['examples/lab-requests.py'], {
       cwd: root,
       env: { ...process.env, MTG_BROKER_URL: server.url, BOT_TOKEN: server.key },
-      timeout: 30_000,
+      timeout: 120_000, // a hang guard: tsx, python and curl start slowly on a loaded machine
     });
     const url = /THE GUEST URL IS:\s+(\S+)/.exec(stdout)?.[1];
     assert.ok(url, stdout);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AUDIENCE } from '../../src/domain/constants.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { postJson, startTestServer, type TestServer } from '../support/server.js';
 
 const FORGED =
@@ -29,7 +30,7 @@ describe('rate limits with the real defaults for failed openings', () => {
     assert.equal(made.status, 200);
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const r = await fetch(`${server.url}/api/v1/space?int=jose&data=${FORGED}`);
+      const r = await testFetch(`${server.url}/api/v1/space?int=jose&data=${FORGED}`);
       statuses.push(r.status);
       if (r.status === 429) {
         assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
@@ -39,14 +40,14 @@ describe('rate limits with the real defaults for failed openings', () => {
     }
     assert.deepEqual(statuses, [400, 400, 400, 400, 400, 429, 429, 429]);
     // A patient behind the same address with a real link is not refused.
-    const space = await fetch(`${server.url}/api/v1/space?int=jose&data=${made.body.guest[0].cipher}`);
+    const space = await testFetch(`${server.url}/api/v1/space?int=jose&data=${made.body.guest[0].cipher}`);
     assert.equal(space.status, 200);
-    const page = await fetch(`${server.url}/visit/${made.body.guest[0].short}`, {
+    const page = await testFetch(`${server.url}/visit/${made.body.guest[0].short}`, {
       headers: { accept: 'text/html' },
     });
     assert.equal(page.status, 200);
     // Browsers get a page, not JSON.
-    const forgedPage = await fetch(`${server.url}/hc/v1/talk?int=jose&v=1&data=${FORGED}`, {
+    const forgedPage = await testFetch(`${server.url}/hc/v1/talk?int=jose&v=1&data=${FORGED}`, {
       headers: { accept: 'text/html' },
     });
     assert.equal(forgedPage.status, 429);
@@ -66,7 +67,7 @@ describe('rate limits with the real defaults for failed openings', () => {
   });
 
   test('metrics count requests by route pattern, links issued and refusals, and never show a cipher', async () => {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await (await testFetch(`${server.url}/metrics`)).text();
     assert.match(
       text,
       /ic_http_requests_total\{route="\/api\/v2\/joseencrypt",method="POST",status="200"\} \d+/,
@@ -100,7 +101,7 @@ describe('public routes per address', () => {
   test('the fifth public request in a minute is 429 with Retry-After; the API is not counted', async () => {
     const statuses = [];
     for (let i = 0; i < 5; i++) {
-      const r = await fetch(`${server.url}/visit/Abc1234`);
+      const r = await testFetch(`${server.url}/visit/Abc1234`);
       await r.arrayBuffer();
       statuses.push(r.status);
     }
@@ -128,7 +129,9 @@ describe('overload', () => {
       assert.equal(r.body.code, 'ERR_OVERLOADED');
       assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
     }
-    const redirect = await fetch(`${server.url}/visit/${made.body.guest[0].short}`, { redirect: 'manual' });
+    const redirect = await testFetch(`${server.url}/visit/${made.body.guest[0].short}`, {
+      redirect: 'manual',
+    });
     assert.equal(redirect.status, 302);
     assert.ok(
       burst.every((r) => r.status === 200 || r.status === 503),

@@ -12,6 +12,7 @@ import { SQLITE_FILE } from '../../src/store/open.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { ShortLinkRecord, Store } from '../../src/store/types.js';
 import { eventually } from '../support/eventually.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const DAY = 86_400;
@@ -91,14 +92,14 @@ describe('pruning at start', () => {
     assert.ok(await store.getSession('live-A'));
 
     // Past its grace: unknown. Expired two days ago: still found, so the click gets "expired".
-    const gone = await fetch(`${server.url}/visit/GoneA`, { redirect: 'manual' });
+    const gone = await testFetch(`${server.url}/visit/GoneA`, { redirect: 'manual' });
     assert.equal(gone.status, 404);
     await gone.arrayBuffer();
-    const late = await fetch(`${server.url}/visit/LateA`, { redirect: 'manual' });
+    const late = await testFetch(`${server.url}/visit/LateA`, { redirect: 'manual' });
     assert.equal(late.status, 302);
     await late.arrayBuffer();
 
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await testFetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /ic_pruned_rows_total\{table="deliveries"\} 1200/);
     assert.match(metrics, /ic_pruned_rows_total\{table="short_links"\} 1/);
     assert.match(metrics, /ic_pruned_rows_total\{table="sessions"\} 1/);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { call, issue } from '../broker/helpers.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { ROOMY_LIMITS, startTestServer, type TestServer } from '../support/server.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -41,7 +42,7 @@ describe('the budget of short-code misses', () => {
     assert.match(page.text, /Too many attempts/);
     // Past the budget no code is looked up, so a hit cannot be told from a miss.
     assert.equal((await call(`${server.url}/visit/${code}`)).status, 429);
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await testFetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /ic_rate_limit_refusals_total\{kind="short"\} [1-9]/);
   });
 });

@@ -3,6 +3,7 @@
  * followed, the session cookie kept by hand, forms posted urlencoded.
  */
 import assert from 'node:assert/strict';
+import { testFetch } from '../support/inject-fetch.js';
 import type { TestServer } from '../support/server.js';
 
 export interface Answer {
@@ -23,7 +24,7 @@ export class StaffClient {
   async request(path: string, init: RequestInit = {}): Promise<Answer> {
     const headers = new Headers(init.headers);
     if (this.cookie && !headers.has('cookie')) headers.set('cookie', this.cookie);
-    const response = await fetch(new URL(path, this.base), { redirect: 'manual', ...init, headers });
+    const response = await testFetch(new URL(path, this.base), { redirect: 'manual', ...init, headers });
     const text = await response.text();
     const setCookies = response.headers.getSetCookie();
     for (const line of setCookies) {
@@ -116,7 +117,7 @@ export function section(html: string, cls: string): string {
 
 /** GET a JSON API path with the test key. */
 export async function api(server: TestServer, path: string, init: RequestInit = {}): Promise<any> {
-  const response = await fetch(`${server.url}${path}`, {
+  const response = await testFetch(`${server.url}${path}`, {
     ...init,
     headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json', ...init.headers },
   });

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { testFetch } from '../support/inject-fetch.js';
 import { ROOMY_LIMITS, startTestServer, type TestServer } from '../support/server.js';
 import { api, StaffClient, tagOf, visitForm } from './helpers.js';
 
@@ -56,7 +57,7 @@ describe('staff form and the issuing limits', () => {
 
   test(`past RATE_LIMIT_ISSUE_PER_KEY (${LIMIT}), counted with the API's use of the same key: 429, no visit`, async () => {
     const { client, csrf } = await staffOn(perKey);
-    const viaApi = await fetch(`${perKey.url}/api/visits`, {
+    const viaApi = await testFetch(`${perKey.url}/api/visits`, {
       method: 'POST',
       headers: { authorization: `Bearer ${perKey.key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ subject: 'through the API' }),

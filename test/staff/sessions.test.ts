@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServer } from '../../src/main/serve.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { StaffClient, tagOf } from './helpers.js';
 
@@ -105,7 +106,7 @@ describe('staff sessions', () => {
   test('staff pages send the real Origin with their forms: Referrer-Policy same-origin', async () => {
     const page = await new StaffClient(server.url).get('/');
     assert.equal(page.headers.get('referrer-policy'), 'same-origin');
-    const link = await fetch(`${server.url}/visit/nope`, { redirect: 'manual' });
+    const link = await testFetch(`${server.url}/visit/nope`, { redirect: 'manual' });
     assert.equal(link.headers.get('referrer-policy'), 'no-referrer', 'visit pages keep no-referrer');
     // A browser that still sends `Origin: null` for this site's own form says so in Sec-Fetch-Site.
     const client = new StaffClient(server.url);

@@ -2,10 +2,9 @@
  * A real server for tests: `serve` on 127.0.0.1 port 0 with a SQLite file in a temporary data
  * directory, and an API key. `restart()` reopens the same directory (to prove durability).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/main/serve.js';
+import { injectFor } from './inject-fetch.js';
+import { removeDir, tempDir } from './temp-dir.js';
 
 export interface TestServer {
   url: string;
@@ -19,6 +18,12 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
+  /**
+   * Real sockets for every request (SSE streams, slow clients, shutdown with requests in flight).
+   * Without it the server still listens (for browsers, child processes, the SDK), but requests made
+   * with the suites' `call` (test/support/inject-fetch.ts) go through `app.inject()`.
+   */
+  sockets?: boolean;
   dataDir?: string;
   /** PostgreSQL instead of SQLite in the data directory (see test/support/postgres.ts). */
   databaseUrl?: string;
@@ -52,7 +57,7 @@ export const ROOMY_LIMITS = {
 };
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ic-test-'));
+  const dataDir = options.dataDir ?? tempDir('ic-test-');
   const owned = options.dataDir === undefined;
   const start = () =>
     startServer({
@@ -73,6 +78,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.live ? { live: options.live } : {}),
     });
   let server = await start();
+  let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);
   const { key } = await server.context.apiKeys.create(server.context.org, 'test');
   const handle: TestServer = {
     get url() {
@@ -84,12 +90,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return server;
     },
     async restart() {
+      uninject();
       await server.close();
       server = await start();
+      uninject = options.sockets ? () => {} : injectFor(server.url, server.app);
     },
     async close() {
+      uninject();
       await server.close();
-      if (owned) rmSync(dataDir, { recursive: true, force: true });
+      if (owned) removeDir(dataDir);
     },
   };
   return handle;

@@ -45,10 +45,11 @@ describe('GET /api/visits filters by state', () => {
 
   before(async () => {
     const subject = (name: string) => `${tag} ${name}`;
-    // Short windows first, so they close while the others are made.
+    // Short windows first, so they close while the others are made. Short, but long enough for the
+    // host to join one of them on a loaded machine (2 s was not: the join came after the window).
     const [expired, endedByTime] = await Promise.all([
-      createVisit(server, { subject: subject('expired'), ttl: 2 }),
-      createVisit(server, { subject: subject('ended by time'), ttl: 2 }),
+      createVisit(server, { subject: subject('expired'), ttl: 8 }),
+      createVisit(server, { subject: subject('ended by time'), ttl: 8 }),
     ]);
     const closes = Math.max(expired!.expiresAt, endedByTime!.expiresAt);
     await hostJoins(endedByTime!);

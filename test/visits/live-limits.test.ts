@@ -155,12 +155,13 @@ describe('live event streams under attack', () => {
   });
 
   test('a stream ends at the ticket expiry, after pushing the final status', async () => {
-    const visit = await createVisit(server, { ttl: 2 });
+    // Long enough to open the page and the stream before it expires, even on a loaded machine.
+    const visit = await createVisit(server, { ttl: 6 });
     const guest = await liveEvents(server, await ticketFor(visit.guests[0]!));
     streams.push(guest);
     try {
       assert.equal((await guest.status(() => true, 'the first status')).state, 'open');
-      const last = await guest.status((s) => s.state === 'expired', 'the final status', 8000);
+      const last = await guest.status((s) => s.state === 'expired', 'the final status', 20_000);
       assert.equal(last.admitted, false);
       await guest.waitEnded(5000);
       const end = guest.frames.at(-1)!;

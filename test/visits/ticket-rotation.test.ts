@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { Keyring } from '../../src/broker/keyring.js';
 import { TicketError } from '../../src/errors.js';
 import { LiveVisits } from '../../src/visits/live.js';
+import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -27,7 +28,7 @@ test('a ticket of a key this instance has not loaded yet is verified after one r
   const read = await live.verifyTicket(ticket);
   assert.equal(read.visitId, visit.id);
   assert.equal(read.role, 'guest');
-  const status = await fetch(`${server.url}/live/status?ticket=${ticket}`);
+  const status = await testFetch(`${server.url}/live/status?ticket=${ticket}`);
   assert.equal(status.status, 200);
   // A forged ticket is still refused after the reload.
   await assert.rejects(live.verifyTicket(`${ticket.slice(0, -2)}AA`), TicketError);

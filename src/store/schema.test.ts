@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { POSTGRES_0_1, SQLITE_0_1 } from '../../test/support/migrations-0.1.js';
+import { createTestDatabase, PG_SKIP, queryOnce, testDatabaseUrl } from '../../test/support/postgres.js';
+import { PostgresStore } from './postgres.js';
+import { LATEST_VERSION, migrations } from './schema.js';
+import { SqliteStore } from './sqlite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ic-schema-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const file = () => join(dir, `db-${++n}.db`);
+
+/** A database as 0.1 made it: its own migration list, applied up to `upTo`, recorded the same way. */
+function sqlite01(path: string, upTo = SQLITE_0_1.length): void {
+  const db = new Database(path);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  SQLITE_0_1.slice(0, upTo).forEach((sql, i) => {
+    db.exec(sql);
+    db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(i + 1, 1);
+  });
+  db.close();
+}
+
+/** Tables, columns (type, not null, default, key), indexes (columns, unique) and foreign keys. */
+function sqliteShape(path: string): unknown {
+  const db = new Database(path, { readonly: true });
+  try {
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+        name: string;
+      }[]
+    ).map((t) => t.name);
+    return tables.map((t) => ({
+      t,
+      columns: db.prepare(`PRAGMA table_info(${t})`).all(),
+      indexes: (db.prepare(`PRAGMA index_list(${t})`).all() as { name: string }[])
+        .map((i) => ({ ...i, seq: 0, columns: db.prepare(`PRAGMA index_info(${i.name})`).all() }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+      foreignKeys: db.prepare(`PRAGMA foreign_key_list(${t})`).all(),
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+describe('one schema, DDL per dialect', () => {
+  test('versions: as many as 0.1 released, each with statements', () => {
+    assert.equal(LATEST_VERSION, SQLITE_0_1.length);
+    assert.equal(LATEST_VERSION, POSTGRES_0_1.length);
+    for (const dialect of ['sqlite', 'postgres'] as const) {
+      const list = migrations(dialect);
+      assert.equal(list.length, LATEST_VERSION);
+      for (const statements of list) assert.ok(statements.length > 0);
+    }
+  });
+
+  test('SQLite: the generated migrations make what 0.1 made (tables, columns, types, keys, indexes)', async () => {
+    const old = file();
+    sqlite01(old);
+    const now = file();
+    const store = new SqliteStore(now);
+    await store.migrate();
+    await store.close();
+    assert.deepEqual(sqliteShape(now), sqliteShape(old));
+  });
+
+  test('SQLite: every stepping stone of 0.1 (versions 0..8) migrates to the same schema', async () => {
+    const target = file();
+    const fresh = new SqliteStore(target);
+    await fresh.migrate();
+    await fresh.close();
+    for (let v = 0; v <= SQLITE_0_1.length; v++) {
+      const path = file();
+      sqlite01(path, v);
+      const store = new SqliteStore(path);
+      await store.migrate();
+      assert.deepEqual(await store.schemaStatus(), { applied: LATEST_VERSION, latest: LATEST_VERSION });
+      await store.close();
+      assert.deepEqual(sqliteShape(path), sqliteShape(target), `from version ${v}`);
+    }
+  });
+
+  test('SQLite: a database made by 0.1, with a row in every table, opens and reads every row', async () => {
+    const path = file();
+    sqlite01(path, 4); // before retiring keys, leases and hook rotation
+    const db = new Database(path);
+    db.exec(`
+      INSERT INTO orgs VALUES ('o1', 'Org', 10);
+      INSERT INTO api_keys VALUES ('k1', 'o1', 'key', 'ic_ab', 'h1', 11, 12, NULL);
+      INSERT INTO broker_keys VALUES ('b-old', '{"m":1}', 1, 0);
+      INSERT INTO broker_keys VALUES ('b-new', '{"m":2}', 2, 1);
+      INSERT INTO short_links VALUES ('abc', 'o1', 'cipher', 'guest', 'hc', 1, 'subj', 5000000000, 13);
+      INSERT INTO spaces (id, org_id, subject, created_at) VALUES ('s1', 'o1', 'subj', 14);
+      INSERT INTO visits VALUES ('v1', 'o1', 'subj', 'pending', NULL, 5000000000, 'hc', 0, 1, '["d"]', 'local',
+        'key:k1', 15, NULL, NULL, NULL, 1, 1);
+      INSERT INTO visit_links VALUES ('v1', 'host', 0, 'c-h', 'abc', 'https://s/abc', 'https://l/h', NULL, 'j1');
+      INSERT INTO visit_links VALUES ('v1', 'guest', 0, 'c-g', NULL, NULL, 'https://l/g', 'https://f/g', 'j2');
+      INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES ('o1', 'v1', 16, 'key:k1', 'created', '{"a":1}');
+      INSERT INTO sessions VALUES ('sh', 'o1', 'k1', 'csrf', 17, 5000000000);
+      INSERT INTO hooks VALUES ('hk', 'o1', 'hook', 'secret', 18, NULL);
+      INSERT INTO idempotency_keys VALUES ('o1', 'idem', 'rh', 'v1', 19);
+      INSERT INTO deliveries VALUES ('d1', 20);
+      INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at)
+        VALUES ('t', '{"p":1}', 'pending', 3, 21, 21, 21);
+      INSERT INTO settings VALUES ('s', 'v');
+      INSERT INTO counters VALUES ('c', 7, 5000000000);
+    `);
+    db.close();
+    const store = new SqliteStore(path);
+    try {
+      await store.migrate();
+      assert.deepEqual(await store.getOrg('o1'), { id: 'o1', name: 'Org', createdAt: 10 });
+      assert.equal((await store.findApiKeyByHash('h1'))?.lastUsedAt, 12);
+      const keys = await store.listBrokerKeys();
+      assert.deepEqual(
+        keys.map((k) => [k.kid, k.active]),
+        [
+          ['b-new', true],
+          ['b-old', false],
+        ],
+      );
+      // Version 5 retired the replaced key once every link recorded so far has expired.
+      assert.ok((keys[1]?.retiresAt ?? 0) >= 5000000000);
+      assert.equal(keys[0]?.retiresAt, undefined);
+      assert.equal((await store.getShortLink('abc'))?.hostLogin, true);
+      const space = await store.getOrCreateSpace('o1', 'subj', () => assert.fail('the space exists'));
+      assert.equal(space.id, 's1');
+      const visit = await store.getVisit('o1', 'v1');
+      assert.deepEqual(visit?.devices, ['d']);
+      assert.equal(visit?.shortUrls, true);
+      const links = await store.getVisitLinks('v1');
+      assert.deepEqual(
+        links.map((l) => [l.role, l.short, l.forcedLoginUrl]),
+        [
+          ['host', 'abc', undefined],
+          ['guest', undefined, 'https://f/g'],
+        ],
+      );
+      assert.equal((await store.findVisitLinkByJti('j2'))?.link.cipher, 'c-g');
+      assert.deepEqual(
+        (await store.listEvents('o1', 'v1')).map((e) => e.data),
+        [{ a: 1 }],
+      );
+      assert.equal((await store.getSession('sh'))?.csrf, 'csrf');
+      assert.equal((await store.getHook('hk'))?.secret, 'secret');
+      // Version 7: a key completed before leases existed is done.
+      assert.deepEqual(
+        await store.reserveIdempotencyKey('o1', 'idem', 'rh', 30, {
+          visitId: 'v2',
+          owner: 'x',
+          leaseUntil: 60,
+          expiredBefore: 0,
+        }),
+        { status: 'done', requestHash: 'rh', visitId: 'v1' },
+      );
+      assert.equal(await store.markDelivery('d1', 30), false);
+      assert.deepEqual((await store.getJob(1))?.payload, { p: 1 });
+      assert.equal(await store.getSetting('s'), 'v');
+      assert.equal(await store.incrementCounter('c', 1, 5000000000), 8);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const base = testDatabaseUrl();
+describe('one schema on PostgreSQL', { skip: base ? false : PG_SKIP }, () => {
+  test('the generated migrations make what 0.1 made (columns, types, defaults, indexes, constraints)', async () => {
+    const old = await createTestDatabase(base!);
+    const now = await createTestDatabase(base!);
+    try {
+      await queryOnce(
+        old.url,
+        [
+          'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
+          ...POSTGRES_0_1,
+        ].join(';\n'),
+      );
+      const store = new PostgresStore(now.url);
+      await store.migrate();
+      await store.close();
+      const shape = async (url: string) => ({
+        columns: await queryOnce(
+          url,
+          `SELECT table_name, column_name, ordinal_position, data_type, is_nullable, column_default, collation_name
+           FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
+        ),
+        indexes: await queryOnce(
+          url,
+          'SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname',
+        ),
+        constraints: await queryOnce(
+          url,
+          `SELECT conrelid::regclass::text AS t, conname, contype, pg_get_constraintdef(oid) AS def
+           FROM pg_constraint WHERE connamespace = current_schema()::regnamespace ORDER BY conname`,
+        ),
+      });
+      assert.deepEqual(await shape(now.url), await shape(old.url));
+    } finally {
+      await old.drop();
+      await now.drop();
+    }
+  });
+});

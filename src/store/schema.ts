@@ -1,0 +1,356 @@
+/**
+ * The store's schema, written once: tables, columns in portable types, indexes, each tagged with
+ * the migration version that added it. The DDL of each dialect and the ordered, versioned
+ * migrations are generated from it (`migrations(dialect)`), version for version the same as the
+ * hand-written lists of 0.1 (test/support/migrations-0.1.ts; store/schema.test.ts compares).
+ *
+ * Adding a table later (recipients, deliveries, an outbox…) is one entry with `since` the next
+ * version; a column is one entry with its `since`. A released version is never edited.
+ */
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * `key`: text compared bytewise (PostgreSQL `COLLATE "C"`, SQLite's default); `time`: epoch seconds
+ * and other big integers (BIGINT); `int`: small integers; `bool`: a flag (SQLite 0/1); `serial`:
+ * an auto-incrementing integer primary key; `text` also holds JSON as written by JSON.stringify.
+ */
+type ColumnType = 'text' | 'key' | 'int' | 'time' | 'bool' | 'serial';
+
+interface Column {
+  name: string;
+  type: ColumnType;
+  /** NOT NULL (a primary key is implied not null and says nothing). */
+  notNull?: boolean;
+  primaryKey?: boolean;
+  unique?: boolean;
+  /** `table(column)`. */
+  references?: string;
+  default?: number;
+  /** The version that added the column to an existing table (ALTER TABLE … ADD COLUMN). */
+  since?: number;
+}
+
+interface Table {
+  name: string;
+  /** The version that created the table. */
+  since: number;
+  columns: Column[];
+  /** A composite primary key. */
+  primaryKey?: string[];
+  unique?: string[][];
+}
+
+interface Index {
+  name: string;
+  table: string;
+  columns: string[];
+  since: number;
+  /** An index method per dialect (PostgreSQL `hash` for equality-only look-ups). */
+  using?: Partial<Record<Dialect, string>>;
+}
+
+/** A data step of a migration, after its tables and columns and before its indexes. */
+interface DataStep {
+  since: number;
+  sql: string | Record<Dialect, string>;
+}
+
+const col = (name: string, type: ColumnType, more: Omit<Column, 'name' | 'type'> = {}): Column => ({
+  name,
+  type,
+  ...more,
+});
+const req = (name: string, type: ColumnType, more: Omit<Column, 'name' | 'type' | 'notNull'> = {}) =>
+  col(name, type, { ...more, notNull: true });
+
+const TABLES: Table[] = [
+  {
+    name: 'orgs',
+    since: 1,
+    columns: [col('id', 'key', { primaryKey: true }), req('name', 'text'), req('created_at', 'time')],
+  },
+  {
+    name: 'api_keys',
+    since: 1,
+    columns: [
+      col('id', 'key', { primaryKey: true }),
+      req('org_id', 'text', { references: 'orgs(id)' }),
+      req('name', 'text'),
+      req('prefix', 'text'),
+      req('hash', 'text', { unique: true }),
+      req('created_at', 'time'),
+      col('last_used_at', 'time'),
+      col('revoked_at', 'time'),
+    ],
+  },
+  {
+    name: 'broker_keys',
+    since: 1,
+    columns: [
+      col('kid', 'key', { primaryKey: true }),
+      req('material', 'text'),
+      req('created_at', 'time'),
+      req('active', 'bool'),
+      col('retires_at', 'time', { since: 5 }),
+    ],
+  },
+  {
+    name: 'short_links',
+    since: 1,
+    columns: [
+      col('code', 'key', { primaryKey: true }),
+      req('org_id', 'text', { references: 'orgs(id)' }),
+      req('cipher', 'text'),
+      req('role', 'text'),
+      req('vertical', 'text'),
+      req('host_login', 'bool'),
+      req('subject', 'text'),
+      req('expires_at', 'time'),
+      req('created_at', 'time'),
+    ],
+  },
+  {
+    name: 'spaces',
+    since: 1,
+    columns: [
+      col('seq', 'serial'),
+      req('id', 'text', { unique: true }),
+      req('org_id', 'text', { references: 'orgs(id)' }),
+      req('subject', 'text'),
+      req('created_at', 'time'),
+    ],
+    unique: [['org_id', 'subject']],
+  },
+  {
+    name: 'visits',
+    since: 2,
+    columns: [
+      col('id', 'key', { primaryKey: true }),
+      req('org_id', 'text', { references: 'orgs(id)' }),
+      req('subject', 'text'),
+      req('status', 'text'),
+      col('not_before', 'time'),
+      req('expires_at', 'time'),
+      req('vertical', 'text'),
+      req('host_login', 'bool'),
+      req('short_urls', 'bool'),
+      req('devices', 'text'),
+      req('source', 'text'),
+      req('created_by', 'text'),
+      req('created_at', 'time'),
+      col('started_at', 'time'),
+      col('ended_at', 'time'),
+      col('cancelled_at', 'time'),
+      req('hosts', 'int'),
+      req('guests', 'int'),
+    ],
+  },
+  {
+    name: 'visit_links',
+    since: 2,
+    columns: [
+      req('visit_id', 'text', { references: 'visits(id)' }),
+      req('role', 'text'),
+      req('idx', 'int'),
+      req('cipher', 'text'),
+      col('short', 'text'),
+      col('short_url', 'text'),
+      req('long_url', 'text'),
+      col('forced_login_url', 'text'),
+      col('jti', 'text', { unique: true }),
+    ],
+    primaryKey: ['visit_id', 'role', 'idx'],
+  },
+  {
+    name: 'events',
+    since: 2,
+    columns: [
+      col('id', 'serial'),
+      req('org_id', 'text'),
+      col('visit_id', 'text'),
+      req('at', 'time'),
+      req('actor', 'text'),
+      req('type', 'text'),
+      req('data', 'text'),
+    ],
+  },
+  {
+    name: 'sessions',
+    since: 2,
+    columns: [
+      col('hash', 'text', { primaryKey: true }),
+      req('org_id', 'text'),
+      req('api_key_id', 'text'),
+      req('csrf', 'text'),
+      req('created_at', 'time'),
+      req('expires_at', 'time'),
+    ],
+  },
+  {
+    name: 'hooks',
+    since: 3,
+    columns: [
+      col('id', 'key', { primaryKey: true }),
+      req('org_id', 'text', { references: 'orgs(id)' }),
+      req('name', 'text'),
+      req('secret', 'text'),
+      req('created_at', 'time'),
+      col('revoked_at', 'time'),
+      col('previous_secret', 'text', { since: 7 }),
+      col('previous_secret_until', 'time', { since: 7 }),
+    ],
+  },
+  {
+    name: 'idempotency_keys',
+    since: 3,
+    columns: [
+      req('org_id', 'text'),
+      req('key', 'text'),
+      req('request_hash', 'text'),
+      col('visit_id', 'text'),
+      req('created_at', 'time'),
+      col('lease_owner', 'text', { since: 7 }),
+      col('lease_until', 'time', { since: 7 }),
+      col('completed_at', 'time', { since: 7 }),
+    ],
+    primaryKey: ['org_id', 'key'],
+  },
+  {
+    name: 'deliveries',
+    since: 3,
+    columns: [col('key', 'text', { primaryKey: true }), req('at', 'time')],
+  },
+  {
+    name: 'jobs',
+    since: 3,
+    columns: [
+      col('id', 'serial'),
+      req('type', 'text'),
+      req('payload', 'text'),
+      req('status', 'text'),
+      req('attempts', 'int', { default: 0 }),
+      req('max_attempts', 'int'),
+      req('run_at', 'time'),
+      col('last_error', 'text'),
+      req('created_at', 'time'),
+      req('updated_at', 'time'),
+    ],
+  },
+  {
+    name: 'settings',
+    since: 3,
+    columns: [col('key', 'text', { primaryKey: true }), req('value', 'text')],
+  },
+  {
+    name: 'counters',
+    since: 4,
+    columns: [col('key', 'text', { primaryKey: true }), req('value', 'time'), req('expires_at', 'time')],
+  },
+];
+
+const INDEXES: Index[] = [
+  { name: 'visits_org_subject', table: 'visits', columns: ['org_id', 'subject'], since: 2 },
+  { name: 'visits_org_window', table: 'visits', columns: ['org_id', 'expires_at'], since: 2 },
+  { name: 'events_visit', table: 'events', columns: ['visit_id', 'id'], since: 2 },
+  { name: 'deliveries_at', table: 'deliveries', columns: ['at'], since: 3 },
+  { name: 'jobs_due', table: 'jobs', columns: ['status', 'run_at'], since: 3 },
+  { name: 'counters_expiry', table: 'counters', columns: ['expires_at'], since: 4 },
+  {
+    name: 'visit_links_cipher',
+    table: 'visit_links',
+    columns: ['cipher'],
+    since: 4,
+    using: { postgres: 'hash' },
+  },
+  // The pruning job finds expired rows by these.
+  { name: 'short_links_expiry', table: 'short_links', columns: ['expires_at'], since: 6 },
+  { name: 'sessions_expiry', table: 'sessions', columns: ['expires_at'], since: 6 },
+  { name: 'idempotency_keys_created', table: 'idempotency_keys', columns: ['created_at'], since: 7 },
+  // purge finds the Idempotency-Keys of the visits it removes by this.
+  { name: 'idempotency_keys_visit', table: 'idempotency_keys', columns: ['visit_id'], since: 8 },
+];
+
+const DATA_STEPS: DataStep[] = [
+  // Broker keys retire: keys replaced before version 5 retire once every link recorded so far has
+  // expired.
+  {
+    since: 5,
+    sql: {
+      sqlite: `UPDATE broker_keys SET retires_at = MAX(
+     COALESCE((SELECT MAX(expires_at) FROM visits), 0),
+     COALESCE((SELECT MAX(expires_at) FROM short_links), 0),
+     CAST(strftime('%s', 'now') AS INTEGER) + 1200
+   ) WHERE active = 0`,
+      postgres: `UPDATE broker_keys SET retires_at = GREATEST(
+     (SELECT MAX(expires_at) FROM visits),
+     (SELECT MAX(expires_at) FROM short_links),
+     EXTRACT(EPOCH FROM now())::bigint + 1200
+   ) WHERE NOT active`,
+    },
+  },
+  // Idempotency-Keys as Stripe keeps them: keys completed before leases existed are done.
+  { since: 7, sql: 'UPDATE idempotency_keys SET completed_at = created_at WHERE visit_id IS NOT NULL' },
+];
+
+const TYPES: Record<ColumnType, Record<Dialect, string>> = {
+  text: { sqlite: 'TEXT', postgres: 'TEXT' },
+  key: { sqlite: 'TEXT', postgres: 'TEXT COLLATE "C"' },
+  int: { sqlite: 'INTEGER', postgres: 'INTEGER' },
+  time: { sqlite: 'INTEGER', postgres: 'BIGINT' },
+  bool: { sqlite: 'INTEGER', postgres: 'BOOLEAN' },
+  serial: { sqlite: 'INTEGER PRIMARY KEY AUTOINCREMENT', postgres: 'BIGSERIAL PRIMARY KEY' },
+};
+
+function columnSql(c: Column, dialect: Dialect): string {
+  let sql = `${c.name} ${TYPES[c.type][dialect]}`;
+  if (c.primaryKey) sql += ' PRIMARY KEY';
+  if (c.notNull) sql += ' NOT NULL';
+  if (c.default !== undefined) sql += ` DEFAULT ${c.default}`;
+  if (c.unique) sql += ' UNIQUE';
+  if (c.references) sql += ` REFERENCES ${c.references}`;
+  return sql;
+}
+
+/** CREATE TABLE of a table as its version made it (columns added later come by ALTER TABLE). */
+function createTableSql(t: Table, dialect: Dialect): string {
+  const lines = t.columns.filter((c) => (c.since ?? t.since) <= t.since).map((c) => columnSql(c, dialect));
+  if (t.primaryKey) lines.push(`PRIMARY KEY (${t.primaryKey.join(', ')})`);
+  for (const u of t.unique ?? []) lines.push(`UNIQUE (${u.join(', ')})`);
+  return `CREATE TABLE ${t.name} (\n  ${lines.join(',\n  ')}\n)`;
+}
+
+function indexSql(i: Index, dialect: Dialect): string {
+  const using = i.using?.[dialect];
+  return `CREATE INDEX ${i.name} ON ${i.table}${using ? ` USING ${using}` : ''} (${i.columns.join(', ')})`;
+}
+
+/** The newest version the schema knows. */
+export const LATEST_VERSION = Math.max(
+  ...TABLES.flatMap((t) => [t.since, ...t.columns.map((c) => c.since ?? t.since)]),
+  ...INDEXES.map((i) => i.since),
+  ...DATA_STEPS.map((d) => d.since),
+);
+
+/**
+ * The statements of each version, in order (index 0 is version 1): its new tables, its new
+ * columns, its data steps, its indexes.
+ */
+export function migrations(dialect: Dialect): string[][] {
+  const versions: string[][] = [];
+  for (let v = 1; v <= LATEST_VERSION; v++) {
+    versions.push([
+      ...TABLES.filter((t) => t.since === v).map((t) => createTableSql(t, dialect)),
+      ...TABLES.flatMap((t) =>
+        t.columns
+          .filter((c) => c.since === v && c.since > t.since)
+          .map((c) => `ALTER TABLE ${t.name} ADD COLUMN ${columnSql(c, dialect)}`),
+      ),
+      ...DATA_STEPS.filter((d) => d.since === v).map((d) =>
+        typeof d.sql === 'string' ? d.sql : d.sql[dialect],
+      ),
+      ...INDEXES.filter((i) => i.since === v).map((i) => indexSql(i, dialect)),
+    ]);
+  }
+  return versions;
+}

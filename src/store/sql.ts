@@ -1,0 +1,225 @@
+/**
+ * The store's statements, each written once with `?` placeholders, and the small dialect object
+ * for what really differs between SQLite and PostgreSQL (placeholders, booleans, a list parameter,
+ * `GREATEST`, `FOR UPDATE [SKIP LOCKED]`, the key a batched DELETE picks rows by). Each store
+ * compiles them once (`compile`) and prepares them once: SQLite by SQL text, PostgreSQL as named
+ * prepared statements where the result shape cannot change under it.
+ *
+ * What only one dialect can say stays in its store: PostgreSQL's `unnest` batch inserts, its
+ * one-statement `SKIP LOCKED` job claim, table locks; SQLite's `BEGIN IMMEDIATE` transactions.
+ */
+import type { Dialect } from './schema.js';
+import { PURGE_COUNT_SQL as PURGE_COUNT, PURGEABLE_SQL as PURGEABLE } from './visit-sql.js';
+
+export interface SqlDialect {
+  name: Dialect;
+  /** `?` as the driver wants them. */
+  placeholders(sql: string): string;
+  /** A boolean parameter (SQLite stores 0/1). */
+  bool(value: boolean): boolean | number;
+  /** Literals of a flag in SQL text. */
+  readonly true: string;
+  readonly false: string;
+  /** A condition `expr` in a list given as one parameter (see `list`). */
+  inList(expr: string): string;
+  /** The one parameter of `inList`. */
+  list(values: string[]): unknown;
+  /** The larger of its arguments. */
+  readonly greatest: string;
+  /** After a SELECT that will update what it read (PostgreSQL row locks; SQLite's writer is alone). */
+  readonly forUpdate: string;
+  /** After a SELECT whose rows another instance may take instead (PostgreSQL SKIP LOCKED). */
+  readonly skipLocked: string;
+  /** The LIMIT parameter meaning "no limit". */
+  readonly noLimit: number | null;
+  /** What a batched DELETE picks rows by: SQLite's rowid, PostgreSQL the table's key (or ctid). */
+  rowKey(key: string): string;
+}
+
+/**
+ * `?` placeholders numbered `$n` for PostgreSQL, from `$start`; a `?` inside a quoted literal is
+ * left alone.
+ */
+export function numbered(sql: string, start = 1): string {
+  let n = start;
+  let quoted = false;
+  let out = '';
+  for (const c of sql) {
+    if (c === "'") quoted = !quoted;
+    out += c === '?' && !quoted ? `$${n++}` : c;
+  }
+  return out;
+}
+
+export const SQLITE: SqlDialect = {
+  name: 'sqlite',
+  placeholders: (sql) => sql,
+  bool: (value) => (value ? 1 : 0),
+  true: '1',
+  false: '0',
+  inList: (expr) => `${expr} IN (SELECT value FROM json_each(?))`,
+  list: (values) => JSON.stringify(values),
+  greatest: 'MAX',
+  forUpdate: '',
+  skipLocked: '',
+  noLimit: -1,
+  rowKey: () => 'rowid',
+};
+
+export const POSTGRES: SqlDialect = {
+  name: 'postgres',
+  placeholders: (sql) => numbered(sql),
+  bool: (value) => value,
+  true: 'TRUE',
+  false: 'FALSE',
+  inList: (expr) => `${expr} = ANY(?::text[])`,
+  list: (values) => values,
+  greatest: 'GREATEST',
+  forUpdate: ' FOR UPDATE',
+  skipLocked: ' FOR UPDATE SKIP LOCKED',
+  noLimit: null,
+  rowKey: (key) => key,
+};
+
+/** Every statement both stores run, in `?` form, from the dialect's few differences. */
+function statements(d: SqlDialect) {
+  return {
+    getOrg: 'SELECT * FROM orgs WHERE id = ?',
+    getDefaultOrg: 'SELECT * FROM orgs ORDER BY created_at, id LIMIT 1',
+    insertOrg: 'INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)',
+
+    insertApiKey:
+      'INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    listApiKeys: 'SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id',
+    findApiKeyByHash: 'SELECT * FROM api_keys WHERE hash = ?',
+    touchApiKey:
+      'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
+    revokeApiKey: 'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL',
+
+    listBrokerKeys: 'SELECT * FROM broker_keys ORDER BY active DESC, created_at DESC, kid',
+    /** The keys a new active key replaces retire when every link stored so far has expired (`?`: not before). */
+    retireBrokerKeys: `UPDATE broker_keys SET active = ${d.false}, retires_at = ${d.greatest}(CAST(? AS BIGINT),
+       COALESCE((SELECT MAX(expires_at) FROM visits), 0),
+       COALESCE((SELECT MAX(expires_at) FROM short_links), 0))
+     WHERE active = ${d.true}`,
+    insertBrokerKey: 'INSERT INTO broker_keys (kid, material, created_at, active) VALUES (?, ?, ?, ?)',
+    countBrokerKeys: 'SELECT COUNT(*) AS n FROM broker_keys',
+
+    shortLinkExists: 'SELECT 1 FROM short_links WHERE code = ?',
+    insertShortLink: `INSERT INTO short_links (code, org_id, cipher, role, vertical, host_login, subject, expires_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    getShortLink: 'SELECT * FROM short_links WHERE code = ?',
+
+    findSpace: 'SELECT * FROM spaces WHERE org_id = ? AND subject = ?',
+    /** A concurrent first use inserts too: this one waits for it, then keeps its space. */
+    insertSpace:
+      'INSERT INTO spaces (id, org_id, subject, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (org_id, subject) DO NOTHING',
+
+    insertVisit: `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
+       devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertVisitLink: `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    addVisitCounts: 'UPDATE visits SET hosts = hosts + ?, guests = guests + ? WHERE id = ? AND org_id = ?',
+    getVisit: 'SELECT * FROM visits WHERE id = ? AND org_id = ?',
+    findVisitBySubject:
+      "SELECT * FROM visits WHERE org_id = ? AND subject = ? AND status <> 'cancelled' ORDER BY created_at DESC, id DESC LIMIT 1",
+    getVisitLinks:
+      "SELECT * FROM visit_links WHERE visit_id = ? ORDER BY CASE role WHEN 'host' THEN 0 ELSE 1 END, idx",
+    // The two tables share no column name but the key, so one row feeds both mappers.
+    findVisitLinkByJti:
+      'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.jti = ?',
+    findVisitLinkByCipher:
+      'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.cipher = ?',
+
+    insertEvent: 'INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)',
+    listEvents: 'SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id',
+
+    insertSession:
+      'INSERT INTO sessions (hash, org_id, api_key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+    getSession: 'SELECT * FROM sessions WHERE hash = ?',
+    deleteSession: 'DELETE FROM sessions WHERE hash = ?',
+
+    insertHook:
+      'INSERT INTO hooks (id, org_id, name, secret, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+    getHook: 'SELECT * FROM hooks WHERE id = ?',
+    listHooks: 'SELECT * FROM hooks WHERE org_id = ? ORDER BY created_at, id',
+    revokeHook: 'UPDATE hooks SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL',
+    rotateHookSecret:
+      'UPDATE hooks SET previous_secret = secret, previous_secret_until = ?, secret = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL',
+
+    getIdempotencyKey: `SELECT * FROM idempotency_keys WHERE org_id = ? AND key = ?${d.forUpdate}`,
+    /** A key that expired starts again as new (request, visit, lease, first use). */
+    renewIdempotencyKey: `UPDATE idempotency_keys SET request_hash = ?, visit_id = ?, lease_owner = ?, lease_until = ?,
+       created_at = ?, completed_at = NULL WHERE org_id = ? AND key = ?`,
+    takeOverIdempotencyKey:
+      'UPDATE idempotency_keys SET visit_id = ?, lease_owner = ?, lease_until = ? WHERE org_id = ? AND key = ?',
+    completeIdempotencyKey:
+      'UPDATE idempotency_keys SET completed_at = ?, lease_owner = NULL, lease_until = NULL WHERE org_id = ? AND key = ? AND visit_id = ? AND completed_at IS NULL',
+    releaseIdempotencyKey:
+      'DELETE FROM idempotency_keys WHERE org_id = ? AND key = ? AND lease_owner = ? AND completed_at IS NULL',
+
+    insertDelivery: 'INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING',
+
+    insertJob:
+      "INSERT INTO jobs (type, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?) RETURNING id",
+    completeJob: "UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+    failJob:
+      'UPDATE jobs SET status = ?, attempts = attempts + 1, last_error = ?, run_at = COALESCE(CAST(? AS BIGINT), run_at), updated_at = ? WHERE id = ?',
+    getJob: 'SELECT * FROM jobs WHERE id = ?',
+
+    getSetting: 'SELECT value FROM settings WHERE key = ?',
+    setSetting:
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+
+    sweepCounters: 'DELETE FROM counters WHERE expires_at < ?',
+    incrementCounter: `INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = counters.value + excluded.value RETURNING value`,
+
+    /** Visits finished before a bound (given twice), at most `?` of them. */
+    purgeableVisits: `SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE} ORDER BY id LIMIT ?${d.skipLocked}`,
+    purgeShortLinks: `DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE ${d.inList('visit_id')} AND short IS NOT NULL)`,
+    purgeIdempotencyKeys: `DELETE FROM idempotency_keys WHERE ${d.inList('visit_id')}`,
+    purgeEvents: `DELETE FROM events WHERE ${d.inList('visit_id')}`,
+    purgeVisitLinks: `DELETE FROM visit_links WHERE ${d.inList('visit_id')}`,
+    purgeVisitRows: `DELETE FROM visits WHERE ${d.inList('id')}`,
+    purgeCounts: PURGE_COUNT,
+  } as const;
+}
+
+export type StatementName = keyof ReturnType<typeof statements>;
+export type Statements = Record<StatementName, string>;
+
+/** The statements in the dialect's placeholders, computed once per store module. */
+export function compile(d: SqlDialect): Statements {
+  const out = {} as Statements;
+  for (const [name, sql] of Object.entries(statements(d)) as [StatementName, string][])
+    out[name] = d.placeholders(sql);
+  return out;
+}
+
+/**
+ * One batch of a prune: at most `limit` rows whose `column` is `op` the bound, picked by the
+ * table's `key` (all of them without a limit: then `limit` is not a parameter).
+ */
+export function pruneSql(
+  d: SqlDialect,
+  table: string,
+  key: string,
+  column: string,
+  op: '<' | '<=',
+  limited: boolean,
+): string {
+  if (!limited) return d.placeholders(`DELETE FROM ${table} WHERE ${column} ${op} ?`);
+  const k = d.rowKey(key);
+  return d.placeholders(
+    `DELETE FROM ${table} WHERE ${k} IN (SELECT ${k} FROM ${table} WHERE ${column} ${op} ? LIMIT ?${d.skipLocked})`,
+  );
+}
+
+/** A visit's move to `to` from any status of a list parameter, setting `column` when given. */
+export function transitionSql(d: SqlDialect, column: string | undefined): string {
+  return d.placeholders(
+    `UPDATE visits SET status = ?${column ? `, ${column} = ?` : ''} WHERE id = ? AND org_id = ? AND ${d.inList('status')} RETURNING *`,
+  );
+}
