@@ -5,8 +5,9 @@
  * with a refusal that says what to set. Only what Webex's API says about the person counts
  * (GET /people/{id}: their emails and orgId), never anything written in the message.
  */
+
+import type { Person } from '../domain/webex.js';
 import { InstantConnectError } from '../errors.js';
-import type { Person } from '../webex/client.js';
 
 export interface BotAccessOptions {
   /**
@@ -87,7 +88,7 @@ export class BotAccess {
 }
 
 /** BOT_ALLOWED_DOMAINS and BOT_ALLOWED_ORGS: comma-separated lists (spaces ignored). */
-export function botAccessFromEnv(env: Record<string, string | undefined> = process.env): BotAccessOptions {
+export function botAccessFromEnv(env: Readonly<Record<string, string | undefined>>): BotAccessOptions {
   const list = (name: string) =>
     (env[name] ?? '')
       .split(',')

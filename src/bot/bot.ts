@@ -12,16 +12,18 @@
 import { createHash } from 'node:crypto';
 import Type from 'typebox';
 import { isTimeZone } from '../domain/local-time.js';
+import { escapeMarkdown } from '../domain/markdown.js';
+import { nowSeconds } from '../domain/time.js';
 import type { VisitInput } from '../domain/visit-input.js';
+import { UNFINISHED_STATES } from '../domain/visit-state.js';
+import type { Message, MessageTarget, Person, WebexApi } from '../domain/webex.js';
 import { InstantConnectError, RateLimitedError, UnauthorizedError, ValidationError } from '../errors.js';
 import { verifySparkSignature } from '../hooks/signatures.js';
 import type { JobHandler, JobRunner } from '../jobs/runner.js';
 import { PermanentJobError } from '../jobs/runner.js';
 import type { Org, Store } from '../store/types.js';
+import { guestMessage, hostMessage } from '../visits/messages.js';
 import type { VisitService, VisitView } from '../visits/service.js';
-import type { Message, MessageTarget, Person, WebexClient } from '../webex/client.js';
-import { escapeMarkdown } from '../webex/markdown.js';
-import { guestMessage, hostMessage } from '../webex/messages.js';
 import { BotAccess, type BotAccessOptions, CLOSED_REPLY, REFUSED_REPLY } from './access.js';
 import { type Command, HELP, parseCommand } from './commands.js';
 
@@ -32,7 +34,7 @@ export interface BotOptions {
   store: Store;
   visits: VisitService;
   runner: JobRunner;
-  webex: WebexClient;
+  webex: WebexApi;
   /** The org visits are made in. */
   org: () => Promise<Org>;
   /** WEBEX_WEBHOOK_SECRET, else the secret `webhook register` stored. */
@@ -91,7 +93,7 @@ export class BotService {
 
   constructor(options: BotOptions) {
     this.#o = options;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.access = new BotAccess(options.access);
     this.#limits = options.limits;
   }
@@ -338,9 +340,8 @@ export class BotService {
   }
 
   async #upcoming(org: Org, actor: string): Promise<VisitView[]> {
-    const states = ['scheduled', 'open', 'live'] as const;
     const lists = await Promise.all(
-      states.map((state) => this.#o.visits.list(org, { state, limit: 100, offset: 0 })),
+      UNFINISHED_STATES.map((state) => this.#o.visits.list(org, { state, limit: 100, offset: 0 })),
     );
     return lists.flatMap((l) => l.items).filter((v) => v.createdBy === actor);
   }
@@ -348,7 +349,7 @@ export class BotService {
   /** The `deliver` job: a bot reply, or a message the trigger could not send at once. */
   deliverHandler(): JobHandler {
     return async (payload) => {
-      const target = payload['target'] as Parameters<WebexClient['sendMessage']>[0];
+      const target = payload['target'] as Parameters<WebexApi['sendMessage']>[0];
       const markdown = payload['markdown'];
       const card = payload['card'];
       if (!target || typeof markdown !== 'string')

@@ -3,6 +3,7 @@
  * SHA-256 hash (a slow hash buys nothing for random keys and would cost every request).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { nowSeconds } from '../domain/time.js';
 import { UnauthorizedError, ValidationError } from '../errors.js';
 import type { ApiKeyRecord, Org, Store } from '../store/types.js';
 
@@ -35,7 +36,7 @@ export const viewOf = ({ hash: _hash, orgId: _org, ...rest }: ApiKeyRecord): Api
 export class ApiKeyService {
   constructor(
     private readonly store: Store,
-    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+    private readonly now: () => number = nowSeconds,
   ) {}
 
   /** Returns the key itself exactly once; only its hash is kept. */

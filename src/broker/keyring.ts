@@ -11,6 +11,7 @@
 
 import { type BrokerKey, generateBrokerKey, parseKey, serialiseKey } from '../crypto/keys.js';
 import { DEFAULT_TTL_SECONDS } from '../domain/constants.js';
+import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
 import type { Store } from '../store/types.js';
 
@@ -41,7 +42,7 @@ export class Keyring {
 
   constructor(
     private readonly store: Store,
-    now: () => number = () => Math.floor(Date.now() / 1000),
+    now: () => number = nowSeconds,
   ) {
     this.#now = now;
   }

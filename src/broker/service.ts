@@ -22,6 +22,7 @@ import {
 } from '../domain/constants.js';
 import type { JoseEncryptRequest, V1Response, V2Response } from '../domain/schema.js';
 import { generateShortCode } from '../domain/short-code.js';
+import { nowSeconds } from '../domain/time.js';
 import { longUrl } from '../domain/urls.js';
 import { joseEncryptIssues } from '../domain/validate.js';
 import { type VisitState, visitState } from '../domain/visit-state.js';
@@ -124,7 +125,7 @@ export class BrokerService {
     this.#store = options.store;
     this.#keyring = options.keyring;
     this.#limiter = options.limiter;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.publicUrl = options.publicUrl.replace(/\/+$/, '');
   }
 

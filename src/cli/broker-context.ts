@@ -1,18 +1,21 @@
 /** Runs `fn` on the broker context of the data directory (or database) the flags name, then closes it. */
-import type { BrokerContext } from '../broker/context.js';
+import type { BrokerContext } from '../main/container.js';
 import { databaseUrl, dataDir } from './config.js';
+import type { CliIo } from './io.js';
 
 export async function withBrokerContext<T>(
   flags: { data?: string; database?: string },
+  io: CliIo,
   fn: (ctx: BrokerContext) => Promise<T>,
 ): Promise<T> {
-  const database = databaseUrl(flags.database);
+  const database = databaseUrl(flags.database, io.env);
   // Loaded here, not at the top: commands that never touch the store stay fast to start.
-  const { openBrokerContext } = await import('../broker/context.js');
+  const { defaultCryptoConcurrency, openBrokerContext } = await import('../main/container.js');
   const ctx = await openBrokerContext({
-    dataDir: dataDir(flags.data),
+    dataDir: dataDir(flags.data, io),
     ...(database ? { databaseUrl: database } : {}),
-    publicUrl: process.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
+    publicUrl: io.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
+    cryptoConcurrency: defaultCryptoConcurrency(io.env),
   });
   try {
     return await fn(ctx);

@@ -1,21 +1,22 @@
 /** Options shared by commands, resolved from flags, then the environment, then defaults. */
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
+import type { CliEnv } from './io.js';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DATA_DIR = './data';
 
-export function dataDir(flag: string | undefined): string {
-  return resolve(flag ?? process.env['DATA_DIR'] ?? DEFAULT_DATA_DIR);
+export function dataDir(flag: string | undefined, io: { env: CliEnv; cwd: string }): string {
+  return resolve(io.cwd, flag ?? io.env['DATA_DIR'] ?? DEFAULT_DATA_DIR);
 }
 
 /**
  * The PostgreSQL URL from --database or DATABASE_URL; undefined for the embedded database.
  * Errors name the option, never its value (it holds a password).
  */
-export function databaseUrl(flag: string | undefined): string | undefined {
-  const url = (flag ?? process.env['DATABASE_URL'])?.trim();
+export function databaseUrl(flag: string | undefined, env: CliEnv): string | undefined {
+  const url = (flag ?? env['DATABASE_URL'])?.trim();
   if (!url) return undefined;
   if (!/^postgres(ql)?:\/\//i.test(url))
     throw new CliError('--database (or DATABASE_URL) must be a postgres:// or postgresql:// URL', 2);
@@ -45,7 +46,7 @@ export function parsePositiveInt(value: string): number {
   return Number(value);
 }
 
-/** Loads ./.env into process.env without overriding what is already set. */
+/** Loads ./.env into process.env without overriding what is already set (the bin's job, before runCli). */
 export function loadDotEnv(): void {
   try {
     process.loadEnvFile('.env');

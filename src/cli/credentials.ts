@@ -3,16 +3,22 @@
  * `--token` works but warns: a token typed on the command line lands in shell history.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { CliError } from './config.js';
+import type { CliIo } from './io.js';
 
 export interface TokenFlags {
   token?: string;
   tokenFile?: string;
 }
 
-export function findToken(flags: TokenFlags, envNames: string[] = ['WEBEX_TOKEN']): string | undefined {
+export function findToken(
+  flags: TokenFlags,
+  io: CliIo,
+  envNames: string[] = ['WEBEX_TOKEN'],
+): string | undefined {
   if (flags.token !== undefined) {
-    process.stderr.write(
+    io.stderr.write(
       'warning: --token puts the token in your shell history and process list; prefer --token-file or WEBEX_TOKEN in .env\n',
     );
     return flags.token.trim() || undefined;
@@ -20,7 +26,7 @@ export function findToken(flags: TokenFlags, envNames: string[] = ['WEBEX_TOKEN'
   if (flags.tokenFile !== undefined) {
     let text: string;
     try {
-      text = readFileSync(flags.tokenFile, 'utf8');
+      text = readFileSync(resolve(io.cwd, flags.tokenFile), 'utf8');
     } catch (err) {
       throw new CliError(
         `--token-file: cannot read ${flags.tokenFile} (${(err as NodeJS.ErrnoException).code})`,
@@ -32,7 +38,7 @@ export function findToken(flags: TokenFlags, envNames: string[] = ['WEBEX_TOKEN'
     return token;
   }
   for (const name of envNames) {
-    const value = process.env[name]?.trim();
+    const value = io.env[name]?.trim();
     if (value) return value;
   }
   return undefined;

@@ -5,9 +5,10 @@ import { type Link, type LinkResult, linkResult } from '../domain/links.js';
 import { localDateTime } from '../domain/local-time.js';
 import { isoSeconds } from '../domain/time.js';
 import { CliError } from './config.js';
+import type { CliEnv, CliOutput } from './io.js';
 
-export function useColor(stream: NodeJS.WriteStream): boolean {
-  return !!stream.isTTY && process.env['NO_COLOR'] === undefined && process.env['TERM'] !== 'dumb';
+export function useColor(stream: CliOutput, env: CliEnv): boolean {
+  return !!stream.isTTY && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb';
 }
 
 const paint = (on: boolean, code: string, text: string) => (on ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -142,7 +143,7 @@ export function resultShape(request: ResolvedLinkRequest): LinkResult {
 }
 
 /** A one-line progress bar on stderr, only on a terminal and only for several calls. */
-export function progressBar(stream: NodeJS.WriteStream): ((done: number, total: number) => void) | undefined {
+export function progressBar(stream: CliOutput): ((done: number, total: number) => void) | undefined {
   if (!stream.isTTY) return undefined;
   return (done, total) => {
     if (total < 2) return;

@@ -8,6 +8,9 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; rule: string; mess
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const ISO_LOCAL = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$/;
 
+/** Now, in whole seconds since the epoch: the default clock of every service that takes `now`. */
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
 export function isoSeconds(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }

@@ -8,14 +8,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IDEMPOTENCY_LEASE_SECONDS } from '../domain/constants.js';
+import { nowSeconds } from '../domain/time.js';
 import { schemaIssues } from '../domain/validate.js';
 import { VisitInput } from '../domain/visit-input.js';
+import type { MessageTarget, WebexApi } from '../domain/webex.js';
 import { ConflictError, HttpError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { HookRecord, IdempotencyReservation, Org, Store } from '../store/types.js';
+import { guestMessage, hostMessage } from '../visits/messages.js';
 import { type VisitService, type VisitView, VisitViewSchema } from '../visits/service.js';
-import type { MessageTarget, WebexClient } from '../webex/client.js';
-import { guestMessage, hostMessage } from '../webex/messages.js';
 import { TRIGGER_HEADERS, verifyTriggerSignature } from './signatures.js';
 
 const Email = Type.String({
@@ -92,7 +93,7 @@ export interface TriggerServiceOptions {
   visits: VisitService;
   runner: JobRunner;
   /** The bot's Webex client for deliveries (absent: `notify` is refused). Inline sends do not retry. */
-  webex?: WebexClient;
+  webex?: WebexApi;
   now?: () => number;
   /** Idempotency-Key lease and lifetime in seconds (defaults IDEMPOTENCY_LEASE_SECONDS and _TTL_). */
   idempotency?: { leaseSeconds?: number; ttlSeconds?: number };
@@ -113,7 +114,7 @@ export class TriggerService {
   readonly #store: Store;
   readonly #visits: VisitService;
   readonly #runner: JobRunner;
-  readonly #webex: WebexClient | undefined;
+  readonly #webex: WebexApi | undefined;
   readonly #now: () => number;
   readonly #leaseSeconds: number;
   readonly #ttlSeconds: number;
@@ -123,7 +124,7 @@ export class TriggerService {
     this.#visits = options.visits;
     this.#runner = options.runner;
     this.#webex = options.webex;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.#leaseSeconds = options.idempotency?.leaseSeconds ?? IDEMPOTENCY_LEASE_SECONDS;
     this.#ttlSeconds = options.idempotency?.ttlSeconds ?? IDEMPOTENCY_KEY_TTL_SECONDS;
   }

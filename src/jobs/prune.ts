@@ -12,6 +12,7 @@
  */
 import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import { IDEMPOTENCY_KEY_TTL_SECONDS } from '../domain/constants.js';
+import { nowSeconds } from '../domain/time.js';
 import type { Store } from '../store/types.js';
 
 const DAY = 24 * 60 * 60;
@@ -101,7 +102,7 @@ export class Pruner {
     this.#tasks = options.tasks;
     this.#intervalMs = (options.intervalSeconds ?? 3600) * 1000;
     this.#batch = options.batch ?? 500;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.#onError = options.onError;
     for (const task of this.#tasks) this.stats.pruned[task.name] = 0;
   }

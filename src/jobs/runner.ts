@@ -3,6 +3,7 @@
  * anyone is told "accepted". Workers lease due jobs, so a worker that dies mid-job hands it back
  * when the lease runs out; failures retry with exponential backoff, honouring Retry-After.
  */
+import { nowSeconds } from '../domain/time.js';
 import { HttpError } from '../errors.js';
 import type { JobRecord, Store } from '../store/types.js';
 
@@ -45,7 +46,7 @@ export class JobRunner {
   constructor(options: JobRunnerOptions) {
     this.#store = options.store;
     this.#handlers = options.handlers;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.#pollMs = options.pollMs ?? 1000;
     this.#lease = options.leaseSeconds ?? 120;
     this.settings = { pollMs: this.#pollMs, leaseSeconds: this.#lease };

@@ -2,6 +2,8 @@
  * Fixed-window rate limits. In memory for one instance; through the store when instances share a
  * PostgreSQL database, so a limit holds across the whole deployment.
  */
+
+import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
 import type { Store } from '../store/types.js';
 
@@ -36,7 +38,7 @@ export class MemoryRateLimiter implements RateLimiter {
   readonly #counts = new Map<string, { start: number; count: number }>();
   #sweepAt = 0;
 
-  constructor(private readonly now: () => number = () => Math.floor(Date.now() / 1000)) {}
+  constructor(private readonly now: () => number = nowSeconds) {}
 
   #get(key: string, windowSeconds: number) {
     const now = this.now();
@@ -88,7 +90,7 @@ export class MemoryRateLimiter implements RateLimiter {
 export class StoreRateLimiter implements RateLimiter {
   constructor(
     private readonly store: Store,
-    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+    private readonly now: () => number = nowSeconds,
   ) {}
 
   async hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
@@ -163,7 +165,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
 };
 
 /** Limits from RATE_LIMIT_* variables (per minute), defaults for the rest; 0 turns one off. */
-export function rateLimitsFromEnv(env: Record<string, string | undefined> = process.env): RateLimits {
+export function rateLimitsFromEnv(env: Readonly<Record<string, string | undefined>>): RateLimits {
   const read = (name: string, fallback: number) => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;

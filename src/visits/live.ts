@@ -22,6 +22,7 @@ import type { Keyring } from '../broker/keyring.js';
 import type { Role } from '../domain/constants.js';
 import { RoleField } from '../domain/links.js';
 import { SipUri, Subject } from '../domain/schema.js';
+import { nowSeconds } from '../domain/time.js';
 import { VISIT_STATES, visitState } from '../domain/visit-state.js';
 import {
   CancelledError,
@@ -177,7 +178,7 @@ export const DEFAULT_LIVE_LIMITS: LiveLimits = {
 };
 
 /** Live limits from LIVE_* variables, defaults for the rest. */
-export function liveLimitsFromEnv(env: Record<string, string | undefined> = process.env): LiveLimits {
+export function liveLimitsFromEnv(env: Readonly<Record<string, string | undefined>>): LiveLimits {
   const read = (name: string, fallback: number) => {
     const raw = env[name]?.trim();
     if (raw === undefined || raw === '') return fallback;
@@ -319,7 +320,7 @@ export class LiveVisits {
     this.#keyring = options.keyring;
     this.bus = options.bus ?? new InProcessBus();
     this.#dialler = options.dialler ?? recordingDialler;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.limits = { ...DEFAULT_LIVE_LIMITS, ...options.limits };
     this.#rateLimiter = options.rateLimiter ?? new MemoryRateLimiter(this.#now);
     this.#intervalMs = options.statusIntervalMs ?? 250;

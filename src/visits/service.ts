@@ -9,7 +9,7 @@ import type { LinkResult } from '../client/instant-connect.js';
 import { DEFAULTS } from '../domain/constants.js';
 import { type Link, LinkSchema, normaliseResponse } from '../domain/links.js';
 import { SipUri, Subject, VerticalField } from '../domain/schema.js';
-import { isoSeconds } from '../domain/time.js';
+import { isoSeconds, nowSeconds } from '../domain/time.js';
 import { schemaIssues } from '../domain/validate.js';
 import {
   AddLinksInput,
@@ -174,7 +174,7 @@ export class VisitService {
   constructor(options: VisitServiceOptions) {
     this.#store = options.store;
     this.source = options.source;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
     this.#timeZone = options.timeZone ?? 'UTC';
     this.#onChange = options.onChange;
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { escapeMarkdown } from '../../src/webex/markdown.js';
+import { escapeMarkdown } from '../../src/domain/markdown.js';
 import {
   actionDelivery,
   type EmulatedPerson,

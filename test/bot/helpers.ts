@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BotAccessOptions } from '../../src/bot/access.js';
-import type { ServeOptions } from '../../src/server/serve.js';
+import type { ServeOptions } from '../../src/main/serve.js';
 import { eventually as poll } from '../support/eventually.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {

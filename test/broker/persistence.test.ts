@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { openBrokerContext } from '../../src/broker/context.js';
+import { openBrokerContext } from '../../src/main/container.js';
 import { testFetch } from '../support/inject-fetch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {

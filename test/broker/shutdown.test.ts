@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { openBrokerContext } from '../../src/broker/context.js';
+import { openBrokerContext } from '../../src/main/container.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { AUDIENCE, call, encrypt } from './helpers.js';
 

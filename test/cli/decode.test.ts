@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openBrokerContext } from '../../src/broker/context.js';
+import { openBrokerContext } from '../../src/main/container.js';
 import { jweHeader, removeDir, runCli, show, tempDir } from './run-cli.js';
 
 const AUDIENCE = 'a4d886b0-979f-4e2c-a958-3e8c14605e51';

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { compactDecrypt, decodeProtectedHeader } from 'jose';
-import { openBrokerContext } from '../../src/broker/context.js';
+import { openBrokerContext } from '../../src/main/container.js';
 import { expectedModules, readBlockQr } from './qr.js';
 import { jweHeader, removeDir, runCli, show, tempDir } from './run-cli.js';
 

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AUDIENCE } from '../../src/domain/constants.js';
-import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { type RunningServer, startServer } from '../../src/main/serve.js';
 import {
   messageDelivery,
   sparkSignatureOf,

@@ -33,7 +33,7 @@ test('npm pack: built code, types, the CLI, web assets, README, LICENSE, CHANGEL
     'dist/index.js',
     'dist/index.d.ts',
     'dist/cli/main.js',
-    'dist/server/serve.js',
+    'dist/main/serve.js',
     'public/app.css',
     'public/visit.js',
     'public/staff.js',

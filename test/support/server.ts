@@ -2,7 +2,7 @@
  * A real server for tests: `serve` on 127.0.0.1 port 0 with a SQLite file in a temporary data
  * directory, and an API key. `restart()` reopens the same directory (to prove durability).
  */
-import { type RunningServer, type ServeOptions, startServer } from '../../src/server/serve.js';
+import { type RunningServer, type ServeOptions, startServer } from '../../src/main/serve.js';
 import { injectFor } from './inject-fetch.js';
 import { removeDir, tempDir } from './temp-dir.js';
 

@@ -1,10 +1,12 @@
 /** `instant-connect decode`: what a link is, its JWE header, and for local links its claims. */
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isoSeconds } from '../../domain/time.js';
 import { parseLink } from '../../domain/urls.js';
 import { SQLITE_FILE } from '../../store/open.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
+import type { CliIo } from '../io.js';
 
 export interface DecodeFlags {
   data?: string;
@@ -40,20 +42,20 @@ function readHeader(cipher: string): Record<string, unknown> | undefined {
   }
 }
 
-export async function run(link: string, flags: DecodeFlags): Promise<void> {
+export async function run(link: string, flags: DecodeFlags, io: CliIo): Promise<number> {
   const parsed = parseLink(link);
   if (!parsed) throw new CliError('decode: give a long link, a short link or a cipher', 2);
   const report: Report = { form: parsed.form };
   for (const key of ['origin', 'vertical', 'page', 'short'] as const)
     if (parsed[key]) report[key] = parsed[key];
   let cipher = parsed.cipher;
-  const database = databaseUrl(flags.database);
-  const dir = whereData(dataDir(flags.data), database);
-  const haveLocal = database !== undefined || existsSync(join(dataDir(flags.data), SQLITE_FILE));
-  const { openBrokerContext } = await import('../../broker/context.js');
+  const database = databaseUrl(flags.database, io.env);
+  const dir = whereData(dataDir(flags.data, io), database);
+  const haveLocal = database !== undefined || existsSync(join(dataDir(flags.data, io), SQLITE_FILE));
+  const { openBrokerContext } = await import('../../main/container.js');
   const ctx = haveLocal
     ? await openBrokerContext({
-        dataDir: dataDir(flags.data),
+        dataDir: dataDir(flags.data, io),
         ...(database ? { databaseUrl: database } : {}),
         publicUrl: 'http://127.0.0.1',
       })
@@ -109,10 +111,10 @@ export async function run(link: string, flags: DecodeFlags): Promise<void> {
     await ctx?.close();
   }
   // A short code is only a name in some broker's data: one that names nothing here is a failure.
-  if (parsed.form === 'short' && !cipher) process.exitCode = 1;
+  const exitCode = parsed.form === 'short' && !cipher ? 1 : 0;
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    return;
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return exitCode;
   }
   const lines = [`form:        ${report.form}${report.origin ? ` on ${report.origin}` : ''}`];
   if (report.vertical) lines.push(`page:        /${report.vertical}/v1/${report.page}`);
@@ -143,5 +145,6 @@ export async function run(link: string, flags: DecodeFlags): Promise<void> {
     lines.push(
       `local:       no local broker data in ${dir}: claims of Cisco's tokens cannot be read by anyone but Cisco`,
     );
-  process.stdout.write(`${lines.join('\n')}\n`);
+  io.stdout.write(`${lines.join('\n')}\n`);
+  return exitCode;
 }

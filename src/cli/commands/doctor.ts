@@ -3,14 +3,17 @@
  * skip with the reason and the fix; the Instant Connect prerequisites no API can check come as a
  * checklist. Exits 1 when a check fails. Reads only: it creates and migrates nothing.
  */
+
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIENCE } from '../../domain/constants.js';
+import { nowSeconds } from '../../domain/time.js';
 import { ENVIRONMENTS, resolveEnvironment } from '../../domain/urls.js';
 import { SQLITE_FILE } from '../../store/open.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
+import type { CliIo } from '../io.js';
 import { decodeWebexId, webexApiBase } from './whoami.js';
 
 export interface DoctorFlags extends TokenFlags {
@@ -108,7 +111,7 @@ async function checkBroker(token: string | undefined, broker: string): Promise<C
     aud: AUDIENCE,
     jwt: {
       sub: `instant-connect-doctor-${randomBytes(6).toString('hex')}`,
-      exp: Math.floor(Date.now() / 1000) + 300,
+      exp: nowSeconds() + 300,
     },
     numHost: 1,
     numGuest: 1,
@@ -256,20 +259,20 @@ const MARK: Record<CheckStatus, string> = {
   todo: '[ ] ',
 };
 
-export async function run(flags: DoctorFlags): Promise<void> {
-  const token = findToken(flags, ['WEBEX_TOKEN']);
-  const broker = flags.broker ?? process.env['BROKER'] ?? (token ? 'commercial' : 'local');
+export async function run(flags: DoctorFlags, io: CliIo): Promise<number> {
+  const token = findToken(flags, io, ['WEBEX_TOKEN']);
+  const broker = flags.broker ?? io.env['BROKER'] ?? (token ? 'commercial' : 'local');
   if (broker !== 'local' && !(broker in ENVIRONMENTS) && !/^https?:\/\//i.test(broker)) {
     throw new CliError('--broker must be local, commercial, usgov or an http(s) URL', 2);
   }
-  const apiUrl = webexApiBase({ ...(flags.apiUrl ? { apiUrl: flags.apiUrl } : {}), broker });
+  const apiUrl = webexApiBase({ ...(flags.apiUrl ? { apiUrl: flags.apiUrl } : {}), broker }, io.env);
   const publicUrl = (
     flags.publicUrl ??
-    process.env['PUBLIC_URL'] ??
-    `http://127.0.0.1:${process.env['PORT'] ?? DEFAULT_PORT}`
+    io.env['PUBLIC_URL'] ??
+    `http://127.0.0.1:${io.env['PORT'] ?? DEFAULT_PORT}`
   ).replace(/\/+$/, '');
-  const dir = dataDir(flags.data);
-  const database = databaseUrl(flags.database);
+  const dir = dataDir(flags.data, io);
+  const database = databaseUrl(flags.database, io.env);
   const checks = await Promise.all([
     checkToken(token, broker, apiUrl),
     checkBroker(token, broker),
@@ -279,7 +282,7 @@ export async function run(flags: DoctorFlags): Promise<void> {
   checks.push(...prerequisites(broker));
   const failed = checks.filter((c) => c.status === 'fail').length;
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ ok: failed === 0, broker, checks }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ok: failed === 0, broker, checks }, null, 2)}\n`);
   } else {
     const width = Math.max(...checks.map((c) => c.name.length));
     const lines = checks.map((c) => {
@@ -289,9 +292,9 @@ export async function run(flags: DoctorFlags): Promise<void> {
     const todo = checks.some((c) => c.status === 'todo')
       ? '\n[ ] are the prerequisites no API can check: confirm each once with your Webex admin.'
       : '';
-    process.stdout.write(
+    io.stdout.write(
       `${lines.join('\n')}\n${todo}\n${failed === 0 ? 'No check failed.' : `${failed} check(s) failed.`}\n`,
     );
   }
-  if (failed > 0) process.exitCode = 1;
+  return failed > 0 ? 1 : 0;
 }

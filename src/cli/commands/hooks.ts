@@ -1,55 +1,67 @@
 /** `instant-connect hooks create|list|rotate|revoke`: secrets that sign requests to POST /hooks/visits. */
-import { parseDuration } from '../../domain/time.js';
+
+import { nowSeconds, parseDuration } from '../../domain/time.js';
 import { withBrokerContext } from '../broker-context.js';
 import { CliError } from '../config.js';
+import type { CliIo } from '../io.js';
 
-export async function create(flags: {
-  name: string;
-  data?: string;
-  database?: string;
-  json?: boolean;
-}): Promise<void> {
-  await withBrokerContext(flags, async (ctx) => {
+export async function create(
+  flags: {
+    name: string;
+    data?: string;
+    database?: string;
+    json?: boolean;
+  },
+  io: CliIo,
+): Promise<void> {
+  await withBrokerContext(flags, io, async (ctx) => {
     const { hook, secret } = await ctx.trigger.createHook(ctx.org, flags.name);
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ ...hook, secret }, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ ...hook, secret }, null, 2)}\n`);
       return;
     }
-    process.stderr.write(
+    io.stderr.write(
       `Created hook ${hook.id} (${hook.name}). Its secret is shown once: store it in your workflow engine.\n`,
     );
-    process.stdout.write(`X-IC-Hook: ${hook.id}\nsecret: ${secret}\n`);
-    process.stderr.write(
+    io.stdout.write(`X-IC-Hook: ${hook.id}\nsecret: ${secret}\n`);
+    io.stderr.write(
       'Sign each request: X-IC-Timestamp: <epoch s>, X-IC-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>\n',
     );
   });
 }
 
-export async function list(flags: { data?: string; database?: string; json?: boolean }): Promise<void> {
-  await withBrokerContext(flags, async (ctx) => {
+export async function list(
+  flags: { data?: string; database?: string; json?: boolean },
+  io: CliIo,
+): Promise<void> {
+  await withBrokerContext(flags, io, async (ctx) => {
     const hooks = (await ctx.store.listHooks(ctx.org.id)).map(
       ({ secret: _s, previousSecret: _p, ...h }) => h,
     );
-    if (flags.json) process.stdout.write(`${JSON.stringify(hooks, null, 2)}\n`);
+    if (flags.json) io.stdout.write(`${JSON.stringify(hooks, null, 2)}\n`);
     else if (hooks.length === 0)
-      process.stderr.write('No hooks yet. Make one with: instant-connect hooks create --name NAME\n');
+      io.stderr.write('No hooks yet. Make one with: instant-connect hooks create --name NAME\n');
     else
       for (const h of hooks) {
         const previous =
           !h.revokedAt && h.previousSecretUntil && h.previousSecretUntil > Date.now() / 1000
             ? `  (previous secret accepted until ${new Date(h.previousSecretUntil * 1000).toISOString()})`
             : '';
-        process.stdout.write(`${h.id}  ${h.name}${h.revokedAt ? '  (revoked)' : ''}${previous}\n`);
+        io.stdout.write(`${h.id}  ${h.name}${h.revokedAt ? '  (revoked)' : ''}${previous}\n`);
       }
   });
 }
 
-export async function revoke(id: string, flags: { data?: string; database?: string }): Promise<void> {
-  await withBrokerContext(flags, async (ctx) => {
-    if (!(await ctx.store.revokeHook(ctx.org.id, id, Math.floor(Date.now() / 1000)))) {
+export async function revoke(
+  id: string,
+  flags: { data?: string; database?: string },
+  io: CliIo,
+): Promise<void> {
+  await withBrokerContext(flags, io, async (ctx) => {
+    if (!(await ctx.store.revokeHook(ctx.org.id, id, nowSeconds()))) {
       throw new CliError(`No active hook with id ${id}`);
     }
-    process.stderr.write(`Revoked ${id}: requests signed with its secret are refused from now on.\n`);
+    io.stderr.write(`Revoked ${id}: requests signed with its secret are refused from now on.\n`);
   });
 }
 
@@ -60,6 +72,7 @@ export async function revoke(id: string, flags: { data?: string; database?: stri
 export async function rotate(
   id: string,
   flags: { grace?: string; data?: string; database?: string; json?: boolean },
+  io: CliIo,
 ): Promise<void> {
   const grace = (flags.grace ?? '24h').trim();
   let graceSeconds = 0;
@@ -69,7 +82,7 @@ export async function rotate(
     graceSeconds = parsed.value;
   }
   if (graceSeconds > 30 * 86_400) throw new CliError('--grace must be at most 30 days', 2);
-  await withBrokerContext(flags, async (ctx) => {
+  await withBrokerContext(flags, io, async (ctx) => {
     let rotated: { secret: string; previousUntil: number };
     try {
       rotated = await ctx.trigger.rotateHook(ctx.org, id, graceSeconds);
@@ -80,16 +93,16 @@ export async function rotate(
     }
     const until = new Date(rotated.previousUntil * 1000).toISOString();
     if (flags.json) {
-      process.stdout.write(
+      io.stdout.write(
         `${JSON.stringify({ id, secret: rotated.secret, previousSecretUntil: rotated.previousUntil }, null, 2)}\n`,
       );
       return;
     }
-    process.stderr.write(
+    io.stderr.write(
       `Rotated the secret of ${id}. The new secret is shown once: store it in your workflow engine.\n`,
     );
-    process.stdout.write(`X-IC-Hook: ${id}\nsecret: ${rotated.secret}\n`);
-    process.stderr.write(
+    io.stdout.write(`X-IC-Hook: ${id}\nsecret: ${rotated.secret}\n`);
+    io.stderr.write(
       graceSeconds > 0
         ? `The previous secret is accepted until ${until}. While moving over, a sender may sign with both: X-IC-Signature: v1=<old>,v1=<new>\n`
         : 'The previous secret is refused from now on.\n',

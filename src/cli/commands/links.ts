@@ -1,11 +1,15 @@
 /** `instant-connect links`: make host and guest links from the local broker or Cisco's clouds. */
+
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { LinkResult } from '../../client/instant-connect.js';
 import { resolveLinkInput } from '../../domain/input.js';
 import { clockMeansTomorrow, localDateTime } from '../../domain/local-time.js';
+import { nowSeconds } from '../../domain/time.js';
 import { ValidationError } from '../../errors.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
+import type { CliIo } from '../io.js';
 import { asOptionIssue, type LinkFlags, localTimeZone, toLinkInput } from '../link-options.js';
 import { formatCsv, formatTable, pickField, progressBar, resultShape, useColor } from '../output.js';
 
@@ -24,10 +28,10 @@ function optionError(err: ValidationError): CliError {
   return new CliError(err.issues.map((i) => asOptionIssue(i).message).join('\n       '), 2);
 }
 
-export async function run(flags: LinksFlags): Promise<void> {
+export async function run(flags: LinksFlags, io: CliIo): Promise<void> {
   const formats = [flags.json, flags.csv, flags.field !== undefined].filter(Boolean).length;
   if (formats > 1) throw new CliError('choose one of --json, --csv and --field', 2);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   let input: ReturnType<typeof toLinkInput>;
   try {
     input = toLinkInput(flags, now);
@@ -38,10 +42,10 @@ export async function run(flags: LinksFlags): Promise<void> {
     if (err instanceof ValidationError) throw optionError(err);
     throw err;
   }
-  const token = findToken(flags, ['WEBEX_TOKEN']);
-  const broker = flags.broker ?? process.env['BROKER'] ?? (token ? 'commercial' : 'local');
+  const token = findToken(flags, io, ['WEBEX_TOKEN']);
+  const broker = flags.broker ?? io.env['BROKER'] ?? (token ? 'commercial' : 'local');
   const { InstantConnect } = await import('../../client/instant-connect.js');
-  const onProgress = progressBar(process.stderr);
+  const onProgress = progressBar(io.stderr);
   let result: LinkResult;
   let close: (() => Promise<void>) | undefined;
   let note: string | undefined;
@@ -49,18 +53,19 @@ export async function run(flags: LinksFlags): Promise<void> {
     let sdk: InstanceType<typeof InstantConnect>;
     if (broker === 'local') {
       const publicUrl = (
-        process.env['PUBLIC_URL'] ?? `http://127.0.0.1:${process.env['PORT'] ?? DEFAULT_PORT}`
+        io.env['PUBLIC_URL'] ?? `http://127.0.0.1:${io.env['PORT'] ?? DEFAULT_PORT}`
       ).replace(/\/+$/, '');
-      const [{ openBrokerContext }, { localBrokerFetch }] = await Promise.all([
-        import('../../broker/context.js'),
+      const [{ defaultCryptoConcurrency, openBrokerContext }, { localBrokerFetch }] = await Promise.all([
+        import('../../main/container.js'),
         import('../../broker/local-transport.js'),
       ]);
-      const dir = dataDir(flags.data);
-      const database = databaseUrl(flags.database);
+      const dir = dataDir(flags.data, io);
+      const database = databaseUrl(flags.database, io.env);
       const ctx = await openBrokerContext({
         dataDir: dir,
         ...(database ? { databaseUrl: database } : {}),
         publicUrl,
+        cryptoConcurrency: defaultCryptoConcurrency(io.env),
       });
       close = ctx.close;
       sdk = new InstantConnect({
@@ -97,7 +102,7 @@ export async function run(flags: LinksFlags): Promise<void> {
   } finally {
     await close?.();
   }
-  if (note) process.stderr.write(note);
+  if (note) io.stderr.write(note);
   const timeZone = flags.tz ?? localTimeZone();
   if (
     flags.start &&
@@ -105,17 +110,17 @@ export async function run(flags: LinksFlags): Promise<void> {
     clockMeansTomorrow(flags.start, result.notBefore, { now, timeZone })
   ) {
     const at = localDateTime(result.notBefore * 1000, timeZone).replace('T', ' ');
-    process.stderr.write(
+    io.stderr.write(
       `Note: ${flags.start} has already passed today in ${timeZone}: the links open tomorrow, ${at}.\n`,
     );
   }
-  await print(result, flags);
+  await print(result, flags, io);
 }
 
-async function print(result: LinkResult, flags: LinksFlags): Promise<void> {
-  const out = process.stdout;
+async function print(result: LinkResult, flags: LinksFlags, io: CliIo): Promise<void> {
+  const out = io.stdout;
   if (result.subjectGenerated && (flags.json || flags.csv || flags.field !== undefined)) {
-    process.stderr.write(`Subject: ${result.subject} (generated)\n`);
+    io.stderr.write(`Subject: ${result.subject} (generated)\n`);
   }
   if (flags.json) out.write(`${JSON.stringify(result, null, 2)}\n`);
   else if (flags.csv) out.write(formatCsv(result));
@@ -123,7 +128,7 @@ async function print(result: LinkResult, flags: LinksFlags): Promise<void> {
   else {
     out.write(
       formatTable(result, {
-        color: useColor(out),
+        color: useColor(out, io.env),
         ...(flags.tz ? { timeZone: flags.tz } : {}),
         // On a terminal a whole long URL (about 1,300 characters) wraps into an unreadable block.
         ...(out.isTTY ? { maxUrl: Math.max(48, (out.columns || 120) - 60) } : {}),
@@ -137,17 +142,20 @@ async function print(result: LinkResult, flags: LinksFlags): Promise<void> {
     const QRCode = (await import('qrcode')).default;
     if (flags.qr) {
       // In table mode the QR follows the table; otherwise stdout stays machine-readable.
-      const stream = flags.json || flags.csv || flags.field !== undefined ? process.stderr : out;
+      const stream = flags.json || flags.csv || flags.field !== undefined ? io.stderr : out;
       // The terminal renderer paints with ANSI colours: only on a terminal and without NO_COLOR;
       // elsewhere plain block characters (dark modules as blocks), which files and pipes keep intact.
-      const text = useColor(stream)
+      const text = useColor(stream, io.env)
         ? await QRCode.toString(target, { type: 'terminal', small: true })
         : await QRCode.toString(target, { type: 'utf8' });
       stream.write(`\nQR code of the first ${first.role} link:\n${text}`);
     }
     if (flags.qrPng) {
-      await writeFile(flags.qrPng, await QRCode.toBuffer(target, { type: 'png', margin: 2, scale: 6 }));
-      process.stderr.write(`QR code of the first ${first.role} link written to ${flags.qrPng}\n`);
+      await writeFile(
+        resolve(io.cwd, flags.qrPng),
+        await QRCode.toBuffer(target, { type: 'png', margin: 2, scale: 6 }),
+      );
+      io.stderr.write(`QR code of the first ${first.role} link written to ${flags.qrPng}\n`);
     }
   }
 }

@@ -4,11 +4,13 @@
  * Idempotency-Keys, and the spaces of subjects no visit uses any more. Subjects often hold patient
  * names: this is how they leave the database. Never an open, live or scheduled visit.
  */
+
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseDuration } from '../../domain/time.js';
+import { nowSeconds, parseDuration } from '../../domain/time.js';
 import type { PurgeCounts } from '../../store/types.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
+import type { CliIo } from '../io.js';
 
 export interface PurgeFlags {
   olderThan: string;
@@ -35,15 +37,15 @@ export function describeCounts(counts: PurgeCounts): string {
   return `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
 }
 
-export async function run(flags: PurgeFlags): Promise<void> {
+export async function run(flags: PurgeFlags, io: CliIo): Promise<void> {
   const parsed = parseDuration(flags.olderThan);
   if (!parsed.ok) throw new CliError(`--older-than ${parsed.message} (e.g. 90d, 12w, 2160h)`, 2);
-  const database = databaseUrl(flags.database);
-  const dir = dataDir(flags.data);
+  const database = databaseUrl(flags.database, io.env);
+  const dir = dataDir(flags.data, io);
   const { SQLITE_FILE, openStore } = await import('../../store/open.js');
   if (!database && !existsSync(resolve(dir, SQLITE_FILE)))
     throw new CliError(`no database in ${dir} (--data, DATA_DIR)`, 2);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const before = now - parsed.value;
   const store = await openStore({ dataDir: dir, ...(database ? { databaseUrl: database } : {}) });
   let counts: PurgeCounts;
@@ -62,13 +64,13 @@ export async function run(flags: PurgeFlags): Promise<void> {
   }
   const cutoff = new Date(before * 1000).toISOString();
   if (flags.json) {
-    process.stdout.write(
+    io.stdout.write(
       `${JSON.stringify({ dryRun: Boolean(flags.dryRun), before: cutoff, [flags.dryRun ? 'wouldRemove' : 'removed']: counts }, null, 2)}\n`,
     );
     return;
   }
-  process.stdout.write(
+  io.stdout.write(
     `${flags.dryRun ? 'Would remove' : 'Removed'} ${describeCounts(counts)} of visits finished before ${cutoff} (${whereData(dir, database)}).\n`,
   );
-  if (flags.dryRun) process.stdout.write('Nothing was deleted (--dry-run).\n');
+  if (flags.dryRun) io.stdout.write('Nothing was deleted (--dry-run).\n');
 }

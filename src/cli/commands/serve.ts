@@ -1,4 +1,5 @@
 /** `instant-connect serve`: the broker and service on an embedded database. */
+
 import {
   CliError,
   DEFAULT_HOST,
@@ -8,6 +9,7 @@ import {
   parsePort,
   whereData,
 } from '../config.js';
+import type { CliEnv, CliIo } from '../io.js';
 import { webexApiBase } from './whoami.js';
 
 export interface ServeFlags {
@@ -24,7 +26,7 @@ export interface ServeFlags {
  * long a claimed job is held before another worker may take it: a crashed worker's job comes back
  * after it); unset: the runner's defaults.
  */
-export function jobsFromEnv(env: Record<string, string | undefined> = process.env): {
+export function jobsFromEnv(env: CliEnv): {
   pollMs?: number;
   leaseSeconds?: number;
 } {
@@ -49,7 +51,7 @@ export function jobsFromEnv(env: Record<string, string | undefined> = process.en
  * visits are kept forever without the last). Errors name the variable,
  * never a token's value.
  */
-export async function opsFromEnv(env: Record<string, string | undefined> = process.env) {
+export async function opsFromEnv(env: CliEnv) {
   const { parseTrustProxy } = await import('../../server/trust-proxy.js');
   const whole = (name: string, min: number) => {
     const raw = env[name]?.trim();
@@ -100,49 +102,51 @@ function parsePortVariable(name: string, raw: string): number {
   }
 }
 
-export async function run(flags: ServeFlags): Promise<void> {
-  const { startServer } = await import('../../server/serve.js');
-  const envPort = process.env['PORT'];
+export async function run(flags: ServeFlags, io: CliIo): Promise<void> {
+  const { startServer } = await import('../../main/serve.js');
+  const envPort = io.env['PORT'];
   const port = flags.port ?? (envPort !== undefined ? parsePort(envPort) : DEFAULT_PORT);
-  const host = flags.host ?? process.env['HOST'] ?? DEFAULT_HOST;
-  const dir = dataDir(flags.data);
-  const database = databaseUrl(flags.database);
-  const publicUrl = flags.publicUrl ?? process.env['PUBLIC_URL'];
-  const broker = process.env['BROKER'] ?? 'local';
-  const token = process.env['WEBEX_TOKEN']?.trim();
-  const apiUrl = webexApiBase({ broker });
-  const webhookSecret = process.env['WEBEX_WEBHOOK_SECRET']?.trim();
+  const host = flags.host ?? io.env['HOST'] ?? DEFAULT_HOST;
+  const dir = dataDir(flags.data, io);
+  const database = databaseUrl(flags.database, io.env);
+  const publicUrl = flags.publicUrl ?? io.env['PUBLIC_URL'];
+  const broker = io.env['BROKER'] ?? 'local';
+  const token = io.env['WEBEX_TOKEN']?.trim();
+  const apiUrl = webexApiBase({ broker }, io.env);
+  const webhookSecret = io.env['WEBEX_WEBHOOK_SECRET']?.trim();
   const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
   const { botAccessFromEnv } = await import('../../bot/access.js');
-  const access = botAccessFromEnv();
+  const access = botAccessFromEnv(io.env);
   const { liveLimitsFromEnv } = await import('../../visits/live.js');
-  const jobs = jobsFromEnv();
-  const rateLimits = rateLimitsFromEnv();
-  const live = liveLimitsFromEnv();
-  const ops = await opsFromEnv();
+  const jobs = jobsFromEnv(io.env);
+  const rateLimits = rateLimitsFromEnv(io.env);
+  const live = liveLimitsFromEnv(io.env);
+  const ops = await opsFromEnv(io.env);
+  const { defaultCryptoConcurrency } = await import('../../main/container.js');
   const server = await startServer({
     ...ops,
+    crypto: { concurrency: defaultCryptoConcurrency(io.env) },
     rateLimits,
     live,
     ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, access, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
-    ...(process.env['TZ'] ? { timeZone: process.env['TZ'] } : {}),
+    ...(io.env['TZ'] ? { timeZone: io.env['TZ'] } : {}),
     port,
     host,
     dataDir: dir,
     ...(database ? { databaseUrl: database } : {}),
     ...(publicUrl ? { publicUrl } : {}),
-    logger: flags.quiet ? false : { level: process.env['LOG_LEVEL'] ?? 'info' },
+    logger: flags.quiet ? false : { level: io.env['LOG_LEVEL'] ?? 'info' },
   });
   // Handlers first: a supervisor (or a test) may signal as soon as it reads "listening on" below,
   // and a signal before they are installed would kill the process without closing the database.
   const stop = (signal: string) => {
-    process.stderr.write(`\n${signal}: finishing requests in flight and closing the database…\n`);
+    io.stderr.write(`\n${signal}: finishing requests in flight and closing the database…\n`);
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
+        io.stderr.write(`error while stopping: ${(err as Error).message}\n`);
         process.exit(1);
       },
     );
@@ -215,5 +219,5 @@ export async function run(flags: ServeFlags): Promise<void> {
     'Or make links straight away (they open on this server):',
     `  PUBLIC_URL=${server.publicUrl} npx instant-connect links --short ${where}`,
   );
-  process.stderr.write(`${lines.join('\n')}\n`);
+  io.stderr.write(`${lines.join('\n')}\n`);
 }

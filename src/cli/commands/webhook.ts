@@ -4,10 +4,12 @@
  * secret, stored in the data directory for `serve` to check X-Spark-Signature with. Only webhooks
  * this project made (named "instant-connect …") are listed or deleted unless told otherwise.
  */
+
 import { randomBytes } from 'node:crypto';
 import { WEBHOOK_SECRET_SETTING } from '../../bot/bot.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
+import type { CliIo } from '../io.js';
 import { webexApiBase } from './whoami.js';
 
 const PREFIX = 'instant-connect';
@@ -21,19 +23,19 @@ interface Flags extends TokenFlags {
   all?: boolean;
 }
 
-async function client(flags: Flags) {
-  const token = findToken(flags);
+async function client(flags: Flags, io: CliIo) {
+  const token = findToken(flags, io);
   if (!token)
     throw new CliError(
       'no bot token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE',
       2,
     );
-  const { WebexClient } = await import('../../webex/client.js');
-  return new WebexClient(token, webexApiBase(flags));
+  const { WebexClient } = await import('../../adapters/webex/client.js');
+  return new WebexClient(token, webexApiBase(flags, io.env));
 }
 
-export async function register(flags: Flags & { url: string }): Promise<void> {
-  const database = databaseUrl(flags.database); // a bad URL is reported before any webhook is made
+export async function register(flags: Flags & { url: string }, io: CliIo): Promise<void> {
+  const database = databaseUrl(flags.database, io.env); // a bad URL is reported before any webhook is made
   let target: URL;
   try {
     target = new URL(flags.url);
@@ -46,11 +48,11 @@ export async function register(flags: Flags & { url: string }): Promise<void> {
   if (target.protocol !== 'https:' && target.protocol !== 'http:')
     throw new CliError('--url must be http(s)', 2);
   if (!target.pathname.endsWith('/hooks/webex')) {
-    process.stderr.write(
+    io.stderr.write(
       `warning: ${target.href} does not end in /hooks/webex, where the server listens for Webex\n`,
     );
   }
-  const webex = await client(flags);
+  const webex = await client(flags, io);
   const secret = randomBytes(32).toString('hex');
   const existing = (await webex.listWebhooks()).filter(
     (w) => w.name.startsWith(PREFIX) && w.targetUrl === target.href,
@@ -73,7 +75,7 @@ export async function register(flags: Flags & { url: string }): Promise<void> {
   }
   const { openStore } = await import('../../store/open.js');
   const store = await openStore({
-    dataDir: dataDir(flags.data),
+    dataDir: dataDir(flags.data, io),
     ...(database ? { databaseUrl: database } : {}),
   });
   try {
@@ -83,36 +85,34 @@ export async function register(flags: Flags & { url: string }): Promise<void> {
   }
   const view = made.map(({ secret: _s, ...w }) => w);
   if (flags.json)
-    process.stdout.write(`${JSON.stringify({ webhooks: view, replaced: existing.length }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ webhooks: view, replaced: existing.length }, null, 2)}\n`);
   else {
-    for (const w of view) process.stdout.write(`${w.id}  ${w.resource}/${w.event}  → ${w.targetUrl}\n`);
-    process.stderr.write(
-      `Registered ${made.length} webhooks${existing.length ? ` (replaced ${existing.length})` : ''}. Their secret is stored in ${whereData(dataDir(flags.data), database)}; restart serve if it is running.\n`,
+    for (const w of view) io.stdout.write(`${w.id}  ${w.resource}/${w.event}  → ${w.targetUrl}\n`);
+    io.stderr.write(
+      `Registered ${made.length} webhooks${existing.length ? ` (replaced ${existing.length})` : ''}. Their secret is stored in ${whereData(dataDir(flags.data, io), database)}; restart serve if it is running.\n`,
     );
   }
 }
 
-export async function list(flags: Flags): Promise<void> {
-  const webex = await client(flags);
+export async function list(flags: Flags, io: CliIo): Promise<void> {
+  const webex = await client(flags, io);
   const hooks = (await webex.listWebhooks())
     .filter((w) => flags.all || w.name.startsWith(PREFIX))
     .map(({ secret: _s, ...w }) => w);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(hooks, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(hooks, null, 2)}\n`);
     return;
   }
   if (hooks.length === 0)
-    process.stderr.write(
+    io.stderr.write(
       'No webhooks. Make them with: instant-connect webhook register --url https://…/hooks/webex\n',
     );
   for (const w of hooks)
-    process.stdout.write(
-      `${w.id}  ${w.name}  ${w.resource}/${w.event}  ${w.status ?? ''}  → ${w.targetUrl}\n`,
-    );
+    io.stdout.write(`${w.id}  ${w.name}  ${w.resource}/${w.event}  ${w.status ?? ''}  → ${w.targetUrl}\n`);
 }
 
-export async function remove(id: string, flags: Flags & { force?: boolean }): Promise<void> {
-  const webex = await client(flags);
+export async function remove(id: string, flags: Flags & { force?: boolean }, io: CliIo): Promise<void> {
+  const webex = await client(flags, io);
   const hook = (await webex.listWebhooks()).find((w) => w.id === id);
   if (!hook) throw new CliError(`No webhook ${id}`);
   if (!hook.name.startsWith(PREFIX) && !flags.force) {
@@ -121,5 +121,5 @@ export async function remove(id: string, flags: Flags & { force?: boolean }): Pr
     );
   }
   await webex.deleteWebhook(id);
-  process.stderr.write(`Deleted webhook ${id}.\n`);
+  io.stderr.write(`Deleted webhook ${id}.\n`);
 }

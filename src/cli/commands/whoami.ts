@@ -1,7 +1,9 @@
 /** `instant-connect whoami`: is this Webex token good, whose is it, and what can it do. */
+
 import { ENVIRONMENTS } from '../../domain/urls.js';
 import { CliError } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
+import type { CliEnv, CliIo } from '../io.js';
 
 export interface WhoamiFlags extends TokenFlags {
   broker?: string;
@@ -25,18 +27,18 @@ export function decodeWebexId(id: string | undefined): string | undefined {
   return /^ciscospark:\/\//.test(text) ? text.split('/').pop() : undefined;
 }
 
-export function webexApiBase(flags: { broker?: string; apiUrl?: string }): string {
-  const explicit = flags.apiUrl ?? process.env['WEBEX_API_URL'];
+export function webexApiBase(flags: { broker?: string; apiUrl?: string }, env: CliEnv): string {
+  const explicit = flags.apiUrl ?? env['WEBEX_API_URL'];
   if (explicit) return explicit.replace(/\/+$/, '');
-  const broker = flags.broker ?? process.env['BROKER'];
+  const broker = flags.broker ?? env['BROKER'];
   return broker === 'usgov' ? ENVIRONMENTS.usgov.webexApiUrl! : ENVIRONMENTS.commercial.webexApiUrl!;
 }
 
-export async function run(flags: WhoamiFlags): Promise<void> {
-  const token = findToken(flags);
+export async function run(flags: WhoamiFlags, io: CliIo): Promise<void> {
+  const token = findToken(flags, io);
   if (!token)
     throw new CliError('no token: put WEBEX_TOKEN in .env or the environment, or use --token-file FILE', 2);
-  const base = webexApiBase(flags);
+  const base = webexApiBase(flags, io.env);
   const { HttpClient } = await import('../../client/http.js');
   const { HttpError } = await import('../../errors.js');
   const http = new HttpClient(token, {
@@ -56,7 +58,7 @@ export async function run(flags: WhoamiFlags): Promise<void> {
     throw err;
   }
   if (flags.json) {
-    process.stdout.write(
+    io.stdout.write(
       `${JSON.stringify({ apiUrl: base, ...me, orgUuid: decodeWebexId(me.orgId) }, null, 2)}\n`,
     );
     return;
@@ -77,5 +79,5 @@ export async function run(flags: WhoamiFlags): Promise<void> {
   if (me.type === 'bot') {
     lines.push('         send messages and receive webhooks (in group spaces only when mentioned)');
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  io.stdout.write(`${lines.join('\n')}\n`);
 }

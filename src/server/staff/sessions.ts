@@ -7,6 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import { SESSION_TTL_SECONDS } from '../../contract/schemas.js';
+import { nowSeconds } from '../../domain/time.js';
 import type { Org, Store } from '../../store/types.js';
 
 export interface StaffSession {
@@ -49,7 +50,7 @@ export class StaffSessions {
     this.#store = options.store;
     this.#apiKeys = options.apiKeys;
     this.#secure = options.secureCookies ?? false;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? nowSeconds;
   }
 
   /** The cookie's attributes; `Secure` when the public URL is https. */

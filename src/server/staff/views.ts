@@ -3,7 +3,7 @@
  * adds copy buttons, the browser's time zone and local times. No inline script or style (CSP).
  */
 import { TABS } from '../../contract/schemas.js';
-import type { VisitState } from '../../domain/visit-state.js';
+import { UNFINISHED, type VisitState } from '../../domain/visit-state.js';
 import type { EventRecord } from '../../store/types.js';
 import { escapeHtml as h, page } from '../../util/pages.js';
 import type { VisitView } from '../../visits/service.js';
@@ -25,7 +25,7 @@ const TAB_LABELS: Record<Tab, string> = {
 };
 
 /** Visits that can still be cancelled. */
-export const CANCELLABLE: ReadonlySet<VisitState> = new Set(['scheduled', 'open', 'live']);
+export const CANCELLABLE: ReadonlySet<VisitState> = UNFINISHED;
 
 type Nav = 'new' | 'visits' | undefined;
 

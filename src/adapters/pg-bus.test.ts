@@ -8,7 +8,7 @@ import {
   type TestDatabase,
   testDatabaseUrl,
 } from '../../test/support/postgres.js';
-import type { LiveMessage } from './live.js';
+import type { LiveMessage } from '../visits/live.js';
 import { LIVE_CHANNEL, PostgresBus, parseLiveMessage } from './pg-bus.js';
 
 const base = testDatabaseUrl();

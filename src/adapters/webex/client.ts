@@ -2,52 +2,18 @@
  * The few Webex REST endpoints the bot and deliveries need, over `fetch` (the `webex` SDK is 529 MB
  * and does not load on Node). 429 waits for Retry-After and 5xx backs off, through HttpClient.
  */
-import { HttpClient, type HttpClientOptions } from '../client/http.js';
+import { HttpClient, type HttpClientOptions } from '../../client/http.js';
+import type {
+  AttachmentAction,
+  Message,
+  MessageTarget,
+  Person,
+  WebexApi,
+  Webhook,
+} from '../../domain/webex.js';
 
-export interface Person {
-  id: string;
-  emails?: string[];
-  displayName?: string;
-  orgId?: string;
-  type?: 'person' | 'bot' | 'appuser';
-}
-
-export interface Message {
-  id: string;
-  roomId: string;
-  roomType?: 'direct' | 'group';
-  text?: string;
-  markdown?: string;
-  html?: string;
-  personId: string;
-  personEmail?: string;
-  mentionedPeople?: string[];
-  created?: string;
-}
-
-export interface Webhook {
-  id: string;
-  name: string;
-  targetUrl: string;
-  resource: string;
-  event: string;
-  filter?: string;
-  secret?: string;
-  status?: string;
-}
-
-export interface AttachmentAction {
-  id: string;
-  type: string;
-  messageId?: string;
-  roomId: string;
-  personId: string;
-  inputs: Record<string, unknown>;
-}
-
-export type MessageTarget = { roomId: string } | { toPersonEmail: string } | { toPersonId: string };
-
-export class WebexClient {
+/** The Webex REST adapter: implements the services' WebexApi port, and the CLI's webhook calls. */
+export class WebexClient implements WebexApi {
   readonly #http: HttpClient;
   readonly apiUrl: string;
 

@@ -1,13 +1,17 @@
-/** Starts the service: store, broker, HTTP; stops gracefully (stop accepting, finish, close the database). */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from '../broker/context.js';
+/**
+ * Starts the service: the container (store, broker, services, adapters, jobs), then the HTTP app on
+ * them; stops gracefully (stop accepting, finish, close the database).
+ */
+import type { FastifyInstance } from 'fastify';
 import { type PruneRetention, Pruner, pruneTasks } from '../jobs/prune.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from '../reliability/rate-limit.js';
+import { buildApp } from '../server/app.js';
+import { createLimits } from '../server/limits.js';
+import { LOG_REDACT, LOG_SERIALIZERS } from '../server/log.js';
+import { serveMetrics } from '../server/metrics.js';
+import type { TrustProxy } from '../server/trust-proxy.js';
 import type { Dialler, LiveLimits } from '../visits/live.js';
-import { buildApp } from './app.js';
-import { createLimits } from './limits.js';
-import { serveMetrics } from './metrics.js';
-import type { TrustProxy } from './trust-proxy.js';
+import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from './container.js';
 
 export interface ServeOptions {
   port: number;
@@ -59,69 +63,6 @@ export interface RunningServer {
   pruner?: Pruner;
   close(): Promise<void>;
 }
-
-/** Secrets never reach a log line, whatever a route logs. */
-export const LOG_REDACT = {
-  paths: [
-    'req.headers.authorization',
-    'req.headers.cookie',
-    'req.headers["x-spark-signature"]',
-    'req.headers["x-ic-signature"]',
-    'req.query.data',
-    'headers.authorization',
-    'authorization',
-    'token',
-    'key',
-    'secret',
-    'cipher',
-  ],
-  censor: '[REDACTED]',
-};
-
-/** Routes whose path parameters are secrets: a short link's code opens its visit. */
-const SECRET_PATH_ROUTES = new Set(['/visit/:code']);
-/** Query parameters whose (short, plain) values say nothing secret: link page flags, list filters. */
-const PLAIN_QUERY = new Set(['int', 'v', 'limit', 'offset', 'from', 'to', 'state', 'tab', 'page']);
-
-/**
- * The request URL as logged. Query strings carry secrets under any spelling of their names (a link
- * page's `?data=` is the link's whole cipher, and `?%64ata=` is the same parameter once decoded;
- * the live API's `?ticket=` is a page's ticket; `q` searches subjects), so every query value is
- * censored but those of a few plain parameters; a name is kept when it is a plain word. A short
- * link's code is its secret too, so `/visit/<code>` is censored.
- */
-export function redactUrl(url: string, route?: string): string {
-  const { censor } = LOG_REDACT;
-  const cut = url.indexOf('?');
-  const path = cut === -1 ? url : url.slice(0, cut);
-  const shown =
-    route !== undefined && SECRET_PATH_ROUTES.has(route)
-      ? route.replace(/:\w+/g, censor)
-      : path.replace(/^\/visit\/[^/]+/i, `/visit/${censor}`);
-  if (cut === -1) return shown;
-  const query = url
-    .slice(cut + 1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const name = eq === -1 ? pair : pair.slice(0, eq);
-      if (PLAIN_QUERY.has(name) && /^[\w.-]{0,16}$/.test(pair.slice(eq + 1))) return pair;
-      const shownName = /^[A-Za-z_][A-Za-z0-9_]{0,19}$/.test(name) ? name : censor;
-      return eq === -1 ? shownName : `${shownName}=${censor}`;
-    })
-    .join('&');
-  return `${shown}?${query}`;
-}
-
-const LOG_SERIALIZERS = {
-  req: (request: FastifyRequest) => ({
-    method: request.method,
-    url: redactUrl(request.url, request.routeOptions?.url),
-    host: request.host,
-    remoteAddress: request.ip,
-    remotePort: request.socket?.remotePort,
-  }),
-};
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const context = await openBrokerContext({

@@ -4,9 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { CiscoLinkSource } from '../adapters/cisco-link-source.js';
+import { WebexClient } from '../adapters/webex/client.js';
 import type { BotAccessOptions } from '../bot/access.js';
 import { BotService } from '../bot/bot.js';
+import { ApiKeyService } from '../broker/api-keys.js';
+import { Keyring } from '../broker/keyring.js';
+import { BrokerService } from '../broker/service.js';
 import { WorkLimiter } from '../crypto/limiter.js';
+import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
 import { TriggerService } from '../hooks/trigger.js';
 import { JobRunner } from '../jobs/runner.js';
@@ -14,13 +20,9 @@ import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliab
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
-import { CiscoLinkSource, type LinkSource, LocalLinkSource } from '../visits/link-source.js';
+import { type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
-import { WebexClient } from '../webex/client.js';
-import { ApiKeyService } from './api-keys.js';
-import { Keyring } from './keyring.js';
-import { BrokerService } from './service.js';
 
 export interface BrokerContextOptions {
   dataDir: string;
@@ -79,12 +81,12 @@ export interface BrokerContext {
  * of them keeps both cores busy between each token's main-thread steps (3.5 M iterations/s
  * against 3.2 with cores + 1). Never more than the pool: an fs or DNS job then waits at most for
  * one PBKDF2 (about 20 ms), and page openings have the limiter's priority lane.
- * CRYPTO_CONCURRENCY overrides; on larger machines also start with UV_THREADPOOL_SIZE=cores+2.
+ * The caller passes the environment (the container reads none): CRYPTO_CONCURRENCY overrides; on larger machines also start with UV_THREADPOOL_SIZE=cores+2.
  */
-export function defaultCryptoConcurrency(): number {
-  const explicit = Number(process.env['CRYPTO_CONCURRENCY']);
+export function defaultCryptoConcurrency(env: Readonly<Record<string, string | undefined>> = {}): number {
+  const explicit = Number(env['CRYPTO_CONCURRENCY']);
   if (Number.isInteger(explicit) && explicit >= 1) return explicit;
-  const pool = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
+  const pool = Number(env['UV_THREADPOOL_SIZE']) || 4;
   return Math.max(1, Math.min(availableParallelism() + 2, pool));
 }
 
@@ -95,7 +97,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
   });
   let ownBus: LiveBus | undefined;
   try {
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     // One organisation, however many instances start at once on an empty database.
     const { org, created: createdOrg } = await store.ensureDefaultOrg(() => ({
       id: randomUUID(),
@@ -111,7 +113,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     const broker = new BrokerService({ store, keyring, limiter, publicUrl: options.publicUrl });
     // Instances sharing a PostgreSQL database share live changes through it.
     if (!options.bus && store.kind === 'postgres' && options.databaseUrl) {
-      const { PostgresBus } = await import('../visits/pg-bus.js');
+      const { PostgresBus } = await import('../adapters/pg-bus.js');
       ownBus = await PostgresBus.connect(options.databaseUrl, { pool: (store as PostgresStore).pool });
     }
     const bus = options.bus ?? ownBus;

@@ -3,8 +3,9 @@
  * subject is the caller's text: it is escaped (`escapeMarkdown`), so the links below are the only
  * links in the message.
  */
-import type { VisitView } from '../visits/service.js';
-import { escapeMarkdown } from './markdown.js';
+
+import { escapeMarkdown } from '../domain/markdown.js';
+import type { VisitView } from './service.js';
 
 const urlOf = (l: { shortUrl?: string; longUrl: string }) => l.shortUrl ?? l.longUrl;
 

@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import type { LiveBus, LiveMessage } from './live.js';
+import type { LiveBus, LiveMessage } from '../visits/live.js';
 
 export const LIVE_CHANNEL = 'ic_live';
 
