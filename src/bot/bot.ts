@@ -378,7 +378,7 @@ export function visitIdFor(messageId: string): string {
 }
 
 /** The message's text without the mention of the bot (group spaces start with it). */
-export function commandText(message: Pick<Message, 'text' | 'html'>, group: boolean): string {
+function commandText(message: Pick<Message, 'text' | 'html'>, group: boolean): string {
   if (group && message.html) {
     const withoutMentions = message.html
       .replace(/<spark-mention[^>]*>.*?<\/spark-mention>/gi, ' ')
@@ -397,7 +397,7 @@ export function commandText(message: Pick<Message, 'text' | 'html'>, group: bool
 }
 
 /** A small "new visit" form (Adaptive Card); its submissions arrive as attachmentActions. */
-export const NEW_VISIT_CARD: Record<string, unknown> = {
+const NEW_VISIT_CARD: Record<string, unknown> = {
   type: 'AdaptiveCard',
   $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
   version: '1.3',

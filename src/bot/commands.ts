@@ -17,7 +17,7 @@ export type Command =
   | { kind: 'timezone'; zone?: string }
   | { kind: 'unknown'; text: string };
 
-export const MAX_BOT_LINKS = 50;
+const MAX_BOT_LINKS = 50;
 
 export function parseCommand(input: string): Command {
   const text = input.replace(/\s+/g, ' ').trim();

@@ -10,7 +10,7 @@ import type { ApiKeyRecord, Org, Store } from '../store/types.js';
 const KEY_PATTERN = /^ick_[A-Za-z0-9]{32}$/;
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-export function hashApiKey(key: string): string {
+function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
@@ -31,7 +31,7 @@ export interface ApiKeyView {
   revokedAt?: number;
 }
 
-export const viewOf = ({ hash: _hash, orgId: _org, ...rest }: ApiKeyRecord): ApiKeyView => rest;
+const viewOf = ({ hash: _hash, orgId: _org, ...rest }: ApiKeyRecord): ApiKeyView => rest;
 
 export class ApiKeyService {
   constructor(

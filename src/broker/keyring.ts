@@ -16,7 +16,7 @@ import { InstantConnectError } from '../errors.js';
 import type { Store } from '../store/types.js';
 
 /** A key that stops issuing stays at least this long: a default-lifetime link plus 5 minutes. */
-export const RETIRE_MARGIN_SECONDS = DEFAULT_TTL_SECONDS + 5 * 60;
+const RETIRE_MARGIN_SECONDS = DEFAULT_TTL_SECONDS + 5 * 60;
 
 interface LoadedKey {
   key: BrokerKey;

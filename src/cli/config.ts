@@ -5,7 +5,7 @@ import type { CliEnv } from './io.js';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_DATA_DIR = './data';
+const DEFAULT_DATA_DIR = './data';
 
 export function dataDir(flag: string | undefined, io: { env: CliEnv; cwd: string }): string {
   return resolve(io.cwd, flag ?? io.env['DATA_DIR'] ?? DEFAULT_DATA_DIR);

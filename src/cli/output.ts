@@ -24,7 +24,7 @@ export interface TableOptions {
 }
 
 /** A URL cut to `max` characters with an ellipsis; the whole text is in --json and --csv. */
-export function shortenUrl(url: string, max: number): string {
+function shortenUrl(url: string, max: number): string {
   return url.length <= max ? url : `${url.slice(0, Math.max(1, max - 1))}…`;
 }
 

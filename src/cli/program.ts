@@ -34,7 +34,7 @@ const examples = (...lines: string[]) =>
  * The program, writing through `io`; `ran` receives what a subcommand returns (its exit code, when
  * it has one other than 0).
  */
-export function buildProgram(io: CliIo, ran: (code: unknown) => void = () => {}): Command {
+function buildProgram(io: CliIo, ran: (code: unknown) => void = () => {}): Command {
   const program = new Command('instant-connect')
     .description('Webex Instant Connect meeting links: make host and guest links, or run your own broker.')
     .version(pkg.version, '-V, --version', 'print the version')

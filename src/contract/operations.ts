@@ -41,7 +41,7 @@ export type SecurityName =
   | 'sparkSignature'
   | 'staffSession';
 
-export interface ParameterSpec {
+interface ParameterSpec {
   name: string;
   in: 'query' | 'path' | 'header';
   required?: boolean;
@@ -49,12 +49,12 @@ export interface ParameterSpec {
   description?: string;
 }
 
-export interface ExampleSpec {
+interface ExampleSpec {
   summary: string;
   value: unknown;
 }
 
-export interface BodySpec {
+interface BodySpec {
   schema: object;
   mediaType: 'application/json' | 'application/x-www-form-urlencoded';
   required: boolean;
@@ -62,7 +62,7 @@ export interface BodySpec {
   examples?: Record<string, ExampleSpec>;
 }
 
-export interface HeaderSpec {
+interface HeaderSpec {
   description: string;
   schema: object;
   required?: boolean;
@@ -105,7 +105,7 @@ export const TAGS = {
   Operations: 'Health, readiness and Prometheus metrics.',
   Documentation: 'This description, its reference page and the static assets of the pages.',
 } as const;
-export type TagName = keyof typeof TAGS;
+type TagName = keyof typeof TAGS;
 
 // —— building blocks ——
 
@@ -176,7 +176,7 @@ const BEARER: SecurityName[][] = [['apiKey']];
 const STAFF: SecurityName[][] = [['staffSession']];
 
 /** The lab's minimal body, and the same with short links. */
-export const LAB_EXAMPLES: Record<string, ExampleSpec> = {
+const LAB_EXAMPLES: Record<string, ExampleSpec> = {
   minimal: {
     summary: "The lab's minimal body: one host and one guest link, valid 15 minutes",
     value: { jwt: { sub: 'lab-visit-0001' }, aud: AUDIENCE },

@@ -44,7 +44,7 @@ const INITIAL_ESTIMATE_MS = 25;
 /** Weight of the newest duration in the moving average. */
 const EWMA_WEIGHT = 0.2;
 /** The lightest a job counts: bounds the jobs in flight to 32 × concurrency. */
-export const MIN_WEIGHT = 1 / 32;
+const MIN_WEIGHT = 1 / 32;
 
 /**
  * Jobs carry a weight: the share of a full job they cost (a token at p2c 1000 weighs about

@@ -129,7 +129,7 @@ const isoOf = (seconds: number) => new Date(seconds * 1000).toISOString().replac
  */
 export const MAX_TOKEN_LENGTH = 32_768;
 /** Longest protected-header segment we decode: ours stay under 750 characters (128-byte salt, 128-character aud and iss). */
-export const MAX_HEADER_SEGMENT_LENGTH = 1024;
+const MAX_HEADER_SEGMENT_LENGTH = 1024;
 /** Longest `aud`/`iss`/`jti` we accept (the request schema bounds `aud` at 128 too). */
 const MAX_ID_LENGTH = 128;
 

@@ -5,7 +5,7 @@
 import { type Parsed, parseDuration, parseInstant } from './time.js';
 
 /** Throws RangeError for a zone the runtime does not know. */
-export function assertTimeZone(timeZone: string): void {
+function assertTimeZone(timeZone: string): void {
   new Intl.DateTimeFormat('en-US', { timeZone });
 }
 

@@ -1,9 +1,8 @@
 /** Short-link codes: 7 characters of [A-Za-z0-9] from a secure random source, without modulo bias. */
 import { defaultRandomBytes, type RandomBytes } from './subject.js';
 
-export const SHORT_CODE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-export const SHORT_CODE_LENGTH = 7;
-export const SHORT_CODE_PATTERN = /^[A-Za-z0-9]{7}$/;
+const SHORT_CODE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const SHORT_CODE_LENGTH = 7;
 
 export function generateShortCode(randomBytes: RandomBytes = defaultRandomBytes): string {
   let code = '';

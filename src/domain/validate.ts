@@ -31,7 +31,7 @@ export interface WalkOptions {
 const join = (path: string, key: string | number) =>
   typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
 
-export function show(value: unknown): string {
+function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string')
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
@@ -46,7 +46,7 @@ function article(word: string) {
 }
 
 /** "an integer from 0 to 25", "one of gen, hc", … phrased from the schema itself. */
-export function describeRule(schema: Schema): string {
+function describeRule(schema: Schema): string {
   if (typeof schema['x-rule'] === 'string') return schema['x-rule'];
   if (schema.enum) return `one of ${schema.enum.join(', ')}`;
   if (schema.anyOf) return schema.anyOf.map(describeRule).join(' or ');
@@ -201,7 +201,7 @@ export function schemaIssues(schema: unknown, value: unknown, options: WalkOptio
 }
 
 /** Keys people put in the wrong place in joseencrypt bodies (Cisco's own sample says Nbf/Exp). */
-export const WIRE_ALIASES: Record<string, KeyAliases> = {
+const WIRE_ALIASES: Record<string, KeyAliases> = {
   '': { sub: 'jwt.sub', nbf: 'jwt.nbf', exp: 'jwt.exp', flow: 'jwt.flow', Nbf: 'jwt.nbf', Exp: 'jwt.exp' },
   jwt: { Nbf: 'jwt.nbf', Exp: 'jwt.exp', Sub: 'jwt.sub', Flow: 'jwt.flow' },
 };

@@ -70,7 +70,7 @@ export function renameIssue(issue: Issue, names: Record<string, string>): Issue 
   return { ...issue, path: renamed ? issue.path.replace(base, renamed) : issue.path, message };
 }
 
-export const VISIT_ALIASES = {
+const VISIT_ALIASES = {
   '': {
     notBefore: 'start',
     expiresAt: 'end',

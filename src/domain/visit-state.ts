@@ -32,6 +32,3 @@ export function visitState(visit: VisitTimes, now: number): VisitState {
 /** States of a visit not over yet: it can still be cancelled, and the bot lists them as upcoming. */
 export const UNFINISHED_STATES = ['scheduled', 'open', 'live'] as const satisfies readonly VisitState[];
 export const UNFINISHED: ReadonlySet<VisitState> = new Set(UNFINISHED_STATES);
-
-/** States in which links still open a page that can be joined (or waited on). */
-export const JOINABLE: ReadonlySet<VisitState> = new Set(['open', 'live']);

@@ -27,7 +27,7 @@ export const TRIGGER_HEADERS = {
 export const TRIGGER_TOLERANCE_SECONDS = 300;
 
 /** How many `v1=` signatures one X-IC-Signature header may carry (two during a secret rotation). */
-export const TRIGGER_MAX_SIGNATURES = 2;
+const TRIGGER_MAX_SIGNATURES = 2;
 
 /** Printable ASCII only: no control character, no NO-BREAK SPACE, nothing outside 0x20–0x7E. */
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;

@@ -45,7 +45,7 @@ export const TriggerInput = Type.Object(
   { additionalProperties: false, $id: 'TriggerInput' },
 );
 
-export const DeliverySchema = Type.Object(
+const DeliverySchema = Type.Object(
   {
     to: Type.Enum(['host', 'guests']),
     target: Type.String({ description: 'The email address or room the links went to.' }),
@@ -78,7 +78,7 @@ export const TriggerResultSchema = Type.Object(
 export type TriggerResult = Type.Static<typeof TriggerResultSchema>;
 
 /** The header a retrying caller sends so that it never makes a second visit. */
-export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7e]{1,255}$';
+const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7e]{1,255}$';
 export const IdempotencyKey = Type.String({
   pattern: IDEMPOTENCY_KEY_PATTERN,
   'x-rule': '1 to 255 visible ASCII characters',
@@ -371,7 +371,7 @@ export class TriggerService {
 }
 
 /** The visit plus flat fields for JSON-path pickers in no-code flows. */
-export function flat(visit: VisitView): TriggerResult {
+function flat(visit: VisitView): TriggerResult {
   const host = visit.hosts[0];
   const guests = visit.guests.map(urlOf);
   return {

@@ -24,7 +24,7 @@ export interface JobRunnerOptions {
   onError?: (job: JobRecord, error: unknown, willRetry: boolean) => void;
 }
 
-export const DEFAULT_BACKOFF = (attempt: number) => Math.min(3600, 2 ** attempt * 2);
+const DEFAULT_BACKOFF = (attempt: number) => Math.min(3600, 2 ** attempt * 2);
 
 export class JobRunner {
   readonly #store: Store;

@@ -20,7 +20,7 @@ import { type JsonSchema, SchemaRegistry } from './schemas.js';
 export interface Reference {
   $ref: string;
 }
-export interface Header {
+interface Header {
   description?: string;
   required?: boolean;
   schema: JsonSchema;
@@ -43,7 +43,7 @@ export interface Parameter {
   description?: string;
   schema: JsonSchema;
 }
-export interface RequestBody {
+interface RequestBody {
   required: boolean;
   description?: string;
   content: Record<string, MediaType>;
@@ -59,7 +59,7 @@ export interface Operation {
   requestBody?: RequestBody;
   responses: Record<string, Response | Reference>;
 }
-export type SecurityScheme =
+type SecurityScheme =
   | { type: 'http'; scheme: 'bearer'; bearerFormat?: string; description: string }
   | { type: 'apiKey'; in: 'header' | 'cookie'; name: string; description: string };
 export interface OpenApiDocument {

@@ -15,7 +15,7 @@ import {
 import type { JsonSchema } from './schemas.js';
 
 /** Escaped text with `code` spans and **bold**. */
-export function prose(text: string): string {
+function prose(text: string): string {
   return escapeHtml(text)
     .replace(/`([^`]+)`/g, '<code>$1</code>')
     .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
@@ -215,7 +215,7 @@ function operationSection(doc: OpenApiDocument, method: string, path: string, op
 }
 
 /** Operations in document order, by tag. */
-export function operationsByTag(
+function operationsByTag(
   doc: OpenApiDocument,
 ): Map<string, { method: string; path: string; op: Operation }[]> {
   const byTag = new Map<string, { method: string; path: string; op: Operation }[]>(

@@ -12,14 +12,14 @@ import { createHash } from 'node:crypto';
 import { HTTP_METHODS, type OpenApiDocument, type Operation, type Parameter } from './document.js';
 import { LEFT_OUT, NO_REDIRECTS, RUN_ORDER, RUN_VARIABLES, testScript } from './postman-tests.js';
 
-export const BROKER_URL_VARIABLE = 'mtg-broker-url';
-export const TOKEN_VARIABLE = 'bot-token';
-export const POSTMAN_SCHEMA = 'https://schema.getpostman.com/json/collection/v2.1.0/collection.json';
+const BROKER_URL_VARIABLE = 'mtg-broker-url';
+const TOKEN_VARIABLE = 'bot-token';
+const POSTMAN_SCHEMA = 'https://schema.getpostman.com/json/collection/v2.1.0/collection.json';
 
 /** Tags whose operations are not for Postman. */
 const SKIPPED_TAGS = new Set(['Staff pages']);
 
-export interface PostmanKeyValue {
+interface PostmanKeyValue {
   key: string;
   value: string;
   description?: string;
@@ -27,7 +27,7 @@ export interface PostmanKeyValue {
   type?: string;
 }
 
-export interface PostmanRequest {
+interface PostmanRequest {
   method: string;
   header: PostmanKeyValue[];
   url: {
@@ -42,7 +42,7 @@ export interface PostmanRequest {
   description?: string;
 }
 
-export interface PostmanEvent {
+interface PostmanEvent {
   listen: 'test' | 'prerequest';
   script: { type: 'text/javascript'; exec: string[] };
 }
@@ -54,7 +54,7 @@ export interface PostmanItem {
   protocolProfileBehavior?: { followRedirects: boolean };
 }
 
-export interface PostmanFolder {
+interface PostmanFolder {
   name: string;
   description: string;
   item: PostmanItem[];

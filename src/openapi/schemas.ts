@@ -13,7 +13,7 @@ const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples', 'example'
 const isObject = (value: unknown): value is JsonSchema =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export const componentRef = (name: string) => `#/components/schemas/${name}`;
+const componentRef = (name: string) => `#/components/schemas/${name}`;
 
 export class SchemaRegistry {
   /** Component name → its schema (without `$id`). */

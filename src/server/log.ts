@@ -31,7 +31,7 @@ const PLAIN_QUERY = new Set(['int', 'v', 'limit', 'offset', 'from', 'to', 'state
  * censored but those of a few plain parameters; a name is kept when it is a plain word. A short
  * link's code is its secret too, so `/visit/<code>` is censored.
  */
-export function redactUrl(url: string, route?: string): string {
+function redactUrl(url: string, route?: string): string {
   const { censor } = LOG_REDACT;
   const cut = url.indexOf('?');
   const path = cut === -1 ? url : url.slice(0, cut);

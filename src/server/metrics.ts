@@ -41,10 +41,10 @@ export interface MetricsAccess {
   perMinute?: number;
 }
 
-export const DEFAULT_METRICS_PER_MINUTE = 60;
+const DEFAULT_METRICS_PER_MINUTE = 60;
 
 /** The /metrics handler, for the main app or a listener of its own. */
-export type MetricsHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+type MetricsHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
@@ -63,7 +63,7 @@ function isLoopback(address: string | undefined): boolean {
 const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-host'];
 
 /** The access rules of MetricsAccess around the registry's text. */
-export function metricsHandler(
+function metricsHandler(
   registry: Registry,
   access: Pick<MetricsAccess, 'token' | 'perMinute'> & { loopbackOnly: boolean },
 ): MetricsHandler {
@@ -96,7 +96,7 @@ export function metricsHandler(
 const HANDLERS = new WeakMap<FastifyInstance, { registry: Registry; perMinute?: number; token?: string }>();
 
 /** The registry `setupMetrics` made for this app (a separate metrics listener serves it). */
-export const metricsOf = (app: FastifyInstance) => HANDLERS.get(app);
+const metricsOf = (app: FastifyInstance) => HANDLERS.get(app);
 
 /** Call on the root app before the routes: its onResponse hook must see every route. */
 export function setupMetrics(app: FastifyInstance, sources: MetricSources, access: MetricsAccess = {}): void {

@@ -9,8 +9,8 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export const DATA_DIR_MODE = 0o700;
-export const DATA_FILE_MODE = 0o600;
+const DATA_DIR_MODE = 0o700;
+const DATA_FILE_MODE = 0o600;
 
 /** Mode bits that let anyone but the owner in. */
 const LOOSE = 0o077;
@@ -20,7 +20,7 @@ const octal = (mode: number) => `0${(mode & 0o777).toString(8).padStart(3, '0')}
 export type Warn = (line: string) => void;
 
 /** Writes one warning line to stderr (the logger does not exist yet when the store opens). */
-export const warnOnStderr: Warn = (line) => {
+const warnOnStderr: Warn = (line) => {
   process.stderr.write(`warning: ${line}\n`);
 };
 

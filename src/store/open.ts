@@ -18,7 +18,7 @@ export interface OpenStoreOptions {
 }
 
 /** True for a URL the PostgreSQL store accepts. */
-export function isPostgresUrl(url: string): boolean {
+function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url.trim());
 }
 

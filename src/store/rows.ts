@@ -21,9 +21,9 @@ import type {
 export type Row = Record<string, unknown>;
 
 export const num = (v: unknown) => Number(v);
-export const opt = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+const opt = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 /** SQLite stores booleans as 0/1, PostgreSQL as booleans. */
-export const flag = (v: unknown) => v === true || v === 1 || v === '1';
+const flag = (v: unknown) => v === true || v === 1 || v === '1';
 
 export function orgFrom(r: Row): Org {
   return { id: String(r['id']), name: String(r['name']), createdAt: num(r['created_at']) };

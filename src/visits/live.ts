@@ -65,7 +65,7 @@ export interface LiveBus {
   close(): Promise<void>;
 }
 
-export class InProcessBus implements LiveBus {
+class InProcessBus implements LiveBus {
   readonly #emitter = new EventEmitter().setMaxListeners(0);
   publish(message: LiveMessage): void {
     this.#emitter.emit('message', message);
@@ -84,7 +84,7 @@ export interface Dialler {
   dial(uri: string, visit: VisitRecord): Promise<{ ok: boolean; detail?: string }>;
 }
 
-export const recordingDialler: Dialler = {
+const recordingDialler: Dialler = {
   async dial() {
     return { ok: true, detail: 'recorded only: the project broker carries no media' };
   },
@@ -103,14 +103,14 @@ export interface Ticket {
   participant: string;
 }
 
-export const DeviceStatusSchema = Type.Object(
+const DeviceStatusSchema = Type.Object(
   {
     uri: SipUri,
     status: Type.Enum(['waiting', 'dialling', 'connected', 'failed']),
   },
   { $id: 'DeviceStatus' },
 );
-export type DeviceStatus = Type.Static<typeof DeviceStatusSchema>;
+type DeviceStatus = Type.Static<typeof DeviceStatusSchema>;
 
 /** What a visit page shows, from the live API and its event stream. */
 export const LiveStatusSchema = Type.Object(
@@ -169,7 +169,7 @@ export interface LiveLimits {
   hostGraceSeconds: number;
 }
 
-export const DEFAULT_LIVE_LIMITS: LiveLimits = {
+const DEFAULT_LIVE_LIMITS: LiveLimits = {
   streamsPerParticipant: 2,
   streamsPerAddress: 50,
   streams: 500,
@@ -239,7 +239,7 @@ const TERMINAL = new Set(['ended', 'expired', 'cancelled']);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The participant of a link: one per link (its jti), whatever the number of pages opened with it. */
-export function participantOf(linkId: string): string {
+function participantOf(linkId: string): string {
   return createHash('sha256').update(`participant.${linkId}`).digest('base64url').slice(0, 16);
 }
 

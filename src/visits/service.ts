@@ -95,7 +95,7 @@ export const CancelledVisitSchema = Type.Object(
 export type CancelledVisit = Type.Static<typeof CancelledVisitSchema>;
 
 /** One entry of a visit's append-only event log. */
-export const VisitEventSchema = Type.Object(
+const VisitEventSchema = Type.Object(
   {
     id: Type.Optional(Type.Integer()),
     orgId: Type.String(),

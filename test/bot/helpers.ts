@@ -24,13 +24,11 @@ import {
 } from '../support/webex-emulator.js';
 import { call, type HttpAnswer, type Visit } from '../visits/helpers.js';
 
-export { sleep };
-
 /** Jobs as the brief's servers run them: a quick poll and a short lease. */
 export const FAST_JOBS = { pollMs: 50, leaseSeconds: 2 } as const;
 
 /** Everything the servers answered and the CLI printed in this file, checked for secrets at the end. */
-export const transcript: { what: string; text: string }[] = [];
+const transcript: { what: string; text: string }[] = [];
 /** Secrets that must never appear in the transcript (added as they are made). */
 export const secrets = new Set<string>();
 

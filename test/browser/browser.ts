@@ -21,9 +21,9 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const SKIP_MESSAGE = `Chromium not found at ${CHROMIUM_PATH}: browser tests skipped (apt-get install chromium)`;
 
 /** Every wait of these tests is bounded by this (milliseconds). */
-export const WAIT = 5000;
+const WAIT = 5000;
 
-export const SCREENSHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
+const SCREENSHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
 
 export type ChromiumPlan =
   | { kind: 'run' }
@@ -46,7 +46,7 @@ export function chromiumPlan(
   return { kind: 'skip', message };
 }
 
-export const plan = chromiumPlan();
+const plan = chromiumPlan();
 
 /** The options of each browser suite's `describe`: skipped, with the message, when Chromium is missing. */
 export const suiteOptions: { skip?: string } = plan.kind === 'skip' ? { skip: plan.message } : {};

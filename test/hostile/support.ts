@@ -21,7 +21,7 @@ export const runs = (numRuns: number) => ({
 });
 
 /** Longest any single answer may take: past it, the request is a hang. */
-export const REQUEST_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface Req {
   method?: string;
@@ -109,7 +109,7 @@ const LEAKY = [
   /\bfunction \w*\(/,
 ];
 
-export function assertNoLeak(answer: Ans): void {
+function assertNoLeak(answer: Ans): void {
   // A 404 names the path it was asked for: an echo of what we sent is no leak.
   let text = answer.text;
   for (const echo of echoes(answer.req.path)) text = text.split(echo).join('');
@@ -250,7 +250,7 @@ export const raw = (value: unknown): Tree => ({ t: 'raw', text: JSON.stringify(v
 export const obj = (entries: [string, Tree][]): Tree => ({ t: 'obj', entries });
 
 /** Strings people and attackers send: control characters, lone surrogates, RTL, emoji, markup, huge. */
-export const NASTY_STRINGS = [
+const NASTY_STRINGS = [
   '',
   ' ',
   '\u0000',
@@ -340,7 +340,7 @@ export const numberLiteral = fc.oneof(
 );
 
 /** Keys that pollute prototypes, known field names, and odd ones. */
-export const KEYS = [
+const KEYS = [
   '__proto__',
   'constructor',
   'prototype',
@@ -394,7 +394,7 @@ export const POLLUTERS: Tree[] = [
   obj([['__proto__', { t: 'arr', items: [raw('polluted')] }]]),
 ];
 
-export const leaf: fc.Arbitrary<Tree> = fc.oneof(
+const leaf: fc.Arbitrary<Tree> = fc.oneof(
   { weight: 3, arbitrary: nastyString.map(raw) },
   { weight: 3, arbitrary: numberLiteral.map((text): Tree => ({ t: 'raw', text })) },
   { weight: 1, arbitrary: fc.constantFrom<Tree>(raw(true), raw(false), raw(null), raw([]), raw({})) },
@@ -482,7 +482,7 @@ export const malformedJson = fc.oneof(
   },
 );
 
-export function isJson(text: string): boolean {
+function isJson(text: string): boolean {
   try {
     JSON.parse(text);
     return true;

@@ -73,14 +73,14 @@ export class StaffClient {
   }
 }
 
-export function csrfOf(html: string): string {
+function csrfOf(html: string): string {
   const match = /name="_csrf" value="([^"]+)"/.exec(html);
   assert.ok(match, 'the page has a _csrf field');
   return match[1]!;
 }
 
 /** The CSP forbids inline script and style: no `<script>` without src, no style attribute. */
-export function assertCspSafe(html: string, where: string): void {
+function assertCspSafe(html: string, where: string): void {
   for (const tag of html.match(/<script\b[^>]*>/gi) ?? []) {
     assert.match(tag, /\ssrc="\/assets\/[^"]+"/, `${where}: inline script ${tag}`);
   }

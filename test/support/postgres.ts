@@ -24,7 +24,7 @@ export function testDatabaseUrl(): string | undefined {
 }
 
 /** The same server and credentials, another database. */
-export function withDatabase(url: string, database: string): string {
+function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();

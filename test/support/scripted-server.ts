@@ -33,7 +33,7 @@ export interface RecordedRequest {
   index: number;
 }
 
-export interface ScriptedResponse {
+interface ScriptedResponse {
   /** Default 200. */
   status?: number;
   /** HTTP reason phrase; node's default for the status when absent. */
@@ -53,7 +53,7 @@ export interface ScriptedResponse {
 export type Handler = (request: RecordedRequest) => ScriptedResponse | Promise<ScriptedResponse>;
 
 /** One scripted step: a fixed response, or a function of the request. */
-export type Reply = ScriptedResponse | Handler;
+type Reply = ScriptedResponse | Handler;
 
 export interface ScriptedServerOptions {
   /** Answers when the script is empty. Default: 500 with a message saying nothing was scripted. */

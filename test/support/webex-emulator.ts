@@ -31,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const EMULATED_ACCESS = { allowedDomains: ['example.com'] } as const;
 
 /** A Webex id: base64url of `ciscospark://us/<TYPE>/<uuid>`, as the real ones are. */
-export function webexId(type: 'PEOPLE' | 'ROOM' | 'MESSAGE' | 'WEBHOOK' | 'ATTACHMENT_ACTION'): string {
+function webexId(type: 'PEOPLE' | 'ROOM' | 'MESSAGE' | 'WEBHOOK' | 'ATTACHMENT_ACTION'): string {
   return Buffer.from(`ciscospark://us/${type}/${randomUUID()}`).toString('base64url');
 }
 
@@ -76,7 +76,7 @@ export interface SentMessage {
   at: number;
 }
 
-export interface EmulatedWebhook {
+interface EmulatedWebhook {
   id: string;
   name: string;
   targetUrl: string;
@@ -102,7 +102,7 @@ export interface EmulatedAction {
   created: string;
 }
 
-export interface EmulatorCall {
+interface EmulatorCall {
   method: string;
   /** Path under /v1 without the query, e.g. `/messages/Y2lz…`. */
   path: string;
@@ -117,7 +117,7 @@ export interface EmulatorCall {
   at: number;
 }
 
-export interface Fault {
+interface Fault {
   /** How many matching calls fail (default 1). */
   times?: number;
   /** 429, 500, 503… (default 503). */
@@ -640,7 +640,7 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
 }
 
 /** The envelope Webex POSTs to a webhook's targetUrl (reference §8.3). */
-export function deliveryPayload(options: {
+function deliveryPayload(options: {
   resource: 'messages' | 'attachmentActions';
   data: Record<string, unknown>;
   actorId?: string;

@@ -8,7 +8,7 @@ import { assertEnvelope, assertHtml, call, HTML, type HttpAnswer } from '../brok
 import { eventually as poll } from '../support/eventually.js';
 import type { TestServer } from '../support/server.js';
 
-export { assertEnvelope, assertHtml, call, HTML, type HttpAnswer, sleep };
+export { assertEnvelope, assertHtml, call, type HttpAnswer, sleep };
 
 /** PBKDF2 at its minimum so visits are quick to make. */
 export const FAST = { crypto: { iterations: 1000 } } as const;

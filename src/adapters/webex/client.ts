@@ -88,7 +88,7 @@ export class WebexClient implements WebexApi {
   }
 }
 
-export function nextLink(header: string | null): string | undefined {
+function nextLink(header: string | null): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(',')) {
     const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);

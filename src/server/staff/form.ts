@@ -105,7 +105,7 @@ export function toVisitInput(values: VisitFormValues): Record<string, unknown> {
 }
 
 /** The form field an issue of the API belongs to (undefined: the summary only). */
-export function fieldOf(path: string): FieldName | undefined {
+function fieldOf(path: string): FieldName | undefined {
   const base = path.replace(/[[.].*$/, '');
   switch (base) {
     case 'ttl':
@@ -142,7 +142,7 @@ const LABELS: Record<string, string> = {
 };
 
 /** The API's sentence with the form's words: `devices[1] must…` → `Line 2 must…`, `ttl` → `Duration`. */
-export function formMessage(issue: Issue): string {
+function formMessage(issue: Issue): string {
   if (issue.path === 'ttl') {
     const past = /^ttl \(([^)]+)\) is in the past/.exec(issue.message);
     if (past) {

@@ -59,10 +59,10 @@ export interface StaffRoutesOptions {
   limits?: Pick<Limits, 'issue'>;
 }
 
-export const PAGE_SIZE = 20;
+const PAGE_SIZE = 20;
 /** GET /visits: which tab and page (anything else shows the first page of upcoming visits). */
 /** QR codes on one visit's page (a few KiB each). */
-export const QR_LIMIT = 25;
+const QR_LIMIT = 25;
 
 const html = (reply: FastifyReply, status: number, body: string) =>
   reply.status(status).type('text/html; charset=utf-8').send(body);
@@ -72,7 +72,7 @@ const html = (reply: FastifyReply, status: number, body: string) =>
  * `Origin: null` for a same-origin form under a no-referrer policy; `Sec-Fetch-Site` (which no
  * page can set) then tells whether it was really this site.
  */
-export function sameOrigin(request: FastifyRequest, publicUrl: string): boolean {
+function sameOrigin(request: FastifyRequest, publicUrl: string): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
   if (origin === 'null') return request.headers['sec-fetch-site'] === 'same-origin';

@@ -25,7 +25,7 @@ export interface CookieOptions {
   maxAge?: number;
 }
 
-export const hashSessionValue = (value: string): string => createHash('sha256').update(value).digest('hex');
+const hashSessionValue = (value: string): string => createHash('sha256').update(value).digest('hex');
 
 /** Constant-time comparison of a submitted CSRF token with the session's. */
 export function csrfMatches(session: StaffSession, submitted: unknown): boolean {

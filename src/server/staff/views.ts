@@ -80,7 +80,7 @@ const dateFormat = new Intl.DateTimeFormat('en-GB', {
 });
 
 /** An instant, in UTC on the server; staff.js shows it in the browser's zone. */
-export function time(iso: string): string {
+function time(iso: string): string {
   const date = new Date(iso);
   const text = Number.isNaN(date.getTime()) ? iso : dateFormat.format(date);
   return `<time datetime="${h(iso)}" data-local>${h(text)}</time>`;
@@ -97,8 +97,7 @@ const STATE_CLASS: Record<VisitState, string> = {
   cancelled: 'bad',
 };
 
-export const stateBadge = (state: VisitState) =>
-  `<span class="state ${STATE_CLASS[state]}">${h(state)}</span>`;
+const stateBadge = (state: VisitState) => `<span class="state ${STATE_CLASS[state]}">${h(state)}</span>`;
 
 const windowOf = (visit: VisitView) => `${time(visit.start)} to ${time(visit.end)}`;
 
@@ -150,7 +149,7 @@ ${items}
 </div>`;
 }
 
-export function visitForm(session: StaffSession, values: VisitFormValues, errors?: FormErrors): string {
+function visitForm(session: StaffSession, values: VisitFormValues, errors?: FormErrors): string {
   const field = (name: FieldName) => ({ aria: (hint?: string) => fieldAria(name, errors, hint) });
   const invalid = (name: FieldName) => (errors?.fields[name] ? ' invalid' : '');
   const checkbox = (name: 'shortUrls' | 'hostLogin', label: string, hint: string, checked: boolean) =>
