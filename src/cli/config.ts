@@ -1,10 +1,11 @@
 /** Options shared by commands, resolved from flags, then the environment, then defaults. */
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
+import { parseDatabaseUrl } from '../main/config.js';
 import type { CliEnv } from './io.js';
 
-export const DEFAULT_PORT = 8080;
-export const DEFAULT_HOST = '127.0.0.1';
+export { DEFAULT_HOST, DEFAULT_PORT } from '../main/config.js';
+
 const DEFAULT_DATA_DIR = './data';
 
 export function dataDir(flag: string | undefined, io: { env: CliEnv; cwd: string }): string {
@@ -16,11 +17,7 @@ export function dataDir(flag: string | undefined, io: { env: CliEnv; cwd: string
  * Errors name the option, never its value (it holds a password).
  */
 export function databaseUrl(flag: string | undefined, env: CliEnv): string | undefined {
-  const url = (flag ?? env['DATABASE_URL'])?.trim();
-  if (!url) return undefined;
-  if (!/^postgres(ql)?:\/\//i.test(url))
-    throw new CliError('--database (or DATABASE_URL) must be a postgres:// or postgresql:// URL', 2);
-  return url;
+  return parseDatabaseUrl(flag ?? env['DATABASE_URL']);
 }
 
 /** Where the data is, for messages: the data directory, or PostgreSQL's host and database (no credentials). */

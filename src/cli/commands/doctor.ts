@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { AUDIENCE } from '../../domain/constants.js';
 import { nowSeconds } from '../../domain/time.js';
 import { ENVIRONMENTS, resolveEnvironment } from '../../domain/urls.js';
+import { webexApiBase } from '../../main/config.js';
 import { SQLITE_FILE } from '../../store/open.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import type { CliIo } from '../io.js';
-import { decodeWebexId, webexApiBase } from './whoami.js';
+import { decodeWebexId } from './whoami.js';
 
 export interface DoctorFlags extends TokenFlags {
   broker?: string;

@@ -1,143 +1,37 @@
 /** `instant-connect serve`: the broker and service on an embedded database. */
 
-import {
-  CliError,
-  DEFAULT_HOST,
-  DEFAULT_PORT,
-  databaseUrl,
-  dataDir,
-  parsePort,
-  whereData,
-} from '../config.js';
-import type { CliEnv, CliIo } from '../io.js';
-import { webexApiBase } from './whoami.js';
+import type { ConfigFlags } from '../../main/config.js';
+import { whereData } from '../config.js';
+import type { CliIo } from '../io.js';
 
-export interface ServeFlags {
-  port?: number;
-  host?: string;
-  data?: string;
-  database?: string;
-  publicUrl?: string;
-  quiet?: boolean;
-}
-
-/**
- * Background jobs from JOB_POLL_MS (how often due jobs are looked for) and JOB_LEASE_SECONDS (how
- * long a claimed job is held before another worker may take it: a crashed worker's job comes back
- * after it); unset: the runner's defaults.
- */
-export function jobsFromEnv(env: CliEnv): {
-  pollMs?: number;
-  leaseSeconds?: number;
-} {
-  const read = (name: string) => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return undefined;
-    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new CliError(`${name} must be a whole number from 1`, 2);
-    return Number(raw);
-  };
-  const pollMs = read('JOB_POLL_MS');
-  const leaseSeconds = read('JOB_LEASE_SECONDS');
-  return {
-    ...(pollMs !== undefined ? { pollMs } : {}),
-    ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),
-  };
-}
-
-/**
- * Operations from the environment: TRUST_PROXY (which proxies' X-Forwarded-For is believed),
- * METRICS_TOKEN / METRICS_HOST / METRICS_PORT (who reads /metrics), PRUNE_INTERVAL_SECONDS,
- * DELIVERY_RETENTION_DAYS, SHORT_LINK_GRACE_DAYS and RETENTION_DAYS (the pruning job; finished
- * visits are kept forever without the last). Errors name the variable,
- * never a token's value.
- */
-export async function opsFromEnv(env: CliEnv) {
-  const { parseTrustProxy } = await import('../../server/trust-proxy.js');
-  const whole = (name: string, min: number) => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return undefined;
-    if (!/^\d+$/.test(raw) || Number(raw) < min)
-      throw new CliError(`${name} must be a whole number from ${min}`, 2);
-    return Number(raw);
-  };
-  const token = env['METRICS_TOKEN']?.trim();
-  if (token !== undefined && token !== '' && !/^[\x21-\x7e]{16,512}$/.test(token))
-    throw new CliError('METRICS_TOKEN must be 16 to 512 printable characters without spaces', 2);
-  const portRaw = env['METRICS_PORT']?.trim();
-  const port = portRaw ? parsePortVariable('METRICS_PORT', portRaw) : undefined;
-  const host = env['METRICS_HOST']?.trim() || undefined;
-  if (host !== undefined && port === undefined) throw new CliError('METRICS_HOST needs METRICS_PORT', 2);
-  const intervalSeconds = whole('PRUNE_INTERVAL_SECONDS', 0);
-  const retentionDays = whole('DELIVERY_RETENTION_DAYS', 1);
-  const graceDays = whole('SHORT_LINK_GRACE_DAYS', 0);
-  const visitDays = whole('RETENTION_DAYS', 1);
-  let trustProxy: ReturnType<typeof parseTrustProxy>;
-  try {
-    trustProxy = parseTrustProxy(env['TRUST_PROXY']);
-  } catch (err) {
-    throw new CliError((err as Error).message, 2);
-  }
-  const DAY = 86_400;
-  return {
-    trustProxy,
-    metrics: {
-      ...(token ? { token } : {}),
-      ...(port !== undefined ? { port } : {}),
-      ...(host !== undefined ? { host } : {}),
-    },
-    prune: {
-      ...(intervalSeconds !== undefined ? { intervalSeconds } : {}),
-      ...(retentionDays !== undefined ? { deliveriesSeconds: retentionDays * DAY } : {}),
-      ...(graceDays !== undefined ? { shortLinkGraceSeconds: graceDays * DAY } : {}),
-      ...(visitDays !== undefined ? { visitsSeconds: visitDays * DAY } : {}),
-    },
-  };
-}
-
-function parsePortVariable(name: string, raw: string): number {
-  try {
-    return parsePort(raw);
-  } catch {
-    throw new CliError(`${name} must be a port number from 0 to 65535`, 2);
-  }
-}
-
-export async function run(flags: ServeFlags, io: CliIo): Promise<void> {
+export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
+  const { loadConfig } = await import('../../main/config.js');
   const { startServer } = await import('../../main/serve.js');
-  const envPort = io.env['PORT'];
-  const port = flags.port ?? (envPort !== undefined ? parsePort(envPort) : DEFAULT_PORT);
-  const host = flags.host ?? io.env['HOST'] ?? DEFAULT_HOST;
-  const dir = dataDir(flags.data, io);
-  const database = databaseUrl(flags.database, io.env);
-  const publicUrl = flags.publicUrl ?? io.env['PUBLIC_URL'];
-  const broker = io.env['BROKER'] ?? 'local';
-  const token = io.env['WEBEX_TOKEN']?.trim();
-  const apiUrl = webexApiBase({ broker }, io.env);
-  const webhookSecret = io.env['WEBEX_WEBHOOK_SECRET']?.trim();
-  const { rateLimitsFromEnv } = await import('../../reliability/rate-limit.js');
-  const { botAccessFromEnv } = await import('../../bot/access.js');
-  const access = botAccessFromEnv(io.env);
-  const { liveLimitsFromEnv } = await import('../../visits/live.js');
-  const jobs = jobsFromEnv(io.env);
-  const rateLimits = rateLimitsFromEnv(io.env);
-  const live = liveLimitsFromEnv(io.env);
-  const ops = await opsFromEnv(io.env);
-  const { defaultCryptoConcurrency } = await import('../../main/container.js');
+  // The environment and the flags, read once; every section below comes from it.
+  const config = loadConfig({ env: io.env, flags, cwd: io.cwd });
+  const { listen, data, linkSource, webex, rateLimits, live } = config;
+  const dir = data.dir;
+  const database = data.databaseUrl;
+  const broker = linkSource.broker;
+  const token = linkSource.token;
+  const apiUrl = config.webexApiUrl;
   const server = await startServer({
-    ...ops,
-    crypto: { concurrency: defaultCryptoConcurrency(io.env) },
+    trustProxy: config.trustProxy,
+    metrics: config.metrics,
+    prune: config.prune,
+    crypto: config.crypto,
     rateLimits,
     live,
-    ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
-    linkSource: { broker, ...(token ? { token } : {}) },
-    ...(token ? { webex: { token, apiUrl, access, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
-    ...(io.env['TZ'] ? { timeZone: io.env['TZ'] } : {}),
-    port,
-    host,
+    ...(config.jobs ? { jobs: config.jobs } : {}),
+    linkSource,
+    ...(webex ? { webex } : {}),
+    ...(config.timeZone ? { timeZone: config.timeZone } : {}),
+    port: listen.port,
+    host: listen.host,
     dataDir: dir,
     ...(database ? { databaseUrl: database } : {}),
-    ...(publicUrl ? { publicUrl } : {}),
-    logger: flags.quiet ? false : { level: io.env['LOG_LEVEL'] ?? 'info' },
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    logger: config.logger,
   });
   // Handlers first: a supervisor (or a test) may signal as soon as it reads "listening on" below,
   // and a signal before they are installed would kill the process without closing the database.
@@ -165,8 +59,8 @@ export async function run(flags: ServeFlags, io: CliIo): Promise<void> {
   ];
   const { describeTrustProxy } = await import('../../server/trust-proxy.js');
   lines.push(
-    `  proxies:       ${describeTrustProxy(ops.trustProxy)}`,
-    `  metrics:       ${server.metricsUrl ?? server.url}/metrics${ops.metrics.token ? ' (with METRICS_TOKEN)' : server.metricsUrl ? '' : ' (this machine only)'}`,
+    `  proxies:       ${describeTrustProxy(config.trustProxy)}`,
+    `  metrics:       ${server.metricsUrl ?? server.url}/metrics${config.metrics.token ? ' (with METRICS_TOKEN)' : server.metricsUrl ? '' : ' (this machine only)'}`,
   );
   // What the limit, job, pruning and crypto variables came to (operators check their settings here).
   const { DEFAULT_RETENTION } = await import('../../jobs/prune.js');
@@ -192,12 +86,12 @@ export async function run(flags: ServeFlags, io: CliIo): Promise<void> {
     `  live:          ${live.streamsPerParticipant} streams/link, ${live.streamsPerAddress}/address, ${live.streams}/instance, ${live.joinsPerMinute} joins/link a minute, host grace ${live.hostGraceSeconds} s`,
     `  jobs:          poll ${server.context.runner.settings.pollMs} ms, lease ${server.context.runner.settings.leaseSeconds} s`,
     `  pruning:       ${
-      ops.prune.intervalSeconds === 0 ? 'at start only' : `every ${ops.prune.intervalSeconds ?? 3600} s`
-    }; deliveries after ${days(ops.prune.deliveriesSeconds ?? DEFAULT_RETENTION.deliveriesSeconds)}, short links ${days(
-      ops.prune.shortLinkGraceSeconds ?? DEFAULT_RETENTION.shortLinkGraceSeconds,
+      config.prune.intervalSeconds === 0 ? 'at start only' : `every ${config.prune.intervalSeconds ?? 3600} s`
+    }; deliveries after ${days(config.prune.deliveriesSeconds ?? DEFAULT_RETENTION.deliveriesSeconds)}, short links ${days(
+      config.prune.shortLinkGraceSeconds ?? DEFAULT_RETENTION.shortLinkGraceSeconds,
     )} after expiry, ${
-      ops.prune.visitsSeconds !== undefined
-        ? `finished visits after ${days(ops.prune.visitsSeconds)}`
+      config.prune.visitsSeconds !== undefined
+        ? `finished visits after ${days(config.prune.visitsSeconds)}`
         : 'visits kept (RETENTION_DAYS)'
     }`,
     `  crypto:        ${server.context.limiter.concurrency} PBKDF2 jobs in flight, queue ${server.context.limiter.maxQueue}`,

@@ -7,10 +7,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { WEBHOOK_SECRET_SETTING } from '../../bot/bot.js';
+import { webexApiBase } from '../../main/config.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import type { CliIo } from '../io.js';
-import { webexApiBase } from './whoami.js';
 
 const PREFIX = 'instant-connect';
 

@@ -1,9 +1,9 @@
 /** `instant-connect whoami`: is this Webex token good, whose is it, and what can it do. */
 
-import { ENVIRONMENTS } from '../../domain/urls.js';
+import { webexApiBase } from '../../main/config.js';
 import { CliError } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
-import type { CliEnv, CliIo } from '../io.js';
+import type { CliIo } from '../io.js';
 
 export interface WhoamiFlags extends TokenFlags {
   broker?: string;
@@ -25,13 +25,6 @@ export function decodeWebexId(id: string | undefined): string | undefined {
   if (!id) return undefined;
   const text = Buffer.from(id, 'base64').toString('utf8');
   return /^ciscospark:\/\//.test(text) ? text.split('/').pop() : undefined;
-}
-
-export function webexApiBase(flags: { broker?: string; apiUrl?: string }, env: CliEnv): string {
-  const explicit = flags.apiUrl ?? env['WEBEX_API_URL'];
-  if (explicit) return explicit.replace(/\/+$/, '');
-  const broker = flags.broker ?? env['BROKER'];
-  return broker === 'usgov' ? ENVIRONMENTS.usgov.webexApiUrl! : ENVIRONMENTS.commercial.webexApiUrl!;
 }
 
 export async function run(flags: WhoamiFlags, io: CliIo): Promise<void> {

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfig, SETTINGS } from './config.js';
+
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+/** The variables of the README's Configuration table (a row may name two: `METRICS_PORT`, `METRICS_HOST`). */
+function readmeVariables(): string[] {
+  const section = README.slice(README.indexOf('## Configuration'));
+  const table = section.slice(
+    section.indexOf('| variable |'),
+    section.indexOf('\n\n', section.indexOf('| variable |')),
+  );
+  const names: string[] = [];
+  for (const line of table.split('\n').slice(2)) {
+    const first = line.split('|')[1] ?? '';
+    for (const m of first.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.push(m[1]!);
+  }
+  return names;
+}
+
+function rejects(env: Record<string, string>, rule: RegExp, flags = {}) {
+  assert.throws(
+    () => loadConfig({ env, flags }),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_VALIDATION');
+      assert.match(err.message, rule);
+      return true;
+    },
+  );
+}
+
+describe('loadConfig', () => {
+  test('every variable of the README table has a row, and every row is in the README', () => {
+    const documented = readmeVariables();
+    assert.ok(documented.length >= 30, `parsed ${documented.length} variables`);
+    const rows = SETTINGS.map((s) => s.env);
+    assert.deepEqual([...rows].sort(), [...new Set(documented)].sort());
+    assert.equal(new Set(rows).size, rows.length, 'one row per variable');
+  });
+
+  test('defaults without environment or flags', () => {
+    const c = loadConfig({ env: {}, cwd: '/srv' });
+    assert.deepEqual(c.listen, { port: 8080, host: '127.0.0.1' });
+    assert.equal(c.data.dir, resolve('/srv', './data'));
+    assert.equal(c.data.databaseUrl, undefined);
+    assert.deepEqual(c.linkSource, { broker: 'local' });
+    assert.equal(c.webex, undefined);
+    assert.equal(c.trustProxy, false);
+    assert.deepEqual(c.logger, { level: 'info' });
+    assert.equal(c.rateLimits.issuePerKey, 600);
+    assert.equal(c.live.streams, 500);
+    assert.equal(c.jobs, undefined);
+    assert.deepEqual(c.prune, {});
+  });
+
+  test('flags win over the environment, the environment over the defaults', () => {
+    const env = {
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      DATA_DIR: '/env/data',
+      PUBLIC_URL: 'https://env.example',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: 'postgres://env@db/x',
+    };
+    const fromEnv = loadConfig({ env });
+    assert.deepEqual(fromEnv.listen, { port: 9000, host: '0.0.0.0' });
+    assert.equal(fromEnv.data.dir, '/env/data');
+    assert.equal(fromEnv.data.databaseUrl, 'postgres://env@db/x');
+    assert.equal(fromEnv.publicUrl, 'https://env.example');
+    assert.deepEqual(fromEnv.logger, { level: 'warn' });
+    const flagged = loadConfig({
+      env,
+      flags: {
+        port: 7000,
+        host: '127.0.0.2',
+        data: '/flag/data',
+        publicUrl: 'https://flag.example',
+        database: 'postgresql://flag@db/y',
+        quiet: true,
+      },
+    });
+    assert.deepEqual(flagged.listen, { port: 7000, host: '127.0.0.2' });
+    assert.equal(flagged.data.dir, '/flag/data');
+    assert.equal(flagged.data.databaseUrl, 'postgresql://flag@db/y');
+    assert.equal(flagged.publicUrl, 'https://flag.example');
+    assert.equal(flagged.logger, false);
+  });
+
+  test('the sections: bot, limits, jobs, metrics, pruning', () => {
+    const c = loadConfig({
+      env: {
+        WEBEX_TOKEN: ' tok ',
+        BROKER: 'usgov',
+        WEBEX_WEBHOOK_SECRET: 'whsec',
+        BOT_ALLOWED_DOMAINS: 'clinic.example',
+        RATE_LIMIT_ISSUE_PER_KEY: '0',
+        LIVE_STREAMS_PER_LINK: '1',
+        JOB_POLL_MS: '50',
+        METRICS_PORT: '0',
+        METRICS_HOST: '127.0.0.1',
+        DELIVERY_RETENTION_DAYS: '2',
+        RETENTION_DAYS: '90',
+        TRUST_PROXY: '1',
+        TZ: 'Europe/London',
+      },
+    });
+    assert.deepEqual(c.webex, {
+      token: 'tok',
+      apiUrl: 'https://api-usgov.webex.com/v1',
+      access: { allowedDomains: ['clinic.example'] },
+      webhookSecret: 'whsec',
+    });
+    assert.deepEqual(c.linkSource, { broker: 'usgov', token: 'tok' });
+    assert.equal(c.rateLimits.issuePerKey, 0);
+    assert.equal(c.live.streamsPerParticipant, 1);
+    assert.deepEqual(c.jobs, { pollMs: 50 });
+    assert.deepEqual(c.metrics, { port: 0, host: '127.0.0.1' });
+    assert.deepEqual(c.prune, { deliveriesSeconds: 2 * 86_400, visitsSeconds: 90 * 86_400 });
+    assert.deepEqual(c.trustProxy, { hops: 1 });
+    assert.equal(c.timeZone, 'Europe/London');
+  });
+
+  test('the Config is frozen, sections too', () => {
+    const c = loadConfig({ env: {} });
+    assert.ok(Object.isFrozen(c));
+    assert.ok(Object.isFrozen(c.listen));
+    assert.ok(Object.isFrozen(c.rateLimits));
+    assert.throws(() => {
+      (c.listen as { port: number }).port = 1;
+    }, TypeError);
+  });
+
+  test('a bad value names the variable and the rule, word for word', () => {
+    rejects({ PORT: 'eighty' }, /^PORT must be a port number from 0 to 65535$/);
+    rejects({ METRICS_PORT: '70000' }, /^METRICS_PORT must be a port number from 0 to 65535$/);
+    rejects({ METRICS_HOST: '127.0.0.1' }, /^METRICS_HOST needs METRICS_PORT$/);
+    rejects({ JOB_POLL_MS: '0' }, /^JOB_POLL_MS must be a whole number from 1$/);
+    rejects({ PRUNE_INTERVAL_SECONDS: 'soon' }, /^PRUNE_INTERVAL_SECONDS must be a whole number from 0$/);
+    rejects(
+      { RATE_LIMIT_ISSUE_PER_KEY: '-1' },
+      /^RATE_LIMIT_ISSUE_PER_KEY must be a whole number \(0 turns the limit off\)$/,
+    );
+    rejects({ LIVE_STREAMS: '0' }, /^LIVE_STREAMS must be a whole number from 1$/);
+    rejects(
+      { TRUST_PROXY: 'yes' },
+      /^TRUST_PROXY must be true, false, a hop count, or a comma-separated list/,
+    );
+    rejects({ BOT_ALLOWED_DOMAINS: 'gmail' }, /^BOT_ALLOWED_DOMAINS: "gmail" is not an email domain/);
+  });
+
+  test('secrets are never echoed in an error', () => {
+    const secretToken = 'short secret';
+    assert.throws(
+      () => loadConfig({ env: { METRICS_TOKEN: secretToken } }),
+      (err: Error) => /^METRICS_TOKEN must be 16 to 512/.test(err.message) && !err.message.includes('secret'),
+    );
+    const url = 'mysql://admin:hunter2@db/x';
+    for (const input of [{ env: { DATABASE_URL: url } }, { env: {}, flags: { database: url } }]) {
+      assert.throws(
+        () => loadConfig(input),
+        (err: Error) =>
+          err.message === '--database (or DATABASE_URL) must be a postgres:// or postgresql:// URL' &&
+          !err.message.includes('hunter2'),
+      );
+    }
+    for (const s of SETTINGS.filter((row) => row.secret)) assert.match(s.env, /TOKEN|SECRET|DATABASE_URL/);
+  });
+});
