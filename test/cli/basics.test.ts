@@ -8,9 +8,13 @@ import { ROOT, runCli, show } from './run-cli.js';
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
 describe('instant-connect: version, help and usage errors', { concurrency: AT_ONCE }, () => {
-  test('--version prints the version of package.json', async () => {
-    for (const flag of ['--version', '-V']) {
-      const r = await runCli([flag]);
+  test('--version prints the version of package.json (in-process, and the built bin as a smoke test)', async () => {
+    for (const [flag, process] of [
+      ['--version', false],
+      ['-V', false],
+      ['--version', true],
+    ] as const) {
+      const r = await runCli([flag], { process });
       assert.equal(r.code, 0, show(r));
       assert.equal(r.stdout, `${pkg.version}\n`);
     }
@@ -79,11 +83,13 @@ describe('instant-connect: version, help and usage errors', { concurrency: AT_ON
     }
   });
 
-  test('an unknown option exits 2 and names it', async () => {
-    const r = await runCli(['links', '--bogus']);
-    assert.equal(r.code, 2, show(r));
-    assert.match(r.stderr, /unknown option '--bogus'/);
-    assert.equal(r.stdout, '');
+  test('an unknown option exits 2 and names it (in-process, and the built bin as a smoke test)', async () => {
+    for (const process of [false, true]) {
+      const r = await runCli(['links', '--bogus'], { process });
+      assert.equal(r.code, 2, show(r));
+      assert.match(r.stderr, /unknown option '--bogus'/);
+      assert.equal(r.stdout, '');
+    }
   });
 
   test('an unknown option of the program itself exits 2', async () => {

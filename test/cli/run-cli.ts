@@ -1,6 +1,7 @@
 /**
- * Runs the BUILT command (`node dist/cli/main.js …`) as a child process, the way people run it:
- * in a temporary working directory (so no stray .env is read) with a clean environment.
+ * Runs the command the way people run it, in a temporary working directory with a clean
+ * environment: in this process through runCli (most tests), or as the BUILT bin
+ * (`node dist/cli/main.js …`) in a child process where only a process shows the behaviour.
  *
  *   const { code, stdout, stderr } = await runCli(['links', '--short'], { cwd, env: { DATA_DIR } });
  */
@@ -8,6 +9,8 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CliIo } from '../../src/cli/io.js';
+import { runCli as inProcessCli } from '../../src/cli/program.js';
 import { tempDir as makeTempDir, removeDir } from '../support/temp-dir.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -83,8 +86,10 @@ export interface RunOptions {
   cwd?: string;
   /** Added to the clean environment. */
   env?: Record<string, string | undefined>;
-  /** Default 20 s: the child is killed after it. */
+  /** Default 20 s: the child is killed after it (in-process: the run is given up). */
   timeoutMs?: number;
+  /** Run the built bin as a child process even where in-process would do (smoke tests). */
+  process?: boolean;
 }
 
 export function tempDir(prefix = 'ic-cli-'): string {
@@ -93,9 +98,54 @@ export function tempDir(prefix = 'ic-cli-'): string {
 
 export { removeDir };
 
+/**
+ * Runs the command in this test process through `runCli(argv, io)` (the bin's own entry point)
+ * with captured output: no process start, so CLI suites stay fast and do not time out on a busy
+ * machine. A child process of the built bin runs instead where only a process can show the
+ * behaviour: `serve` (signals, listening), a `.env` in the working directory (the bin loads it),
+ * process-wide variables (TZ, NODE_OPTIONS, UV_THREADPOOL_SIZE), or `process: true`.
+ */
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const ownCwd = options.cwd === undefined;
   const cwd = options.cwd ?? tempDir();
+  const env = options.env ?? {};
+  const needsProcess =
+    options.process === true ||
+    args[0] === 'serve' ||
+    existsSync(join(cwd, '.env')) ||
+    PROCESS_WIDE.some((name) => env[name] !== undefined);
+  const run = needsProcess ? runProcess(args, cwd, options) : runInProcess(args, cwd, options);
+  return run.finally(() => {
+    if (ownCwd) removeDir(cwd);
+  });
+}
+
+/** Variables a process reads at its start: only a child process can be given them. */
+const PROCESS_WIDE = ['TZ', 'NODE_OPTIONS', 'UV_THREADPOOL_SIZE'];
+
+async function runInProcess(args: string[], cwd: string, options: RunOptions): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: cleanEnv(options.env),
+    cwd,
+  };
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  try {
+    const code = await Promise.race([inProcessCli(args, io), timedOut]);
+    return { code, signal: code === null ? 'SIGKILL' : null, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function runProcess(args: string[], cwd: string, options: RunOptions): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -109,7 +159,6 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<CliRes
         encoding: 'utf8',
       },
       (error, stdout, stderr) => {
-        if (ownCwd) removeDir(cwd);
         const e = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
         resolve({
           code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
