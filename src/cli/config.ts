@@ -1,10 +1,10 @@
 /** Options shared by commands, resolved from flags, then the environment, then defaults. */
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { parseDatabaseUrl } from '../main/config.js';
+import { parseDatabaseUrl } from '../main/settings.js';
 import type { CliEnv } from './io.js';
 
-export { DEFAULT_HOST, DEFAULT_PORT } from '../main/config.js';
+export { DEFAULT_HOST, DEFAULT_PORT } from '../main/settings.js';
 
 const DEFAULT_DATA_DIR = './data';
 

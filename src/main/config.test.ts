@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadConfig, SETTINGS } from './config.js';
+import { loadConfig } from './config.js';
+import { SETTINGS } from './settings.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 

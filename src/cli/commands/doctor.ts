@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { AUDIENCE } from '../../domain/constants.js';
 import { nowSeconds } from '../../domain/time.js';
 import { ENVIRONMENTS, resolveEnvironment } from '../../domain/urls.js';
-import { webexApiBase } from '../../main/config.js';
+import { webexApiBase } from '../../main/settings.js';
 import { SQLITE_FILE } from '../../store/open.js';
 import { CliError, DEFAULT_PORT, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';

@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { WEBHOOK_SECRET_SETTING } from '../../bot/bot.js';
-import { webexApiBase } from '../../main/config.js';
+import { webexApiBase } from '../../main/settings.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import type { CliIo } from '../io.js';

@@ -1,6 +1,6 @@
 /** `instant-connect whoami`: is this Webex token good, whose is it, and what can it do. */
 
-import { webexApiBase } from '../../main/config.js';
+import { webexApiBase } from '../../main/settings.js';
 import { CliError } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import type { CliIo } from '../io.js';
