@@ -3,8 +3,15 @@ import type { BrokerContext } from '../main/container.js';
 import { databaseUrl, dataDir } from './config.js';
 import type { CliIo } from './io.js';
 
+/** Where the data is: the flags every command that opens the store takes. */
+export interface DataFlags {
+  data?: string;
+  database?: string;
+  json?: boolean;
+}
+
 export async function withBrokerContext<T>(
-  flags: { data?: string; database?: string },
+  flags: DataFlags,
   io: CliIo,
   fn: (ctx: BrokerContext) => Promise<T>,
 ): Promise<T> {

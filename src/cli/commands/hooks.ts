@@ -1,19 +1,11 @@
 /** `instant-connect hooks create|list|rotate|revoke`: secrets that sign requests to POST /hooks/visits. */
 
 import { nowSeconds, parseDuration } from '../../domain/time.js';
-import { withBrokerContext } from '../broker-context.js';
+import { type DataFlags, withBrokerContext } from '../broker-context.js';
 import { CliError } from '../config.js';
 import type { CliIo } from '../io.js';
 
-export async function create(
-  flags: {
-    name: string;
-    data?: string;
-    database?: string;
-    json?: boolean;
-  },
-  io: CliIo,
-): Promise<void> {
+export async function create(flags: DataFlags & { name: string }, io: CliIo): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
     const { hook, secret } = await ctx.trigger.createHook(ctx.org, flags.name);
     if (flags.json) {
@@ -30,10 +22,7 @@ export async function create(
   });
 }
 
-export async function list(
-  flags: { data?: string; database?: string; json?: boolean },
-  io: CliIo,
-): Promise<void> {
+export async function list(flags: DataFlags, io: CliIo): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
     const hooks = (await ctx.store.listHooks(ctx.org.id)).map(
       ({ secret: _s, previousSecret: _p, ...h }) => h,
@@ -52,11 +41,7 @@ export async function list(
   });
 }
 
-export async function revoke(
-  id: string,
-  flags: { data?: string; database?: string },
-  io: CliIo,
-): Promise<void> {
+export async function revoke(id: string, flags: DataFlags, io: CliIo): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
     if (!(await ctx.store.revokeHook(ctx.org.id, id, nowSeconds()))) {
       throw new CliError(`No active hook with id ${id}`);
@@ -69,11 +54,7 @@ export async function revoke(
  * A new secret for a hook, printed once; the old one is still accepted for `--grace` (default
  * 24h; 0: refused at once), so a workflow engine moves over without a refused request.
  */
-export async function rotate(
-  id: string,
-  flags: { grace?: string; data?: string; database?: string; json?: boolean },
-  io: CliIo,
-): Promise<void> {
+export async function rotate(id: string, flags: DataFlags & { grace?: string }, io: CliIo): Promise<void> {
   const grace = (flags.grace ?? '24h').trim();
   let graceSeconds = 0;
   if (grace !== '0') {

@@ -1,21 +1,13 @@
 /** `instant-connect keys …`: API keys of the broker, and rotation of its token keys. */
 
 import { nowSeconds } from '../../domain/time.js';
-import { withBrokerContext } from '../broker-context.js';
+import { type DataFlags, withBrokerContext } from '../broker-context.js';
 import type { CliIo } from '../io.js';
 import { formatColumns } from '../output.js';
 
 const when = (s?: number) => (s === undefined ? '-' : new Date(s * 1000).toISOString().replace('.000Z', 'Z'));
 
-export async function create(
-  flags: {
-    name: string;
-    data?: string;
-    database?: string;
-    json?: boolean;
-  },
-  io: CliIo,
-): Promise<void> {
+export async function create(flags: DataFlags & { name: string }, io: CliIo): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
     const { key, record } = await ctx.apiKeys.create(ctx.org, flags.name);
     if (flags.json) {
@@ -28,10 +20,7 @@ export async function create(
   });
 }
 
-export async function list(
-  flags: { data?: string; database?: string; json?: boolean },
-  io: CliIo,
-): Promise<void> {
+export async function list(flags: DataFlags, io: CliIo): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
     const keys = await ctx.apiKeys.list(ctx.org);
     if (flags.json) {
@@ -49,11 +38,7 @@ export async function list(
   });
 }
 
-export async function revoke(
-  id: string,
-  flags: { data?: string; database?: string },
-  io: CliIo,
-): Promise<void> {
+export async function revoke(id: string, flags: DataFlags, io: CliIo): Promise<void> {
   const { CliError } = await import('../config.js');
   await withBrokerContext(flags, io, async (ctx) => {
     if (!(await ctx.apiKeys.revoke(ctx.org, id))) throw new CliError(`No active API key with id ${id}`);
@@ -61,14 +46,7 @@ export async function revoke(
   });
 }
 
-export async function rotateBroker(
-  flags: {
-    data?: string;
-    database?: string;
-    json?: boolean;
-  },
-  io: CliIo,
-): Promise<void> {
+export async function rotateBroker(flags: DataFlags, io: CliIo): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
     const now = nowSeconds();
     const kid = await ctx.keyring.rotate(now);
@@ -87,10 +65,7 @@ export async function rotateBroker(
 }
 
 /** `keys list-broker`: the broker's token keys, which one issues, and when the others retire. */
-export async function listBroker(
-  flags: { data?: string; database?: string; json?: boolean },
-  io: CliIo,
-): Promise<void> {
+export async function listBroker(flags: DataFlags, io: CliIo): Promise<void> {
   await withBrokerContext(flags, io, async (ctx) => {
     const keys = ctx.keyring.describe(nowSeconds());
     if (flags.json) {
