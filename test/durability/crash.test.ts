@@ -37,6 +37,11 @@ const pgBase = testDatabaseUrl();
 const KILLS = 3;
 const CLIENTS = 4;
 const LEASE_SECONDS = 2;
+/**
+ * Deliveries per server run. Enough that jobs are queued and running at each kill; more would only
+ * lengthen the wait for the runner, which takes one job at a time, to drain them afterwards.
+ */
+const DELIVERIES_PER_RUN = 12;
 const HTML = { accept: 'text/html,application/xhtml+xml' };
 
 interface Issued {
@@ -127,6 +132,8 @@ async function crashUnderLoad(t: TestContext, backend: 'sqlite' | 'postgres'): P
     let failed = 0;
     let epoch = 0;
     let stopped = false;
+    /** False from the kill until the next server listens: no point in sending then. */
+    let up = true;
     let n = 0;
     const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 
@@ -172,9 +179,14 @@ async function crashUnderLoad(t: TestContext, backend: 'sqlite' | 'postgres'): P
     };
     const client = async (i: number) => {
       for (let k = 0; !stopped; k++) {
+        if (!up) {
+          await sleep(20);
+          continue;
+        }
         const op = (k + i) % 5;
         try {
-          if (op === 4) await deliverOnce();
+          const deliveredNow = deliveries.filter((d) => d.epoch === epoch).length;
+          if (op === 4 && deliveredNow < DELIVERIES_PER_RUN) await deliverOnce();
           else if (op === 3) await visitOnce();
           else await issueOnce();
         } catch (err) {
@@ -205,8 +217,10 @@ async function crashUnderLoad(t: TestContext, backend: 'sqlite' | 'postgres'): P
       kills.push(Date.now());
       epoch = k + 1;
       await current.crash();
+      up = false;
       answeredBefore.push(issued.length + visits.length + deliveries.filter((d) => d.answer).length);
       server = await boot();
+      up = true;
     }
     await sleep(1000);
     stopped = true;
