@@ -22,7 +22,7 @@ export async function withBrokerContext<T>(
     dataDir: dataDir(flags.data, io),
     ...(database ? { databaseUrl: database } : {}),
     publicUrl: io.env['PUBLIC_URL'] ?? 'http://127.0.0.1',
-    cryptoConcurrency: defaultCryptoConcurrency(io.env),
+    crypto: { concurrency: defaultCryptoConcurrency(io.env) },
   });
   try {
     return await fn(ctx);

@@ -32,6 +32,9 @@ export interface PruneRetention {
   visitsSeconds?: number;
 }
 
+/** Time between pruning runs when not set. */
+export const DEFAULT_PRUNE_INTERVAL_SECONDS = 3600;
+
 export const DEFAULT_RETENTION: Required<Omit<PruneRetention, 'visitsSeconds'>> = {
   deliveriesSeconds: 7 * DAY,
   shortLinkGraceSeconds: 30 * DAY,
@@ -100,7 +103,7 @@ export class Pruner {
 
   constructor(options: PrunerOptions) {
     this.#tasks = options.tasks;
-    this.#intervalMs = (options.intervalSeconds ?? 3600) * 1000;
+    this.#intervalMs = (options.intervalSeconds ?? DEFAULT_PRUNE_INTERVAL_SECONDS) * 1000;
     this.#batch = options.batch ?? 500;
     this.#now = options.now ?? nowSeconds;
     this.#onError = options.onError;

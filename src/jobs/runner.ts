@@ -24,6 +24,9 @@ export interface JobRunnerOptions {
   onError?: (job: JobRecord, error: unknown, willRetry: boolean) => void;
 }
 
+/** How often due jobs are looked for (ms) and how long a claimed job is held (s), when not set. */
+export const DEFAULT_JOB_TIMING = { pollMs: 1000, leaseSeconds: 120 } as const;
+
 const DEFAULT_BACKOFF = (attempt: number) => Math.min(3600, 2 ** attempt * 2);
 
 export class JobRunner {
@@ -47,8 +50,8 @@ export class JobRunner {
     this.#store = options.store;
     this.#handlers = options.handlers;
     this.#now = options.now ?? nowSeconds;
-    this.#pollMs = options.pollMs ?? 1000;
-    this.#lease = options.leaseSeconds ?? 120;
+    this.#pollMs = options.pollMs ?? DEFAULT_JOB_TIMING.pollMs;
+    this.#lease = options.leaseSeconds ?? DEFAULT_JOB_TIMING.leaseSeconds;
     this.settings = { pollMs: this.#pollMs, leaseSeconds: this.#lease };
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#onError = options.onError;

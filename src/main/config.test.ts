@@ -42,6 +42,25 @@ describe('loadConfig', () => {
     assert.equal(new Set(rows).size, rows.length, 'one row per variable');
   });
 
+  test("each row's default is the parsers' default: setting a variable to it changes nothing", () => {
+    // Rows whose default is a value, not a description ("none", "cores + 2", "http://HOST:PORT").
+    const valued = SETTINGS.filter(
+      (s) =>
+        /^[\w.:/-]+$/.test(s.default) && !/[A-Z]{2}/.test(s.default) && !['none', 'off'].includes(s.default),
+    );
+    assert.ok(valued.length >= 20, `${valued.length} rows with a value`);
+    // A variable that only counts beside another.
+    const beside: Record<string, Record<string, string>> = { METRICS_HOST: { METRICS_PORT: '9100' } };
+    for (const row of valued) {
+      const base = beside[row.env] ?? {};
+      assert.deepEqual(
+        loadConfig({ env: { ...base, [row.env]: row.default }, cwd: '/srv' }),
+        loadConfig({ env: base, cwd: '/srv' }),
+        `${row.env}=${row.default} (its documented default) should change nothing`,
+      );
+    }
+  });
+
   test('defaults without environment or flags', () => {
     const c = loadConfig({ env: {}, cwd: '/srv' });
     assert.deepEqual(c.listen, { port: 8080, host: '127.0.0.1' });
@@ -53,8 +72,12 @@ describe('loadConfig', () => {
     assert.deepEqual(c.logger, { level: 'info' });
     assert.equal(c.rateLimits.issuePerKey, 600);
     assert.equal(c.live.streams, 500);
-    assert.equal(c.jobs, undefined);
-    assert.deepEqual(c.prune, {});
+    assert.deepEqual(c.jobs, { pollMs: 1000, leaseSeconds: 120 });
+    assert.deepEqual(c.prune, {
+      intervalSeconds: 3600,
+      deliveriesSeconds: 7 * 86_400,
+      shortLinkGraceSeconds: 30 * 86_400,
+    });
   });
 
   test('flags win over the environment, the environment over the defaults', () => {
@@ -117,9 +140,14 @@ describe('loadConfig', () => {
     assert.deepEqual(c.linkSource, { broker: 'usgov', token: 'tok' });
     assert.equal(c.rateLimits.issuePerKey, 0);
     assert.equal(c.live.streamsPerParticipant, 1);
-    assert.deepEqual(c.jobs, { pollMs: 50 });
+    assert.deepEqual(c.jobs, { pollMs: 50, leaseSeconds: 120 });
     assert.deepEqual(c.metrics, { port: 0, host: '127.0.0.1' });
-    assert.deepEqual(c.prune, { deliveriesSeconds: 2 * 86_400, visitsSeconds: 90 * 86_400 });
+    assert.deepEqual(c.prune, {
+      intervalSeconds: 3600,
+      deliveriesSeconds: 2 * 86_400,
+      shortLinkGraceSeconds: 30 * 86_400,
+      visitsSeconds: 90 * 86_400,
+    });
     assert.deepEqual(c.trustProxy, { hops: 1 });
     assert.equal(c.timeZone, 'Europe/London');
   });

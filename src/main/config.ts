@@ -6,7 +6,8 @@
  */
 import { resolve } from 'node:path';
 import { type BotAccessOptions, botAccessFromEnv } from '../bot/access.js';
-import type { PruneRetention } from '../jobs/prune.js';
+import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention } from '../jobs/prune.js';
+import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
 import { type RateLimits, rateLimitsFromEnv } from '../reliability/rate-limit.js';
 import { parseTrustProxy, type TrustProxy } from '../server/trust-proxy.js';
 import { type LiveLimits, liveLimitsFromEnv } from '../visits/live.js';
@@ -56,10 +57,12 @@ export interface Config {
   readonly crypto: { readonly concurrency: number };
   readonly rateLimits: RateLimits;
   readonly live: LiveLimits;
-  readonly jobs?: { readonly pollMs?: number; readonly leaseSeconds?: number };
+  readonly jobs: { readonly pollMs: number; readonly leaseSeconds: number };
   readonly trustProxy: TrustProxy;
   readonly metrics: { readonly token?: string; readonly port?: number; readonly host?: string };
-  readonly prune: PruneRetention & { readonly intervalSeconds?: number };
+  /** Every default filled in (the services' own), so what `serve` prints is what runs. */
+  readonly prune: Required<Omit<PruneRetention, 'visitsSeconds'>> &
+    Pick<PruneRetention, 'visitsSeconds'> & { readonly intervalSeconds: number };
 }
 
 const DAY = 86_400;
@@ -69,12 +72,10 @@ const DAY = 86_400;
  * long a claimed job is held before another worker may take it: a crashed worker's job comes back
  * after it); unset: the runner's defaults.
  */
-function jobsFromEnv(env: Env): { pollMs?: number; leaseSeconds?: number } {
-  const pollMs = wholeFrom(env, 'JOB_POLL_MS', 1);
-  const leaseSeconds = wholeFrom(env, 'JOB_LEASE_SECONDS', 1);
+function jobsFromEnv(env: Env): Config['jobs'] {
   return {
-    ...(pollMs !== undefined ? { pollMs } : {}),
-    ...(leaseSeconds !== undefined ? { leaseSeconds } : {}),
+    pollMs: wholeFrom(env, 'JOB_POLL_MS', 1) ?? DEFAULT_JOB_TIMING.pollMs,
+    leaseSeconds: wholeFrom(env, 'JOB_LEASE_SECONDS', 1) ?? DEFAULT_JOB_TIMING.leaseSeconds,
   };
 }
 
@@ -100,13 +101,15 @@ function opsFromEnv(env: Env): Pick<Config, 'trustProxy' | 'metrics' | 'prune'> 
     trustProxy,
     metrics: {
       ...(token ? { token } : {}),
-      ...(port !== undefined ? { port } : {}),
-      ...(host !== undefined ? { host } : {}),
+      // Its own listener is on this machine unless METRICS_HOST says otherwise.
+      ...(port !== undefined ? { port, host: host ?? DEFAULT_HOST } : {}),
     },
     prune: {
-      ...(intervalSeconds !== undefined ? { intervalSeconds } : {}),
-      ...(retentionDays !== undefined ? { deliveriesSeconds: retentionDays * DAY } : {}),
-      ...(graceDays !== undefined ? { shortLinkGraceSeconds: graceDays * DAY } : {}),
+      intervalSeconds: intervalSeconds ?? DEFAULT_PRUNE_INTERVAL_SECONDS,
+      deliveriesSeconds:
+        retentionDays !== undefined ? retentionDays * DAY : DEFAULT_RETENTION.deliveriesSeconds,
+      shortLinkGraceSeconds:
+        graceDays !== undefined ? graceDays * DAY : DEFAULT_RETENTION.shortLinkGraceSeconds,
       ...(visitDays !== undefined ? { visitsSeconds: visitDays * DAY } : {}),
     },
   };
@@ -154,7 +157,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     crypto: { concurrency: defaultCryptoConcurrency(env) },
     rateLimits,
     live,
-    ...(Object.keys(jobs).length > 0 ? { jobs } : {}),
+    jobs,
     ...ops,
   };
   return deepFreeze(config);

@@ -31,10 +31,8 @@ export interface BrokerContextOptions {
   /** Public origin of the server (short and long links point here). */
   publicUrl: string;
   orgName?: string;
-  /** PBKDF2 jobs in flight; see defaultCryptoConcurrency. */
-  cryptoConcurrency?: number;
-  /** PBKDF2 jobs allowed to wait before answering 503. */
-  cryptoQueue?: number;
+  /** PBKDF2 work: jobs in flight (see defaultCryptoConcurrency) and how many may wait before issuing answers 503. */
+  crypto?: { concurrency?: number; queue?: number };
   /** Where visits get their links: `local` (default), `commercial`, `usgov` or a broker URL, with its token. */
   linkSource?: { broker: string; token?: string };
   /** Zone for visit times given without one (default UTC). */
@@ -107,8 +105,8 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     const keyring = new Keyring(store);
     await keyring.ensure(now);
     const limiter = new WorkLimiter({
-      concurrency: options.cryptoConcurrency ?? defaultCryptoConcurrency(),
-      maxQueue: options.cryptoQueue ?? 2000,
+      concurrency: options.crypto?.concurrency ?? defaultCryptoConcurrency(),
+      maxQueue: options.crypto?.queue ?? 2000,
     });
     const broker = new BrokerService({ store, keyring, limiter, publicUrl: options.publicUrl });
     // Instances sharing a PostgreSQL database share live changes through it.

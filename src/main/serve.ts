@@ -10,34 +10,22 @@ import { createLimits } from '../server/limits.js';
 import { LOG_REDACT, LOG_SERIALIZERS } from '../server/log.js';
 import { serveMetrics } from '../server/metrics.js';
 import type { TrustProxy } from '../server/trust-proxy.js';
-import type { Dialler, LiveLimits } from '../visits/live.js';
+import type { Config } from './config.js';
 import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from './container.js';
 
-export interface ServeOptions {
+/**
+ * The container's options (handed to it as they are: one list, not a copy per layer), and what the
+ * HTTP side adds. `serveOptions(config)` makes them from `serve`'s Config.
+ */
+export interface ServeOptions extends Omit<BrokerContextOptions, 'publicUrl'> {
   port: number;
   host: string;
-  dataDir: string;
-  /** PostgreSQL instead of SQLite in `dataDir` (postgres:// URL; never logged). */
-  databaseUrl?: string;
   /** Public origin of this server; default from the listen address. */
   publicUrl?: string;
-  orgName?: string;
-  /** Where visits get their links (default the local broker). */
-  linkSource?: { broker: string; token?: string };
-  /** Zone for visit times given without one. */
-  timeZone?: string;
-  /** The bot (and deliveries): token, Webex API base, webhook secret, who may use the bot. */
-  webex?: BrokerContextOptions['webex'];
-  /** PBKDF2 work: jobs in flight and the queue bound past which issuing answers 503. */
-  crypto?: { concurrency?: number; queue?: number };
   /** Per-minute limits (default DEFAULT_RATE_LIMITS; `serve` reads RATE_LIMIT_* variables). */
   rateLimits?: RateLimits;
-  /** Background jobs: poll interval and lease. */
-  jobs?: { pollMs?: number; leaseSeconds?: number };
   /** pino logger options, or false. */
   logger?: boolean | Record<string, unknown>;
-  /** Dials room devices when a host joins (default: records only). */
-  dialler?: Dialler;
   /** Proxies believed about the client's address (TRUST_PROXY); default none. */
   trustProxy?: TrustProxy;
   /**
@@ -47,8 +35,29 @@ export interface ServeOptions {
   metrics?: { token?: string; host?: string; port?: number; perMinute?: number };
   /** The pruning job: interval (0: once at start only) and retention; false: never prunes. */
   prune?: false | (PruneRetention & { intervalSeconds?: number });
-  /** Bounds on event streams and joins (default DEFAULT_LIVE_LIMITS; `serve` reads LIVE_* variables). */
-  live?: Partial<LiveLimits>;
+}
+
+/** What `serve` starts with its Config: every section where the server expects it. */
+export function serveOptions(config: Config): ServeOptions {
+  const { listen, data } = config;
+  return {
+    port: listen.port,
+    host: listen.host,
+    dataDir: data.dir,
+    ...(data.databaseUrl ? { databaseUrl: data.databaseUrl } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    linkSource: config.linkSource,
+    ...(config.webex ? { webex: config.webex } : {}),
+    ...(config.timeZone ? { timeZone: config.timeZone } : {}),
+    jobs: config.jobs,
+    crypto: config.crypto,
+    rateLimits: config.rateLimits,
+    live: config.live,
+    trustProxy: config.trustProxy,
+    metrics: config.metrics,
+    prune: config.prune,
+    logger: config.logger,
+  };
 }
 
 export interface RunningServer {
@@ -65,20 +74,8 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const context = await openBrokerContext({
-    dataDir: options.dataDir,
-    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
-    publicUrl: options.publicUrl ?? 'http://127.0.0.1',
-    ...(options.orgName ? { orgName: options.orgName } : {}),
-    ...(options.linkSource ? { linkSource: options.linkSource } : {}),
-    ...(options.timeZone ? { timeZone: options.timeZone } : {}),
-    ...(options.webex ? { webex: options.webex } : {}),
-    ...(options.jobs ? { jobs: options.jobs } : {}),
-    ...(options.dialler ? { dialler: options.dialler } : {}),
-    ...(options.live ? { live: options.live } : {}),
-    ...(options.crypto?.concurrency ? { cryptoConcurrency: options.crypto.concurrency } : {}),
-    ...(options.crypto?.queue !== undefined ? { cryptoQueue: options.crypto.queue } : {}),
-  });
+  // The links' origin is known once listening (below); until then, the loopback default.
+  const context = await openBrokerContext({ ...options, publicUrl: options.publicUrl ?? 'http://127.0.0.1' });
   const pruner =
     options.prune === false
       ? undefined

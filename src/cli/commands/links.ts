@@ -65,7 +65,7 @@ export async function run(flags: LinksFlags, io: CliIo): Promise<void> {
         dataDir: dir,
         ...(database ? { databaseUrl: database } : {}),
         publicUrl,
-        cryptoConcurrency: defaultCryptoConcurrency(io.env),
+        crypto: { concurrency: defaultCryptoConcurrency(io.env) },
       });
       close = ctx.close;
       sdk = new InstantConnect({

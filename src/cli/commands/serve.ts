@@ -6,33 +6,16 @@ import type { CliIo } from '../io.js';
 
 export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
   const { loadConfig } = await import('../../main/config.js');
-  const { startServer } = await import('../../main/serve.js');
+  const { serveOptions, startServer } = await import('../../main/serve.js');
   // The environment and the flags, read once; every section below comes from it.
   const config = loadConfig({ env: io.env, flags, cwd: io.cwd });
-  const { listen, data, linkSource, webex, rateLimits, live } = config;
+  const { data, linkSource, rateLimits, live } = config;
   const dir = data.dir;
   const database = data.databaseUrl;
   const broker = linkSource.broker;
   const token = linkSource.token;
   const apiUrl = config.webexApiUrl;
-  const server = await startServer({
-    trustProxy: config.trustProxy,
-    metrics: config.metrics,
-    prune: config.prune,
-    crypto: config.crypto,
-    rateLimits,
-    live,
-    ...(config.jobs ? { jobs: config.jobs } : {}),
-    linkSource,
-    ...(webex ? { webex } : {}),
-    ...(config.timeZone ? { timeZone: config.timeZone } : {}),
-    port: listen.port,
-    host: listen.host,
-    dataDir: dir,
-    ...(database ? { databaseUrl: database } : {}),
-    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
-    logger: config.logger,
-  });
+  const server = await startServer(serveOptions(config));
   // Handlers first: a supervisor (or a test) may signal as soon as it reads "listening on" below,
   // and a signal before they are installed would kill the process without closing the database.
   const stop = (signal: string) => {
@@ -63,7 +46,6 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
     `  metrics:       ${server.metricsUrl ?? server.url}/metrics${config.metrics.token ? ' (with METRICS_TOKEN)' : server.metricsUrl ? '' : ' (this machine only)'}`,
   );
   // What the limit, job, pruning and crypto variables came to (operators check their settings here).
-  const { DEFAULT_RETENTION } = await import('../../jobs/prune.js');
   const { DEFAULT_BOT_VISITS_PER_PERSON } = await import('../../reliability/rate-limit.js');
   const off = (n: number, text: string) => (n > 0 ? text : `${text.split(' ').slice(1).join(' ')} off`);
   const r = rateLimits;
@@ -86,9 +68,9 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
     `  live:          ${live.streamsPerParticipant} streams/link, ${live.streamsPerAddress}/address, ${live.streams}/instance, ${live.joinsPerMinute} joins/link a minute, host grace ${live.hostGraceSeconds} s`,
     `  jobs:          poll ${server.context.runner.settings.pollMs} ms, lease ${server.context.runner.settings.leaseSeconds} s`,
     `  pruning:       ${
-      config.prune.intervalSeconds === 0 ? 'at start only' : `every ${config.prune.intervalSeconds ?? 3600} s`
-    }; deliveries after ${days(config.prune.deliveriesSeconds ?? DEFAULT_RETENTION.deliveriesSeconds)}, short links ${days(
-      config.prune.shortLinkGraceSeconds ?? DEFAULT_RETENTION.shortLinkGraceSeconds,
+      config.prune.intervalSeconds === 0 ? 'at start only' : `every ${config.prune.intervalSeconds} s`
+    }; deliveries after ${days(config.prune.deliveriesSeconds)}, short links ${days(
+      config.prune.shortLinkGraceSeconds,
     )} after expiry, ${
       config.prune.visitsSeconds !== undefined
         ? `finished visits after ${days(config.prune.visitsSeconds)}`
