@@ -6,11 +6,13 @@ export default async function* testTimes(source) {
     const data = event.data;
     if (!data?.file || data.nesting !== 0) continue;
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
-    const f = files.get(data.file) ?? { ms: 0, tests: 0, fail: 0 };
+    // In a group (run-tests.mjs), each file is a top-level suite named by its path.
+    const file = /\.test\.ts$/.test(data.name) ? data.name : data.file;
+    const f = files.get(file) ?? { ms: 0, tests: 0, fail: 0 };
     f.ms += data.details?.duration_ms ?? 0;
     f.tests += 1;
     if (event.type === 'test:fail') f.fail += 1;
-    files.set(data.file, f);
+    files.set(file, f);
   }
   for (const [file, f] of files) yield `${JSON.stringify({ file, ...f })}\n`;
 }
