@@ -100,7 +100,10 @@ function grouped(list) {
     const entry = join(groupsDir, `group-${i + 1}.test.mjs`);
     const suites = group.files
       .sort()
-      .map((f) => `describe(${JSON.stringify(f)}, () => import(${JSON.stringify(pathToFileURL(join(ROOT, f)).href)}));`);
+      .map(
+        (f) =>
+          `describe(${JSON.stringify(f)}, () => import(${JSON.stringify(pathToFileURL(join(ROOT, f)).href)}));`,
+      );
     writeFileSync(entry, `import { describe } from 'node:test';\n${suites.join('\n')}\n`);
     return entry;
   });
