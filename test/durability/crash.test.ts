@@ -83,6 +83,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
 async function crashUnderLoad(t: TestContext, backend: 'sqlite' | 'postgres'): Promise<void> {
   const cwd = tempDir('ic-durable-');
+  // Outside the try: a failed assertion must stop the clients too, or their loops keep the
+  // process alive after the test has failed (a hang instead of a failure).
+  let stopped = false;
   let db: TestDatabase | undefined;
   let emulator: WebexEmulator | undefined;
   let server: ServeChild | undefined;
@@ -131,7 +134,6 @@ async function crashUnderLoad(t: TestContext, backend: 'sqlite' | 'postgres'): P
     const hung: string[] = [];
     let failed = 0;
     let epoch = 0;
-    let stopped = false;
     /** False from the kill until the next server listens: no point in sending then. */
     let up = true;
     let n = 0;
@@ -370,6 +372,7 @@ async function crashUnderLoad(t: TestContext, backend: 'sqlite' | 'postgres'): P
         `${duplicates.length} replies repeated`,
     );
   } finally {
+    stopped = true;
     await server?.crash();
     await emulator?.close();
     await db?.drop();
