@@ -1,11 +1,16 @@
 /**
  * `npm run bench`: figures as ratios against baselines measured in the same run on this machine.
  *
- * 1. Issuing at the default (random) PBES2 parameters: PBKDF2 iterations per second the broker
- *    spends on the tokens it answered (the sum of each token's p2c, read from its header, over
- *    wall time), against raw node:crypto PBKDF2-SHA512 iterations per second on all cores.
- * 2. The same with `iterations: 1000`, links per second against raw keys per second at 1000.
- * 3. p50/p99 latency of GET /visit/:code, idle and while links are issued at full load.
+ * Issuing, on the calls integrators make and on the batch calls, each against raw node:crypto
+ * PBKDF2-SHA512 on all cores (the same p2c distribution, measured in this process first):
+ *   - at the default (random) parameters: PBKDF2 iterations per second the broker spends on the
+ *     tokens it answered (each token's p2c, read from its header, summed over wall time);
+ *   - at `iterations: 1000`: links per second against raw keys per second at 1000.
+ * Two ratios per row: plain, and fair, with the load generator's own CPU (this process: fetch,
+ * JSON) taken out of the machine's capacity (fair = plain × cores / (cores − generator cores)).
+ * Rate limits are off for the whole run: all load comes from one address (127.0.0.1).
+ * Then p50/p99 latency of GET /visit/:code, idle and while links are issued at full load
+ * (4 and 8 concurrent issuers), a sustained mix, and the CLI's cold starts.
  */
 import { spawnSync } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
@@ -46,17 +51,60 @@ async function issue(server: ChildServer, extra: Record<string, unknown>, sub: s
   return [...body.host, ...body.guest].map((l) => l.cipher);
 }
 
-async function issuing(server: ChildServer, extra: Record<string, unknown>) {
+interface Issuing {
+  linksPerSec: number;
+  iterPerSec: number;
+  /** Cores the load generator (this process) kept busy on average. */
+  generatorCores: number;
+}
+
+/**
+ * Calls made by `concurrency` clients for `seconds`; `extra` goes into each body, and call n has
+ * the subject `subjectOf(n)`.
+ */
+async function issuing(
+  server: ChildServer,
+  extra: Record<string, unknown>,
+  options: { concurrency?: number; subjectOf?: (n: number) => string } = {},
+): Promise<Issuing> {
   let links = 0;
   let iterations = 0;
   let n = 0;
-  const elapsed = await timedLoop(4, seconds * 1000, async () => {
-    const ciphers = await issue(server, extra, `bench-${n++}`);
+  const subjectOf = options.subjectOf ?? ((i: number) => `bench-${Math.random()}-${i}`);
+  const cpu = process.cpuUsage();
+  const elapsed = await timedLoop(options.concurrency ?? 4, seconds * 1000, async () => {
+    const ciphers = await issue(server, extra, subjectOf(n++));
     links += ciphers.length;
     for (const c of ciphers) iterations += p2cOf(c);
   });
-  return { linksPerSec: links / elapsed, iterPerSec: iterations / elapsed };
+  const used = process.cpuUsage(cpu);
+  return {
+    linksPerSec: links / elapsed,
+    iterPerSec: iterations / elapsed,
+    generatorCores: (used.user + used.system) / 1e6 / elapsed,
+  };
 }
+
+/** The plain ratio and the fair one (the generator's cores taken out of the capacity). */
+function ratios(plain: number, generatorCores: number): string {
+  const fair = (plain * cores) / Math.max(0.01, cores - generatorCores);
+  return `${fmt(plain, 3)} (fair ${fmt(fair, 3)}; generator ${fmt(generatorCores, 2)} cores)`;
+}
+
+/** A 2-link call (1 host, 1 guest), as the lab and every known integration send it. */
+const TWO_LINKS = { numHost: 1, numGuest: 1 };
+/** The lab's "complete sample" body: 1 + 1 links, 1000 iterations, an 8-byte salt, no short URLs. */
+const LAB_SAMPLE = {
+  ...TWO_LINKS,
+  provideShortUrls: false,
+  verticalType: 'gen',
+  loginUrlForHost: false,
+  jweAlg: 'PBES2-HS512+A256KW',
+  saltLength: 8,
+  iterations: 1000,
+  enc: 'A256GCM',
+  jwsAlg: 'HS512',
+};
 
 async function visitLatency(server: ChildServer, codes: string[], count: number): Promise<number[]> {
   const times: number[] = [];
@@ -181,15 +229,27 @@ async function main() {
   );
   const rawDefault = await rawIterationsPerSecond(() => 1000 + Math.floor(Math.random() * 31768));
   const raw1000 = await rawIterationsPerSecond(() => 1000);
-  // All load comes from one address (127.0.0.1): the per-address and per-key limits are off here.
+  // All load comes from one address (127.0.0.1): every rate limit is off for the run.
   const server = await startChildServer({
     RATE_LIMIT_ISSUE_PER_KEY: '0',
     RATE_LIMIT_ISSUE_PER_ADDRESS: '0',
     RATE_LIMIT_PUBLIC_PER_ADDRESS: '0',
+    RATE_LIMIT_FAILED_OPENS_PER_ADDRESS: '0',
+    RATE_LIMIT_SHORT_CODE_MISSES_PER_ADDRESS: '0',
   });
+  console.log('rate limits: off for this run (every RATE_LIMIT_* is 0): all load comes from 127.0.0.1\n');
   try {
     const defaults = await issuing(server, {});
     const at1000 = await issuing(server, { iterations: 1000 });
+    // The calls people make: 2 links, a new subject each, enough clients to keep both cores busy.
+    const twoDefault = await issuing(server, { ...TWO_LINKS, provideShortUrls: true }, { concurrency: 16 });
+    const twoLab = await issuing(server, LAB_SAMPLE, { concurrency: 16 });
+    // More than 25 links for one subject: 25-link calls, four to a subject.
+    const fourPerSubject = await issuing(
+      server,
+      { iterations: 1000, provideShortUrls: true },
+      { concurrency: 8, subjectOf: (n) => `batch-${Math.floor(n / 4)}` },
+    );
     const short = await fetch(`${server.url}/api/v2/joseencrypt`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json' },
@@ -204,33 +264,56 @@ async function main() {
     const codes = ((await short.json()) as { guest: { short: string }[] }).guest.map((g) => g.short);
     await visitLatency(server, codes, 100); // warm up
     const idle = await visitLatency(server, codes, 1000);
-    let loaded: number[] = [];
-    let stop = false;
-    const load = Promise.all(
-      Array.from({ length: 4 }, async (_, i) => {
-        let n = 0;
-        while (!stop) await issue(server, {}, `load-${i}-${n++}`);
-      }),
-    );
-    await new Promise((r) => setTimeout(r, 500));
-    loaded = await visitLatency(server, codes, 400);
-    stop = true;
-    await load;
+    /** /visit/:code latencies while `issuers` clients issue (`extra` in their bodies) without pause. */
+    const underLoad = async (issuers: number, extra: Record<string, unknown>) => {
+      let stop = false;
+      const load = Promise.all(
+        Array.from({ length: issuers }, async (_, i) => {
+          let n = 0;
+          while (!stop) await issue(server, extra, `load-${i}-${n++}-${Math.random()}`);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const times = await visitLatency(server, codes, 400);
+      stop = true;
+      await load;
+      return times;
+    };
+    const loaded = await underLoad(4, {});
+    const loaded8 = await underLoad(8, { ...TWO_LINKS, provideShortUrls: true });
 
     const meanP2c = defaults.iterPerSec / defaults.linksPerSec;
     const rows: [string, string, string, string][] = [
       ['measurement', 'broker', 'baseline (same run)', 'ratio'],
       [
-        'issuing, default random p2c (PBKDF2 it/s)',
+        'issuing 25-link calls, default random p2c (PBKDF2 it/s)',
         `${fmt(defaults.iterPerSec / 1e6, 3)} M it/s (${fmt(defaults.linksPerSec)} links/s, mean p2c ${fmt(meanP2c, 0)})`,
         `${fmt(rawDefault.iterPerSec / 1e6, 3)} M it/s raw node:crypto`,
-        fmt(defaults.iterPerSec / rawDefault.iterPerSec, 3),
+        ratios(defaults.iterPerSec / rawDefault.iterPerSec, defaults.generatorCores),
       ],
       [
-        'issuing, iterations 1000 (links/s)',
+        'issuing 25-link calls, iterations 1000 (links/s)',
         `${fmt(at1000.linksPerSec)} links/s`,
         `${fmt(raw1000.keysPerSec)} keys/s raw node:crypto`,
-        fmt(at1000.linksPerSec / raw1000.keysPerSec, 3),
+        ratios(at1000.linksPerSec / raw1000.keysPerSec, at1000.generatorCores),
+      ],
+      [
+        '2-link calls, new subject, short URLs, default p2c (it/s)',
+        `${fmt(twoDefault.iterPerSec / 1e6, 3)} M it/s (${fmt(twoDefault.linksPerSec)} links/s)`,
+        `${fmt(rawDefault.iterPerSec / 1e6, 3)} M it/s raw node:crypto`,
+        ratios(twoDefault.iterPerSec / rawDefault.iterPerSec, twoDefault.generatorCores),
+      ],
+      [
+        "2-link calls, the lab's sample: iterations 1000, salt 8 (links/s)",
+        `${fmt(twoLab.linksPerSec)} links/s`,
+        `${fmt(raw1000.keysPerSec)} keys/s raw node:crypto`,
+        ratios(twoLab.linksPerSec / raw1000.keysPerSec, twoLab.generatorCores),
+      ],
+      [
+        '25-link calls, four to a subject, iterations 1000 (links/s)',
+        `${fmt(fourPerSubject.linksPerSec)} links/s`,
+        `${fmt(raw1000.keysPerSec)} keys/s raw node:crypto`,
+        ratios(fourPerSubject.linksPerSec / raw1000.keysPerSec, fourPerSubject.generatorCores),
       ],
       [
         'GET /visit/:code idle, p50 / p99',
@@ -239,8 +322,14 @@ async function main() {
         '',
       ],
       [
-        'GET /visit/:code under issuing load, p50 / p99',
+        'GET /visit/:code, 4 issuers of 25-link calls, p50 / p99',
         `${fmt(percentile(loaded, 50), 2)} / ${fmt(percentile(loaded, 99), 2)} ms`,
+        '',
+        '',
+      ],
+      [
+        'GET /visit/:code, 8 issuers of 2-link calls, p50 / p99',
+        `${fmt(percentile(loaded8, 50), 2)} / ${fmt(percentile(loaded8, 99), 2)} ms`,
         '',
         '',
       ],
