@@ -201,6 +201,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
       app,
       {
         broker: deps.broker,
+        store: deps.store,
         limiter: deps.limiter,
         runner: deps.runner,
         limits,

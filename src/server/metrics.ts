@@ -13,12 +13,14 @@ import { InstantConnectError, RateLimitedError, UnauthorizedError } from '../err
 import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { MemoryRateLimiter } from '../reliability/rate-limit.js';
+import type { Store } from '../store/types.js';
 import { sendError } from './http-errors.js';
 import type { Limits } from './limits.js';
 import { route } from './route.js';
 
 export interface MetricSources {
   broker: BrokerService;
+  store: Pick<Store, 'writeStats'>;
   limiter: WorkLimiter;
   runner: JobRunner;
   limits: Limits;
@@ -145,6 +147,15 @@ export function setupMetrics(app: FastifyInstance, sources: MetricSources, acces
     () => sources.runner.stats.failed,
   );
   fromTotal('ic_jobs_done_total', 'Background jobs done', () => sources.runner.stats.done);
+  const writeStats = sources.store.writeStats;
+  if (writeStats) {
+    fromTotal('ic_store_commits_total', 'SQLite commits of the grouped writes', () => writeStats.commits);
+    fromTotal(
+      'ic_store_writes_total',
+      'SQLite writes committed in groups (writes / commits: writes per commit)',
+      () => writeStats.writes,
+    );
+  }
   const lastRefused: Record<string, number> = {};
   new Counter({
     name: 'ic_rate_limit_refusals_total',

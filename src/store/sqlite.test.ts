@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
 import { storeContract } from '../../test/support/store-contract.js';
 import { SqliteStore, sqliteDriver } from './sqlite.js';
@@ -85,4 +85,130 @@ test('each statement is prepared once: a second round of the same calls prepares
     Driver.prototype.prepare = prepare;
     await store.close();
   }
+});
+
+describe('group commit: the hot writes of one turn of the event loop share one commit', () => {
+  const shortLink = (orgId: string, code: string) => ({
+    code,
+    orgId,
+    cipher: `cipher-${code}`,
+    role: 'guest' as const,
+    vertical: 'hc' as const,
+    hostLogin: false,
+    subject: 's',
+    expiresAt: 2_000_000_000,
+    createdAt: 1,
+  });
+  const visit = (orgId: string, id: string) => ({
+    id,
+    orgId,
+    subject: `subject ${id}`,
+    status: 'pending' as const,
+    expiresAt: 2_000_000_000,
+    vertical: 'hc' as const,
+    hostLogin: false,
+    shortUrls: false,
+    devices: [],
+    source: 'local' as const,
+    createdBy: 'test',
+    createdAt: 1,
+    hosts: 0,
+    guests: 0,
+  });
+  const event = (orgId: string, visitId: string) => ({
+    orgId,
+    visitId,
+    at: 1,
+    actor: 't',
+    type: 't',
+    data: {},
+  });
+  const link = (visitId: string, index: number) => ({
+    visitId,
+    role: 'guest' as const,
+    index,
+    cipher: `c-${visitId}-${index}-${randomUUID()}`,
+    longUrl: 'https://l',
+  });
+
+  async function opened(name: string) {
+    const store = new SqliteStore(join(dir, name));
+    await store.migrate();
+    const org = { id: randomUUID(), name: 'o', createdAt: 1 };
+    await store.createOrg(org);
+    return { store, org };
+  }
+
+  test('ten concurrent writes: one commit, each answered after it, all stored', async () => {
+    const { store, org } = await opened('group.db');
+    try {
+      const before = { ...store.writeStats };
+      const ids = Array.from({ length: 5 }, () => randomUUID());
+      await Promise.all([
+        ...ids.map((id) => store.createVisit(visit(org.id, id), [link(id, 0)], event(org.id, id))),
+        ...ids.map((id) => store.insertShortLinks([shortLink(org.id, id.slice(0, 8))])),
+      ]);
+      assert.deepEqual(
+        {
+          commits: store.writeStats.commits - before.commits,
+          writes: store.writeStats.writes - before.writes,
+        },
+        { commits: 1, writes: 10 },
+      );
+      for (const id of ids) {
+        assert.equal((await store.getVisit(org.id, id))?.id, id);
+        assert.equal((await store.getShortLink(id.slice(0, 8)))?.cipher, `cipher-${id.slice(0, 8)}`);
+      }
+      // Writes awaited one after another are committed one by one.
+      await store.insertShortLinks([shortLink(org.id, 'seq-1')]);
+      await store.insertShortLinks([shortLink(org.id, 'seq-2')]);
+      assert.equal(store.writeStats.commits - before.commits, 3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a write that fails in a group is rolled back alone (savepoint) and rejects alone', async () => {
+    const { store, org } = await opened('group-fail.db');
+    try {
+      const id = randomUUID();
+      await store.createVisit(visit(org.id, id), [link(id, 0)], event(org.id, id));
+      const taken = link(id, 0); // (visit, role, index) already exists: fails after the counts changed
+      const results = await Promise.allSettled([
+        store.insertShortLinks([shortLink(org.id, 'before')]),
+        store.addVisitLinks(org.id, id, [link(id, 1), taken], event(org.id, id)),
+        store.addVisitLinks(org.id, randomUUID(), [link(id, 2)], event(org.id, id)),
+        store.insertShortLinks([shortLink(org.id, 'after')]),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+      );
+      assert.match(String((results[2] as PromiseRejectedResult).reason), /no visit/);
+      assert.ok(await store.getShortLink('before'));
+      assert.ok(await store.getShortLink('after'));
+      // Nothing of the failed write stayed: not its count update, not its first link.
+      assert.equal((await store.getVisit(org.id, id))?.guests, 0);
+      assert.deepEqual(
+        (await store.getVisitLinks(id)).map((l) => l.index),
+        [0],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('close() commits what is still queued, and a write after it rejects', async () => {
+    const { store, org } = await opened('group-close.db');
+    const queued = store.insertShortLinks([shortLink(org.id, 'queued')]);
+    await store.close();
+    await queued;
+    const reopened = new SqliteStore(join(dir, 'group-close.db'));
+    try {
+      assert.ok(await reopened.getShortLink('queued'), 'the queued write was committed before closing');
+    } finally {
+      await reopened.close();
+    }
+    await assert.rejects(store.insertShortLinks([shortLink(org.id, 'late')]));
+  });
 });

@@ -105,6 +105,64 @@ export class SqliteStore implements Store {
     return this.#stmt(SQL[name]).run(...params);
   }
 
+  /**
+   * Group commit. With synchronous = FULL every commit waits for the disk (an fsync of the WAL),
+   * and better-sqlite3 waits on the main thread: two commits per issuing request held it about
+   * 3 ms. The hot writes are queued instead, and every write queued within one turn of the event
+   * loop is committed in one transaction, each in a savepoint of its own (one that throws is
+   * rolled back alone and rejects alone). Each caller's promise settles after the commit, so an
+   * answer still means the write is on disk: nothing answered is lost to a kill -9 or a power cut.
+   */
+  readonly writeStats = { commits: 0, writes: 0 };
+  #queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] = [];
+  #group:
+    | BetterSqlite3.Transaction<(works: (() => unknown)[]) => { value?: unknown; error?: unknown }[]>
+    | undefined;
+  #savepoint: BetterSqlite3.Transaction<(work: () => unknown) => unknown> | undefined;
+
+  #commit<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#queue.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#queue;
+    if (batch.length === 0) return;
+    this.#queue = [];
+    if (!this.#db.open) {
+      for (const w of batch) w.reject(new Error('the store is closed'));
+      return;
+    }
+    this.#savepoint ??= this.#db.transaction((work: () => unknown) => work());
+    const savepoint = this.#savepoint;
+    this.#group ??= this.#db.transaction((works: (() => unknown)[]) =>
+      works.map((work) => {
+        try {
+          return { value: savepoint(work) };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
+    let outcomes: { value?: unknown; error?: unknown }[];
+    try {
+      // IMMEDIATE: the write lock first, so another process (the CLI) cannot make it fail midway.
+      outcomes = this.#group.immediate(batch.map((w) => w.work));
+    } catch (err) {
+      for (const w of batch) w.reject(err); // the commit failed: nothing of the batch is stored
+      return;
+    }
+    this.writeStats.commits += 1;
+    this.writeStats.writes += batch.length;
+    batch.forEach((w, i) => {
+      const outcome = outcomes[i]!;
+      if ('error' in outcome) w.reject(outcome.error);
+      else w.resolve(outcome.value);
+    });
+  }
+
   /** `warn`: where a line goes when the data directory or a database file was readable by others. */
   constructor(file: string, options: { warn?: Warn } = {}) {
     // The directory 0700 and the files 0600 whatever the umask (they hold keys and secrets).
@@ -165,6 +223,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#flush(); // writes still queued are committed (or rejected) first
     if (this.#db.open) this.#db.close();
   }
 
@@ -218,7 +277,7 @@ export class SqliteStore implements Store {
   }
 
   async touchApiKey(id: string, at: number, coarseSeconds = 60): Promise<void> {
-    this.#run('touchApiKey', at, id, at - coarseSeconds);
+    await this.#commit(() => this.#run('touchApiKey', at, id, at - coarseSeconds));
   }
 
   async revokeApiKey(orgId: string, id: string, at: number): Promise<boolean> {
@@ -250,7 +309,7 @@ export class SqliteStore implements Store {
   }
 
   async insertShortLinks(links: ShortLinkRecord[]): Promise<string[]> {
-    return this.#db.transaction(() => {
+    return this.#commit(() => {
       const codes = links.map((l) => l.code);
       const repeated = codes.filter((c, i) => codes.indexOf(c) !== i);
       const taken = [...repeated, ...codes.filter((c) => this.#get('shortLinkExists', c))];
@@ -270,7 +329,7 @@ export class SqliteStore implements Store {
         );
       }
       return [];
-    })();
+    });
   }
 
   async getShortLink(code: string): Promise<ShortLinkRecord | undefined> {
@@ -314,7 +373,7 @@ export class SqliteStore implements Store {
   }
 
   async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
-    this.#db.transaction(() => {
+    await this.#commit(() => {
       this.#run(
         'insertVisit',
         v.id,
@@ -338,7 +397,7 @@ export class SqliteStore implements Store {
       );
       this.#insertLinks(links);
       this.#insertEvent(event);
-    })();
+    });
   }
 
   async addVisitLinks(
@@ -347,13 +406,13 @@ export class SqliteStore implements Store {
     links: VisitLinkRecord[],
     event: EventRecord,
   ): Promise<void> {
-    this.#db.transaction(() => {
+    await this.#commit(() => {
       const hosts = links.filter((l) => l.role === 'host').length;
       const info = this.#run('addVisitCounts', hosts, links.length - hosts, visitId, orgId);
       if (info.changes !== 1) throw new Error(`no visit ${visitId}`);
       this.#insertLinks(links);
       this.#insertEvent(event);
-    })();
+    });
   }
 
   async getVisit(orgId: string, id: string): Promise<VisitRecord | undefined> {
@@ -397,7 +456,7 @@ export class SqliteStore implements Store {
     at: number,
     event: EventRecord,
   ): Promise<VisitRecord | undefined> {
-    return this.#db.transaction(() => {
+    return this.#commit(() => {
       const column = STATUS_COLUMN[to];
       const row = this.#stmt(transitionSql(SQLITE, column)).get(
         to,
@@ -409,11 +468,11 @@ export class SqliteStore implements Store {
       if (!row) return undefined;
       this.#insertEvent(event);
       return visitFrom(row);
-    })();
+    });
   }
 
   async appendEvent(event: EventRecord): Promise<void> {
-    this.#insertEvent(event);
+    await this.#commit(() => this.#insertEvent(event));
   }
 
   async listEvents(orgId: string, visitId: string): Promise<EventRecord[]> {

@@ -194,6 +194,11 @@ export interface PurgeCounts {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /**
+   * SQLite's group commit: commits of the hot writes and the writes they carried (writes ≥ commits;
+   * the gap is what grouping saved). PostgreSQL groups its WAL flushes itself and has none.
+   */
+  readonly writeStats?: { readonly commits: number; readonly writes: number };
   /** Applies pending migrations; safe to call from several instances at once. */
   migrate(): Promise<void>;
   /** The schema version applied to the database, and the newest this code knows (migrates nothing). */
