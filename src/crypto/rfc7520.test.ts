@@ -34,7 +34,7 @@ test('RFC 7520 §5.3: the protected header decodes to the published JSON', () =>
   );
 });
 
-test('RFC 7520 §5.3: sealCompact (our one setKeyManagementParameters call) reproduces the JWE byte for byte', async () => {
+test('RFC 7520 §5.3: sealCompact (node:crypto primitives, our JWE format) reproduces the JWE byte for byte', async () => {
   // sealCompact writes p2s/p2c into the positions the caller's header gives them: the RFC's order here.
   const header = {
     alg: 'PBES2-HS512+A256KW',

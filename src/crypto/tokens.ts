@@ -9,8 +9,8 @@
  * Error messages never quote a secret, a salt, a claim value or the cipher.
  */
 
-import type { webcrypto } from 'node:crypto';
-import { base64url, CompactEncrypt, compactDecrypt, type DecryptOptions, jwtVerify, SignJWT } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { base64url, compactDecrypt, type DecryptOptions, jwtVerify } from 'jose';
 import {
   ENCS,
   type Enc,
@@ -36,6 +36,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { passwordKey, signingKey } from './imported-keys.js';
+import { encryptPbes2, signHmacJwt } from './jwe.js';
 import { assertBrokerKey, type BrokerKey, KID_PATTERN } from './keys.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -284,30 +285,22 @@ function pickClaims(c: BrokerClaims): BrokerClaims {
 // Issue
 
 /**
- * Seals a plaintext as a PBES2 JWE compact serialisation. The one place that chooses the salt
- * and iteration count (`setKeyManagementParameters`; jose marks its `p2s` "for testing" but it is
- * the only way to choose the salt length, and jose's defaults are p2c 2048 and 16 bytes).
- *
- * Header order: jose builds the final header as `{...protectedHeader, ...{p2c, p2s}}`. A spread
- * overwrites a member that already exists in place, so writing `p2s` and `p2c` (with their final
- * values) first in `header` keeps them first in the emitted JSON, and the rest stays in the order
- * given. (Members jose would add that are not in `header` would be appended at the end.)
+ * Seals a plaintext as a PBES2 JWE compact serialisation (jwe.ts, over node:crypto): the one
+ * place that writes the salt and iteration count into the header. `header` gives the member
+ * order: `p2s` and `p2c` are written with their final values in the positions it gives them
+ * (first, in our tokens), and the rest stays in the order given.
  *
  * @internal exported for the RFC 7520 known-answer test; `fixed` (CEK and IV) is for that test only.
  */
 export async function sealCompact(
   plaintext: Uint8Array,
   header: Record<string, unknown> & { alg: JweAlg; enc: Enc },
-  password: Uint8Array | webcrypto.CryptoKey,
+  password: Uint8Array,
   pbes2: { salt: Uint8Array; iterations: number },
   fixed?: { cek: Uint8Array; iv: Uint8Array },
 ): Promise<string> {
   const protectedHeader = { ...header, p2s: base64url.encode(pbes2.salt), p2c: pbes2.iterations };
-  const jwe = new CompactEncrypt(plaintext)
-    .setProtectedHeader(protectedHeader)
-    .setKeyManagementParameters({ p2c: pbes2.iterations, p2s: pbes2.salt });
-  if (fixed) jwe.setContentEncryptionKey(fixed.cek).setInitializationVector(fixed.iv);
-  return jwe.encrypt(password);
+  return encryptPbes2(plaintext, protectedHeader, password, pbes2, fixed);
 }
 
 /**
@@ -320,10 +313,8 @@ export async function issueToken(claims: BrokerClaims, params: TokenParams, key:
   if (issues.length > 0) throw new ValidationError(issues, 'Cannot issue token');
   assertBrokerKey(key);
   const payload = pickClaims(claims);
-  const jws = await new SignJWT({ ...payload })
-    .setProtectedHeader({ alg: params.jwsAlg, typ: 'JWT' })
-    .sign(await signingKey(key, params.jwsAlg));
-  const salt = crypto.getRandomValues(new Uint8Array(params.saltLength));
+  const jws = signHmacJwt({ ...payload }, params.jwsAlg, key.signingSecret);
+  const salt = randomBytes(params.saltLength);
   // Cisco's order; p2s/p2c values are (re)written by sealCompact in these positions.
   const header = {
     p2s: '',
@@ -335,7 +326,7 @@ export async function issueToken(claims: BrokerClaims, params: TokenParams, key:
     alg: params.jweAlg,
     kid: key.kid,
   };
-  return sealCompact(new TextEncoder().encode(jws), header, await passwordKey(key), {
+  return sealCompact(Buffer.from(jws, 'utf8'), header, key.encryptionSecret, {
     salt,
     iterations: params.iterations,
   });

@@ -212,3 +212,46 @@ describe('group commit: the hot writes of one turn of the event loop share one c
     await assert.rejects(store.insertShortLinks([shortLink(org.id, 'late')]));
   });
 });
+
+test('a write is answered only once the WAL is on disk (its fsync runs off the main thread)', async () => {
+  const syncs: { release: () => void }[] = [];
+  const store = new SqliteStore(join(dir, 'wal-sync.db'), {
+    walSync: () => new Promise<void>((release) => syncs.push({ release })),
+  });
+  /** Until an fsync is asked for (bounded: 10 s on a loaded machine). */
+  const asked = async () => {
+    for (const end = Date.now() + 10_000; syncs.length === 0 && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 5));
+  };
+  // Each sync waits for the test to let it go.
+  const released = async () => {
+    await asked();
+    syncs.shift()?.release();
+  };
+  const migrated = store.migrate();
+  await released();
+  await migrated;
+  const org = { id: randomUUID(), name: 'o', createdAt: 1 };
+  let answered = false;
+  const write = store.createOrg(org).then(() => {
+    answered = true;
+  });
+  await asked();
+  assert.equal(syncs.length, 1, 'the commit asked for an fsync of the WAL');
+  assert.equal(answered, false, 'not answered while the fsync is in flight');
+  // A second write made during that fsync waits for the next one, which covers it.
+  let second = false;
+  const later = store.createOrg({ ...org, id: randomUUID() }).then(() => {
+    second = true;
+  });
+  syncs.shift()!.release();
+  await write;
+  assert.equal(answered, true);
+  assert.equal(second, false, 'the write made during the first fsync is not covered by it');
+  await released();
+  await later;
+  assert.equal(second, true);
+  const closing = store.close();
+  await released();
+  await closing;
+});

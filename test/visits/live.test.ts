@@ -304,8 +304,11 @@ describe('the live lobby', () => {
       (s) => s.hostsPresent === 0,
       'the host with no stream to be gone',
     );
-    const types = (await eventsOf(server, visit.id)).map((e) => e.type).filter((t) => t.startsWith('host.'));
-    assert.deepEqual(types, ['host.joined', 'host.left']);
+    // The record follows the presence (its write is committed and synced just after).
+    const hostEvents = async () =>
+      (await eventsOf(server, visit.id)).map((e) => e.type).filter((t) => t.startsWith('host.'));
+    await eventually(hostEvents, (types) => types.length === 2, 'host.left recorded');
+    assert.deepEqual(await hostEvents(), ['host.joined', 'host.left']);
   });
 
   test('the only host closes the page: after the grace period host.left once, and guests wait again', async () => {
