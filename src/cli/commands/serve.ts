@@ -15,6 +15,8 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
   const broker = linkSource.broker;
   const token = linkSource.token;
   const apiUrl = config.webexApiUrl;
+  const { lowerPoolPriority } = await import('../../main/pool-priority.js');
+  const lowered = await lowerPoolPriority(Number(io.env['UV_THREADPOOL_SIZE']) || 4);
   const server = await startServer(serveOptions(config));
   // Handlers first: a supervisor (or a test) may signal as soon as it reads "listening on" below,
   // and a signal before they are installed would kill the process without closing the database.
@@ -76,7 +78,7 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
         ? `finished visits after ${days(config.prune.visitsSeconds)}`
         : 'visits kept (RETENTION_DAYS)'
     }`,
-    `  crypto:        ${server.context.limiter.concurrency} PBKDF2 jobs in flight, queue ${server.context.limiter.maxQueue}`,
+    `  crypto:        ${server.context.limiter.concurrency} PBKDF2 jobs in flight, queue ${server.context.limiter.maxQueue}${lowered > 0 ? `, ${lowered} pool threads below the main thread's priority` : ''}`,
   );
   if (server.context.bot) {
     lines.push(
