@@ -200,7 +200,8 @@ export class SqliteStore implements Store {
 
   #startSync(): Promise<void> {
     this.#nextSync = undefined;
-    const wal = (this.#wal ??= open(`${this.#file}-wal`, 'r'));
+    this.#wal ??= open(`${this.#file}-wal`, 'r');
+    const wal = this.#wal;
     wal.catch(() => {
       if (this.#wal === wal) this.#wal = undefined; // tried again at the next sync
     });
