@@ -8,6 +8,8 @@ import { UnauthorizedError, ValidationError } from '../errors.js';
 import type { ApiKeyRecord, Org, Store } from '../store/types.js';
 
 const KEY_PATTERN = /^ick_[A-Za-z0-9]{32}$/;
+/** A key's last use is kept to the minute: within it, a use writes nothing. */
+const LAST_USE_RESOLUTION_SECONDS = 60;
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 function hashApiKey(key: string): string {
@@ -79,10 +81,10 @@ export class ApiKeyService {
     if (record.revokedAt !== undefined) throw new UnauthorizedError('The API key has been revoked.');
     const org = await this.store.getOrg(record.orgId);
     if (!org) throw new UnauthorizedError('The API key is not valid.');
-    // Last use is kept to the minute: a key used within it needs no write at all.
+    // Checked here first, so a key used within the minute costs no write at all.
     const now = this.now();
-    if (record.lastUsedAt === undefined || record.lastUsedAt <= now - 60)
-      await this.store.touchApiKey(record.id, now);
+    if (record.lastUsedAt === undefined || record.lastUsedAt <= now - LAST_USE_RESOLUTION_SECONDS)
+      await this.store.touchApiKey(record.id, now, LAST_USE_RESOLUTION_SECONDS);
     return { org, keyId: record.id };
   }
 }
