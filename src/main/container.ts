@@ -73,6 +73,11 @@ export interface BrokerContext {
   close(): Promise<void>;
 }
 
+/** libuv's thread pool size: UV_THREADPOOL_SIZE, else libuv's default of 4. */
+export function threadPoolSize(env: Readonly<Record<string, string | undefined>>): number {
+  return Number(env['UV_THREADPOOL_SIZE']) || 4;
+}
+
 /**
  * PBKDF2 runs on libuv's thread pool (UV_THREADPOOL_SIZE, default 4, fixed when the process
  * starts). The limiter counts work in full-cost jobs (p2c 32767); measured on 2 cores, cores + 2
@@ -84,7 +89,7 @@ export interface BrokerContext {
 export function defaultCryptoConcurrency(env: Readonly<Record<string, string | undefined>> = {}): number {
   const explicit = Number(env['CRYPTO_CONCURRENCY']);
   if (Number.isInteger(explicit) && explicit >= 1) return explicit;
-  const pool = Number(env['UV_THREADPOOL_SIZE']) || 4;
+  const pool = threadPoolSize(env);
   return Math.max(1, Math.min(availableParallelism() + 2, pool));
 }
 

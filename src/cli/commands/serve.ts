@@ -15,8 +15,11 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
   const broker = linkSource.broker;
   const token = linkSource.token;
   const apiUrl = config.webexApiUrl;
-  const { lowerPoolPriority } = await import('../../main/pool-priority.js');
-  const lowered = await lowerPoolPriority(Number(io.env['UV_THREADPOOL_SIZE']) || 4);
+  const [{ lowerPoolPriority }, { threadPoolSize }] = await Promise.all([
+    import('../../main/pool-priority.js'),
+    import('../../main/container.js'),
+  ]);
+  const lowered = await lowerPoolPriority(threadPoolSize(io.env));
   const server = await startServer(serveOptions(config));
   // Handlers first: a supervisor (or a test) may signal as soon as it reads "listening on" below,
   // and a signal before they are installed would kill the process without closing the database.
