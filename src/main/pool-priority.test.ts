@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { lowerPoolPriority, POOL_NICE } from './pool-priority.js';
+import { lowerPoolPriority, POOL_NICE, threadStats } from './pool-priority.js';
 
 /** The nice value of each thread of this process (field 19 of /proc/…/stat). */
-function niceOf(): Map<string, number> {
-  const nice = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    nice.set(tid, Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
-  }
-  return nice;
-}
+const niceOf = () => threadStats((fields) => Number(fields[16]));
 
 test('the pool threads end below the main thread, which keeps its priority', {
   skip: process.platform !== 'linux' ? 'Linux only' : false,

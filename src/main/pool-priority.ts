@@ -21,19 +21,24 @@ import { setPriority } from 'node:os';
 /** Nice value given to the pool threads (the main thread keeps its own, usually 0). */
 export const POOL_NICE = 10;
 
-/** CPU ticks (user + system) of each thread of this process. */
-function cpuTicks(): Map<string, number> {
-  const ticks = new Map<string, number>();
+/**
+ * One number of /proc's stat line for each thread of this process, by field index after the
+ * thread's name (11 + 12: user and system CPU ticks; 16: nice). A thread that ended is left out.
+ */
+export function threadStats(read: (fields: string[]) => number): Map<string, number> {
+  const stats = new Map<string, number>();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
-      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks.set(tid, Number(fields[11]) + Number(fields[12]));
+      stats.set(tid, read(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')));
     } catch {
       // The thread ended meanwhile.
     }
   }
-  return ticks;
+  return stats;
 }
+
+/** CPU ticks (user + system) of each thread of this process. */
+const cpuTicks = () => threadStats((fields) => Number(fields[11]) + Number(fields[12]));
 
 /** Finds the pool's threads and lowers their priority; returns how many were lowered. */
 export async function lowerPoolPriority(poolSize: number): Promise<number> {
