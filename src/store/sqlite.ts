@@ -123,10 +123,10 @@ export class SqliteStore implements Store {
    */
   readonly writeStats = { commits: 0, writes: 0 };
   #queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] = [];
-  #group:
-    | BetterSqlite3.Transaction<(works: (() => unknown)[]) => { value?: unknown; error?: unknown }[]>
-    | undefined;
-  #savepoint: BetterSqlite3.Transaction<(work: () => unknown) => unknown> | undefined;
+  /** One transaction for a batch, each write in a savepoint (a transaction called inside another). */
+  readonly #group: BetterSqlite3.Transaction<
+    (works: (() => unknown)[]) => { value?: unknown; error?: unknown }[]
+  >;
 
   #commit<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -143,17 +143,6 @@ export class SqliteStore implements Store {
       for (const w of batch) w.reject(new Error('the store is closed'));
       return;
     }
-    this.#savepoint ??= this.#db.transaction((work: () => unknown) => work());
-    const savepoint = this.#savepoint;
-    this.#group ??= this.#db.transaction((works: (() => unknown)[]) =>
-      works.map((work) => {
-        try {
-          return { value: savepoint(work) };
-        } catch (error) {
-          return { error };
-        }
-      }),
-    );
     let outcomes: { value?: unknown; error?: unknown }[];
     try {
       // IMMEDIATE: the write lock first, so another process (the CLI) cannot make it fail midway.
@@ -232,6 +221,16 @@ export class SqliteStore implements Store {
     this.#db.exec(`PRAGMA synchronous = ${this.#walSynced ? 'NORMAL' : 'FULL'}`);
     this.#db.exec('PRAGMA foreign_keys = ON');
     this.#db.exec('PRAGMA busy_timeout = 5000');
+    const savepoint = this.#db.transaction((work: () => unknown) => work());
+    this.#group = this.#db.transaction((works: (() => unknown)[]) =>
+      works.map((work) => {
+        try {
+          return { value: savepoint(work) };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
   }
 
   async migrate(): Promise<void> {
