@@ -13,6 +13,58 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 storeContract('SQLite file', async () => new SqliteStore(join(dir, 'store.db')));
 
+/** Records for the tests below (values that satisfy the schema; each test picks its ids). */
+const shortLink = (orgId: string, code: string) => ({
+  code,
+  orgId,
+  cipher: `cipher-${code}`,
+  role: 'guest' as const,
+  vertical: 'hc' as const,
+  hostLogin: false,
+  subject: 's',
+  expiresAt: 2_000_000_000,
+  createdAt: 1,
+});
+const visit = (orgId: string, id: string) => ({
+  id,
+  orgId,
+  subject: `subject ${id}`,
+  status: 'pending' as const,
+  expiresAt: 2_000_000_000,
+  vertical: 'hc' as const,
+  hostLogin: false,
+  shortUrls: false,
+  devices: [],
+  source: 'local' as const,
+  createdBy: 'test',
+  createdAt: 1,
+  hosts: 0,
+  guests: 0,
+});
+const event = (orgId: string, visitId: string) => ({
+  orgId,
+  visitId,
+  at: 1,
+  actor: 't',
+  type: 't',
+  data: {},
+});
+const link = (visitId: string, index: number) => ({
+  visitId,
+  role: 'guest' as const,
+  index,
+  cipher: `c-${visitId}-${index}-${randomUUID()}`,
+  longUrl: 'https://l',
+});
+
+async function opened(name: string) {
+  const store = new SqliteStore(join(dir, name));
+  await store.migrate();
+  const org = { id: randomUUID(), name: 'o', createdAt: 1 };
+  await store.createOrg(org);
+  return { store, org };
+}
+
 test('each statement is prepared once: a second round of the same calls prepares nothing', async () => {
   const Driver = sqliteDriver();
   const prepare = Driver.prototype.prepare;
@@ -21,53 +73,18 @@ test('each statement is prepared once: a second round of the same calls prepares
     prepared += 1;
     return prepare.call(this, sql);
   } as typeof prepare;
-  const store = new SqliteStore(join(dir, 'once.db'));
+  const { store, org } = await opened('once.db');
   try {
-    await store.migrate();
-    const org = { id: randomUUID(), name: 'o', createdAt: 1 };
-    await store.createOrg(org);
     const round = async (i: number) => {
       const visitId = randomUUID();
-      const link = { visitId, role: 'guest' as const, index: 0, cipher: `c${i}`, longUrl: 'https://l' };
-      const event = { orgId: org.id, visitId, at: i, actor: 'system', type: 't', data: {} };
-      await store.insertShortLinks([
-        {
-          code: `code${i}`,
-          orgId: org.id,
-          cipher: 'c',
-          role: 'guest',
-          vertical: 'hc',
-          hostLogin: false,
-          subject: 's',
-          expiresAt: 2_000_000_000,
-          createdAt: i,
-        },
-      ]);
-      await store.createVisit(
-        {
-          id: visitId,
-          orgId: org.id,
-          subject: 's',
-          status: 'pending',
-          expiresAt: 2_000_000_000,
-          vertical: 'hc',
-          hostLogin: false,
-          shortUrls: false,
-          devices: [],
-          source: 'local',
-          createdBy: 'test',
-          createdAt: i,
-          hosts: 0,
-          guests: 0,
-        },
-        [],
-        event,
-      );
-      await store.addVisitLinks(org.id, visitId, [link], event);
+      const added = link(visitId, 0);
+      await store.insertShortLinks([shortLink(org.id, `code${i}`)]);
+      await store.createVisit(visit(org.id, visitId), [], event(org.id, visitId));
+      await store.addVisitLinks(org.id, visitId, [added], event(org.id, visitId));
       await store.incrementCounter(`k${i}`, 1, 2_000_000_000);
       await store.getVisitLinks(visitId);
-      await store.findVisitLinkByCipher(`c${i}`);
-      await store.transitionVisit(org.id, visitId, ['pending'], 'cancelled', i, event);
+      await store.findVisitLinkByCipher(added.cipher);
+      await store.transitionVisit(org.id, visitId, ['pending'], 'cancelled', i, event(org.id, visitId));
       await store.listVisits(org.id, { limit: 10, offset: 0, now: i, state: 'cancelled' });
       await store.markDelivery(`d${i}`, i);
       await store.enqueueJob({ type: 't', payload: {}, runAt: i, maxAttempts: 1, dedupKey: `j${i}` });
@@ -88,57 +105,6 @@ test('each statement is prepared once: a second round of the same calls prepares
 });
 
 describe('group commit: the hot writes of one turn of the event loop share one commit', () => {
-  const shortLink = (orgId: string, code: string) => ({
-    code,
-    orgId,
-    cipher: `cipher-${code}`,
-    role: 'guest' as const,
-    vertical: 'hc' as const,
-    hostLogin: false,
-    subject: 's',
-    expiresAt: 2_000_000_000,
-    createdAt: 1,
-  });
-  const visit = (orgId: string, id: string) => ({
-    id,
-    orgId,
-    subject: `subject ${id}`,
-    status: 'pending' as const,
-    expiresAt: 2_000_000_000,
-    vertical: 'hc' as const,
-    hostLogin: false,
-    shortUrls: false,
-    devices: [],
-    source: 'local' as const,
-    createdBy: 'test',
-    createdAt: 1,
-    hosts: 0,
-    guests: 0,
-  });
-  const event = (orgId: string, visitId: string) => ({
-    orgId,
-    visitId,
-    at: 1,
-    actor: 't',
-    type: 't',
-    data: {},
-  });
-  const link = (visitId: string, index: number) => ({
-    visitId,
-    role: 'guest' as const,
-    index,
-    cipher: `c-${visitId}-${index}-${randomUUID()}`,
-    longUrl: 'https://l',
-  });
-
-  async function opened(name: string) {
-    const store = new SqliteStore(join(dir, name));
-    await store.migrate();
-    const org = { id: randomUUID(), name: 'o', createdAt: 1 };
-    await store.createOrg(org);
-    return { store, org };
-  }
-
   test('ten concurrent writes: one commit, each answered after it, all stored', async () => {
     const { store, org } = await opened('group.db');
     try {
