@@ -90,11 +90,12 @@ process.on('exit', () => rmSync(groupsDir, { recursive: true, force: true }));
 function grouped(list) {
   if (process.env['TEST_GROUPS'] === '0' || list.length <= cores) return list;
   const groups = Array.from({ length: Math.min(list.length, cores * 3) }, () => ({ files: [], weight: 0 }));
-  const size = (f) => statSync(f).size + 4000; // the base: a file's own setup (a server, a directory)
-  for (const file of [...list].sort((a, b) => size(b) - size(a) || a.localeCompare(b))) {
+  // A file's weight: its size, plus a base for its own setup (a server, a directory).
+  const weight = new Map(list.map((f) => [f, statSync(f).size + 4000]));
+  for (const file of [...list].sort((a, b) => weight.get(b) - weight.get(a) || a.localeCompare(b))) {
     const lightest = groups.reduce((a, b) => (b.weight < a.weight ? b : a));
     lightest.files.push(file);
-    lightest.weight += size(file);
+    lightest.weight += weight.get(file);
   }
   return groups.map((group, i) => {
     const entry = join(groupsDir, `group-${i + 1}.test.mjs`);
