@@ -6,7 +6,7 @@
  *   - at the default (random) parameters: PBKDF2 iterations per second the broker spends on the
  *     tokens it answered (each token's p2c, read from its header, summed over wall time);
  *   - at `iterations: 1000`: links per second against raw keys per second at 1000.
- * Two ratios per row: plain, and fair, with the load generator's own CPU (this process: fetch,
+ * Two ratios per row: plain, and fair, with the load generator's own CPU (this process: node:http,
  * JSON) taken out of the machine's capacity (fair = plain × cores / (cores − generator cores)).
  * Rate limits are off for the whole run: all load comes from one address (127.0.0.1).
  * Then p50/p99 latency of GET /visit/:code, idle and while links are issued at full load
@@ -19,7 +19,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AUDIENCE } from '../src/domain/constants.js';
-import { type ChildServer, CLI, fmt, p2cOf, percentile, startChildServer, timedLoop } from './lib.js';
+import { type ChildServer, CLI, fmt, p2cOf, percentile, send, startChildServer, timedLoop } from './lib.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 6);
@@ -41,13 +41,13 @@ async function rawIterationsPerSecond(
 }
 
 async function issue(server: ChildServer, extra: Record<string, unknown>, sub: string) {
-  const response = await fetch(`${server.url}/api/v2/joseencrypt`, {
+  const response = await send(`${server.url}/api/v2/joseencrypt`, {
     method: 'POST',
     headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ aud: AUDIENCE, jwt: { sub }, numHost: 5, numGuest: 20, ...extra }),
   });
-  if (!response.ok) throw new Error(`issue failed: ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as { host: { cipher: string }[]; guest: { cipher: string }[] };
+  if (response.status !== 200) throw new Error(`issue failed: ${response.status} ${response.body}`);
+  const body = JSON.parse(response.body) as { host: { cipher: string }[]; guest: { cipher: string }[] };
   return [...body.host, ...body.guest].map((l) => l.cipher);
 }
 
@@ -110,8 +110,7 @@ async function visitLatency(server: ChildServer, codes: string[], count: number)
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
-    const r = await fetch(`${server.url}/visit/${codes[i % codes.length]}`, { redirect: 'manual' });
-    await r.arrayBuffer();
+    const r = await send(`${server.url}/visit/${codes[i % codes.length]}`);
     if (r.status !== 302) throw new Error(`visit answered ${r.status}`);
     times.push(performance.now() - t0);
   }
