@@ -217,7 +217,7 @@ export class PostgresStore implements Store {
       const { rows } = await c.query<Row>('SELECT MAX(version) AS v FROM schema_migrations');
       const current = Number(rows[0]?.['v'] ?? 0);
       for (const [i, sql] of MIGRATIONS.slice(current).entries()) {
-        await c.query(sql);
+        if (sql) await c.query(sql); // a version may change only the other dialect
         await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
           current + i + 1,
           Math.floor(Date.now() / 1000),

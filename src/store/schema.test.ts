@@ -8,6 +8,7 @@ import { POSTGRES_0_1, SQLITE_0_1 } from '../../test/support/migrations-0.1.js';
 import { createTestDatabase, PG_SKIP, queryOnce, testDatabaseUrl } from '../../test/support/postgres.js';
 import { PostgresStore } from './postgres.js';
 import { LATEST_VERSION, migrations } from './schema.js';
+import { compile, SQLITE } from './sql.js';
 import { SqliteStore } from './sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ic-schema-'));
@@ -49,24 +50,96 @@ function sqliteShape(path: string): unknown {
 }
 
 describe('one schema, DDL per dialect', () => {
-  test('versions: as many as 0.1 released, each with statements', () => {
-    assert.equal(LATEST_VERSION, SQLITE_0_1.length);
-    assert.equal(LATEST_VERSION, POSTGRES_0_1.length);
-    for (const dialect of ['sqlite', 'postgres'] as const) {
-      const list = migrations(dialect);
-      assert.equal(list.length, LATEST_VERSION);
-      for (const statements of list) assert.ok(statements.length > 0);
+  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index)", () => {
+    assert.equal(SQLITE_0_1.length, 8);
+    assert.equal(POSTGRES_0_1.length, 8);
+    assert.equal(LATEST_VERSION, 9);
+    const sqlite = migrations('sqlite');
+    const postgres = migrations('postgres');
+    for (const list of [sqlite, postgres]) assert.equal(list.length, LATEST_VERSION);
+    for (let v = 0; v < 8; v++) {
+      assert.ok(sqlite[v]!.length > 0 && postgres[v]!.length > 0, `version ${v + 1}`);
     }
+    assert.deepEqual(sqlite[8], [
+      'DROP INDEX visit_links_cipher',
+      'CREATE INDEX visit_links_cipher_tail ON visit_links (substr(cipher, -24))',
+    ]);
+    // PostgreSQL's hash index already keeps 4 bytes per cipher: version 9 changes nothing there.
+    assert.deepEqual(postgres[8], []);
   });
 
-  test('SQLite: the generated migrations make what 0.1 made (tables, columns, types, keys, indexes)', async () => {
+  test('SQLite: the generated versions 1 to 8 make what 0.1 made (tables, columns, types, keys, indexes)', () => {
     const old = file();
     sqlite01(old);
     const now = file();
-    const store = new SqliteStore(now);
-    await store.migrate();
-    await store.close();
+    const db = new Database(now);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const statements of migrations('sqlite').slice(0, 8)) db.exec(statements.join(';\n'));
+    db.close();
     assert.deepEqual(sqliteShape(now), sqliteShape(old));
+  });
+
+  test("SQLite: version 9 indexes the cipher by its tail, and a page's look-up uses that index", async () => {
+    const path = file();
+    const store = new SqliteStore(path);
+    await store.migrate();
+    const { org } = await store.ensureDefaultOrg(() => ({ id: 'o1', name: 'Org', createdAt: 1 }));
+    const visit = {
+      id: 'v1',
+      orgId: org.id,
+      subject: 's',
+      status: 'pending' as const,
+      expiresAt: 5_000_000_000,
+      vertical: 'hc' as const,
+      hostLogin: false,
+      shortUrls: false,
+      devices: [],
+      source: 'local' as const,
+      createdBy: 'test',
+      createdAt: 1,
+      hosts: 1,
+      guests: 1,
+    };
+    // Two ciphers with the same last 24 characters: the index narrows, the whole cipher decides.
+    const tail = 'T'.repeat(24);
+    const link = (role: 'host' | 'guest', cipher: string) => ({
+      visitId: 'v1',
+      role,
+      index: 0,
+      cipher,
+      longUrl: `https://l/${role}`,
+      jti: `j-${role}`,
+    });
+    await store.createVisit(visit, [link('host', `host-${tail}`), link('guest', `guest-${tail}`)], {
+      orgId: org.id,
+      visitId: 'v1',
+      at: 1,
+      actor: 'test',
+      type: 'visit.created',
+      data: {},
+    });
+    assert.equal((await store.findVisitLinkByCipher(`host-${tail}`))?.link.role, 'host');
+    assert.equal((await store.findVisitLinkByCipher(`guest-${tail}`))?.link.role, 'guest');
+    assert.equal(await store.findVisitLinkByCipher(`other-${tail}`), undefined);
+    assert.equal(await store.findVisitLinkByCipher('short'), undefined);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const indexes = (db.prepare('PRAGMA index_list(visit_links)').all() as { name: string }[]).map(
+        (i) => i.name,
+      );
+      assert.ok(indexes.includes('visit_links_cipher_tail'));
+      assert.ok(!indexes.includes('visit_links_cipher'));
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN ${compile(SQLITE).findVisitLinkByCipher}`)
+        .all('x'.repeat(700)) as { detail: string }[];
+      assert.ok(
+        plan.some((row) => row.detail.includes('USING INDEX visit_links_cipher_tail')),
+        JSON.stringify(plan),
+      );
+    } finally {
+      db.close();
+    }
   });
 
   test('SQLite: every stepping stone of 0.1 (versions 0..8) migrates to the same schema', async () => {
@@ -171,6 +244,7 @@ describe('one schema, DDL per dialect', () => {
 const base = testDatabaseUrl();
 describe('one schema on PostgreSQL', { skip: base ? false : PG_SKIP }, () => {
   test('the generated migrations make what 0.1 made (columns, types, defaults, indexes, constraints)', async () => {
+    // Version 9 changed only SQLite's indexes, so the latest schema is 0.1's here.
     const old = await createTestDatabase(base!);
     const now = await createTestDatabase(base!);
     try {

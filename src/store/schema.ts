@@ -44,10 +44,15 @@ interface Table {
 interface Index {
   name: string;
   table: string;
+  /** Columns, or expressions (an index on an expression serves queries that say the same one). */
   columns: string[];
   since: number;
   /** An index method per dialect (PostgreSQL `hash` for equality-only look-ups). */
   using?: Partial<Record<Dialect, string>>;
+  /** Only in these dialects (default: both). */
+  dialects?: Dialect[];
+  /** The version that dropped it, per dialect. */
+  dropped?: Partial<Record<Dialect, number>>;
 }
 
 /** A data step of a migration, after its tables and columns and before its indexes. */
@@ -256,12 +261,26 @@ const INDEXES: Index[] = [
   { name: 'deliveries_at', table: 'deliveries', columns: ['at'], since: 3 },
   { name: 'jobs_due', table: 'jobs', columns: ['status', 'run_at'], since: 3 },
   { name: 'counters_expiry', table: 'counters', columns: ['expires_at'], since: 4 },
+  // A page finds the visit of a link by its cipher before any crypto. PostgreSQL's hash index
+  // keeps 4 bytes per row; SQLite's B-tree kept each whole ~700-character cipher, about 5 per page,
+  // so every issued link wrote several index pages.
   {
     name: 'visit_links_cipher',
     table: 'visit_links',
     columns: ['cipher'],
     since: 4,
     using: { postgres: 'hash' },
+    dropped: { sqlite: 9 },
+  },
+  // From version 9, SQLite indexes the cipher's last 24 characters instead: they lie inside the
+  // JWE's authentication tag (16 or 32 random bytes), so they tell links apart as well as the whole
+  // cipher, and a look-up compares the whole cipher after (CIPHER_TAIL in store/sql.ts).
+  {
+    name: 'visit_links_cipher_tail',
+    table: 'visit_links',
+    columns: ['substr(cipher, -24)'],
+    since: 9,
+    dialects: ['sqlite'],
   },
   // The pruning job finds expired rows by these.
   { name: 'short_links_expiry', table: 'short_links', columns: ['expires_at'], since: 6 },
@@ -328,13 +347,14 @@ function indexSql(i: Index, dialect: Dialect): string {
 /** The newest version the schema knows. */
 export const LATEST_VERSION = Math.max(
   ...TABLES.flatMap((t) => [t.since, ...t.columns.map((c) => c.since ?? t.since)]),
-  ...INDEXES.map((i) => i.since),
+  ...INDEXES.flatMap((i) => [i.since, ...Object.values(i.dropped ?? {})]),
   ...DATA_STEPS.map((d) => d.since),
 );
 
 /**
  * The statements of each version, in order (index 0 is version 1): its new tables, its new
- * columns, its data steps, its indexes.
+ * columns, its data steps, the indexes it drops, its new indexes. A version may have no statement
+ * in one dialect (9 changed only SQLite's indexes); it is still recorded as applied.
  */
 export function migrations(dialect: Dialect): string[][] {
   const versions: string[][] = [];
@@ -349,7 +369,10 @@ export function migrations(dialect: Dialect): string[][] {
       ...DATA_STEPS.filter((d) => d.since === v).map((d) =>
         typeof d.sql === 'string' ? d.sql : d.sql[dialect],
       ),
-      ...INDEXES.filter((i) => i.since === v).map((i) => indexSql(i, dialect)),
+      ...INDEXES.filter((i) => i.dropped?.[dialect] === v).map((i) => `DROP INDEX ${i.name}`),
+      ...INDEXES.filter((i) => i.since === v && (i.dialects ?? [dialect]).includes(dialect)).map((i) =>
+        indexSql(i, dialect),
+      ),
     ]);
   }
   return versions;

@@ -34,6 +34,8 @@ export interface SqlDialect {
   readonly noLimit: number | null;
   /** What a batched DELETE picks rows by: SQLite's rowid, PostgreSQL the table's key (or ctid). */
   rowKey(key: string): string;
+  /** `column` holds the cipher `value`, said in the form the dialect's cipher index serves. */
+  cipherIs(column: string, value: string): string;
 }
 
 /**
@@ -64,6 +66,9 @@ export const SQLITE: SqlDialect = {
   skipLocked: '',
   noLimit: -1,
   rowKey: () => 'rowid',
+  // SQLite indexes the cipher's tail (store/schema.ts, version 9): say the same expression, then
+  // compare the whole cipher.
+  cipherIs: (column, value) => `substr(${column}, -24) = substr(${value}, -24) AND ${column} = ${value}`,
 };
 
 export const POSTGRES: SqlDialect = {
@@ -79,6 +84,7 @@ export const POSTGRES: SqlDialect = {
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   noLimit: null,
   rowKey: (key) => key,
+  cipherIs: (column, value) => `${column} = ${value}`,
 };
 
 /** Every statement both stores run, in `?` form, from the dialect's few differences. */
@@ -129,8 +135,9 @@ function statements(d: SqlDialect) {
     // The two tables share no column name but the key, so one row feeds both mappers.
     findVisitLinkByJti:
       'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.jti = ?',
-    findVisitLinkByCipher:
-      'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.cipher = ?',
+    // The cipher is bound once, as a one-row table, and compared where the dialect's index serves.
+    findVisitLinkByCipher: `SELECT l.*, v.* FROM (SELECT CAST(? AS TEXT) AS c) p
+      JOIN visit_links l ON ${d.cipherIs('l.cipher', 'p.c')} JOIN visits v ON v.id = l.visit_id`,
 
     insertEvent: 'INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)',
     listEvents: 'SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id',
