@@ -64,15 +64,17 @@ export function send(
   });
 }
 
-/** The built CLI's `serve` in its own process, as users run it, with a fresh data directory. */
+/**
+ * The built CLI's `serve` in its own process, as users run it, with a fresh data directory (or the
+ * database `env.DATABASE_URL` names).
+ */
 export async function startChildServer(env: Record<string, string> = {}): Promise<ChildServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ic-bench-'));
   const created = spawnSync(
     process.execPath,
     [CLI, 'keys', 'create', '--name', 'bench', '--json', '--data', dataDir],
-    {
-      encoding: 'utf8',
-    },
+    // The server's environment: with DATABASE_URL, the key goes into that database.
+    { encoding: 'utf8', env: { ...process.env, ...env } },
   );
   if (created.status !== 0) throw new Error(`keys create failed: ${created.stderr}`);
   const key = JSON.parse(created.stdout).key as string;

@@ -10,7 +10,9 @@
  * JSON) taken out of the machine's capacity (fair = plain × cores / (cores − generator cores)).
  * Rate limits are off for the whole run: all load comes from one address (127.0.0.1).
  * Then p50/p99 latency of GET /visit/:code, idle and while links are issued at full load
- * (4 and 8 concurrent issuers), a sustained mix, and the CLI's cold starts.
+ * (4 and 8 concurrent issuers), a sustained mix, and the CLI's cold starts. With
+ * BENCH_DATABASE_URL (a PostgreSQL server; a new database is made on it and dropped), the 2-link
+ * rows again with the store on PostgreSQL.
  */
 import { spawnSync } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
@@ -19,6 +21,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AUDIENCE } from '../src/domain/constants.js';
+import { createTestDatabase } from '../test/support/postgres.js';
 import { type ChildServer, CLI, fmt, p2cOf, percentile, send, startChildServer, timedLoop } from './lib.js';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -222,20 +225,57 @@ async function sustained(server: ChildServer, codes: string[]) {
   };
 }
 
+/** All load comes from one address (127.0.0.1): every rate limit is off for the run. */
+const NO_RATE_LIMITS = {
+  RATE_LIMIT_ISSUE_PER_KEY: '0',
+  RATE_LIMIT_ISSUE_PER_ADDRESS: '0',
+  RATE_LIMIT_PUBLIC_PER_ADDRESS: '0',
+  RATE_LIMIT_FAILED_OPENS_PER_ADDRESS: '0',
+  RATE_LIMIT_SHORT_CODE_MISSES_PER_ADDRESS: '0',
+};
+
+/**
+ * The 2-link rows again with the store on PostgreSQL (a new database on the server of
+ * BENCH_DATABASE_URL, dropped after), when one is given; none otherwise.
+ */
+async function postgresRows(raw: {
+  default: number;
+  at1000: number;
+}): Promise<[string, string, string, string][]> {
+  const base = process.env['BENCH_DATABASE_URL']?.trim();
+  if (!base) return [];
+  const database = await createTestDatabase(base);
+  const server = await startChildServer({ ...NO_RATE_LIMITS, DATABASE_URL: database.url });
+  try {
+    const twoDefault = await issuing(server, { ...TWO_LINKS, provideShortUrls: true }, { concurrency: 16 });
+    const twoLab = await issuing(server, LAB_SAMPLE, { concurrency: 16 });
+    return [
+      [
+        'PostgreSQL: 2-link calls, new subject, short URLs, default p2c (it/s)',
+        `${fmt(twoDefault.iterPerSec / 1e6, 3)} M it/s (${fmt(twoDefault.linksPerSec)} links/s)`,
+        `${fmt(raw.default / 1e6, 3)} M it/s raw node:crypto`,
+        ratios(twoDefault.iterPerSec / raw.default, twoDefault.generatorCores),
+      ],
+      [
+        "PostgreSQL: 2-link calls, the lab's sample (links/s)",
+        `${fmt(twoLab.linksPerSec)} links/s`,
+        `${fmt(raw.at1000)} keys/s raw node:crypto`,
+        ratios(twoLab.linksPerSec / raw.at1000, twoLab.generatorCores),
+      ],
+    ];
+  } finally {
+    await server.stop();
+    await database.drop();
+  }
+}
+
 async function main() {
   console.log(
     `instant-connect bench: node ${process.version}, ${cores} cores, ${seconds} s per measurement\n`,
   );
   const rawDefault = await rawIterationsPerSecond(() => 1000 + Math.floor(Math.random() * 31768));
   const raw1000 = await rawIterationsPerSecond(() => 1000);
-  // All load comes from one address (127.0.0.1): every rate limit is off for the run.
-  const server = await startChildServer({
-    RATE_LIMIT_ISSUE_PER_KEY: '0',
-    RATE_LIMIT_ISSUE_PER_ADDRESS: '0',
-    RATE_LIMIT_PUBLIC_PER_ADDRESS: '0',
-    RATE_LIMIT_FAILED_OPENS_PER_ADDRESS: '0',
-    RATE_LIMIT_SHORT_CODE_MISSES_PER_ADDRESS: '0',
-  });
+  const server = await startChildServer(NO_RATE_LIMITS);
   console.log('rate limits: off for this run (every RATE_LIMIT_* is 0): all load comes from 127.0.0.1\n');
   try {
     const defaults = await issuing(server, {});
@@ -341,6 +381,7 @@ async function main() {
       fmt(steady.endMb / steady.warmMb, 2),
     ]);
     rows.push(...cliColdStarts());
+    rows.push(...(await postgresRows({ default: rawDefault.iterPerSec, at1000: raw1000.keysPerSec })));
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   } finally {
