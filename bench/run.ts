@@ -94,6 +94,28 @@ function ratios(plain: number, generatorCores: number): string {
   return `${fmt(plain, 3)} (fair ${fmt(fair, 3)}; generator ${fmt(generatorCores, 2)} cores)`;
 }
 
+type Row = [string, string, string, string];
+
+/** A row measured in PBKDF2 iterations per second (default p2c), against raw it/s. */
+function iterationRow(label: string, r: Issuing, rawIterPerSec: number, detail = ''): Row {
+  return [
+    label,
+    `${fmt(r.iterPerSec / 1e6, 3)} M it/s (${fmt(r.linksPerSec)} links/s${detail})`,
+    `${fmt(rawIterPerSec / 1e6, 3)} M it/s raw node:crypto`,
+    ratios(r.iterPerSec / rawIterPerSec, r.generatorCores),
+  ];
+}
+
+/** A row measured in links per second (one p2c for all), against raw keys/s at that p2c. */
+function linkRow(label: string, r: Issuing, rawKeysPerSec: number): Row {
+  return [
+    label,
+    `${fmt(r.linksPerSec)} links/s`,
+    `${fmt(rawKeysPerSec)} keys/s raw node:crypto`,
+    ratios(r.linksPerSec / rawKeysPerSec, r.generatorCores),
+  ];
+}
+
 /** A 2-link call (1 host, 1 guest), as the lab and every known integration send it. */
 const TWO_LINKS = { numHost: 1, numGuest: 1 };
 /** The lab's "complete sample" body: 1 + 1 links, 1000 iterations, an 8-byte salt, no short URLs. */
@@ -135,7 +157,7 @@ function coldStart(args: string[], runs = 9): number {
   return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
 }
 
-function cliColdStarts(): [string, string, string, string][] {
+function cliColdStarts(): Row[] {
   const data = mkdtempSync(join(tmpdir(), 'ic-bench-cli-'));
   try {
     const bare = coldStart(['-e', '']);
@@ -238,10 +260,7 @@ const NO_RATE_LIMITS = {
  * The 2-link rows again with the store on PostgreSQL (a new database on the server of
  * BENCH_DATABASE_URL, dropped after), when one is given; none otherwise.
  */
-async function postgresRows(raw: {
-  default: number;
-  at1000: number;
-}): Promise<[string, string, string, string][]> {
+async function postgresRows(raw: { default: number; at1000: number }): Promise<Row[]> {
   const base = process.env['BENCH_DATABASE_URL']?.trim();
   if (!base) return [];
   const database = await createTestDatabase(base);
@@ -250,18 +269,12 @@ async function postgresRows(raw: {
     const twoDefault = await issuing(server, { ...TWO_LINKS, provideShortUrls: true }, { concurrency: 16 });
     const twoLab = await issuing(server, LAB_SAMPLE, { concurrency: 16 });
     return [
-      [
+      iterationRow(
         'PostgreSQL: 2-link calls, new subject, short URLs, default p2c (it/s)',
-        `${fmt(twoDefault.iterPerSec / 1e6, 3)} M it/s (${fmt(twoDefault.linksPerSec)} links/s)`,
-        `${fmt(raw.default / 1e6, 3)} M it/s raw node:crypto`,
-        ratios(twoDefault.iterPerSec / raw.default, twoDefault.generatorCores),
-      ],
-      [
-        "PostgreSQL: 2-link calls, the lab's sample (links/s)",
-        `${fmt(twoLab.linksPerSec)} links/s`,
-        `${fmt(raw.at1000)} keys/s raw node:crypto`,
-        ratios(twoLab.linksPerSec / raw.at1000, twoLab.generatorCores),
-      ],
+        twoDefault,
+        raw.default,
+      ),
+      linkRow("PostgreSQL: 2-link calls, the lab's sample (links/s)", twoLab, raw.at1000),
     ];
   } finally {
     await server.stop();
@@ -336,38 +349,30 @@ async function main() {
     const loaded8 = await underLoad(8, { ...TWO_LINKS, provideShortUrls: true });
 
     const meanP2c = defaults.iterPerSec / defaults.linksPerSec;
-    const rows: [string, string, string, string][] = [
+    const rows: Row[] = [
       ['measurement', 'broker', 'baseline (same run)', 'ratio'],
-      [
+      iterationRow(
         'issuing 25-link calls, default random p2c (PBKDF2 it/s)',
-        `${fmt(defaults.iterPerSec / 1e6, 3)} M it/s (${fmt(defaults.linksPerSec)} links/s, mean p2c ${fmt(meanP2c, 0)})`,
-        `${fmt(rawDefault.iterPerSec / 1e6, 3)} M it/s raw node:crypto`,
-        ratios(defaults.iterPerSec / rawDefault.iterPerSec, defaults.generatorCores),
-      ],
-      [
-        'issuing 25-link calls, iterations 1000 (links/s)',
-        `${fmt(at1000.linksPerSec)} links/s`,
-        `${fmt(raw1000.keysPerSec)} keys/s raw node:crypto`,
-        ratios(at1000.linksPerSec / raw1000.keysPerSec, at1000.generatorCores),
-      ],
-      [
+        defaults,
+        rawDefault.iterPerSec,
+        `, mean p2c ${fmt(meanP2c, 0)}`,
+      ),
+      linkRow('issuing 25-link calls, iterations 1000 (links/s)', at1000, raw1000.keysPerSec),
+      iterationRow(
         '2-link calls, new subject, short URLs, default p2c (it/s)',
-        `${fmt(twoDefault.iterPerSec / 1e6, 3)} M it/s (${fmt(twoDefault.linksPerSec)} links/s)`,
-        `${fmt(rawDefault.iterPerSec / 1e6, 3)} M it/s raw node:crypto`,
-        ratios(twoDefault.iterPerSec / rawDefault.iterPerSec, twoDefault.generatorCores),
-      ],
-      [
+        twoDefault,
+        rawDefault.iterPerSec,
+      ),
+      linkRow(
         "2-link calls, the lab's sample: iterations 1000, salt 8 (links/s)",
-        `${fmt(twoLab.linksPerSec)} links/s`,
-        `${fmt(raw1000.keysPerSec)} keys/s raw node:crypto`,
-        ratios(twoLab.linksPerSec / raw1000.keysPerSec, twoLab.generatorCores),
-      ],
-      [
+        twoLab,
+        raw1000.keysPerSec,
+      ),
+      linkRow(
         '25-link calls, four to a subject, iterations 1000 (links/s)',
-        `${fmt(fourPerSubject.linksPerSec)} links/s`,
-        `${fmt(raw1000.keysPerSec)} keys/s raw node:crypto`,
-        ratios(fourPerSubject.linksPerSec / raw1000.keysPerSec, fourPerSubject.generatorCores),
-      ],
+        fourPerSubject,
+        raw1000.keysPerSec,
+      ),
       [
         'GET /visit/:code idle, p50 / p99',
         `${fmt(percentile(idle, 50), 2)} / ${fmt(percentile(idle, 99), 2)} ms`,
