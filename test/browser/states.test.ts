@@ -170,7 +170,8 @@ describe('link states in a browser', suiteOptions, () => {
       () => countdown.textContent(),
       (text) => text !== first,
       'the countdown to tick',
-      1500,
+      // It ticks every second; a loaded CI machine once took longer than 1.5 s to show the next.
+      10_000,
     );
     await screenshot(page, 'not-yet-valid');
 
