@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { POSTGRES_0_1, SQLITE_0_1 } from '../../test/support/migrations-0.1.js';
 import { createTestDatabase, PG_SKIP, queryOnce, testDatabaseUrl } from '../../test/support/postgres.js';
+import { event, link, visit } from '../../test/support/store-records.js';
 import { PostgresStore } from './postgres.js';
 import { LATEST_VERSION, migrations } from './schema.js';
 import { compile, SQLITE } from './sql.js';
@@ -84,40 +85,19 @@ describe('one schema, DDL per dialect', () => {
     const store = new SqliteStore(path);
     await store.migrate();
     const { org } = await store.ensureDefaultOrg(() => ({ id: 'o1', name: 'Org', createdAt: 1 }));
-    const visit = {
-      id: 'v1',
-      orgId: org.id,
-      subject: 's',
-      status: 'pending' as const,
-      expiresAt: 5_000_000_000,
-      vertical: 'hc' as const,
-      hostLogin: false,
-      shortUrls: false,
-      devices: [],
-      source: 'local' as const,
-      createdBy: 'test',
-      createdAt: 1,
-      hosts: 1,
-      guests: 1,
-    };
     // Two ciphers with the same last 24 characters: the index narrows, the whole cipher decides.
     const tail = 'T'.repeat(24);
-    const link = (role: 'host' | 'guest', cipher: string) => ({
-      visitId: 'v1',
+    const withCipher = (role: 'host' | 'guest', cipher: string) => ({
+      ...link('v1', 0),
       role,
-      index: 0,
       cipher,
-      longUrl: `https://l/${role}`,
       jti: `j-${role}`,
     });
-    await store.createVisit(visit, [link('host', `host-${tail}`), link('guest', `guest-${tail}`)], {
-      orgId: org.id,
-      visitId: 'v1',
-      at: 1,
-      actor: 'test',
-      type: 'visit.created',
-      data: {},
-    });
+    await store.createVisit(
+      { ...visit(org.id, 'v1'), hosts: 1, guests: 1 },
+      [withCipher('host', `host-${tail}`), withCipher('guest', `guest-${tail}`)],
+      event(org.id, 'v1'),
+    );
     assert.equal((await store.findVisitLinkByCipher(`host-${tail}`))?.link.role, 'host');
     assert.equal((await store.findVisitLinkByCipher(`guest-${tail}`))?.link.role, 'guest');
     assert.equal(await store.findVisitLinkByCipher(`other-${tail}`), undefined);

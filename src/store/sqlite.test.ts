@@ -6,56 +6,13 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
 import { storeContract } from '../../test/support/store-contract.js';
+import { event, link, shortLink, visit } from '../../test/support/store-records.js';
 import { SqliteStore, sqliteDriver } from './sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ic-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 storeContract('SQLite file', async () => new SqliteStore(join(dir, 'store.db')));
-
-/** Records for the tests below (values that satisfy the schema; each test picks its ids). */
-const shortLink = (orgId: string, code: string) => ({
-  code,
-  orgId,
-  cipher: `cipher-${code}`,
-  role: 'guest' as const,
-  vertical: 'hc' as const,
-  hostLogin: false,
-  subject: 's',
-  expiresAt: 2_000_000_000,
-  createdAt: 1,
-});
-const visit = (orgId: string, id: string) => ({
-  id,
-  orgId,
-  subject: `subject ${id}`,
-  status: 'pending' as const,
-  expiresAt: 2_000_000_000,
-  vertical: 'hc' as const,
-  hostLogin: false,
-  shortUrls: false,
-  devices: [],
-  source: 'local' as const,
-  createdBy: 'test',
-  createdAt: 1,
-  hosts: 0,
-  guests: 0,
-});
-const event = (orgId: string, visitId: string) => ({
-  orgId,
-  visitId,
-  at: 1,
-  actor: 't',
-  type: 't',
-  data: {},
-});
-const link = (visitId: string, index: number) => ({
-  visitId,
-  role: 'guest' as const,
-  index,
-  cipher: `c-${visitId}-${index}-${randomUUID()}`,
-  longUrl: 'https://l',
-});
 
 async function opened(name: string) {
   const store = new SqliteStore(join(dir, name));
