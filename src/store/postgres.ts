@@ -11,11 +11,17 @@
  * an error message.
  */
 import pg from 'pg';
+import { isOutbound, typePattern, typesColumn } from '../domain/outbound-events.js';
 import { DatabaseUnavailableError, InstantConnectError } from '../errors.js';
 import {
   apiKeyFrom,
   brokerKeyFrom,
+  disabledEvent,
+  eventAttemptFrom,
+  eventDeliveryFrom,
+  eventDeliveryJobFrom,
   eventFrom,
+  eventSubscriptionFrom,
   hookFrom,
   idempotencyOf,
   jobFrom,
@@ -31,13 +37,27 @@ import {
   visitLinkFrom,
 } from './rows.js';
 import { migrations } from './schema.js';
-import { compile, numbered, POSTGRES, pruneSql, type StatementName, transitionSql } from './sql.js';
+import {
+  compile,
+  eventDeliveryWhere,
+  numbered,
+  POSTGRES,
+  pruneSql,
+  type StatementName,
+  transitionSql,
+} from './sql.js';
 
 export { numbered };
 
 import type {
   ApiKeyRecord,
+  EventAttemptOutcome,
+  EventAttemptRecord,
+  EventDeliveryJob,
+  EventDeliveryQuery,
+  EventDeliveryRecord,
   EventRecord,
+  EventSubscriptionRecord,
   HookRecord,
   IdempotencyClaim,
   IdempotencyReservation,
@@ -382,8 +402,11 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** An event, and its pending deliveries when its type goes out (`c` is then a transaction's client). */
   async #insertEvent(c: Queryable, e: EventRecord): Promise<void> {
     await run(c, 'insertEvent', [e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data)]);
+    if (isOutbound(e.type))
+      await run(c, 'fanOutEvent', [e.visitId ?? null, e.type, e.at, e.at, e.orgId, typePattern(e.type)]);
   }
 
   async #insertLinks(c: Queryable, links: VisitLinkRecord[]): Promise<void> {
@@ -524,11 +547,137 @@ export class PostgresStore implements Store {
   }
 
   async appendEvent(event: EventRecord): Promise<void> {
-    await this.#insertEvent(this.pool, event);
+    // An outbound event and its deliveries commit together (currval needs the same session).
+    if (isOutbound(event.type)) await this.#tx((c) => this.#insertEvent(c, event));
+    else await this.#insertEvent(this.pool, event);
   }
 
   async listEvents(orgId: string, visitId: string): Promise<EventRecord[]> {
     return (await this.#query('listEvents', [orgId, visitId])).rows.map(eventFrom);
+  }
+
+  async createEventSubscription(sub: EventSubscriptionRecord): Promise<void> {
+    await this.#query('insertEventSubscription', [
+      sub.id,
+      sub.orgId,
+      sub.url,
+      typesColumn(sub.types),
+      sub.description ?? null,
+      sub.secret,
+      sub.createdAt,
+    ]);
+  }
+
+  async getEventSubscription(orgId: string, id: string): Promise<EventSubscriptionRecord | undefined> {
+    const r = await this.#one('getEventSubscription', [id, orgId]);
+    return r && eventSubscriptionFrom(r);
+  }
+
+  async listEventSubscriptions(orgId: string): Promise<EventSubscriptionRecord[]> {
+    return (await this.#query('listEventSubscriptions', [orgId])).rows.map(eventSubscriptionFrom);
+  }
+
+  async deleteEventSubscription(orgId: string, id: string, at: number): Promise<boolean> {
+    return this.#tx(async (c) => {
+      if ((await run(c, 'disableEventSubscription', [at, 'unsubscribed', id, orgId])).rowCount !== 1)
+        return false;
+      await run(c, 'dropEventDeliveries', ['unsubscribed', id]);
+      return true;
+    });
+  }
+
+  async rotateEventSubscriptionSecret(
+    orgId: string,
+    id: string,
+    secret: string,
+    previousUntil: number,
+  ): Promise<boolean> {
+    return (await this.#query('rotateEventSecret', [previousUntil, secret, id, orgId])).rowCount === 1;
+  }
+
+  async claimEventDeliveries(now: number, limit: number, leaseSeconds: number): Promise<EventDeliveryJob[]> {
+    // The due rows are locked as they are picked; rows another instance is claiming are skipped.
+    return this.#tx(async (c) => {
+      const ids = (await run(c, 'dueEventDeliveries', [now, now, limit])).rows.map((r) => Number(r['id']));
+      const jobs: EventDeliveryJob[] = [];
+      for (const id of ids) {
+        await run(c, 'leaseEventDelivery', [now + leaseSeconds, id]);
+        const row = (await run(c, 'eventDeliveryToSend', [id])).rows[0];
+        if (row) jobs.push(eventDeliveryJobFrom(row));
+      }
+      return jobs;
+    });
+  }
+
+  async recordEventAttempt(o: EventAttemptOutcome): Promise<{ disabled: boolean }> {
+    return this.#tx(async (c) => {
+      const { attempt: a } = o;
+      const error = a.error === undefined ? null : a.error.slice(0, 1000).replaceAll('\0', '');
+      await run(c, 'insertEventAttempt', [o.deliveryId, a.at, a.status ?? null, a.latencyMs, error]);
+      const row = (
+        await run(c, 'finishEventDelivery', [
+          o.outcome === 'retry' ? 'pending' : o.outcome,
+          o.outcome === 'retry' ? (o.retryAt ?? a.at) : null,
+          a.at,
+          o.outcome === 'delivered' ? a.at : null,
+          a.status ?? null,
+          error,
+          o.deliveryId,
+        ])
+      ).rows[0];
+      if (!row) return { disabled: false };
+      const subscriptionId = String(row['subscription_id']);
+      if (o.outcome === 'delivered') {
+        await run(c, 'eventSubscriptionSucceeded', [subscriptionId]);
+        return { disabled: false };
+      }
+      const state = (await run(c, 'eventSubscriptionFailed', [a.at, subscriptionId])).rows[0];
+      if (!state) return { disabled: false };
+      const failing = {
+        consecutiveFailures: Number(state['consecutive_failures']),
+        failingSince: Number(state['failing_since']),
+      };
+      if (!o.disableWhen(failing)) return { disabled: false };
+      const orgId = String(row['org_id']);
+      const reason = `every attempt failed: ${failing.consecutiveFailures} in a row since ${new Date(failing.failingSince * 1000).toISOString()}`;
+      await run(c, 'disableEventSubscription', [a.at, reason, subscriptionId, orgId]);
+      await run(c, 'dropEventDeliveries', ['subscription disabled', subscriptionId]);
+      await this.#insertEvent(c, disabledEvent(orgId, subscriptionId, a.at, reason, failing));
+      return { disabled: true };
+    });
+  }
+
+  async listEventDeliveries(
+    orgId: string,
+    query: EventDeliveryQuery,
+  ): Promise<(EventDeliveryRecord & { attemptLog: EventAttemptRecord[] })[]> {
+    const { sql, params } = eventDeliveryWhere(orgId, query);
+    const n = params.length;
+    return this.#tx(async (c) => {
+      const { rows } = await c.query<Row>(
+        `SELECT d.* FROM event_deliveries d WHERE ${numbered(sql)} ORDER BY d.id DESC LIMIT $${n + 1}`,
+        [...params, query.limit],
+      );
+      const attempts = await c.query<Row>(
+        'SELECT * FROM event_attempts WHERE delivery_id = ANY($1::bigint[]) ORDER BY id',
+        [rows.map((r) => Number(r['id']))],
+      );
+      return rows.map((r) => ({
+        ...eventDeliveryFrom(r),
+        attemptLog: attempts.rows
+          .filter((a) => Number(a['delivery_id']) === Number(r['id']))
+          .map(eventAttemptFrom),
+      }));
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  }
+
+  async getEventDelivery(orgId: string, id: number): Promise<EventDeliveryRecord | undefined> {
+    const r = await this.#one('getEventDelivery', [id, orgId]);
+    return r && eventDeliveryFrom(r);
+  }
+
+  async replayEventDelivery(orgId: string, id: number, at: number): Promise<boolean> {
+    return (await this.#query('replayEventDelivery', [at, id, orgId])).rowCount === 1;
   }
 
   async createSession(s: SessionRecord): Promise<void> {

@@ -2,9 +2,15 @@
  * Rows of the store's tables to records, shared by the SQLite and PostgreSQL stores (same tables,
  * same columns; the drivers differ only in how booleans and big integers arrive).
  */
+import { typesFromColumn } from '../domain/outbound-events.js';
 import type {
   ApiKeyRecord,
+  EventAttemptRecord,
+  EventDeliveryJob,
+  EventDeliveryRecord,
+  EventDeliveryStatus,
   EventRecord,
+  EventSubscriptionRecord,
   HookRecord,
   IdempotencyReservation,
   JobRecord,
@@ -220,5 +226,112 @@ export function purgeCounts(r: Row): PurgeCounts {
     shortLinks: Number(r['short_links']),
     idempotencyKeys: Number(r['idempotency_keys']),
     spaces: Number(r['spaces']),
+  };
+}
+
+export function eventSubscriptionFrom(r: Row): EventSubscriptionRecord {
+  const s: EventSubscriptionRecord = {
+    id: String(r['id']),
+    orgId: String(r['org_id']),
+    url: String(r['url']),
+    types: typesFromColumn(String(r['types'])),
+    secret: String(r['secret']),
+    createdAt: num(r['created_at']),
+    consecutiveFailures: num(r['consecutive_failures']),
+  };
+  if (typeof r['description'] === 'string') s.description = r['description'];
+  const previousUntil = opt(r['previous_secret_until']);
+  if (typeof r['previous_secret'] === 'string' && previousUntil !== undefined) {
+    s.previousSecret = r['previous_secret'];
+    s.previousSecretUntil = previousUntil;
+  }
+  const disabledAt = opt(r['disabled_at']);
+  if (disabledAt !== undefined) s.disabledAt = disabledAt;
+  if (typeof r['disabled_reason'] === 'string') s.disabledReason = r['disabled_reason'];
+  const failingSince = opt(r['failing_since']);
+  if (failingSince !== undefined) s.failingSince = failingSince;
+  return s;
+}
+
+export function eventDeliveryFrom(r: Row): EventDeliveryRecord {
+  const d: EventDeliveryRecord = {
+    id: num(r['id']),
+    subscriptionId: String(r['subscription_id']),
+    eventId: num(r['event_id']),
+    orgId: String(r['org_id']),
+    type: String(r['type']),
+    status: String(r['status']) as EventDeliveryStatus,
+    attempts: num(r['attempts']),
+    nextAt: num(r['next_at']),
+    createdAt: num(r['created_at']),
+    webhookId: String(r['webhook_id']),
+  };
+  if (typeof r['visit_id'] === 'string') d.visitId = r['visit_id'];
+  const firstAttemptAt = opt(r['first_attempt_at']);
+  if (firstAttemptAt !== undefined) d.firstAttemptAt = firstAttemptAt;
+  const deliveredAt = opt(r['delivered_at']);
+  if (deliveredAt !== undefined) d.deliveredAt = deliveredAt;
+  const lastStatus = opt(r['last_status']);
+  if (lastStatus !== undefined) d.lastStatus = lastStatus;
+  if (typeof r['last_error'] === 'string') d.lastError = r['last_error'];
+  return d;
+}
+
+export function eventAttemptFrom(r: Row): EventAttemptRecord {
+  const a: EventAttemptRecord = { at: num(r['at']), latencyMs: num(r['latency_ms']) };
+  const status = opt(r['status']);
+  if (status !== undefined) a.status = status;
+  if (typeof r['error'] === 'string') a.error = r['error'];
+  return a;
+}
+
+/** A row of eventDeliveryToSend. */
+export function eventDeliveryJobFrom(r: Row): EventDeliveryJob {
+  const job: EventDeliveryJob = {
+    id: num(r['id']),
+    subscriptionId: String(r['subscription_id']),
+    webhookId: String(r['webhook_id']),
+    attempts: num(r['attempts']),
+    url: String(r['url']),
+    secret: String(r['secret']),
+    event: {
+      id: num(r['event_id']),
+      orgId: String(r['org_id']),
+      at: num(r['at'] ?? 0),
+      actor: String(r['actor'] ?? 'system'),
+      type: String(r['type']),
+      data: typeof r['data'] === 'string' ? (JSON.parse(r['data']) as Record<string, unknown>) : {},
+    },
+  };
+  if (typeof r['visit_id'] === 'string') job.event.visitId = r['visit_id'];
+  const firstAttemptAt = opt(r['first_attempt_at']);
+  if (firstAttemptAt !== undefined) job.firstAttemptAt = firstAttemptAt;
+  const previousUntil = opt(r['previous_secret_until']);
+  if (typeof r['previous_secret'] === 'string' && previousUntil !== undefined) {
+    job.previousSecret = r['previous_secret'];
+    job.previousSecretUntil = previousUntil;
+  }
+  return job;
+}
+
+/** The event a subscription that kept failing leaves when it is disabled (no visit). */
+export function disabledEvent(
+  orgId: string,
+  subscriptionId: string,
+  at: number,
+  reason: string,
+  run: { consecutiveFailures: number; failingSince: number },
+): EventRecord {
+  return {
+    orgId,
+    at,
+    actor: 'system',
+    type: 'subscription.disabled',
+    data: {
+      subscriptionId,
+      reason,
+      consecutiveFailures: run.consecutiveFailures,
+      failingSince: new Date(run.failingSince * 1000).toISOString(),
+    },
   };
 }

@@ -251,6 +251,62 @@ const TABLES: Table[] = [
     name: 'counters',
     since: 4,
     columns: [col('key', 'text', { primaryKey: true }), req('value', 'time'), req('expires_at', 'time')],
+  }, // Outbound visit events (issue 15 §4): who subscribes to what, one row per (subscription, event)
+  // written with the event itself, and every attempt to send one.
+  {
+    name: 'event_subscriptions',
+    since: 10,
+    columns: [
+      col('id', 'key', { primaryKey: true }),
+      req('org_id', 'text', { references: 'orgs(id)' }),
+      req('url', 'text'),
+      // `*`, or `,a,b,` (domain/outbound-events.ts typesColumn): matched with LIKE on both dialects.
+      req('types', 'text'),
+      col('description', 'text'),
+      req('secret', 'text'),
+      col('previous_secret', 'text'),
+      col('previous_secret_until', 'time'),
+      req('created_at', 'time'),
+      col('disabled_at', 'time'),
+      col('disabled_reason', 'text'),
+      req('consecutive_failures', 'int', { default: 0 }),
+      col('failing_since', 'time'),
+    ],
+  },
+  {
+    name: 'event_deliveries',
+    since: 10,
+    columns: [
+      col('id', 'serial'),
+      req('subscription_id', 'text', { references: 'event_subscriptions(id)' }),
+      req('event_id', 'time'),
+      req('org_id', 'text'),
+      col('visit_id', 'text'),
+      req('type', 'text'),
+      req('status', 'text'),
+      req('attempts', 'int', { default: 0 }),
+      req('next_at', 'time'),
+      col('lease_until', 'time'),
+      col('first_attempt_at', 'time'),
+      req('created_at', 'time'),
+      col('delivered_at', 'time'),
+      col('last_status', 'int'),
+      col('last_error', 'text'),
+      // Standard Webhooks' `webhook-id`: the same for every retry and replay of this delivery.
+      req('webhook_id', 'text', { unique: true }),
+    ],
+  },
+  {
+    name: 'event_attempts',
+    since: 10,
+    columns: [
+      col('id', 'serial'),
+      req('delivery_id', 'time'),
+      req('at', 'time'),
+      col('status', 'int'),
+      req('latency_ms', 'int'),
+      col('error', 'text'),
+    ],
   },
 ];
 
@@ -288,6 +344,22 @@ const INDEXES: Index[] = [
   { name: 'idempotency_keys_created', table: 'idempotency_keys', columns: ['created_at'], since: 7 },
   // purge finds the Idempotency-Keys of the visits it removes by this.
   { name: 'idempotency_keys_visit', table: 'idempotency_keys', columns: ['visit_id'], since: 8 },
+  // The delivery worker's due query, the per-(subscription, visit) order check, listings.
+  { name: 'event_deliveries_due', table: 'event_deliveries', columns: ['status', 'next_at'], since: 10 },
+  {
+    name: 'event_deliveries_order',
+    table: 'event_deliveries',
+    columns: ['subscription_id', 'visit_id', 'status', 'id'],
+    since: 10,
+  },
+  { name: 'event_deliveries_org', table: 'event_deliveries', columns: ['org_id', 'id'], since: 10 },
+  { name: 'event_attempts_delivery', table: 'event_attempts', columns: ['delivery_id', 'id'], since: 10 },
+  {
+    name: 'event_subscriptions_org',
+    table: 'event_subscriptions',
+    columns: ['org_id', 'disabled_at'],
+    since: 10,
+  },
 ];
 
 const DATA_STEPS: DataStep[] = [

@@ -36,6 +36,8 @@ export interface SqlDialect {
   rowKey(key: string): string;
   /** `column` holds the cipher `value`, said in the form the dialect's cipher index serves. */
   cipherIs(column: string, value: string): string;
+  /** The id of the event this connection inserted last (insertEvent, just before). */
+  readonly lastEventId: string;
 }
 
 /**
@@ -69,6 +71,7 @@ export const SQLITE: SqlDialect = {
   // SQLite indexes the cipher's tail (store/schema.ts, version 9): say the same expression, then
   // compare the whole cipher.
   cipherIs: (column, value) => `substr(${column}, -24) = substr(${value}, -24) AND ${column} = ${value}`,
+  lastEventId: 'last_insert_rowid()',
 };
 
 export const POSTGRES: SqlDialect = {
@@ -85,6 +88,7 @@ export const POSTGRES: SqlDialect = {
   noLimit: null,
   rowKey: (key) => key,
   cipherIs: (column, value) => `${column} = ${value}`,
+  lastEventId: "currval('events_id_seq')",
 };
 
 /** Every statement both stores run, in `?` form, from the dialect's few differences. */
@@ -141,6 +145,61 @@ function statements(d: SqlDialect) {
 
     insertEvent: 'INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)',
     listEvents: 'SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id',
+    /**
+     * Right after insertEvent, in its transaction, for a type of the outbound catalogue: one pending
+     * delivery per active subscription of the organisation that asks for the type (visit id, type,
+     * next_at, created_at, org id, the type's LIKE pattern). Its `webhook-id` is fixed here.
+     */
+    fanOutEvent: `INSERT INTO event_deliveries (subscription_id, event_id, org_id, visit_id, type, status, attempts, next_at,
+         created_at, webhook_id)
+       SELECT s.id, ${d.lastEventId}, s.org_id, CAST(? AS TEXT), ?, 'pending', 0, CAST(? AS BIGINT), CAST(? AS BIGINT),
+         'msg_' || substr(s.id, 5) || '_' || CAST(${d.lastEventId} AS TEXT)
+       FROM event_subscriptions s
+       WHERE s.org_id = ? AND s.disabled_at IS NULL AND (s.types = '*' OR s.types LIKE ?)`,
+
+    insertEventSubscription: `INSERT INTO event_subscriptions (id, org_id, url, types, description, secret, created_at,
+         consecutive_failures) VALUES (?, ?, ?, ?, ?, ?, ?, 0)`,
+    getEventSubscription: 'SELECT * FROM event_subscriptions WHERE id = ? AND org_id = ?',
+    listEventSubscriptions: 'SELECT * FROM event_subscriptions WHERE org_id = ? ORDER BY created_at, id',
+    disableEventSubscription:
+      'UPDATE event_subscriptions SET disabled_at = ?, disabled_reason = ? WHERE id = ? AND org_id = ? AND disabled_at IS NULL',
+    /** The pending deliveries of a subscription that stopped, closed with the reason. */
+    dropEventDeliveries:
+      "UPDATE event_deliveries SET status = 'failed', lease_until = NULL, last_error = ? WHERE subscription_id = ? AND status = 'pending'",
+    rotateEventSecret:
+      'UPDATE event_subscriptions SET previous_secret = secret, previous_secret_until = ?, secret = ? WHERE id = ? AND org_id = ? AND disabled_at IS NULL',
+    insertEventAttempt:
+      'INSERT INTO event_attempts (delivery_id, at, status, latency_ms, error) VALUES (?, ?, ?, ?, ?)',
+    /** An attempt's outcome: status, next_at (null: unchanged), at, delivered_at, last status, last error, id. */
+    finishEventDelivery: `UPDATE event_deliveries SET status = ?, attempts = attempts + 1, next_at = COALESCE(CAST(? AS BIGINT), next_at),
+         lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, CAST(? AS BIGINT)), delivered_at = ?,
+         last_status = ?, last_error = ? WHERE id = ? RETURNING subscription_id, org_id`,
+    eventSubscriptionSucceeded:
+      'UPDATE event_subscriptions SET consecutive_failures = 0, failing_since = NULL WHERE id = ?',
+    eventSubscriptionFailed: `UPDATE event_subscriptions SET consecutive_failures = consecutive_failures + 1,
+         failing_since = COALESCE(failing_since, CAST(? AS BIGINT)) WHERE id = ? AND disabled_at IS NULL
+       RETURNING consecutive_failures, failing_since`,
+    getEventDelivery: 'SELECT * FROM event_deliveries WHERE id = ? AND org_id = ?',
+    /** Queued again (the same webhook-id), unless pending already or its subscription stopped. */
+    replayEventDelivery: `UPDATE event_deliveries SET status = 'pending', next_at = ?, lease_until = NULL, first_attempt_at = NULL
+       WHERE id = ? AND org_id = ? AND status <> 'pending'
+         AND subscription_id IN (SELECT id FROM event_subscriptions WHERE disabled_at IS NULL)`,
+    /**
+     * Due deliveries (now, now, limit): pending, due, not leased, of an active subscription, and
+     * with no earlier pending delivery of the same subscription and visit (order per visit).
+     */
+    dueEventDeliveries: `SELECT d.id FROM event_deliveries d JOIN event_subscriptions s ON s.id = d.subscription_id
+       WHERE d.status = 'pending' AND d.next_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)
+         AND s.disabled_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM event_deliveries p WHERE p.subscription_id = d.subscription_id
+           AND p.visit_id = d.visit_id AND p.status = 'pending' AND p.id < d.id)
+       ORDER BY d.next_at, d.id LIMIT ?${d.name === 'postgres' ? ' FOR UPDATE OF d SKIP LOCKED' : ''}`,
+    leaseEventDelivery: 'UPDATE event_deliveries SET lease_until = ? WHERE id = ?',
+    /** What the worker needs to send a claimed delivery: the subscription's URL and secrets, the event. */
+    eventDeliveryToSend: `SELECT d.id, d.subscription_id, d.event_id, d.org_id, d.visit_id, d.type, d.attempts, d.first_attempt_at,
+         d.webhook_id, s.url, s.secret, s.previous_secret, s.previous_secret_until, e.at, e.actor, e.data
+       FROM event_deliveries d JOIN event_subscriptions s ON s.id = d.subscription_id
+       LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
 
     insertSession:
       'INSERT INTO sessions (hash, org_id, api_key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -192,6 +251,28 @@ function statements(d: SqlDialect) {
     purgeVisitRows: `DELETE FROM visits WHERE ${d.inList('id')}`,
     purgeCounts: PURGE_COUNT,
   } as const;
+}
+
+/** The filters of a deliveries listing, in `?` form, on `event_deliveries d`. */
+export function eventDeliveryWhere(
+  orgId: string,
+  q: { subscriptionId?: string; visitId?: string; status?: string },
+): { sql: string; params: unknown[] } {
+  const parts = ['d.org_id = ?'];
+  const params: unknown[] = [orgId];
+  if (q.subscriptionId !== undefined) {
+    parts.push('d.subscription_id = ?');
+    params.push(q.subscriptionId);
+  }
+  if (q.visitId !== undefined) {
+    parts.push('d.visit_id = ?');
+    params.push(q.visitId);
+  }
+  if (q.status !== undefined) {
+    parts.push('d.status = ?');
+    params.push(q.status);
+  }
+  return { sql: parts.join(' AND '), params };
 }
 
 export type StatementName = keyof ReturnType<typeof statements>;

@@ -29,10 +29,16 @@ export function sqliteDriver(): typeof BetterSqlite3 {
 const Database = sqliteDriver();
 type Database = BetterSqlite3.Database;
 
+import { isOutbound, typePattern, typesColumn } from '../domain/outbound-events.js';
 import {
   apiKeyFrom,
   brokerKeyFrom,
+  disabledEvent,
+  eventAttemptFrom,
+  eventDeliveryFrom,
+  eventDeliveryJobFrom,
   eventFrom,
+  eventSubscriptionFrom,
   hookFrom,
   idempotencyOf,
   jobFrom,
@@ -47,10 +53,16 @@ import {
   visitLinkFrom,
 } from './rows.js';
 import { migrations } from './schema.js';
-import { compile, pruneSql, SQLITE, type StatementName, transitionSql } from './sql.js';
+import { compile, eventDeliveryWhere, pruneSql, SQLITE, type StatementName, transitionSql } from './sql.js';
 import type {
   ApiKeyRecord,
+  EventAttemptOutcome,
+  EventAttemptRecord,
+  EventDeliveryJob,
+  EventDeliveryQuery,
+  EventDeliveryRecord,
   EventRecord,
+  EventSubscriptionRecord,
   HookRecord,
   IdempotencyClaim,
   IdempotencyReservation,
@@ -414,8 +426,11 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** An event, and its pending deliveries when its type goes out (the same transaction). */
   #insertEvent(e: EventRecord): void {
     this.#run('insertEvent', e.orgId, e.visitId ?? null, e.at, e.actor, e.type, JSON.stringify(e.data));
+    if (isOutbound(e.type))
+      this.#run('fanOutEvent', e.visitId ?? null, e.type, e.at, e.at, e.orgId, typePattern(e.type));
   }
 
   #insertLinks(links: VisitLinkRecord[]): void {
@@ -540,6 +555,120 @@ export class SqliteStore implements Store {
 
   async listEvents(orgId: string, visitId: string): Promise<EventRecord[]> {
     return this.#all('listEvents', orgId, visitId).map(eventFrom);
+  }
+
+  async createEventSubscription(sub: EventSubscriptionRecord): Promise<void> {
+    await this.#commit(() =>
+      this.#run(
+        'insertEventSubscription',
+        sub.id,
+        sub.orgId,
+        sub.url,
+        typesColumn(sub.types),
+        sub.description ?? null,
+        sub.secret,
+        sub.createdAt,
+      ),
+    );
+  }
+
+  async getEventSubscription(orgId: string, id: string): Promise<EventSubscriptionRecord | undefined> {
+    const r = this.#get('getEventSubscription', id, orgId);
+    return r && eventSubscriptionFrom(r);
+  }
+
+  async listEventSubscriptions(orgId: string): Promise<EventSubscriptionRecord[]> {
+    return this.#all('listEventSubscriptions', orgId).map(eventSubscriptionFrom);
+  }
+
+  async deleteEventSubscription(orgId: string, id: string, at: number): Promise<boolean> {
+    return this.#commit(() => {
+      if (this.#run('disableEventSubscription', at, 'unsubscribed', id, orgId).changes !== 1) return false;
+      this.#run('dropEventDeliveries', 'unsubscribed', id);
+      return true;
+    });
+  }
+
+  async rotateEventSubscriptionSecret(
+    orgId: string,
+    id: string,
+    secret: string,
+    previousUntil: number,
+  ): Promise<boolean> {
+    return this.#commit(() => this.#run('rotateEventSecret', previousUntil, secret, id, orgId).changes === 1);
+  }
+
+  async claimEventDeliveries(now: number, limit: number, leaseSeconds: number): Promise<EventDeliveryJob[]> {
+    return this.#commit(() => {
+      const ids = this.#all('dueEventDeliveries', now, now, limit).map((r) => Number(r['id']));
+      return ids.map((id) => {
+        this.#run('leaseEventDelivery', now + leaseSeconds, id);
+        return eventDeliveryJobFrom(this.#get('eventDeliveryToSend', id) as Row);
+      });
+    });
+  }
+
+  async recordEventAttempt(o: EventAttemptOutcome): Promise<{ disabled: boolean }> {
+    return this.#commit(() => {
+      const { attempt: a } = o;
+      const error = a.error === undefined ? null : a.error.slice(0, 1000);
+      this.#run('insertEventAttempt', o.deliveryId, a.at, a.status ?? null, a.latencyMs, error);
+      const row = this.#get(
+        'finishEventDelivery',
+        o.outcome === 'retry' ? 'pending' : o.outcome,
+        o.outcome === 'retry' ? (o.retryAt ?? a.at) : null,
+        a.at,
+        o.outcome === 'delivered' ? a.at : null,
+        a.status ?? null,
+        error,
+        o.deliveryId,
+      );
+      if (!row) return { disabled: false };
+      const subscriptionId = String(row['subscription_id']);
+      if (o.outcome === 'delivered') {
+        this.#run('eventSubscriptionSucceeded', subscriptionId);
+        return { disabled: false };
+      }
+      const state = this.#get('eventSubscriptionFailed', a.at, subscriptionId);
+      if (!state) return { disabled: false };
+      const run = {
+        consecutiveFailures: Number(state['consecutive_failures']),
+        failingSince: Number(state['failing_since']),
+      };
+      if (!o.disableWhen(run)) return { disabled: false };
+      const orgId = String(row['org_id']);
+      const reason = `every attempt failed: ${run.consecutiveFailures} in a row since ${new Date(run.failingSince * 1000).toISOString()}`;
+      this.#run('disableEventSubscription', a.at, reason, subscriptionId, orgId);
+      this.#run('dropEventDeliveries', 'subscription disabled', subscriptionId);
+      this.#insertEvent(disabledEvent(orgId, subscriptionId, a.at, reason, run));
+      return { disabled: true };
+    });
+  }
+
+  async listEventDeliveries(
+    orgId: string,
+    query: EventDeliveryQuery,
+  ): Promise<(EventDeliveryRecord & { attemptLog: EventAttemptRecord[] })[]> {
+    const { sql, params } = eventDeliveryWhere(orgId, query);
+    return this.#db.transaction(() => {
+      const rows = this.#stmt(
+        `SELECT d.* FROM event_deliveries d WHERE ${sql} ORDER BY d.id DESC LIMIT ?`,
+      ).all(...params, query.limit) as Row[];
+      const attempts = this.#stmt('SELECT * FROM event_attempts WHERE delivery_id = ? ORDER BY id');
+      return rows.map((r) => ({
+        ...eventDeliveryFrom(r),
+        attemptLog: (attempts.all(r['id']) as Row[]).map(eventAttemptFrom),
+      }));
+    })();
+  }
+
+  async getEventDelivery(orgId: string, id: number): Promise<EventDeliveryRecord | undefined> {
+    const r = this.#get('getEventDelivery', id, orgId);
+    return r && eventDeliveryFrom(r);
+  }
+
+  async replayEventDelivery(orgId: string, id: number, at: number): Promise<boolean> {
+    return this.#commit(() => this.#run('replayEventDelivery', at, id, orgId).changes === 1);
   }
 
   async createSession(s: SessionRecord): Promise<void> {

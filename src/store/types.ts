@@ -148,6 +148,89 @@ export interface HookRecord {
   previousSecretUntil?: number;
 }
 
+/** A subscriber to outbound visit events (issue 15 §4). */
+export interface EventSubscriptionRecord {
+  /** `sub_…` */
+  id: string;
+  orgId: string;
+  url: string;
+  /** `*` (every type) or the event types asked for. */
+  types: string[] | '*';
+  description?: string;
+  /** `whsec_<base64>` (Standard Webhooks): signs every delivery; never logged, shown once. */
+  secret: string;
+  /** The secret before the last rotation: deliveries carry its signature too until then (epoch s). */
+  previousSecret?: string;
+  previousSecretUntil?: number;
+  createdAt: number;
+  disabledAt?: number;
+  /** `unsubscribed`, or why it was disabled (it kept failing). */
+  disabledReason?: string;
+  consecutiveFailures: number;
+  failingSince?: number;
+}
+
+export type EventDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface EventAttemptRecord {
+  at: number;
+  /** The receiver's HTTP status; absent when none came (refused, timed out, not allowed). */
+  status?: number;
+  latencyMs: number;
+  error?: string;
+}
+
+export interface EventDeliveryRecord {
+  id: number;
+  subscriptionId: string;
+  eventId: number;
+  orgId: string;
+  visitId?: string;
+  type: string;
+  status: EventDeliveryStatus;
+  attempts: number;
+  nextAt: number;
+  firstAttemptAt?: number;
+  createdAt: number;
+  deliveredAt?: number;
+  lastStatus?: number;
+  lastError?: string;
+  /** Standard Webhooks' `webhook-id`: the same for every retry and replay. */
+  webhookId: string;
+}
+
+/** A claimed delivery with what sending it needs. */
+export interface EventDeliveryJob {
+  id: number;
+  subscriptionId: string;
+  webhookId: string;
+  attempts: number;
+  firstAttemptAt?: number;
+  url: string;
+  secret: string;
+  previousSecret?: string;
+  previousSecretUntil?: number;
+  event: EventRecord & { id: number };
+}
+
+export interface EventDeliveryQuery {
+  subscriptionId?: string;
+  visitId?: string;
+  status?: EventDeliveryStatus;
+  limit: number;
+}
+
+/** An attempt's outcome, as the worker decided it. */
+export interface EventAttemptOutcome {
+  deliveryId: number;
+  attempt: EventAttemptRecord;
+  /** `retry` at `retryAt`; `failed`: given up. */
+  outcome: 'delivered' | 'retry' | 'failed';
+  retryAt?: number;
+  /** Decides, from the subscription's failures in a row and since when, whether to disable it now. */
+  disableWhen: (state: { consecutiveFailures: number; failingSince: number }) => boolean;
+}
+
 /** What a request claims when it reserves an Idempotency-Key (see Store.reserveIdempotencyKey). */
 export interface IdempotencyClaim {
   /** The visit this request makes: kept by a retry that takes the key over, so one key, one visit. */
@@ -273,6 +356,41 @@ export interface Store {
   ): Promise<VisitRecord | undefined>;
   appendEvent(event: EventRecord): Promise<void>;
   listEvents(orgId: string, visitId: string): Promise<EventRecord[]>;
+
+  // —— outbound events: every method above that writes an event also queues, in its transaction,
+  // one pending delivery per active subscription asking for its type (outbound types only) ——
+  createEventSubscription(sub: EventSubscriptionRecord): Promise<void>;
+  getEventSubscription(orgId: string, id: string): Promise<EventSubscriptionRecord | undefined>;
+  listEventSubscriptions(orgId: string): Promise<EventSubscriptionRecord[]>;
+  /** Stops a subscription (`unsubscribed`); its pending deliveries fail with that reason. False when none active. */
+  deleteEventSubscription(orgId: string, id: string, at: number): Promise<boolean>;
+  /** A new secret; the current one still signs until `previousUntil`. False when no such active subscription. */
+  rotateEventSubscriptionSecret(
+    orgId: string,
+    id: string,
+    secret: string,
+    previousUntil: number,
+  ): Promise<boolean>;
+  /**
+   * Leases up to `limit` due deliveries for `leaseSeconds` (another worker skips them): pending, due,
+   * of an active subscription, and with no earlier pending delivery of the same subscription and
+   * visit (order per visit). A crashed worker's deliveries come back when the lease ends.
+   */
+  claimEventDeliveries(now: number, limit: number, leaseSeconds: number): Promise<EventDeliveryJob[]>;
+  /**
+   * Records an attempt and its outcome, and the subscription's run of failures (reset by a success);
+   * when `disableWhen` says so, disables it, fails its pending deliveries and records a
+   * `subscription.disabled` event, all in one transaction. True when it was disabled now.
+   */
+  recordEventAttempt(outcome: EventAttemptOutcome): Promise<{ disabled: boolean }>;
+  /** Newest first, each with its attempts (oldest first). */
+  listEventDeliveries(
+    orgId: string,
+    query: EventDeliveryQuery,
+  ): Promise<(EventDeliveryRecord & { attemptLog: EventAttemptRecord[] })[]>;
+  getEventDelivery(orgId: string, id: number): Promise<EventDeliveryRecord | undefined>;
+  /** Queues a delivered or failed delivery again, due at `at`, with the same webhook-id. False otherwise. */
+  replayEventDelivery(orgId: string, id: number, at: number): Promise<boolean>;
 
   createSession(session: SessionRecord): Promise<void>;
   getSession(hash: string): Promise<SessionRecord | undefined>;

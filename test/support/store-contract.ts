@@ -12,6 +12,7 @@ import type {
   Store,
   VisitRecord,
 } from '../../src/store/types.js';
+import { eventStoreContract } from './event-store-contract.js';
 
 export function storeContract(
   name: string,
@@ -31,6 +32,8 @@ export function storeContract(
     after(async () => {
       await store.close();
     });
+
+    eventStoreContract(() => store);
 
     test('ping and organisations', async () => {
       await store.ping();
