@@ -19,7 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['errors', 'util'],
   ['domain'],
   ['crypto', 'store', 'client'],
-  ['reliability', 'jobs', 'broker', 'visits', 'hooks', 'bot'],
+  ['reliability', 'jobs', 'broker', 'visits', 'hooks', 'bot', 'events'],
   ['adapters'],
   ['contract'],
   ['server', 'openapi'],

@@ -12,6 +12,18 @@ import { AUDIENCE, VERTICALS } from '../domain/constants.js';
 import { V1Response, V2Response } from '../domain/schema.js';
 import { AddLinksInput, VisitInput } from '../domain/visit-input.js';
 import type { ErrorName } from '../errors.js';
+import {
+  CreatedSubscriptionSchema,
+  DeliveryListQuery,
+  DeliveryListSchema,
+  DeliverySchema,
+  RotatedSchema,
+  RotateInput,
+  SubscriptionId,
+  SubscriptionInput,
+  SubscriptionListSchema,
+  SubscriptionSchema,
+} from '../events/service.js';
 import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trigger.js';
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
@@ -96,6 +108,8 @@ export const TAGS = {
   'Link pages':
     "What a link opens on this broker: short links, the long-link pages (the visit's lobby) and Cisco's space API.",
   Visits: 'Visits with a subject, a window, links, a state and an event log. Bearer API key.',
+  'Outbound events':
+    'Subscriptions to visit events, POSTed to your URL and signed as Standard Webhooks says (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, in order per visit. Bearer API key.',
   'Live visits':
     "The API of the visit pages: join, leave, end and a live status stream, authorised by the page's signed ticket.",
   Webhooks:
@@ -156,6 +170,12 @@ const visitIdParam: ParameterSpec = {
   in: 'path',
   required: true,
   schema: VisitId,
+};
+const subscriptionIdParam: ParameterSpec = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: SubscriptionId,
 };
 const queryOf = (object: { properties: Record<string, object>; required?: string[] }): ParameterSpec[] =>
   Object.entries(object.properties).map(([name, schema]) => ({
@@ -431,6 +451,135 @@ export const OPERATIONS: OperationSpec[] = [
       200: json('The events.', VisitEventListSchema),
       401: 'Unauthorized',
       404: 'NotFound',
+    },
+  },
+
+  // —— outbound events ——
+  {
+    method: 'post',
+    path: '/api/events/subscriptions',
+    operationId: 'createEventSubscription',
+    tag: 'Outbound events',
+    summary: 'Subscribe a URL to visit events',
+    description:
+      'Every event of the listed types is POSTed to `url` as `{"type", "timestamp", "data": {"visitId", "eventId", "actor", …}}` (never the subject: it may hold a patient\'s name), signed with the secret answered here once. Loopback, private, link-local and metadata addresses are refused (400 naming `url`) unless the server sets EVENTS_ALLOW_PRIVATE; a host name is checked again when it resolves, and on every redirect.',
+    security: BEARER,
+    body: jsonBody(SubscriptionInput, {
+      examples: {
+        ehr: {
+          summary: 'Created and cancelled visits, to an EHR',
+          value: {
+            url: 'https://ehr.example.org/webhooks/visits',
+            types: ['visit.created', 'visit.cancelled'],
+          },
+        },
+      },
+    }),
+    responses: {
+      201: json(
+        'The subscription, with its secret (shown this once).',
+        CreatedSubscriptionSchema,
+        locationHeader('`/api/events/subscriptions/{id}`'),
+      ),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      413: 'PayloadTooLarge',
+      415: 'UnsupportedMediaType',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/events/subscriptions',
+    operationId: 'listEventSubscriptions',
+    tag: 'Outbound events',
+    summary: 'List subscriptions',
+    description:
+      'Oldest first, stopped ones included (`active: false`, with `disabledReason`). Never a secret.',
+    security: BEARER,
+    responses: { 200: json('The subscriptions.', SubscriptionListSchema), 401: 'Unauthorized' },
+  },
+  {
+    method: 'get',
+    path: '/api/events/subscriptions/{id}',
+    operationId: 'getEventSubscription',
+    tag: 'Outbound events',
+    summary: 'Read a subscription',
+    security: BEARER,
+    parameters: [subscriptionIdParam],
+    responses: { 200: json('The subscription.', SubscriptionSchema), 401: 'Unauthorized', 404: 'NotFound' },
+  },
+  {
+    method: 'delete',
+    path: '/api/events/subscriptions/{id}',
+    operationId: 'deleteEventSubscription',
+    tag: 'Outbound events',
+    summary: 'Unsubscribe',
+    description: 'Nothing more is sent; its pending deliveries fail with `unsubscribed`. Its history stays.',
+    security: BEARER,
+    parameters: [subscriptionIdParam],
+    responses: {
+      200: json('The stopped subscription.', SubscriptionSchema),
+      401: 'Unauthorized',
+      404: 'NotFound',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/events/subscriptions/{id}/rotate',
+    operationId: 'rotateEventSubscriptionSecret',
+    tag: 'Outbound events',
+    summary: 'Rotate the signing secret',
+    description:
+      'A new secret, answered once. Until `previousSecretUntil` (`grace`, 24h by default) each delivery carries two signatures, one per secret, space-separated in `webhook-signature`, so a receiver can move over without a failed check.',
+    security: BEARER,
+    parameters: [subscriptionIdParam],
+    body: jsonBody(RotateInput, {
+      required: false,
+      examples: { hour: { summary: 'One hour of grace', value: { grace: '1h' } } },
+    }),
+    responses: {
+      200: json('The new secret.', RotatedSchema),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      415: 'UnsupportedMediaType',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/events/deliveries',
+    operationId: 'listEventDeliveries',
+    tag: 'Outbound events',
+    summary: 'List deliveries with their attempts',
+    description: 'Newest first; each with every attempt (time, HTTP status, latency, error).',
+    security: BEARER,
+    parameters: queryOf(DeliveryListQuery),
+    responses: { 200: json('The deliveries.', DeliveryListSchema), 400: 'BadRequest', 401: 'Unauthorized' },
+  },
+  {
+    method: 'post',
+    path: '/api/events/deliveries/{id}/replay',
+    operationId: 'replayEventDelivery',
+    tag: 'Outbound events',
+    summary: 'Send a delivery again',
+    description:
+      'Queues a delivered or failed delivery again with the same `webhook-id`, so a receiver that already has it can tell. 409 while it is still pending, or when its subscription stopped.',
+    security: BEARER,
+    parameters: [
+      {
+        name: 'id',
+        in: 'path',
+        required: true,
+        schema: { type: 'string', pattern: '^[0-9]{1,15}$' },
+        description: 'The delivery id.',
+      },
+    ],
+    responses: {
+      202: json('Queued.', DeliverySchema),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      409: 'Conflict',
     },
   },
 

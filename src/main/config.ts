@@ -4,8 +4,10 @@
  * the environment over the defaults. A bad value throws ERR_VALIDATION naming the variable (or the
  * flag) and the rule, never a secret's value. Nothing else in the server reads the environment.
  */
+import { BlockList } from 'node:net';
 import { resolve } from 'node:path';
 import { type BotAccessOptions, botAccessFromEnv } from '../bot/access.js';
+import { addCidr } from '../events/ssrf.js';
 import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention } from '../jobs/prune.js';
 import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
 import { type RateLimits, rateLimitsFromEnv } from '../reliability/rate-limit.js';
@@ -58,6 +60,8 @@ export interface Config {
   readonly rateLimits: RateLimits;
   readonly live: LiveLimits;
   readonly jobs: { readonly pollMs: number; readonly leaseSeconds: number };
+  /** Outbound events: which private addresses subscribers may be at (EVENTS_ALLOW_PRIVATE). */
+  readonly events: { readonly allowPrivate?: true | readonly string[] };
   readonly trustProxy: TrustProxy;
   readonly metrics: { readonly token?: string; readonly port?: number; readonly host?: string };
   /** Every default filled in (the services' own), so what `serve` prints is what runs. */
@@ -115,6 +119,29 @@ function opsFromEnv(env: Env): Pick<Config, 'trustProxy' | 'metrics' | 'prune'> 
   };
 }
 
+/**
+ * EVENTS_ALLOW_PRIVATE: unset or `false` refuses loopback, private, link-local and metadata
+ * addresses for outbound events; `true` opens them all; a comma list of CIDRs opens only those.
+ */
+function eventsFromEnv(env: Env): Config['events'] {
+  const raw = env['EVENTS_ALLOW_PRIVATE']?.trim();
+  if (raw === undefined || raw === '' || raw.toLowerCase() === 'false') return {};
+  if (raw.toLowerCase() === 'true') return { allowPrivate: true };
+  const cidrs = raw
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const check = new BlockList();
+  for (const cidr of cidrs) {
+    try {
+      addCidr(check, cidr);
+    } catch (err) {
+      invalid(`EVENTS_ALLOW_PRIVATE must be true, false or a comma list of CIDRs: ${(err as Error).message}`);
+    }
+  }
+  return { allowPrivate: cidrs };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -158,6 +185,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     rateLimits,
     live,
     jobs,
+    events: eventsFromEnv(env),
     ...ops,
   };
   return deepFreeze(config);

@@ -14,6 +14,9 @@ import { BrokerService } from '../broker/service.js';
 import { WorkLimiter } from '../crypto/limiter.js';
 import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
+import { EventsService } from '../events/service.js';
+import { AddressPolicy, type PrivateAllowance } from '../events/ssrf.js';
+import { EventDeliveryWorker, type EventWorkerTiming } from '../events/worker.js';
 import { TriggerService } from '../hooks/trigger.js';
 import { JobRunner } from '../jobs/runner.js';
 import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliability/rate-limit.js';
@@ -50,6 +53,11 @@ export interface BrokerContextOptions {
   webex?: { token: string; apiUrl: string; webhookSecret?: string; access?: BotAccessOptions };
   /** Background jobs: how often to look for due jobs, and how long a claimed job is leased. */
   jobs?: { pollMs?: number; leaseSeconds?: number };
+  /**
+   * Outbound events: the private addresses subscribers may be at (EVENTS_ALLOW_PRIVATE), and the
+   * delivery worker's timing (poll default `jobs.pollMs`, timeout, retries, when to disable).
+   */
+  events?: { allowPrivate?: PrivateAllowance; timing?: Partial<EventWorkerTiming> };
 }
 
 export interface BrokerContext {
@@ -65,6 +73,10 @@ export interface BrokerContext {
   /** Rate limit counters: in memory, or in the database when instances share PostgreSQL. */
   rateLimiter: RateLimiter;
   trigger: TriggerService;
+  /** Outbound event subscriptions and deliveries. */
+  events: EventsService;
+  /** Sends them (serve starts it). */
+  eventWorker: EventDeliveryWorker;
   /** Present when a bot token is configured. */
   bot?: BotService;
   webex?: WebexClient;
@@ -129,12 +141,26 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       ...(bus ? { bus } : {}),
       ...(options.dialler ? { dialler: options.dialler } : {}),
     });
+    const policy = new AddressPolicy(options.events?.allowPrivate);
+    const eventWorker = new EventDeliveryWorker({
+      store,
+      policy,
+      timing: {
+        ...(options.jobs?.pollMs !== undefined ? { pollMs: options.jobs.pollMs } : {}),
+        ...options.events?.timing,
+      },
+    });
+    const events = new EventsService({ store, policy, onQueued: () => eventWorker.kick() });
     const visits = new VisitService({
       store,
       source: linkSource(broker, options.linkSource),
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
-      // Pages of a cancelled visit learn it at once (a bus that cannot publish must not end the process).
-      onChange: (visit) => void live.changed(visit.id).catch(() => {}),
+      // Pages of a cancelled visit learn it at once (a bus that cannot publish must not end the process);
+      // the deliveries its event queued go out soon.
+      onChange: (visit) => {
+        eventWorker.kick();
+        void live.changed(visit.id).catch(() => {});
+      },
     });
     const handlers = {};
     const runner = new JobRunner({ store, handlers, ...options.jobs });
@@ -161,6 +187,8 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       rateLimiter,
       runner,
       trigger,
+      events,
+      eventWorker,
       ...(bot ? { bot } : {}),
       ...(webex ? { webex } : {}),
       visits,
@@ -173,6 +201,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       limiter,
       created: { org: createdOrg },
       close: async () => {
+        await eventWorker.stop();
         await runner.stop();
         await live.close();
         await store.close();

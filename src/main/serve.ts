@@ -50,6 +50,7 @@ export function serveOptions(config: Config): ServeOptions {
     ...(config.webex ? { webex: config.webex } : {}),
     ...(config.timeZone ? { timeZone: config.timeZone } : {}),
     jobs: config.jobs,
+    events: config.events,
     crypto: config.crypto,
     rateLimits: config.rateLimits,
     live: config.live,
@@ -115,6 +116,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         visits: context.visits,
         live: context.live,
         trigger: context.trigger,
+        events: context.events,
         limits,
         limiter: context.limiter,
         runner: context.runner,
@@ -156,6 +158,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
   context.broker.publicUrl = publicUrl;
   context.runner.start();
+  context.eventWorker.start();
   pruner?.start();
   let closing: Promise<void> | undefined;
   return {

@@ -285,6 +285,13 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     section: 'prune',
   },
   {
+    env: 'EVENTS_ALLOW_PRIVATE',
+    default: 'false',
+    secret: false,
+    doc: 'outbound event subscribers at loopback, private, link-local or metadata addresses: true, or a comma list of CIDRs',
+    section: 'events',
+  },
+  {
     env: 'JOB_POLL_MS',
     default: '1000',
     secret: false,

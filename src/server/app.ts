@@ -16,6 +16,7 @@ import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
 import type { WorkLimiter } from '../crypto/limiter.js';
 import { InstantConnectError, NotFoundError } from '../errors.js';
+import type { EventsService } from '../events/service.js';
 import type { TriggerService } from '../hooks/trigger.js';
 import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
@@ -30,6 +31,7 @@ import { type MetricsAccess, setupMetrics } from './metrics.js';
 import { brokerRoutes } from './routes/broker.js';
 import { requireContracts } from './routes/contract.js';
 import { docsRoutes } from './routes/docs.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes } from './routes/hooks.js';
 import { linkRoutes } from './routes/links.js';
@@ -49,6 +51,8 @@ export interface AppDeps {
   visits: VisitService;
   live: LiveVisits;
   trigger: TriggerService;
+  /** Outbound event subscriptions and deliveries (/api/events/…). */
+  events: EventsService;
   bot?: BotService;
   /** Rate limits (default: in memory, the default limits). */
   limits?: Limits;
@@ -213,6 +217,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   await app.register(healthRoutes, { store: deps.store });
   await app.register(brokerRoutes, { broker: deps.broker, visits: deps.visits, limits });
   await app.register(visitRoutes, { visits: deps.visits, limits });
+  await app.register(eventRoutes, { events: deps.events });
   await app.register(linkRoutes, { broker: deps.broker, live: deps.live, limits });
   await app.register(liveRoutes, { live: deps.live, limits });
   await app.register(hookRoutes, {

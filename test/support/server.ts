@@ -46,6 +46,8 @@ export interface TestServerOptions {
   logger?: ServeOptions['logger'];
   /** Bounds on event streams and joins (default the server's). */
   live?: ServeOptions['live'];
+  /** Outbound events: private addresses allowed, the delivery worker's timing. */
+  events?: ServeOptions['events'];
 }
 
 export const ROOMY_LIMITS = {
@@ -76,6 +78,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       rateLimits: options.rateLimits ?? ROOMY_LIMITS,
       ...(options.crypto ? { crypto: options.crypto } : {}),
       ...(options.live ? { live: options.live } : {}),
+      ...(options.events ? { events: options.events } : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);
