@@ -297,6 +297,78 @@ Examples:
     .addOption(databaseOption())
     .action(async (id, flags) => ran(await (await import('./commands/hooks.js')).revoke(id, flags, io)));
 
+  const events = program
+    .command('events')
+    .description('outbound visit events: subscribers, signed deliveries (Standard Webhooks), replays')
+    .addHelpText(
+      'after',
+      `
+Types: visit.created, visit.cancelled, visit.rescheduled, link.opened, link.delivered,
+link.delivery_failed, visit.waiting, host.joined, visit.live, visit.ended, visit.no_show,
+subscription.disabled (or * for all).
+
+Examples:
+  $ instant-connect events subscribe --url https://ehr.example.org/hooks --types visit.created,link.opened
+  $ instant-connect events list
+  $ instant-connect events deliveries --subscription sub_AbCdEf012345
+  $ instant-connect events replay 42
+  $ instant-connect events rotate sub_AbCdEf012345 --grace 24h
+  $ instant-connect events unsubscribe sub_AbCdEf012345`,
+    );
+  const eventsCommand = () => import('./commands/events.js');
+  events
+    .command('subscribe')
+    .description('send events of these types to a URL; the signing secret is printed once')
+    .requiredOption('--url <url>', 'where deliveries are POSTed')
+    .requiredOption('--types <types>', 'comma list of event types, or *')
+    .option('--description <text>', 'what the subscriber is')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print the subscription as JSON, with its secret in a "secret" field')
+    .action(async (flags) => ran(await (await eventsCommand()).subscribe(flags, io)));
+  events
+    .command('list')
+    .description('list subscriptions (never their secrets)')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON')
+    .action(async (flags) => ran(await (await eventsCommand()).list(flags, io)));
+  events
+    .command('deliveries')
+    .description('list deliveries, newest first, with their attempts')
+    .option('--subscription <id>', 'only this subscription')
+    .option('--visit <id>', 'only this visit')
+    .option('--status <status>', 'pending, delivered or failed')
+    .option('--limit <n>', 'at most this many (1 to 200)', '50')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON')
+    .action(async (flags) => ran(await (await eventsCommand()).deliveries(flags, io)));
+  events
+    .command('replay')
+    .description('send a delivered or failed delivery again, with the same webhook-id')
+    .argument('<delivery-id>', 'delivery id')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print the delivery as JSON')
+    .action(async (id, flags) => ran(await (await eventsCommand()).replay(id, flags, io)));
+  events
+    .command('rotate')
+    .description('give a subscription a new secret, printed once; the old one also signs for --grace')
+    .argument('<id>', 'subscription id')
+    .option('--grace <duration>', 'how long deliveries carry the previous signature too (24h, 90m, 0)', '24h')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .option('--json', 'print JSON with the new secret in a "secret" field')
+    .action(async (id, flags) => ran(await (await eventsCommand()).rotate(id, flags, io)));
+  events
+    .command('unsubscribe')
+    .description('stop sending to a subscription')
+    .argument('<id>', 'subscription id')
+    .addOption(dataOption())
+    .addOption(databaseOption())
+    .action(async (id, flags) => ran(await (await eventsCommand()).unsubscribe(id, flags, io)));
+
   const exporter = program
     .command('export')
     .description('the API description for other tools: a Postman collection, or the OpenAPI document')

@@ -19,7 +19,7 @@ export const OUTBOUND_EVENT_TYPES = [
   'visit.no_show',
   'subscription.disabled',
 ] as const;
-export type OutboundEventType = (typeof OUTBOUND_EVENT_TYPES)[number];
+type OutboundEventType = (typeof OUTBOUND_EVENT_TYPES)[number];
 
 const OUTBOUND = new Set<string>(OUTBOUND_EVENT_TYPES);
 

@@ -11,7 +11,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { AddressPolicy } from './ssrf.js';
 
 /** An attempt that got no HTTP status: refused address, DNS, connection, timeout, redirects. */
-export class DeliveryFailure extends Error {}
+class DeliveryFailure extends Error {}
 
 export interface SendOptions {
   policy: AddressPolicy;

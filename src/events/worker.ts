@@ -33,7 +33,7 @@ export interface EventWorkerTiming {
   batch: number;
 }
 
-export const DEFAULT_EVENT_TIMING: EventWorkerTiming = {
+const DEFAULT_EVENT_TIMING: EventWorkerTiming = {
   pollMs: 1000,
   timeoutMs: 10_000,
   retrySchedule: RETRY_SCHEDULE,

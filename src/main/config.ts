@@ -123,7 +123,7 @@ function opsFromEnv(env: Env): Pick<Config, 'trustProxy' | 'metrics' | 'prune'> 
  * EVENTS_ALLOW_PRIVATE: unset or `false` refuses loopback, private, link-local and metadata
  * addresses for outbound events; `true` opens them all; a comma list of CIDRs opens only those.
  */
-function eventsFromEnv(env: Env): Config['events'] {
+export function eventsFromEnv(env: Env): Config['events'] {
   const raw = env['EVENTS_ALLOW_PRIVATE']?.trim();
   if (raw === undefined || raw === '' || raw.toLowerCase() === 'false') return {};
   if (raw.toLowerCase() === 'true') return { allowPrivate: true };
