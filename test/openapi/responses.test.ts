@@ -11,6 +11,8 @@ import { triggerSignature } from '../../src/hooks/signatures.js';
 import { buildOpenApiDocument, type OpenApiDocument } from '../../src/openapi/document.js';
 import { call, HTML, type HttpAnswer, nowSeconds } from '../broker/helpers.js';
 import { StaffClient, visitForm } from '../staff/helpers.js';
+import { type Receiver, startReceiver } from '../events/receiver.js';
+import { eventually } from '../support/eventually.js';
 import { OpenApiChecker } from '../support/openapi.js';
 import { ROOMY_LIMITS, startTestServer, type TestServer } from '../support/server.js';
 import {
@@ -25,19 +27,23 @@ let emulator: WebexEmulator;
 let server: TestServer;
 let checker: OpenApiChecker;
 let doc: OpenApiDocument;
+let receiver: Receiver;
 
 before(async () => {
   emulator = await startWebexEmulator();
   server = await startTestServer({
     webex: { token: emulator.token, apiUrl: emulator.apiUrl, webhookSecret: 'openapi-test-webhook-secret' },
     jobs: { pollMs: 50, leaseSeconds: 2 },
+    events: { allowPrivate: ['127.0.0.1/32'], timing: { pollMs: 50 } },
   });
+  receiver = await startReceiver();
   doc = buildOpenApiDocument({ serverUrl: server.server.publicUrl });
   checker = new OpenApiChecker(doc);
 });
 after(async () => {
   await server.close();
   await emulator.close();
+  await receiver.stop();
 });
 
 type Init = {
@@ -264,6 +270,60 @@ describe('visits', () => {
       'GET',
       '/api/v1/space',
     );
+  });
+});
+
+describe('outbound events', () => {
+  test('subscriptions: create (every example), list, read, rotate, delete; deliveries and a replay', async () => {
+    const subs = '/api/events/subscriptions';
+    for (const example of examplesOf(subs)) {
+      const made = expect(await send('POST', subs, { json: example }), 201, 'POST', subs);
+      assert.equal(made.headers.get('location'), `${subs}/${made.body.id}`);
+      expect(await send('DELETE', `${subs}/${made.body.id}`), 200, 'DELETE', `${subs}/{id}`);
+    }
+    expect(await send('POST', subs, { json: { url: 'http://10.1.2.3/', types: ['nope'] } }), 400, 'POST', subs);
+    expect(await send('POST', subs, { key: null, json: {} }), 401, 'POST', subs);
+    expect(await send('POST', subs, { raw: 'hello', contentType: 'text/plain' }), 415, 'POST', subs);
+    expect(await send('POST', subs, { raw: JSON.stringify({ url: 'x'.repeat(70 * 1024) }) }), 413, 'POST', subs);
+    const sub = expect(
+      await send('POST', subs, { json: { url: receiver.url, types: ['visit.created'] } }),
+      201,
+      'POST',
+      subs,
+    ).body;
+    expect(await send('GET', subs), 200, 'GET', subs);
+    expect(await send('GET', subs, { key: null }), 401, 'GET', subs);
+    expect(await send('GET', `${subs}/${sub.id}`), 200, 'GET', `${subs}/{id}`);
+    expect(await send('GET', `${subs}/sub_nothing`), 404, 'GET', `${subs}/{id}`);
+    for (const example of examplesOf(`${subs}/{id}/rotate`))
+      expect(await send('POST', `${subs}/${sub.id}/rotate`, { json: example }), 200, 'POST', `${subs}/{id}/rotate`);
+    expect(await send('POST', `${subs}/${sub.id}/rotate`), 200, 'POST', `${subs}/{id}/rotate`);
+    expect(
+      await send('POST', `${subs}/${sub.id}/rotate`, { json: { grace: 'later' } }),
+      400,
+      'POST',
+      `${subs}/{id}/rotate`,
+    );
+    expect(await send('POST', `${subs}/sub_nothing/rotate`), 404, 'POST', `${subs}/{id}/rotate`);
+
+    expect(await send('POST', '/api/visits', { json: FAST }), 201, 'POST', '/api/visits');
+    await eventually(() => receiver.received.length, (n) => n >= 1, 'the delivery', 20_000);
+    const list = '/api/events/deliveries';
+    const [delivered] = expect(
+      await send('GET', `${list}?subscription=${sub.id}&status=delivered`),
+      200,
+      'GET',
+      list,
+    ).body.items;
+    assert.ok(delivered);
+    expect(await send('GET', `${list}?status=lost`), 400, 'GET', list);
+    const replay = `${list}/{id}/replay`;
+    expect(await send('POST', `${list}/${delivered.id}/replay`), 202, 'POST', replay);
+    expect(await send('POST', `${list}/999999999/replay`), 404, 'POST', replay);
+    expect(await send('DELETE', `${subs}/${sub.id}`), 200, 'DELETE', `${subs}/{id}`);
+    expect(await send('DELETE', `${subs}/${sub.id}`), 404, 'DELETE', `${subs}/{id}`);
+    // Its subscription stopped: nothing to replay it to.
+    expect(await send('POST', `${list}/${delivered.id}/replay`), 409, 'POST', replay);
   });
 });
 
