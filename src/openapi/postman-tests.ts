@@ -10,6 +10,8 @@
 export const LEFT_OUT: Record<string, string> = {
   liveEvents:
     '`GET /live/events` is a server-sent event stream that stays open while the visit lasts (a runner would never finish): follow it with `curl -N "{{mtg-broker-url}}/live/events?ticket=…"`',
+  replayEventDelivery:
+    '`POST /api/events/deliveries/{id}/replay` needs a delivery that was delivered or failed, so a receiver the run does not have: see `instant-connect events replay`',
   receiveWebexWebhook:
     '`POST /hooks/webex` is for Webex itself: its deliveries are signed with the webhook secret',
 };
@@ -40,6 +42,12 @@ export const RUN_ORDER = [
   'openApiDocument',
   'docsPage',
   'asset',
+  'createEventSubscription',
+  'listEventSubscriptions',
+  'getEventSubscription',
+  'rotateEventSubscriptionSecret',
+  'listEventDeliveries',
+  'deleteEventSubscription',
   'createVisit',
   'listVisits',
   'getVisit',
@@ -57,6 +65,11 @@ export const RUN_VARIABLES: { key: string; description: string }[] = [
   { key: 'code', description: 'A short code: set by "Make host and guest links: With short links".' },
   { key: 'ticket', description: 'The visit page\'s ticket: set by "Open a long link (the visit page)".' },
   { key: 'visit-id', description: 'A visit of the Visits folder: set by "Make a visit".' },
+  {
+    key: 'subscription-id',
+    description:
+      'An outbound events subscription: set by "Subscribe a URL to visit events" (unsubscribed at the end of its folder).',
+  },
 ];
 
 const lines = (text: string): string[] =>
@@ -186,6 +199,35 @@ pm.expect(pm.response.headers.get('Location')).to.equal('/api/visits/' + body.id
   pm.expect(pm.response.headers.get('Content-Type')).to.include('text/css');
   pm.expect(pm.response.text()).to.not.be.empty;
 });`,
+  'createEventSubscription/ehr': jsonTest(
+    'a subscription with its secret, shown once; its id becomes {{subscription-id}}',
+    `pm.expect(body.id).to.match(/^sub_/);
+pm.expect(body.secret).to.match(/^whsec_/);
+pm.expect(body.types).to.deep.equal(['visit.created', 'visit.cancelled']);
+pm.expect(body.active).to.equal(true);
+pm.collectionVariables.set('subscription-id', body.id);`,
+  ),
+  listEventSubscriptions: jsonTest(
+    'subscriptions, never a secret',
+    `pm.expect(body.items).to.be.an('array');
+for (const s of body.items) pm.expect(s).to.not.have.property('secret');`,
+  ),
+  getEventSubscription: jsonTest(
+    'the subscription',
+    `pm.expect(body.id).to.equal(pm.collectionVariables.get('subscription-id'));
+pm.expect(body).to.not.have.property('secret');`,
+  ),
+  'rotateEventSubscriptionSecret/hour': jsonTest(
+    'a new secret; the previous one signs for an hour',
+    `pm.expect(body.secret).to.match(/^whsec_/);
+pm.expect(body.previousSecretUntil).to.be.a('string');`,
+  ),
+  listEventDeliveries: jsonTest('deliveries', `pm.expect(body.items).to.be.an('array');`),
+  deleteEventSubscription: jsonTest(
+    'unsubscribed',
+    `pm.expect(body.active).to.equal(false);
+pm.expect(body.disabledReason).to.equal('unsubscribed');`,
+  ),
   'createVisit/scheduled': jsonTest(
     'the scheduled visit: two guests, in ten minutes; its id becomes {{visit-id}}',
     `${VISIT_SHAPE}

@@ -106,6 +106,9 @@ function request(method: string, path: string, op: Operation, body: unknown): Po
         : {}),
       ...(p.required ? {} : { disabled: true }),
     }));
+  // An `id` is a visit's, or a subscription's (outbound events) by its pattern.
+  const idVariable = (schema: Record<string, unknown>) =>
+    String(schema['pattern'] ?? '').startsWith('^sub_') ? 'subscription-id' : 'visit-id';
   const variable = parameters
     .filter((p) => p.in === 'path')
     .map((p) => {
@@ -115,7 +118,7 @@ function request(method: string, path: string, op: Operation, body: unknown): Po
         ? String(choices.at(-1))
         : Array.isArray(examples)
           ? String(examples[0])
-          : placeholder(p.name === 'id' ? 'visit-id' : p.name);
+          : placeholder(p.name === 'id' ? idVariable(p.schema) : p.name);
       return { key: p.name, value };
     });
   const queryText = query

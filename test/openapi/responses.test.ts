@@ -10,8 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { triggerSignature } from '../../src/hooks/signatures.js';
 import { buildOpenApiDocument, type OpenApiDocument } from '../../src/openapi/document.js';
 import { call, HTML, type HttpAnswer, nowSeconds } from '../broker/helpers.js';
-import { StaffClient, visitForm } from '../staff/helpers.js';
 import { type Receiver, startReceiver } from '../events/receiver.js';
+import { StaffClient, visitForm } from '../staff/helpers.js';
 import { eventually } from '../support/eventually.js';
 import { OpenApiChecker } from '../support/openapi.js';
 import { ROOMY_LIMITS, startTestServer, type TestServer } from '../support/server.js';
@@ -281,10 +281,20 @@ describe('outbound events', () => {
       assert.equal(made.headers.get('location'), `${subs}/${made.body.id}`);
       expect(await send('DELETE', `${subs}/${made.body.id}`), 200, 'DELETE', `${subs}/{id}`);
     }
-    expect(await send('POST', subs, { json: { url: 'http://10.1.2.3/', types: ['nope'] } }), 400, 'POST', subs);
+    expect(
+      await send('POST', subs, { json: { url: 'http://10.1.2.3/', types: ['nope'] } }),
+      400,
+      'POST',
+      subs,
+    );
     expect(await send('POST', subs, { key: null, json: {} }), 401, 'POST', subs);
     expect(await send('POST', subs, { raw: 'hello', contentType: 'text/plain' }), 415, 'POST', subs);
-    expect(await send('POST', subs, { raw: JSON.stringify({ url: 'x'.repeat(70 * 1024) }) }), 413, 'POST', subs);
+    expect(
+      await send('POST', subs, { raw: JSON.stringify({ url: 'x'.repeat(70 * 1024) }) }),
+      413,
+      'POST',
+      subs,
+    );
     const sub = expect(
       await send('POST', subs, { json: { url: receiver.url, types: ['visit.created'] } }),
       201,
@@ -296,7 +306,12 @@ describe('outbound events', () => {
     expect(await send('GET', `${subs}/${sub.id}`), 200, 'GET', `${subs}/{id}`);
     expect(await send('GET', `${subs}/sub_nothing`), 404, 'GET', `${subs}/{id}`);
     for (const example of examplesOf(`${subs}/{id}/rotate`))
-      expect(await send('POST', `${subs}/${sub.id}/rotate`, { json: example }), 200, 'POST', `${subs}/{id}/rotate`);
+      expect(
+        await send('POST', `${subs}/${sub.id}/rotate`, { json: example }),
+        200,
+        'POST',
+        `${subs}/{id}/rotate`,
+      );
     expect(await send('POST', `${subs}/${sub.id}/rotate`), 200, 'POST', `${subs}/{id}/rotate`);
     expect(
       await send('POST', `${subs}/${sub.id}/rotate`, { json: { grace: 'later' } }),
@@ -307,14 +322,15 @@ describe('outbound events', () => {
     expect(await send('POST', `${subs}/sub_nothing/rotate`), 404, 'POST', `${subs}/{id}/rotate`);
 
     expect(await send('POST', '/api/visits', { json: FAST }), 201, 'POST', '/api/visits');
-    await eventually(() => receiver.received.length, (n) => n >= 1, 'the delivery', 20_000);
     const list = '/api/events/deliveries';
-    const [delivered] = expect(
-      await send('GET', `${list}?subscription=${sub.id}&status=delivered`),
-      200,
-      'GET',
-      list,
-    ).body.items;
+    const [delivered] = await eventually(
+      async () =>
+        expect(await send('GET', `${list}?subscription=${sub.id}&status=delivered`), 200, 'GET', list).body
+          .items,
+      (items: { id: number }[]) => items.length > 0,
+      'the delivery',
+      20_000,
+    );
     assert.ok(delivered);
     expect(await send('GET', `${list}?status=lost`), 400, 'GET', list);
     const replay = `${list}/{id}/replay`;
