@@ -825,6 +825,8 @@ export class PostgresStore implements Store {
       counts.shortLinks = await del('purgeShortLinks');
       counts.idempotencyKeys = await del('purgeIdempotencyKeys');
       counts.events = await del('purgeEvents');
+      await del('purgeEventAttempts');
+      await del('purgeEventDeliveries');
       counts.links = await del('purgeVisitLinks');
       counts.visits = await del('purgeVisitRows');
       const spaces = await c.query(

@@ -148,13 +148,16 @@ function statements(d: SqlDialect) {
     /**
      * Right after insertEvent, in its transaction, for a type of the outbound catalogue: one pending
      * delivery per active subscription of the organisation that asks for the type (visit id, type,
-     * next_at, created_at, org id, the type's LIKE pattern). Its `webhook-id` is fixed here.
+     * next_at, created_at, org id, the type's LIKE pattern). Its `webhook-id` is fixed here. The
+     * event's id is read once, before any row is inserted (SQLite's last_insert_rowid() would
+     * otherwise move to each delivery inserted).
      */
-    fanOutEvent: `INSERT INTO event_deliveries (subscription_id, event_id, org_id, visit_id, type, status, attempts, next_at,
+    fanOutEvent: `WITH e AS MATERIALIZED (SELECT ${d.lastEventId} AS id)
+       INSERT INTO event_deliveries (subscription_id, event_id, org_id, visit_id, type, status, attempts, next_at,
          created_at, webhook_id)
-       SELECT s.id, ${d.lastEventId}, s.org_id, CAST(? AS TEXT), ?, 'pending', 0, CAST(? AS BIGINT), CAST(? AS BIGINT),
-         'msg_' || substr(s.id, 5) || '_' || CAST(${d.lastEventId} AS TEXT)
-       FROM event_subscriptions s
+       SELECT s.id, e.id, s.org_id, CAST(? AS TEXT), ?, 'pending', 0, CAST(? AS BIGINT), CAST(? AS BIGINT),
+         'msg_' || substr(s.id, 5) || '_' || CAST(e.id AS TEXT)
+       FROM e, event_subscriptions s
        WHERE s.org_id = ? AND s.disabled_at IS NULL AND (s.types = '*' OR s.types LIKE ?)`,
 
     insertEventSubscription: `INSERT INTO event_subscriptions (id, org_id, url, types, description, secret, created_at,
@@ -247,6 +250,9 @@ function statements(d: SqlDialect) {
     purgeShortLinks: `DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE ${d.inList('visit_id')} AND short IS NOT NULL)`,
     purgeIdempotencyKeys: `DELETE FROM idempotency_keys WHERE ${d.inList('visit_id')}`,
     purgeEvents: `DELETE FROM events WHERE ${d.inList('visit_id')}`,
+    /** The outbound deliveries of purged visits, and their attempts, go with their events. */
+    purgeEventAttempts: `DELETE FROM event_attempts WHERE delivery_id IN (SELECT id FROM event_deliveries WHERE ${d.inList('visit_id')})`,
+    purgeEventDeliveries: `DELETE FROM event_deliveries WHERE ${d.inList('visit_id')}`,
     purgeVisitLinks: `DELETE FROM visit_links WHERE ${d.inList('visit_id')}`,
     purgeVisitRows: `DELETE FROM visits WHERE ${d.inList('id')}`,
     purgeCounts: PURGE_COUNT,

@@ -796,6 +796,8 @@ export class SqliteStore implements Store {
       counts.shortLinks = this.#run('purgeShortLinks', list).changes;
       counts.idempotencyKeys = this.#run('purgeIdempotencyKeys', list).changes;
       counts.events = this.#run('purgeEvents', list).changes;
+      this.#run('purgeEventAttempts', list);
+      this.#run('purgeEventDeliveries', list);
       counts.links = this.#run('purgeVisitLinks', list).changes;
       counts.visits = this.#run('purgeVisitRows', list).changes;
       const space = this.#stmt(

@@ -87,6 +87,13 @@ export function eventStoreContract(store: () => Store): void {
       assert.match(d!.webhookId, /^msg_\w+$/);
       const events = await store().listEvents(org.id, v.id);
       assert.equal(d!.eventId, events[0]!.id);
+      const [d2] = await store().listEventDeliveries(org.id, {
+        subscriptionId: all.id,
+        visitId: v.id,
+        limit: 1,
+      });
+      assert.equal(d2!.eventId, events[0]!.id, 'every subscription gets the same event');
+      assert.notEqual(d2!.webhookId, d!.webhookId);
       // Transitions and appended events fan out too.
       await store().transitionVisit(org.id, v.id, ['pending'], 'cancelled', now, ev(v.id, 'visit.cancelled'));
       await store().appendEvent(ev(v.id, 'link.opened'));
@@ -226,6 +233,23 @@ export function eventStoreContract(store: () => Store): void {
       assert.equal(s?.previousSecret, a.secret);
       assert.equal(s?.previousSecretUntil, now + 3600);
       assert.equal(await store().rotateEventSubscriptionSecret(org.id, stopped.id, 'whsec_eA==', now), false);
+    });
+
+    test('a purged visit takes its deliveries and their attempts with its events', async () => {
+      const v = { ...visit(org.id, `vis_${randomUUID()}`), expiresAt: 50, createdAt: 10 };
+      await store().createVisit(v, [], ev(v.id, 'visit.created', 10));
+      const [d] = await store().listEventDeliveries(org.id, { visitId: v.id, limit: 5 });
+      assert.ok(d);
+      await store().recordEventAttempt({
+        deliveryId: d.id,
+        attempt: { at: 11, status: 200, latencyMs: 1 },
+        outcome: 'delivered',
+        disableWhen: never,
+      });
+      const purged = await store().purgeVisits(100);
+      assert.equal(purged.visits, 1);
+      assert.deepEqual(await store().listEventDeliveries(org.id, { visitId: v.id, limit: 5 }), []);
+      assert.equal(await store().getEventDelivery(org.id, d.id), undefined);
     });
 
     test('a subscription that keeps failing is disabled, its pending deliveries fail, and the event goes to the others', async () => {
