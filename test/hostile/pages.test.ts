@@ -46,6 +46,12 @@ const FUZZED_ROUTES = new Set([
   '/api/visits/:id',
   '/api/visits/:id/events',
   '/api/visits/:id/links',
+  // events.test.ts
+  '/api/events/subscriptions',
+  '/api/events/subscriptions/:id',
+  '/api/events/subscriptions/:id/rotate',
+  '/api/events/deliveries',
+  '/api/events/deliveries/:id/replay',
   // links.test.ts
   '/visit/:code',
   '/:vertical/v1/:page',
