@@ -54,7 +54,7 @@ describe('one schema, DDL per dialect', () => {
   test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index)", () => {
     assert.equal(SQLITE_0_1.length, 8);
     assert.equal(POSTGRES_0_1.length, 8);
-    assert.equal(LATEST_VERSION, 9);
+    assert.equal(LATEST_VERSION, 11);
     const sqlite = migrations('sqlite');
     const postgres = migrations('postgres');
     for (const list of [sqlite, postgres]) assert.equal(list.length, LATEST_VERSION);
@@ -67,6 +67,24 @@ describe('one schema, DDL per dialect', () => {
     ]);
     // PostgreSQL's hash index already keeps 4 bytes per cipher: version 9 changes nothing there.
     assert.deepEqual(postgres[8], []);
+    // Version 11: the link gateway (a visit's flag; each link's code, first opening, last logged
+    // opening, withdrawal; codes unique, added as an index: SQLite cannot add a UNIQUE column).
+    assert.deepEqual(sqlite[10], [
+      'ALTER TABLE visits ADD COLUMN gateway INTEGER',
+      'ALTER TABLE visit_links ADD COLUMN gateway_code TEXT',
+      'ALTER TABLE visit_links ADD COLUMN opened_at INTEGER',
+      'ALTER TABLE visit_links ADD COLUMN logged_open_at INTEGER',
+      'ALTER TABLE visit_links ADD COLUMN revoked_at INTEGER',
+      'CREATE UNIQUE INDEX visit_links_gateway_code ON visit_links (gateway_code)',
+    ]);
+    assert.deepEqual(postgres[10], [
+      'ALTER TABLE visits ADD COLUMN gateway BOOLEAN',
+      'ALTER TABLE visit_links ADD COLUMN gateway_code TEXT COLLATE "C"',
+      'ALTER TABLE visit_links ADD COLUMN opened_at BIGINT',
+      'ALTER TABLE visit_links ADD COLUMN logged_open_at BIGINT',
+      'ALTER TABLE visit_links ADD COLUMN revoked_at BIGINT',
+      'CREATE UNIQUE INDEX visit_links_gateway_code ON visit_links (gateway_code)',
+    ]);
   });
 
   test('SQLite: the generated versions 1 to 8 make what 0.1 made (tables, columns, types, keys, indexes)', () => {
@@ -223,8 +241,9 @@ describe('one schema, DDL per dialect', () => {
 
 const base = testDatabaseUrl();
 describe('one schema on PostgreSQL', { skip: base ? false : PG_SKIP }, () => {
-  test('the generated migrations make what 0.1 made (columns, types, defaults, indexes, constraints)', async () => {
-    // Version 9 changed only SQLite's indexes, so the latest schema is 0.1's here.
+  test('the generated migrations make what 0.1 made, then migrated on (columns, types, defaults, indexes, constraints)', async () => {
+    // A database as 0.1 made it (versions 1 to 8 recorded), migrated to the latest, has exactly the
+    // shape of a new one.
     const old = await createTestDatabase(base!);
     const now = await createTestDatabase(base!);
     try {
@@ -233,11 +252,14 @@ describe('one schema on PostgreSQL', { skip: base ? false : PG_SKIP }, () => {
         [
           'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
           ...POSTGRES_0_1,
+          ...POSTGRES_0_1.map((_, i) => `INSERT INTO schema_migrations (version, applied_at) VALUES (${i + 1}, 1)`),
         ].join(';\n'),
       );
-      const store = new PostgresStore(now.url);
-      await store.migrate();
-      await store.close();
+      for (const url of [now.url, old.url]) {
+        const store = new PostgresStore(url);
+        await store.migrate();
+        await store.close();
+      }
       const shape = async (url: string) => ({
         columns: await queryOnce(
           url,
