@@ -16,6 +16,7 @@ import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trig
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
+  RevokedLinkSchema,
   VisitEventListSchema,
   VisitId,
   VisitListSchema,
@@ -381,7 +382,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Visits',
     summary: 'Cancel a visit',
     description:
-      "This broker's links stop working at once (their pages say the visit was cancelled). Links made at Cisco cannot be revoked there: `cancellation.linksStopped` is then false and `detail` says what was done.",
+      "This broker's links stop working at once (their pages say the visit was cancelled). So do gateway links (visits on Cisco's brokers made with `PUBLIC_URL` set): `cancellation.opened` names the links someone had already opened (they hold Cisco's URL, which may still work at Cisco until the window ends) and `cancellation.stopped` the others. Links handed out as Cisco's own URLs cannot be revoked there: `cancellation.linksStopped` is then false and `detail` says what was done.",
     security: BEARER,
     parameters: [visitIdParam],
     responses: {
@@ -390,6 +391,34 @@ export const OPERATIONS: OperationSpec[] = [
       404: 'NotFound',
       409: 'Conflict',
       502: 'BadGateway',
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/visits/{id}/links/{role}/{index}',
+    operationId: 'revokeVisitLink',
+    tag: 'Visits',
+    summary: 'Withdraw one link',
+    description:
+      'The link stops at once and the visit goes on: a gateway link leads to a "withdrawn" page (410), a link of this broker opens a "withdrawn" page instead of the visit. A gateway link already opened may still work at Cisco until the window ends (`revocation.linkStopped` false). A link handed out as Cisco\'s own URL cannot be withdrawn (409, saying why). Appends `link.revoked` to the event log.',
+    security: BEARER,
+    parameters: [
+      visitIdParam,
+      { name: 'role', in: 'path', required: true, schema: { enum: ['host', 'guest'] } },
+      {
+        name: 'index',
+        in: 'path',
+        required: true,
+        schema: { type: 'integer', minimum: 0 },
+        description: 'Position among the links of its role, from 0 (as `index` in the visit).',
+      },
+    ],
+    responses: {
+      200: json('The visit, and what withdrawing the link did.', RevokedLinkSchema),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      409: 'Conflict',
     },
   },
   {

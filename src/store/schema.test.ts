@@ -252,7 +252,9 @@ describe('one schema on PostgreSQL', { skip: base ? false : PG_SKIP }, () => {
         [
           'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
           ...POSTGRES_0_1,
-          ...POSTGRES_0_1.map((_, i) => `INSERT INTO schema_migrations (version, applied_at) VALUES (${i + 1}, 1)`),
+          ...POSTGRES_0_1.map(
+            (_, i) => `INSERT INTO schema_migrations (version, applied_at) VALUES (${i + 1}, 1)`,
+          ),
         ].join(';\n'),
       );
       for (const url of [now.url, old.url]) {
