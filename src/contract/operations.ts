@@ -409,7 +409,7 @@ export const OPERATIONS: OperationSpec[] = [
         name: 'index',
         in: 'path',
         required: true,
-        schema: { type: 'integer', minimum: 0 },
+        schema: { type: 'integer', minimum: 0, examples: [0] },
         description: 'Position among the links of its role, from 0 (as `index` in the visit).',
       },
     ],

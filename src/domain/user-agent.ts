@@ -2,7 +2,7 @@
  * A coarse family of a User-Agent, the only trace of a browser an event keeps (never the whole
  * header, never an address): enough to tell "opened in the Webex app" from "opened in Safari".
  */
-export const UA_FAMILIES = ['webex', 'edge', 'firefox', 'chrome', 'safari', 'other'] as const;
+const UA_FAMILIES = ['webex', 'edge', 'firefox', 'chrome', 'safari', 'other'] as const;
 export type UaFamily = (typeof UA_FAMILIES)[number];
 
 export function uaFamily(userAgent: string | undefined): UaFamily {

@@ -33,7 +33,7 @@ export const VisitId = Type.String({ pattern: VISIT_ID_PATTERN, description: 'Th
 const VISIT_ID = new RegExp(VISIT_ID_PATTERN);
 
 /** A link of a visit: every URL form, and what happened to it. */
-export const VisitLinkSchema = Type.Object(
+const VisitLinkSchema = Type.Object(
   {
     ...LinkSchema.properties,
     gatewayUrl: Type.Optional(
@@ -200,7 +200,7 @@ export type GatewayOpening =
   | { kind: 'revoked' };
 
 /** At most one `link.opened` event per link per this many seconds after the first (see docs). */
-export const LINK_OPENED_LOG_SECONDS = 60;
+const LINK_OPENED_LOG_SECONDS = 60;
 
 export interface VisitServiceOptions {
   store: Store;
