@@ -46,6 +46,7 @@ const FUZZED_ROUTES = new Set([
   '/api/visits/:id',
   '/api/visits/:id/events',
   '/api/visits/:id/links',
+  '/api/visits/:id/links/:role/:index',
   // links.test.ts
   '/visit/:code',
   '/:vertical/v1/:page',
