@@ -137,6 +137,20 @@ describe('gateway links for visits on another broker', () => {
     );
   });
 
+  test('links added to a gateway visit are gateway links too, with fresh codes', async () => {
+    const visit = await make();
+    const more = await api(a, 'POST', `/api/visits/${visit.id}/links`, { guests: 2 });
+    assert.equal(more.status, 201, more.text);
+    const all = [...more.body.hosts, ...more.body.guests] as GatewayLink[];
+    assert.equal(all.length, 4);
+    const urls = all.map(gatewayOf);
+    assert.equal(new Set(urls).size, 4, 'every link its own code');
+    const added = more.body.guests[2] as GatewayLink;
+    const redirect = await open(added);
+    assert.equal(redirect.status, 302);
+    assert.equal(redirect.headers.get('location'), added.shortUrl);
+  });
+
   test('a loop that opens one link over and over logs one event per minute, and every opening still redirects', async () => {
     const visit = await make();
     const guest = visit.guests[0]!;
