@@ -259,19 +259,27 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'openShortLink',
     tag: 'Link pages',
     summary: 'Follow a short link',
-    description: 'Redirects to the long link (`baseUrl + short` is this URL).',
+    description:
+      "A short link of this broker (7 characters) redirects to the long link (`baseUrl + short` is this URL). A gateway link (10 characters: a visit's `gatewayUrl`, for visits on Cisco's brokers) redirects to the broker's short URL, else its long URL, while the visit is open; before its window, after it, once cancelled or withdrawn it answers a page saying so (or, without `text/html` in Accept, the JSON error), and records no opening. Each redirect of a gateway link records `link.opened` (at most one event per link per minute).",
     parameters: [
       {
         name: 'code',
         in: 'path',
         required: true,
         schema: { type: 'string', pattern: '^[A-Za-z0-9]{1,16}$' },
-        description: 'The `short` code of a v2 answer.',
+        description: "The `short` code of a v2 answer, or the code of a visit link's `gatewayUrl`.",
       },
     ],
     responses: {
-      302: redirect('To the long link.', 'The long link on this server.'),
+      302: redirect(
+        "To the long link, or (gateway links) to the broker's URL.",
+        "The long link on this server, or the broker's short or long URL.",
+      ),
+      403: pageOrEnvelope(
+        'Gateway links: the window has not opened yet (the page counts down) or has closed.',
+      ),
       404: pageOrEnvelope('No link has this code.'),
+      410: pageOrEnvelope('Gateway links: the visit was cancelled, or this link was withdrawn.'),
       429: 'TooManyRequests',
     },
   },
