@@ -139,6 +139,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       store,
       source: linkSource(broker, options.linkSource),
       ...(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {}),
+      linkOrigin: () => broker.publicUrl,
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
       // Pages of a cancelled visit learn it at once (a bus that cannot publish must not end the process).
       onChange: (visit) => void live.changed(visit.id).catch(() => {}),

@@ -210,6 +210,12 @@ export interface VisitServiceOptions {
    * from another broker then get gateway links on it (`<gatewayUrl>/visit/<code>`).
    */
   gatewayUrl?: string;
+  /**
+   * This service's origin as links use it (the broker's public URL): the origin of the gateway
+   * links of visits made with a gateway if PUBLIC_URL is no longer set, so that their URLs are
+   * still shown (never the broker's own URLs in their place).
+   */
+  linkOrigin?: () => string;
   /** Epoch seconds. */
   now?: () => number;
   /** Zone for local times without one (default UTC). */
@@ -264,6 +270,7 @@ export class VisitService {
   readonly #timeZone: string;
   readonly #onChange: VisitServiceOptions['onChange'];
   readonly #gatewayUrl: string | undefined;
+  readonly #linkOrigin: (() => string) | undefined;
   /** Per subject: the recording in progress (see recordIssued). */
   readonly #recording = new Map<string, Promise<void>>();
 
@@ -274,6 +281,7 @@ export class VisitService {
     this.#timeZone = options.timeZone ?? 'UTC';
     this.#onChange = options.onChange;
     this.#gatewayUrl = options.gatewayUrl?.replace(/\/+$/, '');
+    this.#linkOrigin = options.linkOrigin;
   }
 
   /** Whether a new visit gets gateway links: another broker's links, PUBLIC_URL set, not refused. */
@@ -308,7 +316,7 @@ export class VisitService {
   }
 
   #event(
-    org: Org,
+    org: Pick<Org, 'id'>,
     visitId: string,
     actor: string,
     type: string,
@@ -320,6 +328,7 @@ export class VisitService {
   async view(visit: VisitRecord): Promise<VisitView> {
     const links = await this.#store.getVisitLinks(visit.id);
     const iso = (s: number | undefined) => (s === undefined ? undefined : isoSeconds(s));
+    const gatewayUrl = this.#gatewayUrl ?? this.#linkOrigin?.().replace(/\/+$/, '');
     const view: VisitView = {
       id: visit.id,
       subject: visit.subject,
@@ -336,8 +345,8 @@ export class VisitService {
       createdAt: isoSeconds(visit.createdAt),
       gateway: visit.gateway === true,
       counts: { hosts: visit.hosts, guests: visit.guests },
-      hosts: links.filter((l) => l.role === 'host').map((l) => toLink(l, this.#gatewayUrl)),
-      guests: links.filter((l) => l.role === 'guest').map((l) => toLink(l, this.#gatewayUrl)),
+      hosts: links.filter((l) => l.role === 'host').map((l) => toLink(l, gatewayUrl)),
+      guests: links.filter((l) => l.role === 'guest').map((l) => toLink(l, gatewayUrl)),
     };
     if (visit.notBefore !== undefined) view.notBefore = visit.notBefore;
     for (const key of ['startedAt', 'endedAt', 'cancelledAt'] as const) {
@@ -576,11 +585,9 @@ export class VisitService {
     const state = visitState(visit, now);
     if (state === 'scheduled') return { kind: 'not-yet', notBefore: visit.notBefore! };
     if (state === 'ended' || state === 'expired') return { kind: 'expired' };
-    const actor = link.role;
-    const org = { id: visit.orgId } as Org;
     const opening = await this.#store.recordLinkOpening(visit.id, link.role, link.index, now, {
       logEverySeconds: LINK_OPENED_LOG_SECONDS,
-      event: this.#event(org, visit.id, actor, 'link.opened', {
+      event: this.#event({ id: visit.orgId }, visit.id, link.role, 'link.opened', {
         role: link.role,
         index: link.index,
         uaFamily: uaFamily(userAgent),
