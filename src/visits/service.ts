@@ -284,6 +284,11 @@ export class VisitService {
     this.#linkOrigin = options.linkOrigin;
   }
 
+  /** New visits can get gateway links: links from another broker, and PUBLIC_URL set. */
+  get gatewayOffered(): boolean {
+    return this.source.kind !== 'local' && this.#gatewayUrl !== undefined;
+  }
+
   /** Whether a new visit gets gateway links: another broker's links, PUBLIC_URL set, not refused. */
   #useGateway(input: unknown): boolean {
     const asked = (input as { gateway?: unknown }).gateway;

@@ -245,6 +245,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
         errors ? formErrors(errors.issues) : undefined,
         await upcoming(session),
         banner,
+        visits.gatewayOffered,
       ),
     );
 
