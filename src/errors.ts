@@ -39,6 +39,11 @@ export const ERRORS = {
     retry: 'never',
     message: 'This visit was cancelled: its links no longer work',
   },
+  ERR_LINK_REVOKED: {
+    status: 410,
+    retry: 'never',
+    message: 'This link was withdrawn: ask for a new link if you still need one',
+  },
   ERR_ENDED: {
     status: 410,
     retry: 'never',
@@ -213,6 +218,13 @@ export class EndedError extends InstantConnectError {
 export class CancelledError extends InstantConnectError {
   constructor(message = messageOf('ERR_CANCELLED')) {
     super('ERR_CANCELLED', message);
+  }
+}
+
+/** This one link was withdrawn (DELETE /api/visits/{id}/links/{role}/{index}); the visit goes on. */
+export class LinkRevokedError extends InstantConnectError {
+  constructor(message = messageOf('ERR_LINK_REVOKED')) {
+    super('ERR_LINK_REVOKED', message);
   }
 }
 

@@ -26,7 +26,14 @@ import { nowSeconds } from '../domain/time.js';
 import { longUrl } from '../domain/urls.js';
 import { joseEncryptIssues } from '../domain/validate.js';
 import { type VisitState, visitState } from '../domain/visit-state.js';
-import { CancelledError, NotFoundError, RateLimitedError, TokenError, ValidationError } from '../errors.js';
+import {
+  CancelledError,
+  LinkRevokedError,
+  NotFoundError,
+  RateLimitedError,
+  TokenError,
+  ValidationError,
+} from '../errors.js';
 import type { RateReservation } from '../reliability/rate-limit.js';
 import type { Org, ShortLinkRecord, Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
 import { coerceJoseEncryptBody } from './coerce.js';
@@ -271,6 +278,7 @@ export class BrokerService {
     const now = this.#now();
     const known = await this.#store.findVisitLinkByCipher(cipher);
     if (known?.visit.status === 'cancelled') throw new CancelledError();
+    if (known?.link.revokedAt !== undefined) throw new LinkRevokedError();
     const cached = this.#opened.get(cipher);
     // A token whose key retired since it was cached opens no more.
     if (cached && this.#keyring.forToken(cached.kid, now).length === 0) this.#opened.delete(cipher);
@@ -281,6 +289,7 @@ export class BrokerService {
     ) {
       const recorded = known ?? (await this.#store.findVisitLinkByJti(cached.claims.jti));
       if (recorded?.visit.status === 'cancelled') throw new CancelledError();
+      if (recorded?.link.revokedAt !== undefined) throw new LinkRevokedError();
       return { ...cached, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };
     }
     const budget = known ? undefined : options.budget;
@@ -301,6 +310,7 @@ export class BrokerService {
       if (err instanceof TokenError && err.code === 'ERR_TOKEN_NOT_YET_VALID' && err.jti) {
         const recorded = await this.#store.findVisitLinkByJti(err.jti);
         if (recorded?.visit.status === 'cancelled') throw new CancelledError();
+        if (recorded?.link.revokedAt !== undefined) throw new LinkRevokedError();
       }
       throw err;
     }
@@ -309,6 +319,7 @@ export class BrokerService {
     if (!org) throw new NotFoundError('The organisation of this link no longer exists');
     const recorded = known ?? (await this.#store.findVisitLinkByJti(opened.claims.jti));
     if (recorded?.visit.status === 'cancelled') throw new CancelledError();
+    if (recorded?.link.revokedAt !== undefined) throw new LinkRevokedError();
     this.#remember(cipher, { ...opened, org });
     return { ...opened, org, ...(recorded ? { visit: recorded.visit, link: recorded.link } : {}) };
   }

@@ -28,6 +28,7 @@ import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trig
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
+  RevokedLinkSchema,
   VisitEventListSchema,
   VisitId,
   VisitListSchema,
@@ -278,19 +279,27 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'openShortLink',
     tag: 'Link pages',
     summary: 'Follow a short link',
-    description: 'Redirects to the long link (`baseUrl + short` is this URL).',
+    description:
+      "A short link of this broker (7 characters) redirects to the long link (`baseUrl + short` is this URL). A gateway link (10 characters: a visit's `gatewayUrl`, for visits on Cisco's brokers) redirects to the broker's short URL, else its long URL, while the visit is open; before its window, after it, once cancelled or withdrawn it answers a page saying so (or, without `text/html` in Accept, the JSON error), and records no opening. Each redirect of a gateway link records `link.opened` (at most one event per link per minute).",
     parameters: [
       {
         name: 'code',
         in: 'path',
         required: true,
         schema: { type: 'string', pattern: '^[A-Za-z0-9]{1,16}$' },
-        description: 'The `short` code of a v2 answer.',
+        description: "The `short` code of a v2 answer, or the code of a visit link's `gatewayUrl`.",
       },
     ],
     responses: {
-      302: redirect('To the long link.', 'The long link on this server.'),
+      302: redirect(
+        "To the long link, or (gateway links) to the broker's URL.",
+        "The long link on this server, or the broker's short or long URL.",
+      ),
+      403: pageOrEnvelope(
+        'Gateway links: the window has not opened yet (the page counts down) or has closed.',
+      ),
       404: pageOrEnvelope('No link has this code.'),
+      410: pageOrEnvelope('Gateway links: the visit was cancelled, or this link was withdrawn.'),
       429: 'TooManyRequests',
     },
   },
@@ -401,7 +410,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Visits',
     summary: 'Cancel a visit',
     description:
-      "This broker's links stop working at once (their pages say the visit was cancelled). Links made at Cisco cannot be revoked there: `cancellation.linksStopped` is then false and `detail` says what was done.",
+      "This broker's links stop working at once (their pages say the visit was cancelled). So do gateway links (visits on Cisco's brokers made with `PUBLIC_URL` set): `cancellation.opened` names the links someone had already opened (they hold Cisco's URL, which may still work at Cisco until the window ends) and `cancellation.stopped` the others. Links handed out as Cisco's own URLs cannot be revoked there: `cancellation.linksStopped` is then false and `detail` says what was done.",
     security: BEARER,
     parameters: [visitIdParam],
     responses: {
@@ -410,6 +419,34 @@ export const OPERATIONS: OperationSpec[] = [
       404: 'NotFound',
       409: 'Conflict',
       502: 'BadGateway',
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/visits/{id}/links/{role}/{index}',
+    operationId: 'revokeVisitLink',
+    tag: 'Visits',
+    summary: 'Withdraw one link',
+    description:
+      'The link stops at once and the visit goes on: a gateway link leads to a "withdrawn" page (410), a link of this broker opens a "withdrawn" page instead of the visit. A gateway link already opened may still work at Cisco until the window ends (`revocation.linkStopped` false). A link handed out as Cisco\'s own URL cannot be withdrawn (409, saying why). Appends `link.revoked` to the event log.',
+    security: BEARER,
+    parameters: [
+      visitIdParam,
+      { name: 'role', in: 'path', required: true, schema: { enum: ['host', 'guest'] } },
+      {
+        name: 'index',
+        in: 'path',
+        required: true,
+        schema: { type: 'integer', minimum: 0, examples: [0] },
+        description: 'Position among the links of its role, from 0 (as `index` in the visit).',
+      },
+    ],
+    responses: {
+      200: json('The visit, and what withdrawing the link did.', RevokedLinkSchema),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      409: 'Conflict',
     },
   },
   {

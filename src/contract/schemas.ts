@@ -21,6 +21,8 @@ export const UnavailableSchema = Type.Object(
  * a visit's is a 404 from the service, not a 400).
  */
 export const VisitIdParams = Type.Object({ id: Type.String() });
+/** DELETE /api/visits/{id}/links/{role}/{index}: strings, checked by the service (400 naming the field). */
+export const VisitLinkParams = Type.Object({ id: Type.String(), role: Type.String(), index: Type.String() });
 
 // GET /api/visits
 const When = (description: string) =>

@@ -38,6 +38,12 @@ export const VisitInput = Type.Object(
     vertical: Type.Optional(VerticalField),
     hostLogin: Type.Optional(Type.Boolean()),
     crypto: Type.Optional(CryptoOptions),
+    gateway: Type.Optional(
+      Type.Boolean({
+        description:
+          "Visits on Cisco's brokers (or any broker URL): hand out links on this service's origin (`gatewayUrl`), which redirect to the broker's while the visit is open and stop when it is cancelled. On by default when the server's PUBLIC_URL is set; `false` hands out the broker's own URLs.",
+      }),
+    ),
   },
   { additionalProperties: false, $id: 'VisitInput' },
 );

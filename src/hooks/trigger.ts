@@ -16,7 +16,7 @@ import { ConflictError, HttpError, NotFoundError, UnauthorizedError, ValidationE
 import type { JobRunner } from '../jobs/runner.js';
 import type { HookRecord, IdempotencyReservation, Org, Store } from '../store/types.js';
 import { guestMessage, hostMessage } from '../visits/messages.js';
-import { type VisitService, type VisitView, VisitViewSchema } from '../visits/service.js';
+import { handedUrl, type VisitService, type VisitView, VisitViewSchema } from '../visits/service.js';
 import { TRIGGER_HEADERS, verifyTriggerSignature } from './signatures.js';
 
 const Email = Type.String({
@@ -63,10 +63,21 @@ export const TriggerResultSchema = Type.Object(
   {
     ...VisitViewSchema.properties,
     hostUrl: Type.Optional(
-      Type.String({ format: 'uri', description: 'The first host link (short when asked).' }),
+      Type.String({
+        format: 'uri',
+        description:
+          'The first host link: its gateway URL when the visit has a gateway, else short when asked.',
+      }),
     ),
-    guestUrl: Type.Optional(Type.String({ format: 'uri', description: 'The first guest link.' })),
-    guestUrls: Type.Array(Type.String({ format: 'uri' }), { description: 'Every guest link.' }),
+    guestUrl: Type.Optional(
+      Type.String({
+        format: 'uri',
+        description: 'The first guest link (its gateway URL when there is one).',
+      }),
+    ),
+    guestUrls: Type.Array(Type.String({ format: 'uri' }), {
+      description: 'Every guest link (gateway URLs when there are).',
+    }),
     delivery: Type.Optional(
       Type.Array(DeliverySchema, {
         description: 'With `notify`: what the bot sent, queued or could not send.',
@@ -86,7 +97,8 @@ export const IdempotencyKey = Type.String({
     'Any unique value per visit (a UUID): a retry with the same key and body returns the same visit.',
 });
 
-const urlOf = (l: { shortUrl?: string; longUrl: string }) => l.shortUrl ?? l.longUrl;
+/** The gateway's URL when the visit has one, else the short one, else the long one. */
+const urlOf = handedUrl;
 
 export interface TriggerServiceOptions {
   store: Store;

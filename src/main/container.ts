@@ -33,6 +33,12 @@ export interface BrokerContextOptions {
   databaseUrl?: string;
   /** Public origin of the server (short and long links point here). */
   publicUrl: string;
+  /**
+   * The public origin when it was set explicitly (PUBLIC_URL, `.env` or `--public-url`): visits on
+   * another broker (Cisco's) then get gateway links on it. Unset: no gateway (a guessed origin,
+   * such as the listen address, would hand out links nobody can reach).
+   */
+  gatewayUrl?: string;
   orgName?: string;
   /** PBKDF2 work: jobs in flight (see defaultCryptoConcurrency) and how many may wait before issuing answers 503. */
   crypto?: { concurrency?: number; queue?: number };
@@ -154,6 +160,8 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     const visits = new VisitService({
       store,
       source: linkSource(broker, options.linkSource),
+      ...(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {}),
+      linkOrigin: () => broker.publicUrl,
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
       // Pages of a cancelled visit learn it at once (a bus that cannot publish must not end the process);
       // the deliveries its event queued go out soon.

@@ -17,10 +17,13 @@ import { type BrokerContext, type BrokerContextOptions, openBrokerContext } from
  * The container's options (handed to it as they are: one list, not a copy per layer), and what the
  * HTTP side adds. `serveOptions(config)` makes them from `serve`'s Config.
  */
-export interface ServeOptions extends Omit<BrokerContextOptions, 'publicUrl'> {
+export interface ServeOptions extends Omit<BrokerContextOptions, 'publicUrl' | 'gatewayUrl'> {
   port: number;
   host: string;
-  /** Public origin of this server; default from the listen address. */
+  /**
+   * Public origin of this server; default from the listen address. Given (PUBLIC_URL), it is also
+   * the origin of gateway links for visits on Cisco's brokers.
+   */
   publicUrl?: string;
   /** Per-minute limits (default DEFAULT_RATE_LIMITS; `serve` reads RATE_LIMIT_* variables). */
   rateLimits?: RateLimits;
@@ -76,7 +79,11 @@ export interface RunningServer {
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   // The links' origin is known once listening (below); until then, the loopback default.
-  const context = await openBrokerContext({ ...options, publicUrl: options.publicUrl ?? 'http://127.0.0.1' });
+  const context = await openBrokerContext({
+    ...options,
+    publicUrl: options.publicUrl ?? 'http://127.0.0.1',
+    ...(options.publicUrl ? { gatewayUrl: options.publicUrl } : {}),
+  });
   const pruner =
     options.prune === false
       ? undefined

@@ -69,7 +69,7 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     flag: '--public-url',
     default: 'http://HOST:PORT',
     secret: false,
-    doc: 'origin of short and long links',
+    doc: 'origin of short and long links; set explicitly, also of gateway links for visits on Cisco brokers',
     section: 'publicUrl',
   },
   {

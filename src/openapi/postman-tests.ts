@@ -53,6 +53,7 @@ export const RUN_ORDER = [
   'getVisit',
   'addVisitLinks',
   'listVisitEvents',
+  'revokeVisitLink',
   'cancelVisit',
 ] as const;
 
@@ -265,6 +266,14 @@ pm.expect(body.guests).to.have.lengthOf(3);`,
     `pm.expect(body.items).to.be.an('array').that.is.not.empty;
 pm.expect(body.items[0].type).to.equal('visit.created');
 for (const event of body.items) pm.expect(event.at).to.be.a('number');`,
+  ),
+  revokeVisitLink: jsonTest(
+    'the first guest link withdrawn, the visit goes on',
+    `${VISIT_SHAPE}
+pm.expect(body.revocation.role).to.equal('guest');
+pm.expect(body.revocation.index).to.equal(0);
+pm.expect(body.revocation.linkStopped).to.equal(true);
+pm.expect(body.guests[0].revokedAt).to.be.a('string');`,
   ),
   cancelVisit: jsonTest(
     'cancelled: its links stopped at once',

@@ -218,7 +218,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   await app.register(brokerRoutes, { broker: deps.broker, visits: deps.visits, limits });
   await app.register(visitRoutes, { visits: deps.visits, limits });
   await app.register(eventRoutes, { events: deps.events });
-  await app.register(linkRoutes, { broker: deps.broker, live: deps.live, limits });
+  await app.register(linkRoutes, { broker: deps.broker, live: deps.live, visits: deps.visits, limits });
   await app.register(liveRoutes, { live: deps.live, limits });
   await app.register(hookRoutes, {
     limits,

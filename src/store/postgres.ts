@@ -25,6 +25,7 @@ import {
   hookFrom,
   idempotencyOf,
   jobFrom,
+  linkOpening,
   num,
   orgFrom,
   purgeCounts,
@@ -62,6 +63,7 @@ import type {
   IdempotencyClaim,
   IdempotencyReservation,
   JobRecord,
+  LinkOpening,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -413,9 +415,10 @@ export class PostgresStore implements Store {
     if (links.length === 0) return;
     await c.query({
       name: 'ic_insertVisitLinks',
-      text: `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
+      text: `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti,
+                               gateway_code)
        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
-                            $7::text[], $8::text[], $9::text[])`,
+                            $7::text[], $8::text[], $9::text[], $10::text[])`,
       values: [
         links.map((l) => l.visitId),
         links.map((l) => l.role),
@@ -426,6 +429,7 @@ export class PostgresStore implements Store {
         links.map((l) => l.longUrl),
         links.map((l) => l.forcedLoginUrl ?? null),
         links.map((l) => l.jti ?? null),
+        links.map((l) => l.gatewayCode ?? null),
       ],
     });
   }
@@ -451,6 +455,7 @@ export class PostgresStore implements Store {
         v.cancelledAt ?? null,
         v.hosts,
         v.guests,
+        v.gateway ? true : null,
       ]);
       await this.#insertLinks(c, links);
       await this.#insertEvent(c, event);
@@ -519,6 +524,45 @@ export class PostgresStore implements Store {
   async findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
     const r = await this.#one('findVisitLinkByJti', [jti]);
     return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
+  }
+
+  async findGatewayLink(code: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
+    const r = await this.#one('findGatewayLink', [code]);
+    return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
+  }
+
+  async recordLinkOpening(
+    visitId: string,
+    role: VisitLinkRecord['role'],
+    index: number,
+    at: number,
+    options: { logEverySeconds: number; event: EventRecord },
+  ): Promise<LinkOpening> {
+    return this.#tx(async (c) => {
+      // The link's and the visit's rows stay locked to the end: a cancel (an UPDATE of the visit)
+      // or a withdrawal of the link waits for this opening, and an opening waits for them.
+      const locked = (await run(c, 'lockVisitLink', [visitId, role, index])).rows[0];
+      const { opening, loggedAt } = linkOpening(locked, at, options.logEverySeconds);
+      if (opening.outcome !== 'opened') return opening;
+      await run(c, 'markLinkOpened', [at, loggedAt, visitId, role, index]);
+      if (opening.logged) await this.#insertEvent(c, options.event);
+      return opening;
+    });
+  }
+
+  async revokeVisitLink(
+    visitId: string,
+    role: VisitLinkRecord['role'],
+    index: number,
+    at: number,
+    event: EventRecord,
+  ): Promise<VisitLinkRecord | undefined> {
+    return this.#tx(async (c) => {
+      const r = (await run(c, 'revokeVisitLink', [at, visitId, role, index])).rows[0];
+      if (!r) return undefined;
+      await this.#insertEvent(c, event);
+      return visitLinkFrom(r);
+    });
   }
 
   async transitionVisit(

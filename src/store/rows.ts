@@ -14,6 +14,7 @@ import type {
   HookRecord,
   IdempotencyReservation,
   JobRecord,
+  LinkOpening,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -124,6 +125,7 @@ export function visitFrom(r: Row): VisitRecord {
     const value = opt(r[column]);
     if (value !== undefined) v[key] = value;
   }
+  if (flag(r['gateway'])) v.gateway = true;
   return v;
 }
 
@@ -140,10 +142,42 @@ export function visitLinkFrom(r: Row): VisitLinkRecord {
     ['shortUrl', 'short_url'],
     ['forcedLoginUrl', 'forced_login_url'],
     ['jti', 'jti'],
+    ['gatewayCode', 'gateway_code'],
   ] as const) {
     if (r[column] !== null && r[column] !== undefined) l[key] = String(r[column]);
   }
+  for (const [key, column] of [
+    ['openedAt', 'opened_at'],
+    ['revokedAt', 'revoked_at'],
+  ] as const) {
+    const value = opt(r[column]);
+    if (value !== undefined) l[key] = value;
+  }
   return l;
+}
+
+/**
+ * What an opening of a link finds (both stores), from the locked `lockVisitLink` row: refused, or
+ * opened, with the `logged_open_at` to write (`at` when its event is appended now, because no
+ * opening was logged within `logEverySeconds`; else the last logged time, kept).
+ */
+export function linkOpening(
+  r: Row | undefined,
+  at: number,
+  logEverySeconds: number,
+): { opening: LinkOpening; loggedAt: number } {
+  const refused = (outcome: LinkOpening['outcome']) => ({
+    opening: { outcome, first: false, logged: false },
+    loggedAt: at,
+  });
+  if (!r) return refused('missing');
+  if (r['status'] === 'cancelled') return refused('cancelled');
+  if (opt(r['revoked_at']) !== undefined) return refused('revoked');
+  const first = opt(r['opened_at']) === undefined;
+  const last = opt(r['logged_open_at']);
+  // A clock set back (at < last) logs again rather than never.
+  const logged = last === undefined || at >= last + logEverySeconds || at < last;
+  return { opening: { outcome: 'opened', first, logged }, loggedAt: logged ? at : (last ?? at) };
 }
 
 export function eventFrom(r: Row): EventRecord {

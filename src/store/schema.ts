@@ -51,6 +51,8 @@ interface Index {
   using?: Partial<Record<Dialect, string>>;
   /** Only in these dialects (default: both). */
   dialects?: Dialect[];
+  /** A UNIQUE index (SQLite cannot add a UNIQUE column to an existing table: an index can). */
+  unique?: boolean;
   /** The version that dropped it, per dialect. */
   dropped?: Partial<Record<Dialect, number>>;
 }
@@ -149,6 +151,8 @@ const TABLES: Table[] = [
       col('cancelled_at', 'time'),
       req('hosts', 'int'),
       req('guests', 'int'),
+      // Cisco-brokered visits whose links go through this service's gateway (PUBLIC_URL/visit/<code>).
+      col('gateway', 'bool', { since: 11 }),
     ],
   },
   {
@@ -164,6 +168,13 @@ const TABLES: Table[] = [
       req('long_url', 'text'),
       col('forced_login_url', 'text'),
       col('jti', 'text', { unique: true }),
+      // The link's gateway code (unique: visit_links_gateway_code), when the visit has a gateway.
+      col('gateway_code', 'key', { since: 11 }),
+      // The first redirect through the gateway; the last one that was logged (one event per minute).
+      col('opened_at', 'time', { since: 11 }),
+      col('logged_open_at', 'time', { since: 11 }),
+      // Withdrawn on its own (DELETE /api/visits/{id}/links/{role}/{index}).
+      col('revoked_at', 'time', { since: 11 }),
     ],
     primaryKey: ['visit_id', 'role', 'idx'],
   },
@@ -360,6 +371,14 @@ const INDEXES: Index[] = [
     columns: ['org_id', 'disabled_at'],
     since: 10,
   },
+  // A gateway link (GET /visit/{code}) is found by its code; NULL for links without a gateway.
+  {
+    name: 'visit_links_gateway_code',
+    table: 'visit_links',
+    columns: ['gateway_code'],
+    since: 11,
+    unique: true,
+  },
 ];
 
 const DATA_STEPS: DataStep[] = [
@@ -413,7 +432,7 @@ function createTableSql(t: Table, dialect: Dialect): string {
 
 function indexSql(i: Index, dialect: Dialect): string {
   const using = i.using?.[dialect];
-  return `CREATE INDEX ${i.name} ON ${i.table}${using ? ` USING ${using}` : ''} (${i.columns.join(', ')})`;
+  return `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${i.name} ON ${i.table}${using ? ` USING ${using}` : ''} (${i.columns.join(', ')})`;
 }
 
 /** The newest version the schema knows. */

@@ -126,10 +126,10 @@ function statements(d: SqlDialect) {
       'INSERT INTO spaces (id, org_id, subject, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (org_id, subject) DO NOTHING',
 
     insertVisit: `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
-       devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    insertVisitLink: `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests, gateway)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertVisitLink: `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti,
+       gateway_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     addVisitCounts: 'UPDATE visits SET hosts = hosts + ?, guests = guests + ? WHERE id = ? AND org_id = ?',
     getVisit: 'SELECT * FROM visits WHERE id = ? AND org_id = ?',
     findVisitBySubject:
@@ -142,6 +142,16 @@ function statements(d: SqlDialect) {
     // The cipher is bound once, as a one-row table, and compared where the dialect's index serves.
     findVisitLinkByCipher: `SELECT l.*, v.* FROM (SELECT CAST(? AS TEXT) AS c) p
       JOIN visit_links l ON ${d.cipherIs('l.cipher', 'p.c')} JOIN visits v ON v.id = l.visit_id`,
+
+    findGatewayLink:
+      'SELECT l.*, v.* FROM visit_links l JOIN visits v ON v.id = l.visit_id WHERE l.gateway_code = ?',
+    /** A link and its visit's status, locked (PostgreSQL) so a cancel or a withdrawal waits for an opening. */
+    lockVisitLink: `SELECT l.opened_at, l.logged_open_at, l.revoked_at, v.status FROM visit_links l
+       JOIN visits v ON v.id = l.visit_id WHERE l.visit_id = ? AND l.role = ? AND l.idx = ?${d.forUpdate}`,
+    markLinkOpened:
+      'UPDATE visit_links SET opened_at = COALESCE(opened_at, ?), logged_open_at = ? WHERE visit_id = ? AND role = ? AND idx = ?',
+    revokeVisitLink:
+      'UPDATE visit_links SET revoked_at = ? WHERE visit_id = ? AND role = ? AND idx = ? AND revoked_at IS NULL RETURNING *',
 
     insertEvent: 'INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)',
     listEvents: 'SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id',

@@ -42,6 +42,7 @@ import {
   hookFrom,
   idempotencyOf,
   jobFrom,
+  linkOpening,
   orgFrom,
   purgeCounts,
   type Row,
@@ -67,6 +68,7 @@ import type {
   IdempotencyClaim,
   IdempotencyReservation,
   JobRecord,
+  LinkOpening,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -446,6 +448,7 @@ export class SqliteStore implements Store {
         l.longUrl,
         l.forcedLoginUrl ?? null,
         l.jti ?? null,
+        l.gatewayCode ?? null,
       );
     }
   }
@@ -472,6 +475,7 @@ export class SqliteStore implements Store {
         v.cancelledAt ?? null,
         v.hosts,
         v.guests,
+        v.gateway ? 1 : null,
       );
       this.#insertLinks(links);
       this.#insertEvent(event);
@@ -524,6 +528,47 @@ export class SqliteStore implements Store {
   async findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
     const r = this.#get('findVisitLinkByJti', jti);
     return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
+  }
+
+  async findGatewayLink(code: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
+    const r = this.#get('findGatewayLink', code);
+    return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
+  }
+
+  async recordLinkOpening(
+    visitId: string,
+    role: VisitLinkRecord['role'],
+    index: number,
+    at: number,
+    options: { logEverySeconds: number; event: EventRecord },
+  ): Promise<LinkOpening> {
+    // One writer at a time (BEGIN IMMEDIATE): a cancel comes entirely before or after this.
+    return this.#commit(() => {
+      const { opening, loggedAt } = linkOpening(
+        this.#get('lockVisitLink', visitId, role, index),
+        at,
+        options.logEverySeconds,
+      );
+      if (opening.outcome !== 'opened') return opening;
+      this.#run('markLinkOpened', at, loggedAt, visitId, role, index);
+      if (opening.logged) this.#insertEvent(options.event);
+      return opening;
+    });
+  }
+
+  async revokeVisitLink(
+    visitId: string,
+    role: VisitLinkRecord['role'],
+    index: number,
+    at: number,
+    event: EventRecord,
+  ): Promise<VisitLinkRecord | undefined> {
+    return this.#commit(() => {
+      const r = this.#get('revokeVisitLink', at, visitId, role, index);
+      if (!r) return undefined;
+      this.#insertEvent(event);
+      return visitLinkFrom(r);
+    });
   }
 
   async transitionVisit(

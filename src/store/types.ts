@@ -80,6 +80,8 @@ export interface VisitRecord {
   cancelledAt?: number;
   hosts: number;
   guests: number;
+  /** Its links are handed out as this service's gateway links (Cisco-brokered visits). */
+  gateway?: boolean;
 }
 
 export interface VisitLinkRecord {
@@ -93,6 +95,22 @@ export interface VisitLinkRecord {
   forcedLoginUrl?: string;
   /** Token id, for tokens of the local broker (how a page finds the visit of a link). */
   jti?: string;
+  /** The gateway's code (`PUBLIC_URL/visit/<code>`), for links of a visit with a gateway. */
+  gatewayCode?: string;
+  /** Epoch seconds: the first time the gateway sent someone on to the broker's URL. */
+  openedAt?: number;
+  /** Epoch seconds: withdrawn on its own. */
+  revokedAt?: number;
+}
+
+/** What recording a gateway opening found (see Store.recordLinkOpening). */
+export interface LinkOpening {
+  /** `opened`: recorded, go on; otherwise nothing was written and the link must not open. */
+  outcome: 'opened' | 'cancelled' | 'revoked' | 'missing';
+  /** The link's first opening (its `openedAt` was set now). */
+  first: boolean;
+  /** The event was appended (at most one per link per `logEverySeconds`). */
+  logged: boolean;
 }
 
 export interface EventRecord {
@@ -342,6 +360,30 @@ export interface Store {
   listVisits(orgId: string, query: VisitQuery): Promise<{ items: VisitRecord[]; total: number }>;
   getVisitLinks(visitId: string): Promise<VisitLinkRecord[]>;
   findVisitLinkByJti(jti: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined>;
+  /** The link with this gateway code, and its visit. */
+  findGatewayLink(code: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined>;
+  /**
+   * One opening of a link, atomically with its visit's status: refused (nothing written) when the
+   * visit is cancelled or the link withdrawn; else `openedAt` is set the first time, and `event` is
+   * appended when no opening of this link was logged in the last `logEverySeconds` (so a loop that
+   * opens a link over and over writes at most one event per link per interval). A cancel or a
+   * withdrawal that runs at the same time comes entirely before or after it.
+   */
+  recordLinkOpening(
+    visitId: string,
+    role: VisitLinkRecord['role'],
+    index: number,
+    at: number,
+    options: { logEverySeconds: number; event: EventRecord },
+  ): Promise<LinkOpening>;
+  /** Withdraws one link with its event; undefined when no such link or already withdrawn. */
+  revokeVisitLink(
+    visitId: string,
+    role: VisitLinkRecord['role'],
+    index: number,
+    at: number,
+    event: EventRecord,
+  ): Promise<VisitLinkRecord | undefined>;
   /**
    * Moves a visit from one of `from` to `to` with its event, atomically; undefined when the visit
    * is missing or not in one of `from` (so two cancels, or cancel and start, cannot both win).

@@ -5,9 +5,7 @@
  */
 
 import { escapeMarkdown } from '../domain/markdown.js';
-import type { VisitView } from './service.js';
-
-const urlOf = (l: { shortUrl?: string; longUrl: string }) => l.shortUrl ?? l.longUrl;
+import { handedUrl as urlOf, type VisitView } from './service.js';
 
 export function hostMessage(visit: VisitView): string {
   const host = visit.hosts[0];

@@ -7,9 +7,11 @@ import Type from 'typebox';
 import type { IssueResult } from '../broker/service.js';
 import type { LinkResult } from '../client/instant-connect.js';
 import { DEFAULTS } from '../domain/constants.js';
-import { type Link, LinkSchema, normaliseResponse } from '../domain/links.js';
+import { type Link, LinkSchema, normaliseResponse, RoleField } from '../domain/links.js';
 import { SipUri, Subject, VerticalField } from '../domain/schema.js';
+import { GATEWAY_CODE_LENGTH, generateShortCode } from '../domain/short-code.js';
 import { isoSeconds, nowSeconds } from '../domain/time.js';
+import { uaFamily } from '../domain/user-agent.js';
 import { schemaIssues } from '../domain/validate.js';
 import {
   AddLinksInput,
@@ -29,6 +31,30 @@ const IsoInstant = (description: string) => Type.String({ format: 'date-time', d
 const VISIT_ID_PATTERN = '^vis_[A-Za-z0-9_-]{1,32}$';
 export const VisitId = Type.String({ pattern: VISIT_ID_PATTERN, description: 'The visit id.' });
 const VISIT_ID = new RegExp(VISIT_ID_PATTERN);
+
+/** A link of a visit: every URL form, and what happened to it. */
+const VisitLinkSchema = Type.Object(
+  {
+    ...LinkSchema.properties,
+    gatewayUrl: Type.Optional(
+      Type.String({
+        format: 'uri',
+        description:
+          "Visits with a gateway: the link to hand out, on this service's origin (`PUBLIC_URL/visit/<code>`). It redirects to the broker's URL while the visit is open, and stops at once when the visit is cancelled or the link withdrawn.",
+      }),
+    ),
+    openedAt: Type.Optional(
+      IsoInstant('Gateway links: when the gateway first sent someone on to the broker with it.'),
+    ),
+    revokedAt: Type.Optional(IsoInstant('When this link was withdrawn on its own.')),
+  },
+  { $id: 'VisitLink' },
+);
+export type VisitLink = Type.Static<typeof VisitLinkSchema>;
+
+/** The URL to give a person: the gateway's, else the short one, else the long one. */
+export const handedUrl = (l: { gatewayUrl?: string; shortUrl?: string; longUrl: string }): string =>
+  l.gatewayUrl ?? l.shortUrl ?? l.longUrl;
 
 /** A visit as the API, the trigger and the bot show it. */
 export const VisitViewSchema = Type.Object(
@@ -59,9 +85,13 @@ export const VisitViewSchema = Type.Object(
     startedAt: Type.Optional(IsoInstant('When the first host joined.')),
     endedAt: Type.Optional(IsoInstant('When a host ended it.')),
     cancelledAt: Type.Optional(IsoInstant('When it was cancelled.')),
+    gateway: Type.Boolean({
+      description:
+        "Its links are handed out through this service's gateway (`gatewayUrl` of each link): Cisco-brokered visits when `PUBLIC_URL` is set, unless made with `gateway: false`.",
+    }),
     counts: Type.Object({ hosts: Type.Integer({ minimum: 0 }), guests: Type.Integer({ minimum: 0 }) }),
-    hosts: Type.Array(LinkSchema),
-    guests: Type.Array(LinkSchema),
+    hosts: Type.Array(VisitLinkSchema),
+    guests: Type.Array(VisitLinkSchema),
   },
   { $id: 'Visit' },
 );
@@ -79,15 +109,54 @@ export const VisitListSchema = Type.Object(
 );
 export type VisitList = Type.Static<typeof VisitListSchema>;
 
+/** A link named by role and index (what a cancel stopped). */
+const LinkRefSchema = Type.Object({ role: RoleField, index: Type.Integer({ minimum: 0 }) });
+/** … with when it was first opened through the gateway. */
+const OpenedLinkRefSchema = Type.Object({
+  ...LinkRefSchema.properties,
+  openedAt: IsoInstant('When the gateway first sent someone on with it.'),
+});
+
+/** DELETE /api/visits/{id}/links/{role}/{index}: the visit, and what withdrawing the link did. */
+export const RevokedLinkSchema = Type.Object(
+  {
+    ...VisitViewSchema.properties,
+    revocation: Type.Object({
+      role: Type.Enum(['host', 'guest']),
+      index: Type.Integer({ minimum: 0 }),
+      linkStopped: Type.Boolean({
+        description:
+          "True when the link no longer leads anywhere. False for a gateway link already opened: whoever opened it holds Cisco's URL, which may still work there until the window ends.",
+      }),
+      openedAt: Type.Optional(IsoInstant('When the gateway first sent someone on with it.')),
+      detail: Type.String(),
+    }),
+  },
+  { $id: 'RevokedLink' },
+);
+export type RevokedLink = Type.Static<typeof RevokedLinkSchema>;
+
 /** DELETE /api/visits/{id}: the cancelled visit and what cancelling could guarantee. */
 export const CancelledVisitSchema = Type.Object(
   {
     ...VisitViewSchema.properties,
     cancellation: Type.Object({
       linksStopped: Type.Boolean({
-        description: "True for this broker's links: they stop at once. Cisco's links cannot be revoked.",
+        description:
+          "True when every link stopped at once: this broker's links, and gateway links none of which had been opened. False when a link may still open at Cisco until it expires (Cisco's own URLs were handed out, or a gateway link was already opened: see `opened`).",
       }),
       detail: Type.String(),
+      opened: Type.Optional(
+        Type.Array(OpenedLinkRefSchema, {
+          description:
+            "Gateway visits: the links someone had already opened. The gateway stops them too, but whoever opened one holds Cisco's URL, which may still work at Cisco until the window ends.",
+        }),
+      ),
+      stopped: Type.Optional(
+        Type.Array(LinkRefSchema, {
+          description: 'Gateway visits: the links never opened, which no longer lead anywhere.',
+        }),
+      ),
     }),
   },
   { $id: 'CancelledVisit' },
@@ -118,9 +187,35 @@ export const VisitEventListSchema = Type.Object(
   { $id: 'VisitEventList' },
 );
 
+/** What opening a gateway link comes to (see VisitService.openGatewayLink). */
+export type GatewayOpening =
+  /** Send the person on to the broker's URL (Cisco's short URL, else its long URL). */
+  | { kind: 'redirect'; location: string; visit: VisitRecord; link: VisitLinkRecord; first: boolean }
+  /** The window has not opened: come back at `notBefore`. */
+  | { kind: 'not-yet'; notBefore: number }
+  /** The window closed, or a host ended the visit. */
+  | { kind: 'expired' }
+  | { kind: 'cancelled' }
+  /** This one link was withdrawn. */
+  | { kind: 'revoked' };
+
+/** At most one `link.opened` event per link per this many seconds after the first (see docs). */
+const LINK_OPENED_LOG_SECONDS = 60;
+
 export interface VisitServiceOptions {
   store: Store;
   source: LinkSource;
+  /**
+   * The service's public origin when it was set explicitly (PUBLIC_URL): visits whose links come
+   * from another broker then get gateway links on it (`<gatewayUrl>/visit/<code>`).
+   */
+  gatewayUrl?: string;
+  /**
+   * This service's origin as links use it (the broker's public URL): the origin of the gateway
+   * links of visits made with a gateway if PUBLIC_URL is no longer set, so that their URLs are
+   * still shown (never the broker's own URLs in their place).
+   */
+  linkOrigin?: () => string;
   /** Epoch seconds. */
   now?: () => number;
   /** Zone for local times without one (default UTC). */
@@ -131,11 +226,14 @@ export interface VisitServiceOptions {
 
 const newVisitId = () => `vis_${randomBytes(9).toString('base64url')}`;
 
-function toLink(l: VisitLinkRecord): Link {
-  const link: Link = { role: l.role, index: l.index, cipher: l.cipher, longUrl: l.longUrl };
+function toLink(l: VisitLinkRecord, gatewayUrl: string | undefined): VisitLink {
+  const link: VisitLink = { role: l.role, index: l.index, cipher: l.cipher, longUrl: l.longUrl };
   if (l.short) link.short = l.short;
   if (l.shortUrl) link.shortUrl = l.shortUrl;
   if (l.forcedLoginUrl) link.forcedLoginUrl = l.forcedLoginUrl;
+  if (l.gatewayCode && gatewayUrl) link.gatewayUrl = `${gatewayUrl}/visit/${l.gatewayCode}`;
+  if (l.openedAt !== undefined) link.openedAt = isoSeconds(l.openedAt);
+  if (l.revokedAt !== undefined) link.revokedAt = isoSeconds(l.revokedAt);
   return link;
 }
 
@@ -144,8 +242,9 @@ function linkRecords(
   links: Link[],
   jtis: Map<string, string>,
   offset: { host: number; guest: number },
+  gatewayCodes?: string[],
 ) {
-  return links.map((l): VisitLinkRecord => {
+  return links.map((l, i): VisitLinkRecord => {
     const record: VisitLinkRecord = {
       visitId,
       role: l.role,
@@ -158,6 +257,8 @@ function linkRecords(
     if (l.forcedLoginUrl) record.forcedLoginUrl = l.forcedLoginUrl;
     const jti = jtis.get(l.cipher);
     if (jti) record.jti = jti;
+    const code = gatewayCodes?.[i];
+    if (code) record.gatewayCode = code;
     return record;
   });
 }
@@ -168,6 +269,8 @@ export class VisitService {
   readonly #now: () => number;
   readonly #timeZone: string;
   readonly #onChange: VisitServiceOptions['onChange'];
+  readonly #gatewayUrl: string | undefined;
+  readonly #linkOrigin: (() => string) | undefined;
   /** Per subject: the recording in progress (see recordIssued). */
   readonly #recording = new Map<string, Promise<void>>();
 
@@ -177,10 +280,48 @@ export class VisitService {
     this.#now = options.now ?? nowSeconds;
     this.#timeZone = options.timeZone ?? 'UTC';
     this.#onChange = options.onChange;
+    this.#gatewayUrl = options.gatewayUrl?.replace(/\/+$/, '');
+    this.#linkOrigin = options.linkOrigin;
+  }
+
+  /** New visits can get gateway links: links from another broker, and PUBLIC_URL set. */
+  get gatewayOffered(): boolean {
+    return this.source.kind !== 'local' && this.#gatewayUrl !== undefined;
+  }
+
+  /** Whether a new visit gets gateway links: another broker's links, PUBLIC_URL set, not refused. */
+  #useGateway(input: unknown): boolean {
+    const asked = (input as { gateway?: unknown }).gateway;
+    if (this.source.kind === 'local') return false; // already on this origin, and cancellable
+    if (asked === false) return false;
+    if (!this.#gatewayUrl) {
+      if (asked === true) {
+        throw new ValidationError([
+          {
+            path: 'gateway',
+            rule: 'unavailable',
+            message:
+              'gateway links need the server to know its public address: set PUBLIC_URL (or --public-url) on the server',
+          },
+        ]);
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** Fresh gateway codes, none in use (the unique index catches a race, which 62^10 makes moot). */
+  async #gatewayCodes(count: number): Promise<string[]> {
+    const codes: string[] = [];
+    while (codes.length < count) {
+      const code = generateShortCode(undefined, GATEWAY_CODE_LENGTH);
+      if (!codes.includes(code) && !(await this.#store.findGatewayLink(code))) codes.push(code);
+    }
+    return codes;
   }
 
   #event(
-    org: Org,
+    org: Pick<Org, 'id'>,
     visitId: string,
     actor: string,
     type: string,
@@ -192,6 +333,7 @@ export class VisitService {
   async view(visit: VisitRecord): Promise<VisitView> {
     const links = await this.#store.getVisitLinks(visit.id);
     const iso = (s: number | undefined) => (s === undefined ? undefined : isoSeconds(s));
+    const gatewayUrl = this.#gatewayUrl ?? this.#linkOrigin?.().replace(/\/+$/, '');
     const view: VisitView = {
       id: visit.id,
       subject: visit.subject,
@@ -206,9 +348,10 @@ export class VisitService {
       source: visit.source,
       createdBy: visit.createdBy,
       createdAt: isoSeconds(visit.createdAt),
+      gateway: visit.gateway === true,
       counts: { hosts: visit.hosts, guests: visit.guests },
-      hosts: links.filter((l) => l.role === 'host').map(toLink),
-      guests: links.filter((l) => l.role === 'guest').map(toLink),
+      hosts: links.filter((l) => l.role === 'host').map((l) => toLink(l, gatewayUrl)),
+      guests: links.filter((l) => l.role === 'guest').map((l) => toLink(l, gatewayUrl)),
     };
     if (visit.notBefore !== undefined) view.notBefore = visit.notBefore;
     for (const key of ['startedAt', 'endedAt', 'cancelledAt'] as const) {
@@ -236,8 +379,10 @@ export class VisitService {
     const now = this.#now();
     let request: ReturnType<typeof toLinkRequest>;
     let created: Awaited<ReturnType<LinkSource['create']>>;
+    let gateway: boolean;
     try {
       request = toLinkRequest(input, now, this.#timeZone);
+      gateway = this.#useGateway(input);
       created = await this.source.create(org, request, signal);
     } catch (err) {
       if (err instanceof ValidationError) {
@@ -255,7 +400,10 @@ export class VisitService {
       now,
     );
     if (options.id) visit.id = options.id;
-    const links = linkRecords(visit.id, [...result.hosts, ...result.guests], jtis, { host: 0, guest: 0 });
+    if (gateway) visit.gateway = true;
+    const all = [...result.hosts, ...result.guests];
+    const codes = gateway ? await this.#gatewayCodes(all.length) : undefined;
+    const links = linkRecords(visit.id, all, jtis, { host: 0, guest: 0 }, codes);
     await this.#saveNew(org, actor, visit, links);
     this.#onChange?.(visit, 'visit.created');
     return this.view(visit);
@@ -346,7 +494,115 @@ export class VisitService {
     if (!cancelled) throw new VisitConflictError(`Visit ${id} changed while cancelling; try again`);
     this.#onChange?.(cancelled, 'visit.cancelled');
     const view = await this.view(cancelled);
-    return { ...view, cancellation: { linksStopped: visit.source === 'local', detail: revoke.detail } };
+    if (!visit.gateway) {
+      return { ...view, cancellation: { linksStopped: visit.source === 'local', detail: revoke.detail } };
+    }
+    // Read after the cancel: an opening comes entirely before it (and is listed) or after it (and
+    // was refused), so these lists are exact.
+    const links = await this.#store.getVisitLinks(id);
+    const opened = links
+      .filter((l) => l.openedAt !== undefined)
+      .map((l) => ({ role: l.role, index: l.index, openedAt: isoSeconds(l.openedAt!) }));
+    const stopped = links
+      .filter((l) => l.openedAt === undefined)
+      .map((l) => ({ role: l.role, index: l.index }));
+    const detail =
+      opened.length === 0
+        ? 'No gateway link had been opened: every link now leads to the cancelled page.'
+        : `Every gateway link now leads to the cancelled page. ${opened.length} of them had already been opened (see opened): whoever opened one holds Cisco's URL, which may still work at Cisco until the window ends. ${revoke.detail}`;
+    return { ...view, cancellation: { linksStopped: opened.length === 0, detail, opened, stopped } };
+  }
+
+  /**
+   * Withdraws one link: a gateway link or a link of this broker stops at once (410); a link made
+   * at Cisco and handed out as Cisco's own URL cannot be stopped (409 saying why).
+   */
+  async revokeLink(org: Org, actor: string, id: string, role: string, index: string): Promise<RevokedLink> {
+    const issues = [];
+    if (role !== 'host' && role !== 'guest')
+      issues.push({ path: 'role', rule: 'enum', message: 'role must be host or guest' });
+    if (!/^\d{1,6}$/.test(index))
+      issues.push({ path: 'index', rule: 'integer', message: 'index must be a whole number from 0' });
+    if (issues.length > 0) throw new ValidationError(issues);
+    const visit = await this.#require(org, id);
+    const n = Number(index);
+    const link = (await this.#store.getVisitLinks(id)).find((l) => l.role === role && l.index === n);
+    if (!link) throw new NotFoundError(`Visit ${id} has no ${role} link ${n}`);
+    const state = visitState(visit, this.#now());
+    if (state === 'cancelled' || state === 'ended' || state === 'expired') {
+      throw new VisitConflictError(`Visit ${id} is ${state}: its links no longer open anyway`);
+    }
+    if (visit.source !== 'local' && !visit.gateway) {
+      throw new VisitConflictError(
+        `This link was handed out as the broker's own URL (the visit has no gateway): Cisco documents no way to revoke one link, only to re-issue the whole subject by cancelling the visit. Visits made with PUBLIC_URL set get gateway links, which can be withdrawn one by one.`,
+      );
+    }
+    if (link.revokedAt !== undefined)
+      throw new VisitConflictError(`The ${role} link ${n} is already withdrawn`);
+    const revoked = await this.#store.revokeVisitLink(
+      id,
+      link.role,
+      n,
+      this.#now(),
+      this.#event(org, id, actor, 'link.revoked', {
+        role: link.role,
+        index: n,
+        opened: link.openedAt !== undefined,
+      }),
+    );
+    if (!revoked) throw new VisitConflictError(`The ${role} link ${n} is already withdrawn`);
+    this.#onChange?.(visit, 'link.revoked');
+    const stopped = revoked.openedAt === undefined;
+    const revocation: RevokedLink['revocation'] = {
+      role: link.role,
+      index: n,
+      linkStopped: stopped,
+      detail: visit.gateway
+        ? stopped
+          ? 'The gateway link now leads to a "withdrawn" page; it had never been opened.'
+          : 'The gateway link now leads to a "withdrawn" page, but it had already been opened: whoever opened it holds Cisco\'s URL, which may still work at Cisco until the window ends.'
+        : 'The link now opens a "withdrawn" page instead of the visit.',
+    };
+    if (revoked.openedAt !== undefined) revocation.openedAt = isoSeconds(revoked.openedAt);
+    return { ...(await this.get(org, id)), revocation };
+  }
+
+  /** The link behind a gateway code, when it is one. */
+  async gatewayLink(code: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
+    return /^[A-Za-z0-9]{1,16}$/.test(code) ? this.#store.findGatewayLink(code) : undefined;
+  }
+
+  /**
+   * Someone opens a gateway link: where to send them, or why not. This is the one place an
+   * opening is recorded (atomically with the visit's status: an opening and a cancel never
+   * overlap): `openedAt` the first time, and a `link.opened` event (role, index, a coarse
+   * user-agent family; no address) at most once per link per LINK_OPENED_LOG_SECONDS.
+   * Only a redirect counts as an opening (the countdown and closed pages hand out nothing).
+   */
+  async openGatewayLink(
+    found: { visit: VisitRecord; link: VisitLinkRecord },
+    userAgent: string | undefined,
+  ): Promise<GatewayOpening> {
+    const { visit, link } = found;
+    const now = this.#now();
+    if (visit.status === 'cancelled') return { kind: 'cancelled' };
+    if (link.revokedAt !== undefined) return { kind: 'revoked' };
+    const state = visitState(visit, now);
+    if (state === 'scheduled') return { kind: 'not-yet', notBefore: visit.notBefore! };
+    if (state === 'ended' || state === 'expired') return { kind: 'expired' };
+    const opening = await this.#store.recordLinkOpening(visit.id, link.role, link.index, now, {
+      logEverySeconds: LINK_OPENED_LOG_SECONDS,
+      event: this.#event({ id: visit.orgId }, visit.id, link.role, 'link.opened', {
+        role: link.role,
+        index: link.index,
+        uaFamily: uaFamily(userAgent),
+      }),
+    });
+    if (opening.outcome === 'cancelled') return { kind: 'cancelled' };
+    if (opening.outcome === 'revoked') return { kind: 'revoked' };
+    if (opening.outcome === 'missing') return { kind: 'expired' }; // purged meanwhile
+    if (opening.logged) this.#onChange?.(visit, 'link.opened');
+    return { kind: 'redirect', location: link.shortUrl ?? link.longUrl, visit, link, first: opening.first };
   }
 
   /** More hosts or guests for the same subject, window and space. */
@@ -375,10 +631,9 @@ export class VisitService {
       hostLogin: visit.hostLogin,
       ...(visit.devices.length > 0 ? { devices: visit.devices } : {}),
     });
-    const links = linkRecords(id, [...result.hosts, ...result.guests], jtis, {
-      host: visit.hosts,
-      guest: visit.guests,
-    });
+    const all = [...result.hosts, ...result.guests];
+    const codes = visit.gateway ? await this.#gatewayCodes(all.length) : undefined;
+    const links = linkRecords(id, all, jtis, { host: visit.hosts, guest: visit.guests }, codes);
     await this.#store.addVisitLinks(
       org.id,
       id,

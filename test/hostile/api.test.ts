@@ -312,9 +312,13 @@ describe('/api/visits and its sub-routes', () => {
     await fc.assert(
       fc.asyncProperty(
         id,
-        fc.constantFrom(['GET', ''], ['DELETE', ''], ['GET', '/events'], ['POST', '/links']) as fc.Arbitrary<
-          [string, string]
-        >,
+        fc.constantFrom(
+          ['GET', ''],
+          ['DELETE', ''],
+          ['GET', '/events'],
+          ['POST', '/links'],
+          ['DELETE', '/links/guest/0'],
+        ) as fc.Arbitrary<[string, string]>,
         async (encoded, [method, suffix]) => {
           const badPercent = malformedPercent(encoded);
           const answer = await send(server.url, {
@@ -326,6 +330,57 @@ describe('/api/visits and its sub-routes', () => {
           assertSane(answer, { kind: 'api', status: expected, code: /^ERR_(NOT_FOUND|VALIDATION)$/ });
         },
       ),
+      runs(200),
+    );
+  });
+
+  test('DELETE /api/visits/:id/links/:role/:index with odd roles and indexes: 400 naming the field, 404, or once 200 then 409', async () => {
+    const made = await send(server.url, {
+      method: 'POST',
+      path: '/api/visits',
+      headers: json(),
+      body: JSON.stringify({ guests: 2, crypto: { iterations: 1000 } }),
+    });
+    assert.equal(made.status, 201);
+    const segment = fc.oneof(
+      nastyString.filter((s) => s.length > 0).map(q),
+      fc.constantFrom(...BAD_PERCENT),
+      fc.constantFrom(
+        'host',
+        'guest',
+        'GUEST',
+        '0',
+        '1',
+        '2',
+        '-1',
+        '1e3',
+        '0x1',
+        '01',
+        '9999999',
+        '%200',
+        '%20',
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(segment, segment, async (role, index) => {
+        const answer = await send(server.url, {
+          method: 'DELETE',
+          path: `/api/visits/${made.json.id}/links/${role}/${index}`,
+          headers: auth(),
+        });
+        const badPercent = malformedPercent(role) || malformedPercent(index);
+        assertSane(answer, {
+          kind: 'api',
+          status: statusesFor(`${role}/${index}`, badPercent ? [400, 404] : [200, 400, 404, 409]),
+          code: /^ERR_(NOT_FOUND|VALIDATION|CONFLICT)$/,
+        });
+        if (answer.status === 400 && !badPercent && answer.json?.errors?.[0]?.path !== undefined) {
+          assert.ok(
+            answer.json.errors.some((e: { path?: string }) => e.path === 'role' || e.path === 'index'),
+            answer.text,
+          );
+        }
+      }),
       runs(200),
     );
   });
@@ -556,6 +611,7 @@ describe('Authorization', () => {
     { method: 'DELETE', path: `/api/visits/${visitId}` },
     { method: 'GET', path: `/api/visits/${visitId}/events` },
     { method: 'POST', path: `/api/visits/${visitId}/links`, body: '{"guests":1}' },
+    { method: 'DELETE', path: `/api/visits/${visitId}/links/guest/0` },
     { method: 'POST', path: '/hooks/visits', body: '{}' },
   ];
   const headerSafe = (s: string) => s.replace(/[^\t\x20-\x7e]/g, '');

@@ -52,6 +52,7 @@ const FUZZED_ROUTES = new Set([
   '/api/events/subscriptions/:id/rotate',
   '/api/events/deliveries',
   '/api/events/deliveries/:id/replay',
+  '/api/visits/:id/links/:role/:index',
   // links.test.ts
   '/visit/:code',
   '/:vertical/v1/:page',

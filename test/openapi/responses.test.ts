@@ -247,6 +247,23 @@ describe('visits', () => {
     );
   });
 
+  test('withdraw one link: 200 with what it did, then 409; 400, 401, 404', async () => {
+    const T = '/api/visits/{id}/links/{role}/{index}';
+    const made = expect(
+      await send('POST', '/api/visits', { json: { guests: 2 } }),
+      201,
+      'POST',
+      '/api/visits',
+    );
+    const path = `/api/visits/${made.body.id}/links`;
+    const revoked = expect(await send('DELETE', `${path}/guest/1`), 200, 'DELETE', T);
+    assert.equal(revoked.body.revocation.linkStopped, true);
+    expect(await send('DELETE', `${path}/guest/1`), 409, 'DELETE', T);
+    expect(await send('DELETE', `${path}/patient/1`), 400, 'DELETE', T);
+    expect(await send('DELETE', `${path}/guest/9`), 404, 'DELETE', T);
+    expect(await send('DELETE', `${path}/guest/0`, { key: null }), 401, 'DELETE', T);
+  });
+
   test('cancel: 200 with what it guarantees, then 409; the cancelled links answer 410', async () => {
     const cancelled = expect(await send('DELETE', `/api/visits/${id}`), 200, 'DELETE', '/api/visits/{id}');
     assert.equal(cancelled.body.cancellation.linksStopped, true);

@@ -48,6 +48,12 @@ export interface TestServerOptions {
   live?: ServeOptions['live'];
   /** Outbound events: private addresses allowed, the delivery worker's timing. */
   events?: ServeOptions['events'];
+  /** A fixed port (default 0: any free one), e.g. to give a PUBLIC_URL on it. */
+  port?: number;
+  /** PUBLIC_URL, as if set explicitly (gateway links for visits on another broker use it). */
+  publicUrl?: string;
+  /** Where visits get their links (default this server's broker), e.g. another server as BROKER. */
+  linkSource?: ServeOptions['linkSource'];
 }
 
 export const ROOMY_LIMITS = {
@@ -63,8 +69,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const owned = options.dataDir === undefined;
   const start = () =>
     startServer({
-      port: 0,
+      port: options.port ?? 0,
       host: '127.0.0.1',
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      ...(options.linkSource ? { linkSource: options.linkSource } : {}),
       dataDir,
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
       logger: options.logger ?? false,

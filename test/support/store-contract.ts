@@ -360,6 +360,186 @@ export function storeContract(
       assert.ok(page.total >= 5);
     });
 
+    test('gateway links: stored with their code, found by it; codes are unique', async () => {
+      const code = `gw${randomUUID().slice(0, 8)}`;
+      const v = visit('vis_gw1', { source: 'custom', gateway: true });
+      await store.createVisit(
+        v,
+        [
+          {
+            visitId: 'vis_gw1',
+            role: 'host',
+            index: 0,
+            cipher: 'c-gw1-h',
+            longUrl: 'L',
+            gatewayCode: `${code}h`,
+          },
+          { visitId: 'vis_gw1', role: 'guest', index: 0, cipher: 'c-gw1-g', longUrl: 'L', gatewayCode: code },
+        ],
+        event('vis_gw1', 'visit.created'),
+      );
+      assert.deepEqual(await store.getVisit(org.id, 'vis_gw1'), v);
+      const found = await store.findGatewayLink(code);
+      assert.equal(found?.visit.id, 'vis_gw1');
+      assert.equal(found?.visit.gateway, true);
+      assert.deepEqual(found?.link, {
+        visitId: 'vis_gw1',
+        role: 'guest',
+        index: 0,
+        cipher: 'c-gw1-g',
+        longUrl: 'L',
+        gatewayCode: code,
+      });
+      assert.equal(await store.findGatewayLink(`${code}x`), undefined);
+      // A visit without a gateway reads back without the flag.
+      assert.equal((await store.getVisit(org.id, 'vis_a'))?.gateway, undefined);
+      await assert.rejects(
+        store.createVisit(
+          visit('vis_gw2', { source: 'custom', gateway: true }),
+          [{ visitId: 'vis_gw2', role: 'guest', index: 0, cipher: 'c-gw2', longUrl: 'L', gatewayCode: code }],
+          event('vis_gw2', 'visit.created'),
+        ),
+        'a code already in use is refused',
+      );
+      assert.equal(
+        await store.getVisit(org.id, 'vis_gw2'),
+        undefined,
+        'nothing of the refused visit is stored',
+      );
+    });
+
+    test('gateway links: an opening sets openedAt once and logs at most one event per interval', async () => {
+      await store.createVisit(
+        visit('vis_gw3', { source: 'custom', gateway: true }),
+        [
+          {
+            visitId: 'vis_gw3',
+            role: 'guest',
+            index: 0,
+            cipher: 'c-gw3',
+            longUrl: 'L',
+            gatewayCode: `g3${randomUUID().slice(0, 8)}`,
+          },
+        ],
+        event('vis_gw3', 'visit.created'),
+      );
+      const open = (at: number) =>
+        store.recordLinkOpening('vis_gw3', 'guest', 0, at, {
+          logEverySeconds: 60,
+          event: { ...event('vis_gw3', 'link.opened'), at },
+        });
+      assert.deepEqual(await open(1000), { outcome: 'opened', first: true, logged: true });
+      assert.deepEqual(await open(1010), { outcome: 'opened', first: false, logged: false });
+      assert.deepEqual(await open(1059), { outcome: 'opened', first: false, logged: false });
+      assert.deepEqual(await open(1060), { outcome: 'opened', first: false, logged: true });
+      // A loop of concurrent openings within one interval logs nothing more.
+      const burst = await Promise.all(Array.from({ length: 8 }, () => open(1070)));
+      assert.ok(burst.every((o) => o.outcome === 'opened' && !o.first && !o.logged));
+      const link = (await store.getVisitLinks('vis_gw3'))[0];
+      assert.equal(link?.openedAt, 1000, 'the first opening stays');
+      assert.deepEqual(
+        (await store.listEvents(org.id, 'vis_gw3')).filter((e) => e.type === 'link.opened').map((e) => e.at),
+        [1000, 1060],
+      );
+      assert.deepEqual(
+        await store.recordLinkOpening('vis_gw3', 'guest', 7, 1100, {
+          logEverySeconds: 60,
+          event: event('vis_gw3', 'link.opened'),
+        }),
+        { outcome: 'missing', first: false, logged: false },
+      );
+    });
+
+    test('gateway links: withdrawn once; withdrawn and cancelled links record no opening', async () => {
+      await store.createVisit(
+        visit('vis_gw4', { source: 'custom', gateway: true, hosts: 1, guests: 2 }),
+        [
+          {
+            visitId: 'vis_gw4',
+            role: 'host',
+            index: 0,
+            cipher: 'c-gw4-h',
+            longUrl: 'L',
+            gatewayCode: `g4h${randomUUID().slice(0, 8)}`,
+          },
+          {
+            visitId: 'vis_gw4',
+            role: 'guest',
+            index: 0,
+            cipher: 'c-gw4-g0',
+            longUrl: 'L',
+            gatewayCode: `g40${randomUUID().slice(0, 8)}`,
+          },
+          {
+            visitId: 'vis_gw4',
+            role: 'guest',
+            index: 1,
+            cipher: 'c-gw4-g1',
+            longUrl: 'L',
+            gatewayCode: `g41${randomUUID().slice(0, 8)}`,
+          },
+        ],
+        event('vis_gw4', 'visit.created'),
+      );
+      const opening = { logEverySeconds: 60, event: event('vis_gw4', 'link.opened') };
+      const revoked = await store.revokeVisitLink(
+        'vis_gw4',
+        'guest',
+        1,
+        300,
+        event('vis_gw4', 'link.revoked'),
+      );
+      assert.equal(revoked?.revokedAt, 300);
+      assert.equal(revoked?.index, 1);
+      assert.equal(
+        await store.revokeVisitLink('vis_gw4', 'guest', 1, 301, event('vis_gw4', 'link.revoked')),
+        undefined,
+        'withdrawn once',
+      );
+      assert.equal(
+        await store.revokeVisitLink('vis_gw4', 'guest', 9, 301, event('vis_gw4', 'link.revoked')),
+        undefined,
+      );
+      assert.equal((await store.recordLinkOpening('vis_gw4', 'guest', 1, 310, opening)).outcome, 'revoked');
+      assert.equal((await store.recordLinkOpening('vis_gw4', 'host', 0, 310, opening)).outcome, 'opened');
+      // An opening and a cancel racing: each opening comes entirely before or after the cancel.
+      const [cancelled, ...openings] = await Promise.all([
+        store.transitionVisit(
+          org.id,
+          'vis_gw4',
+          ['pending', 'live'],
+          'cancelled',
+          320,
+          event('vis_gw4', 'visit.cancelled'),
+        ),
+        ...Array.from({ length: 4 }, () => store.recordLinkOpening('vis_gw4', 'guest', 0, 320, opening)),
+      ]);
+      assert.equal(cancelled?.status, 'cancelled');
+      const g0 = (await store.getVisitLinks('vis_gw4')).find((l) => l.role === 'guest' && l.index === 0);
+      const opened = openings.filter((o) => o.outcome === 'opened');
+      assert.equal(
+        g0?.openedAt !== undefined,
+        opened.length > 0,
+        'openedAt is set exactly when an opening won',
+      );
+      assert.equal((await store.recordLinkOpening('vis_gw4', 'guest', 0, 330, opening)).outcome, 'cancelled');
+      const links = await store.getVisitLinks('vis_gw4');
+      assert.deepEqual(
+        links.map((l) => [l.role, l.index, l.revokedAt]),
+        [
+          ['host', 0, undefined],
+          ['guest', 0, undefined],
+          ['guest', 1, 300],
+        ],
+      );
+      assert.equal(links[0]?.openedAt, 310);
+      assert.equal(links[2]?.openedAt, undefined, 'a withdrawn link never opened');
+      assert.deepEqual(
+        (await store.listEvents(org.id, 'vis_gw4')).map((e) => e.type).filter((t) => t === 'link.revoked'),
+        ['link.revoked'],
+      );
+    });
+
     test('sessions: create, get, delete', async () => {
       const s = { hash: randomUUID(), orgId: org.id, apiKeyId: 'k', csrf: 'c', createdAt: 1, expiresAt: 2 };
       await store.createSession(s);

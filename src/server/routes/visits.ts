@@ -1,7 +1,7 @@
 /** The visits API: create, list, read, cancel, add links, and the event log. Bearer API key. */
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { VisitIdParams, VisitListQuery } from '../../contract/schemas.js';
+import { VisitIdParams, VisitLinkParams, VisitListQuery } from '../../contract/schemas.js';
 import { VISIT_STATES, type VisitState } from '../../domain/visit-state.js';
 import { type Issue, ValidationError } from '../../errors.js';
 import type { VisitService } from '../../visits/service.js';
@@ -110,6 +110,19 @@ export async function visitRoutes(
     'cancelVisit',
     async (request) => visits.cancel(caller(request).org, actor(request), request.params.id),
     { schema },
+  );
+  route(
+    app,
+    'revokeVisitLink',
+    async (request) =>
+      visits.revokeLink(
+        caller(request).org,
+        actor(request),
+        request.params.id,
+        request.params.role,
+        request.params.index,
+      ),
+    { schema: { params: VisitLinkParams } },
   );
   route(
     app,

@@ -11,6 +11,7 @@ export const FIELDS = [
   'shortUrls',
   'vertical',
   'hostLogin',
+  'gateway',
 ] as const;
 export type FieldName = (typeof FIELDS)[number];
 
@@ -25,6 +26,8 @@ export interface VisitFormValues {
   shortUrls: boolean;
   vertical: string;
   hostLogin: boolean;
+  /** Gateway links (shown only when the server can make them: Cisco's broker and PUBLIC_URL). */
+  gateway: boolean;
   timeZone: string;
 }
 
@@ -47,6 +50,7 @@ export function defaultValues(nowMs: number): VisitFormValues {
     shortUrls: true,
     vertical: 'hc',
     hostLogin: true,
+    gateway: true,
     timeZone: '',
   };
 }
@@ -72,6 +76,7 @@ export function readForm(body: unknown): VisitFormValues {
     shortUrls: checked('shortUrls'),
     vertical: text('vertical'),
     hostLogin: checked('hostLogin'),
+    gateway: checked('gateway'),
     timeZone: text('timeZone'),
   };
 }
@@ -89,6 +94,8 @@ export function toVisitInput(values: VisitFormValues): Record<string, unknown> {
     vertical: values.vertical,
     timeZone: values.timeZone.trim() || 'UTC',
   };
+  // Unchecked: the broker's own URLs. Checked (or not offered): the server's default.
+  if (!values.gateway) input['gateway'] = false;
   const subject = values.subject.trim();
   if (subject) input['subject'] = subject;
   const start = values.start.trim();
@@ -121,6 +128,7 @@ function fieldOf(path: string): FieldName | undefined {
     case 'vertical':
     case 'shortUrls':
     case 'hostLogin':
+    case 'gateway':
       return base;
     default:
       return undefined;
@@ -138,6 +146,7 @@ const LABELS: Record<string, string> = {
   vertical: 'Kind of visit',
   shortUrls: 'Short links',
   hostLogin: 'Host login',
+  gateway: 'Gateway links',
   devices: 'Devices',
 };
 

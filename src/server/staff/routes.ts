@@ -13,7 +13,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { ApiKeyService } from '../../broker/api-keys.js';
 import { SESSION_COOKIE, TABS, VisitIdParams } from '../../contract/schemas.js';
-import type { Link } from '../../domain/links.js';
 import {
   InstantConnectError,
   NotFoundError,
@@ -22,7 +21,7 @@ import {
   VisitConflictError,
 } from '../../errors.js';
 import type { Store } from '../../store/types.js';
-import type { VisitService, VisitView } from '../../visits/service.js';
+import { handedUrl, type VisitLink, type VisitService, type VisitView } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
 import { route } from '../route.js';
 import {
@@ -102,20 +101,24 @@ async function linkBlocks(
   visit: VisitView,
 ): Promise<{ hosts: LinkBlock[]; guests: LinkBlock[]; limited: boolean }> {
   let budget = QR_LIMIT;
-  const block = async (link: Link, label: string): Promise<LinkBlock> => {
-    const url = link.shortUrl ?? link.longUrl;
-    const b: LinkBlock = { label, url, longUrl: link.longUrl };
-    if (link.forcedLoginUrl && link.forcedLoginUrl !== url) b.forcedLoginUrl = link.forcedLoginUrl;
+  const block = async (link: VisitLink, label: string): Promise<LinkBlock> => {
+    const url = handedUrl(link);
+    // A gateway link is the only one to hand out: the broker's own URLs would bypass it (and
+    // cancelling or withdrawing could not stop them).
+    const b: LinkBlock = link.gatewayUrl ? { label, url } : { label, url, longUrl: link.longUrl };
+    if (!link.gatewayUrl && link.forcedLoginUrl && link.forcedLoginUrl !== url)
+      b.forcedLoginUrl = link.forcedLoginUrl;
     if (budget > 0) {
       budget -= 1;
       b.qr = await qrSvg(url, label.toLowerCase());
     }
     return b;
   };
+  const status = (l: VisitLink) => (l.revokedAt ? ' (withdrawn)' : l.openedAt ? ' (opened)' : '');
   const hosts: LinkBlock[] = [];
-  for (const l of visit.hosts) hosts.push(await block(l, `Host link ${l.index + 1}`));
+  for (const l of visit.hosts) hosts.push(await block(l, `Host link ${l.index + 1}${status(l)}`));
   const guests: LinkBlock[] = [];
-  for (const l of visit.guests) guests.push(await block(l, `Guest link ${l.index + 1}`));
+  for (const l of visit.guests) guests.push(await block(l, `Guest link ${l.index + 1}${status(l)}`));
   return { hosts, guests, limited: visit.hosts.length + visit.guests.length > QR_LIMIT };
 }
 
@@ -242,6 +245,7 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
         errors ? formErrors(errors.issues) : undefined,
         await upcoming(session),
         banner,
+        visits.gatewayOffered,
       ),
     );
 

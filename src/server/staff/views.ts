@@ -149,10 +149,20 @@ ${items}
 </div>`;
 }
 
-function visitForm(session: StaffSession, values: VisitFormValues, errors?: FormErrors): string {
+function visitForm(
+  session: StaffSession,
+  values: VisitFormValues,
+  errors: FormErrors | undefined,
+  gatewayOffered: boolean,
+): string {
   const field = (name: FieldName) => ({ aria: (hint?: string) => fieldAria(name, errors, hint) });
   const invalid = (name: FieldName) => (errors?.fields[name] ? ' invalid' : '');
-  const checkbox = (name: 'shortUrls' | 'hostLogin', label: string, hint: string, checked: boolean) =>
+  const checkbox = (
+    name: 'shortUrls' | 'hostLogin' | 'gateway',
+    label: string,
+    hint: string,
+    checked: boolean,
+  ) =>
     `<div class="field check${invalid(name)}">
 <input type="checkbox" id="${name}" name="${name}" value="on"${checked ? ' checked' : ''}${field(name).aria(`${name}-hint`)}>
 <label for="${name}">${label}</label>
@@ -213,6 +223,16 @@ ${fieldError('vertical', errors)}
 </div>
 ${checkbox('shortUrls', 'Short links', 'Short links are easier to send by text message.', values.shortUrls)}
 ${checkbox('hostLogin', 'Hosts sign in to Webex', 'Host links ask the host to sign in.', values.hostLogin)}
+${
+  gatewayOffered
+    ? checkbox(
+        'gateway',
+        'Links through this service',
+        "People get links on this site that lead on to Webex. Cancelling stops every link nobody has opened yet, and you see which were opened. Unchecked: Webex's own links, which cannot be stopped.",
+        values.gateway,
+      )
+    : ''
+}
 <p><button type="submit">Create visit</button></p>
 </form>`;
 }
@@ -223,6 +243,7 @@ export function dashboardPage(
   errors: FormErrors | undefined,
   upcoming: VisitView[],
   banner?: string,
+  gatewayOffered = false,
 ): string {
   const soon =
     upcoming.length === 0
@@ -237,7 +258,7 @@ export function dashboardPage(
     errors ? 'New visit (not created)' : 'New visit',
     `<h1>New visit</h1>
 ${banner ? `<div class="error-summary" role="alert" tabindex="-1" data-error-summary><p>${h(banner)}</p></div>` : ''}
-${visitForm(session, values, errors)}
+${visitForm(session, values, errors, gatewayOffered)}
 <section aria-labelledby="soon-heading">
 <h2 id="soon-heading">Coming up</h2>
 ${soon}
