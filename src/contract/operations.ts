@@ -365,7 +365,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Visits',
     summary: 'Read a visit',
     description:
-      'The visit with its links, window and state as of now (`state`: scheduled, open, live, ended, expired or cancelled).',
+      'The visit with its links, window and state as of now (`state`: scheduled, open, waiting, live, ended, no_show (with `missing`), expired or cancelled).',
     security: BEARER,
     parameters: [visitIdParam],
     responses: {

@@ -38,6 +38,16 @@ export const VisitInput = Type.Object(
     vertical: Type.Optional(VerticalField),
     hostLogin: Type.Optional(Type.Boolean()),
     crypto: Type.Optional(CryptoOptions),
+    alertTo: Type.Optional(
+      Type.String({
+        format: 'email',
+        pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+        maxLength: 254,
+        'x-rule': 'an email address',
+        description:
+          'Who gets a 1:1 Webex message from the bot, with the host link, when a guest waits and no host has joined (WAITING_ALERT_SECONDS).',
+      }),
+    ),
   },
   { additionalProperties: false, $id: 'VisitInput' },
 );

@@ -10,6 +10,7 @@ import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention 
 import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
 import { type RateLimits, rateLimitsFromEnv } from '../reliability/rate-limit.js';
 import { parseTrustProxy, type TrustProxy } from '../server/trust-proxy.js';
+import { DEFAULT_WAITING_ALERT_SECONDS } from '../visits/alerts.js';
 import { type LiveLimits, liveLimitsFromEnv } from '../visits/live.js';
 import { defaultCryptoConcurrency } from './container.js';
 import {
@@ -58,6 +59,8 @@ export interface Config {
   readonly rateLimits: RateLimits;
   readonly live: LiveLimits;
   readonly jobs: { readonly pollMs: number; readonly leaseSeconds: number };
+  /** "A patient is waiting": seconds before the host is told (0: never). Needs the bot. */
+  readonly alerts: { readonly waitingSeconds: number };
   readonly trustProxy: TrustProxy;
   readonly metrics: { readonly token?: string; readonly port?: number; readonly host?: string };
   /** Every default filled in (the services' own), so what `serve` prints is what runs. */
@@ -158,6 +161,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     rateLimits,
     live,
     jobs,
+    alerts: { waitingSeconds: wholeFrom(env, 'WAITING_ALERT_SECONDS', 0) ?? DEFAULT_WAITING_ALERT_SECONDS },
     ...ops,
   };
   return deepFreeze(config);

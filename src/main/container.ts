@@ -20,6 +20,8 @@ import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliab
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
+import { DEFAULT_WAITING_ALERT_SECONDS, WAITING_ALERT_JOB, WaitingAlerts } from '../visits/alerts.js';
+import { Arrivals } from '../visits/arrivals.js';
 import { type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
@@ -50,6 +52,8 @@ export interface BrokerContextOptions {
   webex?: { token: string; apiUrl: string; webhookSecret?: string; access?: BotAccessOptions };
   /** Background jobs: how often to look for due jobs, and how long a claimed job is leased. */
   jobs?: { pollMs?: number; leaseSeconds?: number };
+  /** "A patient is waiting": seconds before the host is told (default 60; 0: never). Needs `webex`. */
+  alerts?: { waitingSeconds?: number };
 }
 
 export interface BrokerContext {
@@ -67,6 +71,10 @@ export interface BrokerContext {
   trigger: TriggerService;
   /** Present when a bot token is configured. */
   bot?: BotService;
+  /** "A patient is waiting" messages: present with the bot, unless turned off (WAITING_ALERT_SECONDS=0). */
+  alerts?: WaitingAlerts;
+  /** Where arrivals are recorded (the live lobby, later the link gateway and telemetry). */
+  arrivals: Arrivals;
   webex?: WebexClient;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
@@ -121,10 +129,13 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     }
     const bus = options.bus ?? ownBus;
     const rateLimiter = store.kind === 'postgres' ? new StoreRateLimiter(store) : new MemoryRateLimiter();
+    // One place records arrivals, for the lobby and the visits service alike.
+    const arrivals = new Arrivals({ store });
     const live = new LiveVisits({
       store,
       keyring,
       rateLimiter,
+      arrivals,
       ...(options.live ? { limits: options.live } : {}),
       ...(bus ? { bus } : {}),
       ...(options.dialler ? { dialler: options.dialler } : {}),
@@ -133,6 +144,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       store,
       source: linkSource(broker, options.linkSource),
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+      arrivals,
       // Pages of a cancelled visit learn it at once (a bus that cannot publish must not end the process).
       onChange: (visit) => void live.changed(visit.id).catch(() => {}),
     });
@@ -157,7 +169,18 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
         })
       : undefined;
     if (bot) Object.assign(handlers, bot.handlers(), { deliver: bot.deliverHandler() });
+    const waitingSeconds = options.alerts?.waitingSeconds ?? DEFAULT_WAITING_ALERT_SECONDS;
+    const alerts =
+      webex && waitingSeconds > 0
+        ? new WaitingAlerts({ store, runner, webex, delaySeconds: waitingSeconds })
+        : undefined;
+    if (alerts) {
+      Object.assign(handlers, { [WAITING_ALERT_JOB]: alerts.handler() });
+      arrivals.listen(alerts);
+    }
     return {
+      arrivals,
+      ...(alerts ? { alerts } : {}),
       rateLimiter,
       runner,
       trigger,

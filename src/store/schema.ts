@@ -149,6 +149,15 @@ const TABLES: Table[] = [
       col('cancelled_at', 'time'),
       req('hosts', 'int'),
       req('guests', 'int'),
+      // Arrivals, as facts the states are derived from (domain/visit-state.ts).
+      col('first_guest_at', 'time', { since: 12 }),
+      col('waiting_since', 'time', { since: 12 }),
+      req('waits', 'int', { default: 0, since: 12 }),
+      col('observed_by', 'text', { since: 12 }),
+      // Set once, by the job that finds visits whose window closed (and records their no-show).
+      col('closed_at', 'time', { since: 12 }),
+      // Who hears that a guest is waiting: `email:<address>` or `person:<Webex person id>`.
+      col('alert_to', 'text', { since: 12 }),
     ],
   },
   {
@@ -288,6 +297,8 @@ const INDEXES: Index[] = [
   { name: 'idempotency_keys_created', table: 'idempotency_keys', columns: ['created_at'], since: 7 },
   // purge finds the Idempotency-Keys of the visits it removes by this.
   { name: 'idempotency_keys_visit', table: 'idempotency_keys', columns: ['visit_id'], since: 8 },
+  // The closing job finds the visits whose window closed and that it has not closed yet by this.
+  { name: 'visits_unclosed', table: 'visits', columns: ['closed_at', 'expires_at'], since: 12 },
 ];
 
 const DATA_STEPS: DataStep[] = [

@@ -46,6 +46,10 @@ export interface TestServerOptions {
   logger?: ServeOptions['logger'];
   /** Bounds on event streams and joins (default the server's). */
   live?: ServeOptions['live'];
+  /** "A patient is waiting" (default the server's: 60 s, with the bot only). */
+  alerts?: ServeOptions['alerts'];
+  /** Seconds between runs of the closing job (default the server's). */
+  closeIntervalSeconds?: number;
 }
 
 export const ROOMY_LIMITS = {
@@ -76,6 +80,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       rateLimits: options.rateLimits ?? ROOMY_LIMITS,
       ...(options.crypto ? { crypto: options.crypto } : {}),
       ...(options.live ? { live: options.live } : {}),
+      ...(options.alerts ? { alerts: options.alerts } : {}),
+      ...(options.closeIntervalSeconds !== undefined
+        ? { closeIntervalSeconds: options.closeIntervalSeconds }
+        : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);

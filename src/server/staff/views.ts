@@ -12,9 +12,9 @@ import type { StaffSession } from './sessions.js';
 
 export type Tab = (typeof TABS)[number];
 export const TAB_STATES: Record<Tab, VisitState[]> = {
-  upcoming: ['scheduled', 'open'],
+  upcoming: ['scheduled', 'open', 'waiting'],
   live: ['live'],
-  past: ['ended', 'expired'],
+  past: ['ended', 'no_show', 'expired'],
   cancelled: ['cancelled'],
 };
 const TAB_LABELS: Record<Tab, string> = {
@@ -91,13 +91,19 @@ const epochIso = (seconds: number) => new Date(seconds * 1000).toISOString().rep
 const STATE_CLASS: Record<VisitState, string> = {
   scheduled: 'wait',
   open: 'ok',
+  waiting: 'wait',
   live: 'ok',
   ended: 'muted',
+  no_show: 'bad',
   expired: 'muted',
   cancelled: 'bad',
 };
 
-const stateBadge = (state: VisitState) => `<span class="state ${STATE_CLASS[state]}">${h(state)}</span>`;
+/** A state as people read it (`no_show` → "no show"). */
+const stateLabel = (state: VisitState) => state.replace('_', ' ');
+
+const stateBadge = (state: VisitState) =>
+  `<span class="state ${STATE_CLASS[state]}" data-state="${h(state)}">${h(stateLabel(state))}</span>`;
 
 const windowOf = (visit: VisitView) => `${time(visit.start)} to ${time(visit.end)}`;
 
@@ -354,7 +360,11 @@ const EVENT_LABELS: Record<string, string> = {
   'visit.cancelled': 'Cancelled',
   'visit.links_added': 'Links added',
   'visit.started': 'Started',
+  'visit.waiting': 'Guest waiting',
+  'visit.live': 'Live',
   'visit.ended': 'Ended',
+  'visit.no_show': 'No-show',
+  'alert.sent': 'Host alerted',
 };
 
 export function visitPage(
