@@ -72,7 +72,12 @@ export function visitState(visit: VisitTimes, now: number): VisitState {
 }
 
 /** States of a visit not over yet: it can still be cancelled, and the bot lists them as upcoming. */
-export const UNFINISHED_STATES = ['scheduled', 'open', 'waiting', 'live'] as const satisfies readonly VisitState[];
+export const UNFINISHED_STATES = [
+  'scheduled',
+  'open',
+  'waiting',
+  'live',
+] as const satisfies readonly VisitState[];
 export const UNFINISHED: ReadonlySet<VisitState> = new Set(UNFINISHED_STATES);
 
 /** States of a visit that is over: its links work no more. */

@@ -40,7 +40,7 @@ export interface ServeOptions extends Omit<BrokerContextOptions, 'publicUrl'> {
 }
 
 /** How often the closing job looks for visits whose window closed (their no-show is that late at most). */
-export const CLOSE_INTERVAL_SECONDS = 15;
+const CLOSE_INTERVAL_SECONDS = 15;
 
 /** What `serve` starts with its Config: every section where the server expects it. */
 export function serveOptions(config: Config): ServeOptions {
@@ -105,7 +105,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     intervalSeconds: options.closeIntervalSeconds ?? CLOSE_INTERVAL_SECONDS,
     batch: 200,
     onError: (task, err) =>
-      app?.log.warn({ task, error: (err as Error).message }, 'closing visits failed; trying again at the next run'),
+      app?.log.warn(
+        { task, error: (err as Error).message },
+        'closing visits failed; trying again at the next run',
+      ),
   });
   const metricsPort = options.metrics?.port;
   let app: FastifyInstance;

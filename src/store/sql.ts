@@ -141,7 +141,8 @@ function statements(d: SqlDialect) {
       JOIN visit_links l ON ${d.cipherIs('l.cipher', 'p.c')} JOIN visits v ON v.id = l.visit_id`,
 
     /** A guest's arrival: the first one's time is kept. */
-    markFirstGuest: 'UPDATE visits SET first_guest_at = ? WHERE id = ? AND org_id = ? AND first_guest_at IS NULL',
+    markFirstGuest:
+      'UPDATE visits SET first_guest_at = ? WHERE id = ? AND org_id = ? AND first_guest_at IS NULL',
     /** A wait starts (once per wait): pending, inside its window (the clock twice), nobody waiting. */
     startWaiting: `UPDATE visits SET waiting_since = ?, waits = waits + 1
       WHERE id = ? AND org_id = ? AND status = 'pending' AND waiting_since IS NULL

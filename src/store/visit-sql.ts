@@ -7,7 +7,8 @@ import type { VisitState } from '../domain/visit-state.js';
 import type { VisitQuery } from './types.js';
 
 /** A visit whose arrivals are observed, closed with somebody missing (domain `missingAt`). */
-const NO_SHOW = "observed_by IS NOT NULL AND expires_at <= ? AND (status = 'pending' OR (status = 'live' AND first_guest_at IS NULL))";
+const NO_SHOW =
+  "observed_by IS NOT NULL AND expires_at <= ? AND (status = 'pending' OR (status = 'live' AND first_guest_at IS NULL))";
 
 const STATE_SQL: Record<VisitState, { sql: string; nows: number }> = {
   scheduled: {

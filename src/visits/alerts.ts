@@ -26,14 +26,14 @@ export function alertTarget(to: { email: string } | { personId: string }): strin
   return 'email' in to ? `email:${to.email}` : `person:${to.personId}`;
 }
 
-export function messageTarget(stored: string | undefined): MessageTarget | undefined {
+function messageTarget(stored: string | undefined): MessageTarget | undefined {
   if (stored?.startsWith('email:')) return { toPersonEmail: stored.slice('email:'.length) };
   if (stored?.startsWith('person:')) return { toPersonId: stored.slice('person:'.length) };
   return undefined;
 }
 
 /** The message: the visit's (escaped) subject, since when the guest waits, the first host link. */
-export function waitingMessage(visit: VisitRecord, host: VisitLinkRecord): string {
+function waitingMessage(visit: VisitRecord, host: VisitLinkRecord): string {
   return [
     `**A guest is waiting: ${escapeMarkdown(visit.subject)}**`,
     '',

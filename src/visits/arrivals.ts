@@ -56,7 +56,13 @@ export class Arrivals {
     this.#onWait = listener;
   }
 
-  #event(orgId: string, visitId: string, actor: string, type: string, data: Record<string, unknown>): EventRecord {
+  #event(
+    orgId: string,
+    visitId: string,
+    actor: string,
+    type: string,
+    data: Record<string, unknown>,
+  ): EventRecord {
     return { orgId, visitId, at: this.#now(), actor, type, data };
   }
 

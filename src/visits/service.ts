@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import type { IssueResult } from '../broker/service.js';
 import type { LinkResult } from '../client/instant-connect.js';
+import type { Role } from '../domain/constants.js';
 import { DEFAULTS } from '../domain/constants.js';
 import { type Link, LinkSchema, normaliseResponse } from '../domain/links.js';
 import { SipUri, Subject, VerticalField } from '../domain/schema.js';
@@ -18,12 +19,11 @@ import {
   toLinkRequest,
   VISIT_FIELD_NAMES,
 } from '../domain/visit-input.js';
-import type { Role } from '../domain/constants.js';
 import { FINISHED, missingAt, VISIT_STATES, visitState } from '../domain/visit-state.js';
 import { NotFoundError, ValidationError, VisitConflictError } from '../errors.js';
 import type { EventRecord, Org, Store, VisitLinkRecord, VisitQuery, VisitRecord } from '../store/types.js';
 import { alertTarget } from './alerts.js';
-import { type ArrivalOutcome, type ArrivalVia, Arrivals } from './arrivals.js';
+import { type ArrivalOutcome, Arrivals, type ArrivalVia } from './arrivals.js';
 import type { LinkSource } from './link-source.js';
 
 const IsoInstant = (description: string) => Type.String({ format: 'date-time', description });
@@ -532,7 +532,8 @@ export class VisitService {
       if (visit.status === 'live') return event('visit.ended', { reason: 'window closed' });
       return undefined;
     });
-    for (const visit of closed) if (missingAt(visit, now).length > 0) this.#onChange?.(visit, 'visit.no_show');
+    for (const visit of closed)
+      if (missingAt(visit, now).length > 0) this.#onChange?.(visit, 'visit.no_show');
     return closed.length;
   }
 

@@ -288,14 +288,7 @@ export function storeContract(
       ]);
       assert.equal(results.filter(Boolean).length, 1, 'only one cancel wins');
       assert.equal(
-        await store.transitionVisit(
-          org.id,
-          'vis_b',
-          ['pending'],
-          'live',
-          170,
-          event('vis_b', 'visit.live'),
-        ),
+        await store.transitionVisit(org.id, 'vis_b', ['pending'], 'live', 170, event('vis_b', 'visit.live')),
         undefined,
       );
       assert.equal(
@@ -369,7 +362,9 @@ export function storeContract(
         undefined,
       );
       const arrivals = await Promise.all(
-        [T + 200, T + 201, T + 202].map((at) => store.recordGuestArrival(org.id, 'vis_w1', at, event('vis_w1', 'visit.waiting'))),
+        [T + 200, T + 201, T + 202].map((at) =>
+          store.recordGuestArrival(org.id, 'vis_w1', at, event('vis_w1', 'visit.waiting')),
+        ),
       );
       assert.equal(arrivals.filter((a) => a?.waitStarted).length, 1, 'arrivals at once: one wait starts');
       const started = arrivals.find((a) => a?.waitStarted)!.visit;
@@ -385,7 +380,12 @@ export function storeContract(
       assert.equal((await store.stopWaiting(org.id, 'vis_w1'))?.waitingSince, undefined);
       assert.equal(await store.stopWaiting(org.id, 'vis_w1'), undefined, 'no wait to end');
       // Back again: a second wait; the first guest's time is kept.
-      const again = await store.recordGuestArrival(org.id, 'vis_w1', T + 300, event('vis_w1', 'visit.waiting'));
+      const again = await store.recordGuestArrival(
+        org.id,
+        'vis_w1',
+        T + 300,
+        event('vis_w1', 'visit.waiting'),
+      );
       assert.equal(again?.waitStarted, true);
       assert.equal(again?.visit.waits, 2);
       assert.equal(again?.visit.waitingSince, T + 300);
@@ -393,18 +393,44 @@ export function storeContract(
       assert.equal(await waitingEvents(), 2);
 
       // A host joining ends the wait; a guest arriving at a live visit starts none.
-      const live = await store.transitionVisit(org.id, 'vis_w1', ['pending'], 'live', T + 310, event('vis_w1', 'visit.live'));
+      const live = await store.transitionVisit(
+        org.id,
+        'vis_w1',
+        ['pending'],
+        'live',
+        T + 310,
+        event('vis_w1', 'visit.live'),
+      );
       assert.equal(live?.waitingSince, undefined);
-      const late = await store.recordGuestArrival(org.id, 'vis_w1', T + 320, event('vis_w1', 'visit.waiting'));
+      const late = await store.recordGuestArrival(
+        org.id,
+        'vis_w1',
+        T + 320,
+        event('vis_w1', 'visit.waiting'),
+      );
       assert.equal(late?.waitStarted, false);
       assert.equal(late?.visit.status, 'live');
       assert.equal(await waitingEvents(), 2);
 
       // Outside the window nobody starts waiting (before it opens, or once it closed).
-      await store.createVisit(visit('vis_w2', { ...observed, notBefore: T + 1000 }), [], event('vis_w2', 'c'));
-      const early = await store.recordGuestArrival(org.id, 'vis_w2', T + 900, event('vis_w2', 'visit.waiting'));
+      await store.createVisit(
+        visit('vis_w2', { ...observed, notBefore: T + 1000 }),
+        [],
+        event('vis_w2', 'c'),
+      );
+      const early = await store.recordGuestArrival(
+        org.id,
+        'vis_w2',
+        T + 900,
+        event('vis_w2', 'visit.waiting'),
+      );
       assert.equal(early?.waitStarted, false);
-      const closed = await store.recordGuestArrival(org.id, 'vis_w2', T + 5000, event('vis_w2', 'visit.waiting'));
+      const closed = await store.recordGuestArrival(
+        org.id,
+        'vis_w2',
+        T + 5000,
+        event('vis_w2', 'visit.waiting'),
+      );
       assert.equal(closed?.waitStarted, false);
     });
 
@@ -421,7 +447,13 @@ export function storeContract(
       await mk('vis_n7', { expiresAt: T + 600, status: 'ended', startedAt: T + 500, endedAt: T + 550 }); // a host ended it
       const ids = async (state: VisitRecord['status'] | string) =>
         (
-          await store.listVisits(org.id, { limit: 50, offset: 0, now: T + 700, q: 'arrivals', state: state as never })
+          await store.listVisits(org.id, {
+            limit: 50,
+            offset: 0,
+            now: T + 700,
+            q: 'arrivals',
+            state: state as never,
+          })
         ).items
           .map((v) => v.id)
           .sort();
@@ -431,7 +463,15 @@ export function storeContract(
       assert.deepEqual(await ids('waiting'), ['vis_n6']);
       assert.deepEqual(await ids('open'), []);
       assert.deepEqual(
-        (await store.listVisits(org.id, { limit: 50, offset: 0, now: T + 500, q: 'arrivals', state: 'waiting' })).items
+        (
+          await store.listVisits(org.id, {
+            limit: 50,
+            offset: 0,
+            now: T + 500,
+            q: 'arrivals',
+            state: 'waiting',
+          })
+        ).items
           .map((v) => v.id)
           .sort(),
         ['vis_n2', 'vis_n6'],
@@ -452,12 +492,20 @@ export function storeContract(
       await Promise.all([close(), close()]);
       await close();
       const mine = seen.filter((id) => id.startsWith('vis_n')).sort();
-      assert.deepEqual(mine, ['vis_n1', 'vis_n2', 'vis_n3', 'vis_n4', 'vis_n5', 'vis_n7'], 'each once, not vis_n6');
+      assert.deepEqual(
+        mine,
+        ['vis_n1', 'vis_n2', 'vis_n3', 'vis_n4', 'vis_n5', 'vis_n7'],
+        'each once, not vis_n6',
+      );
       for (const id of mine) {
         const v = await store.getVisit(org.id, id);
         assert.equal(v?.closedAt, T + 700);
         assert.equal(v?.waitingSince, undefined);
-        assert.equal((await store.listEvents(org.id, id)).filter((e) => e.type === 'visit.no_show').length, 1, id);
+        assert.equal(
+          (await store.listEvents(org.id, id)).filter((e) => e.type === 'visit.no_show').length,
+          1,
+          id,
+        );
       }
       assert.equal((await store.getVisit(org.id, 'vis_n6'))?.closedAt, undefined);
       assert.deepEqual(await ids('no_show'), ['vis_n1', 'vis_n2', 'vis_n3'], 'closing changes no state');

@@ -126,7 +126,11 @@ describe('no_show', () => {
       (await listVisits(server, { state: 'no_show', q: subject })).items.map((v) => v.id).sort(),
       [nobody.id, guestOnly.id, hostOnly.id].sort(),
     );
-    assert.equal((await listVisits(server, { state: 'expired', q: subject })).total, 0, 'local visits are observed');
+    assert.equal(
+      (await listVisits(server, { state: 'expired', q: subject })).total,
+      0,
+      'local visits are observed',
+    );
 
     // The closing job, run twice (and once more at once): one visit.no_show each, with who was missing.
     const { closer } = server.server;

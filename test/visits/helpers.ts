@@ -41,6 +41,9 @@ export interface Visit {
   startedAt?: string;
   endedAt?: string;
   cancelledAt?: string;
+  firstGuestAt?: string;
+  waitingSince?: string;
+  missing?: ('host' | 'guest')[];
   counts: { hosts: number; guests: number };
   hosts: LinkView[];
   guests: LinkView[];

@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, PG_SKIP, type TestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { createVisit, eventsOf, eventually, getVisit, live, listVisits, ticketFor, uniqueName } from './helpers.js';
+import {
+  createVisit,
+  eventsOf,
+  eventually,
+  getVisit,
+  listVisits,
+  live,
+  ticketFor,
+  uniqueName,
+} from './helpers.js';
 
 const base = testDatabaseUrl();
 
