@@ -107,7 +107,7 @@ describe('the live lobby', () => {
       assert.equal(before.hostsPresent, 0);
       assert.equal(before.role, 'host');
       assert.equal(before.admitted, true);
-      assert.equal(before.state, 'open');
+      assert.equal(before.state, 'waiting');
 
       // The host's page follows the visit and joins: the visit starts and every device is dialled.
       await open(hostTicket);
