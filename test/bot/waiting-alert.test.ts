@@ -5,6 +5,7 @@
  * a host joining before the delay makes none; a second wait is a second message.
  */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { escapeMarkdown } from '../../src/domain/markdown.js';
 import type { EmulatedPerson, SentMessage } from '../support/webex-emulator.js';
@@ -13,6 +14,8 @@ import {
   assertNoSecretHeard,
   type BotHarness,
   eventually,
+  request,
+  secrets,
   startBotHarness,
   textOf,
   urlOf,
@@ -127,5 +130,38 @@ describe('the waiting alert', () => {
       .filter((m) => textOf(m).includes('A guest is waiting'));
     assert.equal(alerts.length, 1);
     assertAlert(alerts[0]!, visit!);
+  });
+
+  test('a visit made by the trigger with notify.host: that host hears of the waiting guest', async () => {
+    const { trigger, org } = h.server.server.context;
+    const made = await trigger.createHook(org, 'scheduler');
+    secrets.add(made.secret);
+    const doctor = h.emulator.addPerson();
+    const email = doctor.emails[0]!;
+    const raw = JSON.stringify({ crypto: { iterations: 1000 }, notify: { host: email } });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const answer = await request(h.server, 'POST', '/hooks/visits', {
+      raw,
+      key: null,
+      headers: {
+        'x-ic-hook': made.hook.id,
+        'x-ic-timestamp': String(timestamp),
+        'x-ic-signature': `v1=${createHmac('sha256', made.secret).update(`${timestamp}.${raw}`).digest('hex')}`,
+      },
+    });
+    assert.equal(answer.status, 201, answer.text);
+    const visit = answer.body as Visit;
+    await join(await ticketFor(visit.guests[0]!));
+    await eventually(
+      () => alertsSent(visit),
+      (n) => n === 1,
+      'alert.sent recorded',
+      20_000,
+    );
+    const alerts = h.emulator
+      .sentTo({ toPersonEmail: email })
+      .filter((m) => textOf(m).includes('A guest is waiting'));
+    assert.equal(alerts.length, 1, 'one alert, besides the links notify sent');
+    assertAlert(alerts[0]!, visit);
   });
 });
