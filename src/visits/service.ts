@@ -532,8 +532,10 @@ export class VisitService {
       if (visit.status === 'live') return event('visit.ended', { reason: 'window closed' });
       return undefined;
     });
-    for (const visit of closed)
+    for (const visit of closed) {
       if (missingAt(visit, now).length > 0) this.#onChange?.(visit, 'visit.no_show');
+      else if (visit.status === 'live') this.#onChange?.(visit, 'visit.ended');
+    }
     return closed.length;
   }
 

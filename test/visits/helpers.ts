@@ -213,8 +213,8 @@ export class SseReader {
     this.#pump = this.#read();
   }
 
-  static async open(url: string): Promise<SseReader> {
-    const response = await fetch(url, { headers: { accept: 'text/event-stream' } });
+  static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
+    const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
     assert.equal(
       response.status,
       200,

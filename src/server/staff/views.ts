@@ -99,11 +99,16 @@ const STATE_CLASS: Record<VisitState, string> = {
   cancelled: 'bad',
 };
 
-/** A state as people read it (`no_show` → "no show"). */
-const stateLabel = (state: VisitState) => state.replace('_', ' ');
+/** A state as people read it (`no_show` → "no show (no host)"); public/staff.js says the same. */
+export function stateLabel(state: VisitState, missing?: readonly ('host' | 'guest')[]): string {
+  if (state !== 'no_show') return state;
+  if (!missing || missing.length === 0) return 'no show';
+  return missing.length === 2 ? 'no show (nobody came)' : `no show (no ${missing[0]})`;
+}
 
-const stateBadge = (state: VisitState) =>
-  `<span class="state ${STATE_CLASS[state]}" data-state="${h(state)}">${h(stateLabel(state))}</span>`;
+/** A visit's state badge; `data-visit` lets public/staff.js update it live. */
+const stateBadge = (state: VisitState, visit?: Pick<VisitView, 'id' | 'missing'>) =>
+  `<span class="state ${STATE_CLASS[state]}" data-state="${h(state)}"${visit ? ` data-visit="${h(visit.id)}"` : ''}>${h(stateLabel(state, visit?.missing))}</span>`;
 
 const windowOf = (visit: VisitView) => `${time(visit.start)} to ${time(visit.end)}`;
 
@@ -236,7 +241,7 @@ export function dashboardPage(
       : `<ul class="soon">${upcoming
           .map(
             (v) =>
-              `<li><a href="/visits/${h(v.id)}">${h(v.subject)}</a> ${stateBadge(v.state)} <span class="window">${windowOf(v)}</span></li>`,
+              `<li><a href="/visits/${h(v.id)}">${h(v.subject)}</a> ${stateBadge(v.state, v)} <span class="window">${windowOf(v)}</span></li>`,
           )
           .join('\n')}</ul>`;
   return staffPage(
@@ -272,7 +277,7 @@ export function listPage(
     .map(
       (v) => `<tr>
 <td data-label="Subject"><a href="/visits/${h(v.id)}">${h(v.subject)}</a></td>
-<td data-label="State">${stateBadge(v.state)}</td>
+<td data-label="State">${stateBadge(v.state, v)}</td>
 <td data-label="Window">${windowOf(v)}</td>
 <td data-label="Hosts" class="num">${v.counts.hosts}</td>
 <td data-label="Guests" class="num">${v.counts.guests}</td>
@@ -387,7 +392,7 @@ export function visitPage(
     visit.subject,
     `<h1><span class="visually-hidden">Visit: </span>${h(visit.subject)}</h1>
 <dl class="facts">
-<dt>State</dt><dd>${stateBadge(visit.state)}</dd>
+<dt>State</dt><dd>${stateBadge(visit.state, visit)}</dd>
 <dt>Window</dt><dd>${windowOf(visit)}</dd>
 <dt>Kind</dt><dd>${visit.vertical === 'hc' ? 'Healthcare' : 'General'} (${h(visit.vertical)})</dd>
 <dt>Links from</dt><dd>${visit.source === 'local' ? 'this server (local broker)' : `Cisco (${h(visit.source)})`}</dd>
