@@ -93,6 +93,39 @@
     if (!Number.isNaN(date.getTime())) el.textContent = format.format(date);
   }
 
+  // ---- visits' states, live: waiting guests, live visits and no-shows show with no reload
+  const badges = () => document.querySelectorAll('[data-visit]');
+  if (badges().length > 0 && window.EventSource) {
+    // The same words and colours as the server's (src/server/staff/views.ts).
+    const CLASS = {
+      scheduled: 'wait',
+      open: 'ok',
+      waiting: 'wait',
+      live: 'ok',
+      ended: 'muted',
+      no_show: 'bad',
+      expired: 'muted',
+      cancelled: 'bad',
+    };
+    const stream = new EventSource('/staff/events');
+    stream.addEventListener('visit', (e) => {
+      let update;
+      try {
+        update = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      for (const badge of badges()) {
+        if (badge.getAttribute('data-visit') !== update.id || !CLASS[update.state]) continue;
+        badge.className = `state ${CLASS[update.state]}`;
+        badge.setAttribute('data-state', update.state);
+        badge.textContent = update.label;
+      }
+    });
+    // The session ended: no reconnection (the next page asks to sign in again).
+    stream.addEventListener('end', () => stream.close());
+  }
+
   // ---- the first problem gets the focus (the summary is announced as an alert)
   const invalid = document.querySelector('[aria-invalid="true"]');
   if (invalid) invalid.focus();

@@ -35,6 +35,7 @@ const SAME_LAYER = new Set([
   'broker -> reliability',
   'visits -> broker',
   'visits -> reliability',
+  'visits -> jobs',
   'hooks -> visits',
   'hooks -> jobs',
   'bot -> visits',

@@ -273,7 +273,7 @@ export class BotService {
         const upcoming = await this.#upcoming(org, actor);
         const lines = upcoming.map(
           (v) =>
-            `- \`${v.id}\` **${escapeMarkdown(v.subject)}**: ${v.state}, ${v.start} to ${v.end} (UTC), ${v.counts.guests} guest(s)`,
+            `- \`${v.id}\` **${escapeMarkdown(v.subject)}**: ${v.state === 'waiting' ? '**a guest is waiting**' : v.state}, ${v.start} to ${v.end} (UTC), ${v.counts.guests} guest(s)`,
         );
         await reply(
           room,
@@ -316,7 +316,11 @@ export class BotService {
           // The issuing limits, as for the API: a re-run of a job whose visit exists is not counted.
           if (!(await this.#o.store.getVisit(org.id, id))) await this.#limits?.bot(message.personId);
           // One message, one visit: its id comes from the message, so a re-run finds it.
-          visit = await this.#o.visits.create(org, actor, input, { id });
+          // The requester hears from the bot when a guest waits and no host has come.
+          visit = await this.#o.visits.create(org, actor, input, {
+            id,
+            alertTo: { personId: message.personId },
+          });
         } catch (err) {
           if (err instanceof ValidationError) {
             await reply(

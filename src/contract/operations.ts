@@ -41,6 +41,7 @@ import {
   ReadySchema,
   SignInForm,
   StaffListQuery,
+  StaffVisitUpdateSchema,
   UnavailableSchema,
   VisitForm,
   VisitListQuery,
@@ -394,7 +395,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Visits',
     summary: 'Read a visit',
     description:
-      'The visit with its links, window and state as of now (`state`: scheduled, open, live, ended, expired or cancelled).',
+      'The visit with its links, window and state as of now (`state`: scheduled, open, waiting, live, ended, no_show (with `missing`), expired or cancelled).',
     security: BEARER,
     parameters: [visitIdParam],
     responses: {
@@ -837,6 +838,25 @@ export const OPERATIONS: OperationSpec[] = [
     responses: {
       200: html('The list.'),
       303: redirect('Not signed in: to the sign-in page.', '`/`'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/staff/events',
+    operationId: 'staffEvents',
+    tag: 'Staff pages',
+    summary: "Follow the organisation's visits live (server-sent events)",
+    description:
+      "What the staff pages listen to, so waiting guests, live visits and no-shows show with no reload: a `text/event-stream` of `event: visit` whose `data` is a StaffVisitUpdate, after each change of a visit of the session's organisation (a guest waiting, the wait ending, going live, ending, a no-show, a cancel), coalesced, and a `: ping` comment every 15 s. It ends when the session does. A session holds at most 4 streams (429), an instance 200 (503).",
+    security: STAFF,
+    responses: {
+      200: {
+        description: 'The stream.',
+        content: { 'text/event-stream': { schema: Text, eventData: StaffVisitUpdateSchema } },
+      },
+      303: redirect('Not signed in: to the sign-in page.', '`/`'),
+      429: 'TooManyRequests',
+      503: 'ServiceUnavailable',
     },
   },
   {

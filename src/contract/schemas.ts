@@ -103,3 +103,16 @@ export const StaffListQuery = Type.Object({
 /** The staff session cookie and its lifetime (the `staffSession` security scheme). */
 export const SESSION_COOKIE = 'ic_session';
 export const SESSION_TTL_SECONDS = 8 * 60 * 60;
+
+// GET /staff/events: one visit's new state, for the staff pages to update in place.
+export const StaffVisitUpdateSchema = Type.Object(
+  {
+    id: Type.String({ description: 'The visit id.' }),
+    state: Type.Enum([...VISIT_STATES]),
+    label: Type.String({ description: 'The state as the staff pages show it (`no show (no host)`, …).' }),
+    missing: Type.Optional(
+      Type.Array(Type.Enum(['host', 'guest']), { description: 'With `no_show`: who did not come.' }),
+    ),
+  },
+  { $id: 'StaffVisitUpdate' },
+);

@@ -44,6 +44,16 @@ export const VisitInput = Type.Object(
           "Visits on Cisco's brokers (or any broker URL): hand out links on this service's origin (`gatewayUrl`), which redirect to the broker's while the visit is open and stop when it is cancelled. On by default when the server's PUBLIC_URL is set; `false` hands out the broker's own URLs.",
       }),
     ),
+    alertTo: Type.Optional(
+      Type.String({
+        format: 'email',
+        pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+        maxLength: 254,
+        'x-rule': 'an email address',
+        description:
+          'Who gets a 1:1 Webex message from the bot, with the host link, when a guest waits and no host has joined (WAITING_ALERT_SECONDS).',
+      }),
+    ),
   },
   { additionalProperties: false, $id: 'VisitInput' },
 );

@@ -300,7 +300,11 @@ export class TriggerService {
     try {
       // With a key, the visit id was fixed when the key was reserved: a retry that takes over
       // after a crash finds the visit if it was made, or makes it under the same id.
-      visit = await this.#visits.create(org, actor, visitInput, visitId ? { id: visitId } : {});
+      visit = await this.#visits.create(org, actor, visitInput, {
+        ...(visitId ? { id: visitId } : {}),
+        // The host the links go to hears when a guest waits (unless `alertTo` names someone).
+        ...(notify?.host ? { alertTo: { email: notify.host } } : {}),
+      });
     } catch (err) {
       // Two holders racing on one id (a lease outlived): the other one's visit is this one.
       const made = visitId ? await this.#store.getVisit(org.id, visitId) : undefined;

@@ -12,6 +12,7 @@ import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention 
 import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
 import { type RateLimits, rateLimitsFromEnv } from '../reliability/rate-limit.js';
 import { parseTrustProxy, type TrustProxy } from '../server/trust-proxy.js';
+import { DEFAULT_WAITING_ALERT_SECONDS } from '../visits/alerts.js';
 import { type LiveLimits, liveLimitsFromEnv } from '../visits/live.js';
 import { defaultCryptoConcurrency } from './container.js';
 import {
@@ -62,6 +63,8 @@ export interface Config {
   readonly jobs: { readonly pollMs: number; readonly leaseSeconds: number };
   /** Outbound events: which private addresses subscribers may be at (EVENTS_ALLOW_PRIVATE). */
   readonly events: { readonly allowPrivate?: true | readonly string[] };
+  /** "A patient is waiting": seconds before the host is told (0: never). Needs the bot. */
+  readonly alerts: { readonly waitingSeconds: number };
   readonly trustProxy: TrustProxy;
   readonly metrics: { readonly token?: string; readonly port?: number; readonly host?: string };
   /** Every default filled in (the services' own), so what `serve` prints is what runs. */
@@ -186,6 +189,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     live,
     jobs,
     events: eventsFromEnv(env),
+    alerts: { waitingSeconds: wholeFrom(env, 'WAITING_ALERT_SECONDS', 0) ?? DEFAULT_WAITING_ALERT_SECONDS },
     ...ops,
   };
   return deepFreeze(config);

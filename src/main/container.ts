@@ -23,6 +23,8 @@ import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliab
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
+import { DEFAULT_WAITING_ALERT_SECONDS, WAITING_ALERT_JOB, WaitingAlerts } from '../visits/alerts.js';
+import { Arrivals } from '../visits/arrivals.js';
 import { type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
 import { VisitService } from '../visits/service.js';
@@ -64,6 +66,8 @@ export interface BrokerContextOptions {
    * delivery worker's timing (poll default `jobs.pollMs`, timeout, retries, when to disable).
    */
   events?: { allowPrivate?: PrivateAllowance; timing?: Partial<EventWorkerTiming> };
+  /** "A patient is waiting": seconds before the host is told (default 60; 0: never). Needs `webex`. */
+  alerts?: { waitingSeconds?: number };
 }
 
 export interface BrokerContext {
@@ -85,6 +89,10 @@ export interface BrokerContext {
   eventWorker: EventDeliveryWorker;
   /** Present when a bot token is configured. */
   bot?: BotService;
+  /** "A patient is waiting" messages: present with the bot, unless turned off (WAITING_ALERT_SECONDS=0). */
+  alerts?: WaitingAlerts;
+  /** Where arrivals are recorded (the live lobby, later the link gateway and telemetry). */
+  arrivals: Arrivals;
   webex?: WebexClient;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
@@ -139,10 +147,13 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     }
     const bus = options.bus ?? ownBus;
     const rateLimiter = store.kind === 'postgres' ? new StoreRateLimiter(store) : new MemoryRateLimiter();
+    // One place records arrivals, for the lobby and the visits service alike.
+    const arrivals = new Arrivals({ store });
     const live = new LiveVisits({
       store,
       keyring,
       rateLimiter,
+      arrivals,
       ...(options.live ? { limits: options.live } : {}),
       ...(bus ? { bus } : {}),
       ...(options.dialler ? { dialler: options.dialler } : {}),
@@ -163,6 +174,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       ...(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {}),
       linkOrigin: () => broker.publicUrl,
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+      arrivals,
       // Pages of a cancelled visit learn it at once (a bus that cannot publish must not end the process);
       // the deliveries its event queued go out soon.
       onChange: (visit) => {
@@ -191,7 +203,18 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
         })
       : undefined;
     if (bot) Object.assign(handlers, bot.handlers(), { deliver: bot.deliverHandler() });
+    const waitingSeconds = options.alerts?.waitingSeconds ?? DEFAULT_WAITING_ALERT_SECONDS;
+    const alerts =
+      webex && waitingSeconds > 0
+        ? new WaitingAlerts({ store, runner, webex, delaySeconds: waitingSeconds })
+        : undefined;
+    if (alerts) {
+      Object.assign(handlers, { [WAITING_ALERT_JOB]: alerts.handler() });
+      arrivals.listen(alerts);
+    }
     return {
+      arrivals,
+      ...(alerts ? { alerts } : {}),
       rateLimiter,
       runner,
       trigger,

@@ -38,7 +38,12 @@ export interface ServeOptions extends Omit<BrokerContextOptions, 'publicUrl' | '
   metrics?: { token?: string; host?: string; port?: number; perMinute?: number };
   /** The pruning job: interval (0: once at start only) and retention; false: never prunes. */
   prune?: false | (PruneRetention & { intervalSeconds?: number });
+  /** Seconds between two runs of the closing job (default CLOSE_INTERVAL_SECONDS; 0: at start only). */
+  closeIntervalSeconds?: number;
 }
+
+/** How often the closing job looks for visits whose window closed (their no-show is that late at most). */
+const CLOSE_INTERVAL_SECONDS = 15;
 
 /** What `serve` starts with its Config: every section where the server expects it. */
 export function serveOptions(config: Config): ServeOptions {
@@ -54,6 +59,7 @@ export function serveOptions(config: Config): ServeOptions {
     ...(config.timeZone ? { timeZone: config.timeZone } : {}),
     jobs: config.jobs,
     events: config.events,
+    alerts: config.alerts,
     crypto: config.crypto,
     rateLimits: config.rateLimits,
     live: config.live,
@@ -74,6 +80,8 @@ export interface RunningServer {
   metricsUrl?: string;
   /** The pruning job (undefined when turned off). */
   pruner?: Pruner;
+  /** The closing job: finds visits whose window closed and records their no-show, every CLOSE_INTERVAL_SECONDS. */
+  closer: Pruner;
   close(): Promise<void>;
 }
 
@@ -99,6 +107,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
             ? { intervalSeconds: options.prune.intervalSeconds }
             : {}),
         });
+  // Windows close by the clock: a short, bounded run finds them (each visit closed once, across instances).
+  const closer = new Pruner({
+    tasks: [{ name: 'visit_windows', prune: (_now, limit) => context.visits.closeWindows(limit) }],
+    intervalSeconds: options.closeIntervalSeconds ?? CLOSE_INTERVAL_SECONDS,
+    batch: 200,
+    onError: (task, err) =>
+      app?.log.warn(
+        { task, error: (err as Error).message },
+        'closing visits failed; trying again at the next run',
+      ),
+  });
   const metricsPort = options.metrics?.port;
   let app: FastifyInstance;
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
@@ -167,6 +186,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   context.runner.start();
   context.eventWorker.start();
   pruner?.start();
+  closer.start();
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -175,11 +195,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     publicUrl,
     ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     ...(pruner ? { pruner } : {}),
+    closer,
     close: () => {
       closing ??= (async () => {
         await metricsServer?.server.close();
         await app.close(); // stops accepting, waits for requests in flight
         await pruner?.stop();
+        await closer.stop();
         await context.close();
       })();
       return closing;

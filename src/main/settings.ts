@@ -257,6 +257,13 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     section: 'rateLimits',
   },
   {
+    env: 'WAITING_ALERT_SECONDS',
+    default: '60',
+    secret: false,
+    doc: 'seconds a guest waits with no host before the bot tells the host who asked for the visit (0: no alerts)',
+    section: 'alerts',
+  },
+  {
     env: 'PRUNE_INTERVAL_SECONDS',
     default: '3600',
     secret: false,

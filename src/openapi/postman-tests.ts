@@ -98,7 +98,7 @@ ${body
 
 const VISIT_SHAPE = `pm.expect(body.id).to.match(/^vis_/);
 pm.expect(body.subject).to.be.a('string').and.not.empty;
-pm.expect(body.state).to.be.oneOf(['scheduled', 'open', 'live', 'ended', 'expired', 'cancelled']);
+pm.expect(body.state).to.be.oneOf(['scheduled', 'open', 'waiting', 'live', 'ended', 'no_show', 'expired', 'cancelled']);
 pm.expect(body.hosts).to.be.an('array').that.is.not.empty;
 pm.expect(body.guests).to.be.an('array').that.is.not.empty;
 for (const link of body.hosts.concat(body.guests)) pm.expect(link.longUrl).to.be.a('string').and.include('data=');

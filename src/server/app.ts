@@ -237,6 +237,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     publicUrl: () => deps.broker.publicUrl,
     secureCookies: options.secureCookies ?? false,
     limits,
+    bus: deps.live.bus,
   });
 
   // 405 for the other methods of every known path (after all routes are known).

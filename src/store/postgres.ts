@@ -456,6 +456,12 @@ export class PostgresStore implements Store {
         v.hosts,
         v.guests,
         v.gateway ? true : null,
+        v.firstGuestAt ?? null,
+        v.waitingSince ?? null,
+        v.waits ?? 0,
+        v.observedBy ?? null,
+        v.closedAt ?? null,
+        v.alertTo ?? null,
       ]);
       await this.#insertLinks(c, links);
       await this.#insertEvent(c, event);
@@ -587,6 +593,45 @@ export class PostgresStore implements Store {
       if (!row) return undefined;
       await this.#insertEvent(c, event);
       return visitFrom(row);
+    });
+  }
+
+  async recordGuestArrival(
+    orgId: string,
+    id: string,
+    at: number,
+    event: EventRecord,
+  ): Promise<{ visit: VisitRecord; waitStarted: boolean } | undefined> {
+    return this.#tx(async (c) => {
+      await run(c, 'markFirstGuest', [at, id, orgId]);
+      // Two arrivals at once: the second waits for the first's row lock, then finds the wait started.
+      const started = (await run(c, 'startWaiting', [at, id, orgId, at, at])).rows[0];
+      if (started) {
+        await this.#insertEvent(c, event);
+        return { visit: visitFrom(started), waitStarted: true };
+      }
+      const row = (await run(c, 'getVisit', [id, orgId])).rows[0];
+      return row && { visit: visitFrom(row), waitStarted: false };
+    });
+  }
+
+  async stopWaiting(orgId: string, id: string): Promise<VisitRecord | undefined> {
+    const row = await this.#one('stopWaiting', [id, orgId]);
+    return row && visitFrom(row);
+  }
+
+  async closeVisits(
+    now: number,
+    limit: number,
+    eventOf: (visit: VisitRecord) => EventRecord | undefined,
+  ): Promise<VisitRecord[]> {
+    return this.#tx(async (c) => {
+      const closed = (await run(c, 'closeVisits', [now, now, limit])).rows.map(visitFrom);
+      for (const visit of closed) {
+        const event = eventOf(visit);
+        if (event) await this.#insertEvent(c, event);
+      }
+      return closed;
     });
   }
 

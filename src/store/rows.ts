@@ -121,11 +121,17 @@ export function visitFrom(r: Row): VisitRecord {
     ['startedAt', 'started_at'],
     ['endedAt', 'ended_at'],
     ['cancelledAt', 'cancelled_at'],
+    ['firstGuestAt', 'first_guest_at'],
+    ['waitingSince', 'waiting_since'],
+    ['closedAt', 'closed_at'],
   ] as const) {
     const value = opt(r[column]);
     if (value !== undefined) v[key] = value;
   }
   if (flag(r['gateway'])) v.gateway = true;
+  if (r['waits'] !== undefined && r['waits'] !== null) v.waits = num(r['waits']);
+  if (typeof r['observed_by'] === 'string') v.observedBy = r['observed_by'];
+  if (typeof r['alert_to'] === 'string') v.alertTo = r['alert_to'];
   return v;
 }
 

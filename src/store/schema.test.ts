@@ -54,7 +54,7 @@ describe('one schema, DDL per dialect', () => {
   test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway)", () => {
     assert.equal(SQLITE_0_1.length, 8);
     assert.equal(POSTGRES_0_1.length, 8);
-    assert.equal(LATEST_VERSION, 11);
+    assert.equal(LATEST_VERSION, 12);
     const sqlite = migrations('sqlite');
     const postgres = migrations('postgres');
     for (const list of [sqlite, postgres]) assert.equal(list.length, LATEST_VERSION);
@@ -92,6 +92,12 @@ describe('one schema, DDL per dialect', () => {
       'ALTER TABLE visit_links ADD COLUMN revoked_at BIGINT',
       'CREATE UNIQUE INDEX visit_links_gateway_code ON visit_links (gateway_code)',
     ]);
+    // Version 12: a visit's arrivals, its closing and who hears that a guest is waiting.
+    for (const list of [sqlite, postgres]) {
+      assert.equal(list[11]!.filter((s) => s.startsWith('ALTER TABLE visits ADD COLUMN')).length, 6);
+      assert.ok(list[11]!.includes('CREATE INDEX visits_unclosed ON visits (closed_at, expires_at)'));
+    }
+    assert.ok(sqlite[11]!.includes('ALTER TABLE visits ADD COLUMN waits INTEGER NOT NULL DEFAULT 0'));
   });
 
   test('SQLite: the generated versions 1 to 8 make what 0.1 made (tables, columns, types, keys, indexes)', () => {

@@ -153,6 +153,15 @@ const TABLES: Table[] = [
       req('guests', 'int'),
       // Cisco-brokered visits whose links go through this service's gateway (PUBLIC_URL/visit/<code>).
       col('gateway', 'bool', { since: 11 }),
+      // Arrivals, as facts the states are derived from (domain/visit-state.ts).
+      col('first_guest_at', 'time', { since: 12 }),
+      col('waiting_since', 'time', { since: 12 }),
+      req('waits', 'int', { default: 0, since: 12 }),
+      col('observed_by', 'text', { since: 12 }),
+      // Set once, by the job that finds visits whose window closed (and records their no-show).
+      col('closed_at', 'time', { since: 12 }),
+      // Who hears that a guest is waiting: `email:<address>` or `person:<Webex person id>`.
+      col('alert_to', 'text', { since: 12 }),
     ],
   },
   {
@@ -379,6 +388,8 @@ const INDEXES: Index[] = [
     since: 11,
     unique: true,
   },
+  // The closing job finds the visits whose window closed and that it has not closed yet by this.
+  { name: 'visits_unclosed', table: 'visits', columns: ['closed_at', 'expires_at'], since: 12 },
 ];
 
 const DATA_STEPS: DataStep[] = [

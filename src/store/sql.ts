@@ -126,8 +126,9 @@ function statements(d: SqlDialect) {
       'INSERT INTO spaces (id, org_id, subject, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (org_id, subject) DO NOTHING',
 
     insertVisit: `INSERT INTO visits (id, org_id, subject, status, not_before, expires_at, vertical, host_login, short_urls,
-       devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests, gateway)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       devices, source, created_by, created_at, started_at, ended_at, cancelled_at, hosts, guests, gateway,
+       first_guest_at, waiting_since, waits, observed_by, closed_at, alert_to)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     insertVisitLink: `INSERT INTO visit_links (visit_id, role, idx, cipher, short, short_url, long_url, forced_login_url, jti,
        gateway_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     addVisitCounts: 'UPDATE visits SET hosts = hosts + ?, guests = guests + ? WHERE id = ? AND org_id = ?',
@@ -152,6 +153,22 @@ function statements(d: SqlDialect) {
       'UPDATE visit_links SET opened_at = COALESCE(opened_at, ?), logged_open_at = ? WHERE visit_id = ? AND role = ? AND idx = ?',
     revokeVisitLink:
       'UPDATE visit_links SET revoked_at = ? WHERE visit_id = ? AND role = ? AND idx = ? AND revoked_at IS NULL RETURNING *',
+    /** A guest's arrival: the first one's time is kept. */
+    markFirstGuest:
+      'UPDATE visits SET first_guest_at = ? WHERE id = ? AND org_id = ? AND first_guest_at IS NULL',
+    /** A wait starts (once per wait): pending, inside its window (the clock twice), nobody waiting. */
+    startWaiting: `UPDATE visits SET waiting_since = ?, waits = waits + 1
+      WHERE id = ? AND org_id = ? AND status = 'pending' AND waiting_since IS NULL
+        AND expires_at > ? AND (not_before IS NULL OR not_before <= ?) RETURNING *`,
+    stopWaiting:
+      'UPDATE visits SET waiting_since = NULL WHERE id = ? AND org_id = ? AND waiting_since IS NOT NULL RETURNING *',
+    /**
+     * Closes visits whose window closed (`?`: now, now, limit): once each, across instances (the
+     * rows another instance is closing are skipped, and `closed_at IS NULL` is checked again).
+     */
+    closeVisits: `UPDATE visits SET closed_at = ?, waiting_since = NULL WHERE id IN
+      (SELECT id FROM visits WHERE closed_at IS NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?${d.skipLocked})
+      AND closed_at IS NULL RETURNING *`,
 
     insertEvent: 'INSERT INTO events (org_id, visit_id, at, actor, type, data) VALUES (?, ?, ?, ?, ?, ?)',
     listEvents: 'SELECT * FROM events WHERE org_id = ? AND visit_id = ? ORDER BY id',
@@ -321,9 +338,12 @@ export function pruneSql(
   );
 }
 
-/** A visit's move to `to` from any status of a list parameter, setting `column` when given. */
+/**
+ * A visit's move to `to` from any status of a list parameter, setting `column` when given. Every
+ * move leaves `pending`, so nobody waits any more.
+ */
 export function transitionSql(d: SqlDialect, column: string | undefined): string {
   return d.placeholders(
-    `UPDATE visits SET status = ?${column ? `, ${column} = ?` : ''} WHERE id = ? AND org_id = ? AND ${d.inList('status')} RETURNING *`,
+    `UPDATE visits SET status = ?${column ? `, ${column} = ?` : ''}, waiting_since = NULL WHERE id = ? AND org_id = ? AND ${d.inList('status')} RETURNING *`,
   );
 }

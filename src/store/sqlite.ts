@@ -476,6 +476,12 @@ export class SqliteStore implements Store {
         v.hosts,
         v.guests,
         v.gateway ? 1 : null,
+        v.firstGuestAt ?? null,
+        v.waitingSince ?? null,
+        v.waits ?? 0,
+        v.observedBy ?? null,
+        v.closedAt ?? null,
+        v.alertTo ?? null,
       );
       this.#insertLinks(links);
       this.#insertEvent(event);
@@ -591,6 +597,46 @@ export class SqliteStore implements Store {
       if (!row) return undefined;
       this.#insertEvent(event);
       return visitFrom(row);
+    });
+  }
+
+  async recordGuestArrival(
+    orgId: string,
+    id: string,
+    at: number,
+    event: EventRecord,
+  ): Promise<{ visit: VisitRecord; waitStarted: boolean } | undefined> {
+    return this.#commit(() => {
+      this.#run('markFirstGuest', at, id, orgId);
+      const started = this.#get('startWaiting', at, id, orgId, at, at);
+      if (started) {
+        this.#insertEvent(event);
+        return { visit: visitFrom(started), waitStarted: true };
+      }
+      const row = this.#get('getVisit', id, orgId);
+      return row && { visit: visitFrom(row), waitStarted: false };
+    });
+  }
+
+  async stopWaiting(orgId: string, id: string): Promise<VisitRecord | undefined> {
+    return this.#commit(() => {
+      const row = this.#get('stopWaiting', id, orgId);
+      return row && visitFrom(row);
+    });
+  }
+
+  async closeVisits(
+    now: number,
+    limit: number,
+    eventOf: (visit: VisitRecord) => EventRecord | undefined,
+  ): Promise<VisitRecord[]> {
+    return this.#commit(() => {
+      const closed = this.#all('closeVisits', now, now, limit).map(visitFrom);
+      for (const visit of closed) {
+        const event = eventOf(visit);
+        if (event) this.#insertEvent(event);
+      }
+      return closed;
     });
   }
 

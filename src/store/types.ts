@@ -82,6 +82,18 @@ export interface VisitRecord {
   guests: number;
   /** Its links are handed out as this service's gateway links (Cisco-brokered visits). */
   gateway?: boolean;
+  /** When the first guest arrived (joined the lobby; later: opened a gateway link, joined at Cisco). */
+  firstGuestAt?: number;
+  /** Since when a guest waits and no host has joined; unset when nobody waits. */
+  waitingSince?: number;
+  /** Waits started so far (each wait has its own `visit.waiting` event and alert); 0 when absent. */
+  waits?: number;
+  /** What sees this visit's arrivals: `lobby` (local visits), later `gateway` or `telemetry`. */
+  observedBy?: string;
+  /** When the closing job found its window closed (set once, across instances). */
+  closedAt?: number;
+  /** Who hears that a guest is waiting: `email:<address>` or `person:<Webex person id>`. */
+  alertTo?: string;
 }
 
 export interface VisitLinkRecord {
@@ -396,6 +408,29 @@ export interface Store {
     at: number,
     event: EventRecord,
   ): Promise<VisitRecord | undefined>;
+  /**
+   * A guest arrived: records the first guest's time, and starts a wait (`waitingSince`, `waits` + 1,
+   * with `event`) when the visit is pending inside its window and nobody waits yet, in one
+   * transaction. Undefined when there is no such visit.
+   */
+  recordGuestArrival(
+    orgId: string,
+    id: string,
+    at: number,
+    event: EventRecord,
+  ): Promise<{ visit: VisitRecord; waitStarted: boolean } | undefined>;
+  /** Nobody waits any more (the last waiting guest left): the visit when a wait ended, else undefined. */
+  stopWaiting(orgId: string, id: string): Promise<VisitRecord | undefined>;
+  /**
+   * Closes at most `limit` visits whose window closed by `now` and that were not closed before
+   * (`closedAt` = now, once however many instances run this), each with the event `eventOf` gives
+   * (none when undefined) in the same transaction. Returns the visits it closed.
+   */
+  closeVisits(
+    now: number,
+    limit: number,
+    eventOf: (visit: VisitRecord) => EventRecord | undefined,
+  ): Promise<VisitRecord[]>;
   appendEvent(event: EventRecord): Promise<void>;
   listEvents(orgId: string, visitId: string): Promise<EventRecord[]>;
 

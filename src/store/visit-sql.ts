@@ -6,15 +6,30 @@
 import type { VisitState } from '../domain/visit-state.js';
 import type { VisitQuery } from './types.js';
 
+/** A visit whose arrivals are observed, closed with somebody missing (domain `missingAt`). */
+const NO_SHOW =
+  "observed_by IS NOT NULL AND expires_at <= ? AND (status = 'pending' OR (status = 'live' AND first_guest_at IS NULL))";
+
 const STATE_SQL: Record<VisitState, { sql: string; nows: number }> = {
   scheduled: {
     sql: "status = 'pending' AND not_before IS NOT NULL AND not_before > ? AND expires_at > ?",
     nows: 2,
   },
-  open: { sql: "status = 'pending' AND (not_before IS NULL OR not_before <= ?) AND expires_at > ?", nows: 2 },
+  open: {
+    sql: "status = 'pending' AND waiting_since IS NULL AND (not_before IS NULL OR not_before <= ?) AND expires_at > ?",
+    nows: 2,
+  },
+  waiting: {
+    sql: "status = 'pending' AND waiting_since IS NOT NULL AND (not_before IS NULL OR not_before <= ?) AND expires_at > ?",
+    nows: 2,
+  },
   live: { sql: "status = 'live' AND expires_at > ?", nows: 1 },
-  ended: { sql: "(status = 'ended' OR (status = 'live' AND expires_at <= ?))", nows: 1 },
-  expired: { sql: "status = 'pending' AND expires_at <= ?", nows: 1 },
+  ended: {
+    sql: "(status = 'ended' OR (status = 'live' AND expires_at <= ? AND (observed_by IS NULL OR first_guest_at IS NOT NULL)))",
+    nows: 1,
+  },
+  no_show: { sql: NO_SHOW, nows: 1 },
+  expired: { sql: "status = 'pending' AND expires_at <= ? AND observed_by IS NULL", nows: 1 },
   cancelled: { sql: "status = 'cancelled'", nows: 0 },
 };
 

@@ -35,6 +35,7 @@ import {
 } from '../errors.js';
 import { MemoryRateLimiter, type RateLimiter } from '../reliability/rate-limit.js';
 import type { EventRecord, Store, VisitRecord } from '../store/types.js';
+import { Arrivals } from './arrivals.js';
 
 export interface LiveMessage {
   visitId: string;
@@ -209,6 +210,8 @@ export interface LiveVisitsOptions {
   statusIntervalMs?: number;
   /** How often an instance repeats its presence to the others (default 15 s); 3 misses forget it. */
   presenceRefreshMs?: number;
+  /** Where guests' and hosts' arrivals are recorded (shared with the visits service); default one on `store`. */
+  arrivals?: Arrivals;
 }
 
 /** Why the server ended a stream (the last status went before). */
@@ -234,7 +237,7 @@ const TICKET_SHAPE = /^[A-Za-z0-9_-]{1,460}\.[A-Za-z0-9_-]{43}$/;
 const PRESENT_ENTRY = /^([hg]):([A-Za-z0-9_-]{1,32}):(\d{1,4})$/;
 /** Entries per presence message (a NOTIFY payload stays well under 8000 bytes). */
 const PRESENT_CHUNK = 120;
-const TERMINAL = new Set(['ended', 'expired', 'cancelled']);
+const TERMINAL = new Set(['ended', 'expired', 'no_show', 'cancelled']);
 /** setTimeout's longest delay. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -286,6 +289,7 @@ export class LiveVisits {
   readonly #keyring: Keyring;
   readonly bus: LiveBus;
   readonly #dialler: Dialler;
+  readonly #arrivals: Arrivals;
   readonly #now: () => number;
   readonly limits: LiveLimits;
   readonly #rateLimiter: RateLimiter;
@@ -321,6 +325,7 @@ export class LiveVisits {
     this.bus = options.bus ?? new InProcessBus();
     this.#dialler = options.dialler ?? recordingDialler;
     this.#now = options.now ?? nowSeconds;
+    this.#arrivals = options.arrivals ?? new Arrivals({ store: options.store, now: this.#now });
     this.limits = { ...DEFAULT_LIVE_LIMITS, ...options.limits };
     this.#rateLimiter = options.rateLimiter ?? new MemoryRateLimiter(this.#now);
     this.#intervalMs = options.statusIntervalMs ?? 250;
@@ -410,7 +415,9 @@ export class LiveVisits {
   }
 
   #statusOf(visit: VisitRecord, events: EventRecord[], role: Role): LiveStatus {
-    const state = visitState(visit, this.#now());
+    // To a visitor, a no-show's link has simply expired: pages keep their words.
+    const derived = visitState(visit, this.#now());
+    const state = derived === 'no_show' ? 'expired' : derived;
     const devices = visit.devices.map((uri): DeviceStatus => {
       const last = events.filter((e) => e.type.startsWith('device.') && e.data['uri'] === uri).at(-1);
       const status = last ? (last.type.slice('device.'.length) as DeviceStatus['status']) : 'waiting';
@@ -882,7 +889,7 @@ export class LiveVisits {
     await this.#limitJoins(ticket);
     const visit = await this.#visit(ticket);
     const state = visitState(visit, this.#now());
-    if (state === 'ended' || state === 'expired') return this.status(ticket);
+    if (state === 'ended' || state === 'expired' || state === 'no_show') return this.status(ticket);
     // A joining host is present at once (their page opens its stream next), for the grace period
     // at least: guests are let in by the host's arrival, not by their stream's.
     if (
@@ -900,18 +907,19 @@ export class LiveVisits {
         this.#event(visit, ticket.role, `${ticket.role}.joined`, { participant: ticket.participant }),
       );
     }
-    if (ticket.role === 'host' && visit.status === 'pending') {
-      const live = await this.#store.transitionVisit(
-        visit.orgId,
-        visit.id,
-        ['pending'],
-        'live',
-        this.#now(),
-        this.#event(visit, 'host', 'visit.started'),
-      );
-      if (live) {
+    if (ticket.role === 'guest') {
+      // Every join, not only the first: a guest back after the wait ended starts a new one.
+      const arrival = await this.#arrivals.record(visit.orgId, visit.id, 'guest', 'lobby', {
+        participant: ticket.participant,
+      });
+      if (arrival.waitStarted) await this.bus.publish({ visitId: visit.id, kind: 'state' });
+    } else if (visit.status === 'pending') {
+      const arrival = await this.#arrivals.record(visit.orgId, visit.id, 'host', 'lobby', {
+        participant: ticket.participant,
+      });
+      if (arrival.wentLive && arrival.visit) {
         await this.bus.publish({ visitId: visit.id, kind: 'state' });
-        await this.#dialDevices(live);
+        await this.#dialDevices(arrival.visit);
       }
     }
     return this.status(ticket);
@@ -950,6 +958,27 @@ export class LiveVisits {
     await this.#store.appendEvent(
       this.#event(visit, ticket.role, `${ticket.role}.left`, { participant: ticket.participant }),
     );
+    // The last waiting guest left: nobody waits (a guest who comes back starts a new wait).
+    if (ticket.role === 'guest' && visit.waitingSince !== undefined && !this.#otherGuests(ticket)) {
+      if (await this.#arrivals.guestsGone(visit.orgId, visit.id))
+        await this.bus.publish({ visitId: visit.id, kind: 'state' });
+    }
+  }
+
+  /** Another guest than this ticket's is present (a page open here or on another instance) or joined here. */
+  #otherGuests(ticket: Ticket): boolean {
+    const self = `g:${ticket.participant}`;
+    if ([...(this.#local.get(ticket.visitId)?.keys() ?? [])].some((k) => k.startsWith('g:') && k !== self))
+      return true;
+    const joined = this.#joined.get(ticket.visitId);
+    for (const [key, entry] of joined ?? [])
+      if (entry.joined && key.startsWith('guest:') && key !== `guest:${ticket.participant}`) return true;
+    const horizon = Date.now() - 3 * this.#refreshMs;
+    for (const remote of this.#remote.get(ticket.visitId)?.values() ?? []) {
+      if (remote.seen < horizon) continue;
+      for (const key of remote.entries.keys()) if (key.startsWith('g:') && key !== self) return true;
+    }
+    return false;
   }
 
   /** The host ends the visit for everyone. */

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import type { IssueResult } from '../broker/service.js';
 import type { LinkResult } from '../client/instant-connect.js';
+import type { Role } from '../domain/constants.js';
 import { DEFAULTS } from '../domain/constants.js';
 import { type Link, LinkSchema, normaliseResponse, RoleField } from '../domain/links.js';
 import { SipUri, Subject, VerticalField } from '../domain/schema.js';
@@ -20,9 +21,11 @@ import {
   toLinkRequest,
   VISIT_FIELD_NAMES,
 } from '../domain/visit-input.js';
-import { VISIT_STATES, visitState } from '../domain/visit-state.js';
+import { FINISHED, missingAt, VISIT_STATES, visitState } from '../domain/visit-state.js';
 import { NotFoundError, ValidationError, VisitConflictError } from '../errors.js';
 import type { EventRecord, Org, Store, VisitLinkRecord, VisitQuery, VisitRecord } from '../store/types.js';
+import { alertTarget } from './alerts.js';
+import { type ArrivalOutcome, Arrivals, type ArrivalVia } from './arrivals.js';
 import type { LinkSource } from './link-source.js';
 
 const IsoInstant = (description: string) => Type.String({ format: 'date-time', description });
@@ -63,8 +66,15 @@ export const VisitViewSchema = Type.Object(
     subject: Subject,
     state: Type.Enum([...VISIT_STATES], {
       description:
-        'Derived from the clock and what happened: scheduled, open, live, ended, expired, cancelled.',
+        'Derived from the clock and what happened: scheduled, open, waiting (a guest waits, no host yet), live, ended, no_show (the window closed with no guest or no host: see `missing`), expired (the window closed and the service cannot see who came: Cisco visits), cancelled.',
     }),
+    missing: Type.Optional(
+      Type.Array(Type.Enum(['host', 'guest']), {
+        description: 'With `no_show`: who did not come.',
+      }),
+    ),
+    waitingSince: Type.Optional(IsoInstant('With `waiting`: since when a guest waits.')),
+    firstGuestAt: Type.Optional(IsoInstant('When the first guest arrived.')),
     start: IsoInstant('When links open (the creation time when they opened at once).'),
     end: IsoInstant('When links stop working.'),
     notBefore: Type.Optional(
@@ -222,6 +232,8 @@ export interface VisitServiceOptions {
   timeZone?: string;
   /** Told of every change (the live lobby listens). */
   onChange?: (visit: VisitRecord, type: string) => void;
+  /** Where arrivals are recorded (shared with the live lobby); default one on `store`. */
+  arrivals?: Arrivals;
 }
 
 const newVisitId = () => `vis_${randomBytes(9).toString('base64url')}`;
@@ -273,11 +285,13 @@ export class VisitService {
   readonly #linkOrigin: (() => string) | undefined;
   /** Per subject: the recording in progress (see recordIssued). */
   readonly #recording = new Map<string, Promise<void>>();
+  readonly arrivals: Arrivals;
 
   constructor(options: VisitServiceOptions) {
     this.#store = options.store;
     this.source = options.source;
     this.#now = options.now ?? nowSeconds;
+    this.arrivals = options.arrivals ?? new Arrivals({ store: options.store, now: this.#now });
     this.#timeZone = options.timeZone ?? 'UTC';
     this.#onChange = options.onChange;
     this.#gatewayUrl = options.gatewayUrl?.replace(/\/+$/, '');
@@ -334,10 +348,12 @@ export class VisitService {
     const links = await this.#store.getVisitLinks(visit.id);
     const iso = (s: number | undefined) => (s === undefined ? undefined : isoSeconds(s));
     const gatewayUrl = this.#gatewayUrl ?? this.#linkOrigin?.().replace(/\/+$/, '');
+    const now = this.#now();
+    const state = visitState(visit, now);
     const view: VisitView = {
       id: visit.id,
       subject: visit.subject,
-      state: visitState(visit, this.#now()),
+      state,
       start: isoSeconds(visit.notBefore ?? visit.createdAt),
       end: isoSeconds(visit.expiresAt),
       expiresAt: visit.expiresAt,
@@ -354,7 +370,10 @@ export class VisitService {
       guests: links.filter((l) => l.role === 'guest').map((l) => toLink(l, gatewayUrl)),
     };
     if (visit.notBefore !== undefined) view.notBefore = visit.notBefore;
-    for (const key of ['startedAt', 'endedAt', 'cancelledAt'] as const) {
+    if (state === 'no_show') view.missing = missingAt(visit, now);
+    if (state === 'waiting' && visit.waitingSince !== undefined)
+      view.waitingSince = isoSeconds(visit.waitingSince);
+    for (const key of ['startedAt', 'endedAt', 'cancelledAt', 'firstGuestAt'] as const) {
       const at = iso(visit[key]);
       if (at) view[key] = at;
     }
@@ -369,7 +388,12 @@ export class VisitService {
     org: Org,
     actor: string,
     input: unknown,
-    options: { signal?: AbortSignal; id?: string } = {},
+    options: {
+      signal?: AbortSignal;
+      id?: string;
+      /** Who hears that a guest waits when the input names nobody (`alertTo`): the bot's requester, the trigger's `notify.host`. */
+      alertTo?: { email: string } | { personId: string };
+    } = {},
   ): Promise<VisitView> {
     if (options.id) {
       const existing = await this.#store.getVisit(org.id, options.id);
@@ -400,7 +424,14 @@ export class VisitService {
       now,
     );
     if (options.id) visit.id = options.id;
-    if (gateway) visit.gateway = true;
+    if (gateway) {
+      visit.gateway = true;
+      // What opens its links is seen here: a guest's opening is an arrival (README: the link gateway).
+      visit.observedBy = 'gateway';
+    }
+    const asked = (input as { alertTo?: unknown }).alertTo;
+    const alertTo = typeof asked === 'string' ? { email: asked } : options.alertTo;
+    if (alertTo) visit.alertTo = alertTarget(alertTo);
     const all = [...result.hosts, ...result.guests];
     const codes = gateway ? await this.#gatewayCodes(all.length) : undefined;
     const links = linkRecords(visit.id, all, jtis, { host: 0, guest: 0 }, codes);
@@ -432,8 +463,11 @@ export class VisitService {
       createdAt: now,
       hosts: r.hosts.length,
       guests: r.guests.length,
+      waits: 0,
     };
     if (r.notBefore !== undefined) visit.notBefore = r.notBefore;
+    // The live lobby sees who comes to the local broker's visits.
+    if (visit.source === 'local') visit.observedBy = 'lobby';
     return visit;
   }
 
@@ -476,8 +510,10 @@ export class VisitService {
     const visit = await this.#require(org, id);
     const state = visitState(visit, this.#now());
     if (state === 'cancelled') throw new VisitConflictError(`Visit ${id} is already cancelled`);
-    if (state === 'ended' || state === 'expired')
-      throw new VisitConflictError(`Visit ${id} has already ${state === 'ended' ? 'ended' : 'expired'}`);
+    if (FINISHED.has(state))
+      throw new VisitConflictError(
+        `Visit ${id} has already ${state === 'ended' ? 'ended' : state === 'no_show' ? 'closed (no-show)' : 'expired'}`,
+      );
     const revoke = await this.source.revoke(org, visit.subject);
     const cancelled = await this.#store.transitionVisit(
       org.id,
@@ -617,7 +653,7 @@ export class VisitService {
     }
     const visit = await this.#require(org, id);
     const state = visitState(visit, this.#now());
-    if (state === 'cancelled' || state === 'ended' || state === 'expired') {
+    if (FINISHED.has(state)) {
       throw new VisitConflictError(`Visit ${id} is ${state}: no more links can be added`);
     }
     const { result, jtis } = await this.source.create(org, {
@@ -677,7 +713,8 @@ export class VisitService {
     const set = normaliseResponse(body, { linkBaseUrl, vertical, hostLogin });
     const jtis = new Map(issued.links.map((l) => [l.cipher, l.jti]));
     const existing = await this.#store.findVisitBySubject(org.id, request.jwt.sub);
-    if (existing && visitState(existing, now) !== 'expired' && visitState(existing, now) !== 'ended') {
+    const existingState = existing && visitState(existing, now);
+    if (existing && existingState !== 'expired' && existingState !== 'ended' && existingState !== 'no_show') {
       const links = linkRecords(existing.id, [...set.hosts, ...set.guests], jtis, {
         host: existing.hosts,
         guest: existing.guests,
@@ -706,12 +743,59 @@ export class VisitService {
       ...(request.jwt.nbf !== undefined ? { notBefore: request.jwt.nbf } : {}),
     };
     const devices = request.jwt.flow?.data.map((d) => d.uri) ?? [];
-    const visit = {
+    const visit: VisitRecord = {
       ...this.#visitRecord(org, actor, result, devices, hostLogin, now),
       source: 'local' as const,
+      observedBy: 'lobby',
     };
     const links = linkRecords(visit.id, [...set.hosts, ...set.guests], jtis, { host: 0, guest: 0 });
     await this.#saveNew(org, actor, visit, links, { via: 'joseencrypt' });
+  }
+
+  /**
+   * A guest or a host arrived (the live lobby now; a link gateway and meeting telemetry later):
+   * see Arrivals. Pages of the visit hear of a wait or of the visit going live.
+   */
+  async recordArrival(
+    org: Org,
+    visitId: string,
+    role: Role,
+    via: ArrivalVia,
+    data: Record<string, unknown> = {},
+  ): Promise<ArrivalOutcome> {
+    const outcome = await this.arrivals.record(org.id, visitId, role, via, data);
+    if (outcome.visit && (outcome.waitStarted || outcome.wentLive))
+      this.#onChange?.(outcome.visit, outcome.wentLive ? 'visit.live' : 'visit.waiting');
+    return outcome;
+  }
+
+  /**
+   * The closing job's step: closes at most `limit` visits whose window closed (once, across
+   * instances), recording `visit.no_show` with who was missing for the visits whose arrivals were
+   * observed, and `visit.ended` for visits still live. Returns how many it closed.
+   */
+  async closeWindows(limit: number): Promise<number> {
+    const now = this.#now();
+    const closed = await this.#store.closeVisits(now, limit, (visit) => {
+      const event = (type: string, data: Record<string, unknown>): EventRecord => ({
+        orgId: visit.orgId,
+        visitId: visit.id,
+        at: now,
+        actor: 'system',
+        type,
+        data,
+      });
+      const missing = missingAt(visit, now);
+      if (missing.length > 0) return event('visit.no_show', { missing, via: visit.observedBy });
+      // Live when its window closed: it ends then (a host who ends it records `visit.ended` at once).
+      if (visit.status === 'live') return event('visit.ended', { reason: 'window closed' });
+      return undefined;
+    });
+    for (const visit of closed) {
+      if (missingAt(visit, now).length > 0) this.#onChange?.(visit, 'visit.no_show');
+      else if (visit.status === 'live') this.#onChange?.(visit, 'visit.ended');
+    }
+    return closed.length;
   }
 
   /** Stores a new visit with its links and its `visit.created` event, in one transaction. */

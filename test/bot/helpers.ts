@@ -74,6 +74,8 @@ export async function startBotHarness(
     /** Who may use the bot (default EMULATED_ACCESS: the emulator's @example.com people). */
     access?: BotAccessOptions;
     rateLimits?: ServeOptions['rateLimits'];
+    /** "A patient is waiting" (default the server's). */
+    alerts?: ServeOptions['alerts'];
   } = {},
 ): Promise<BotHarness> {
   const emulator = options.emulator ?? (await startWebexEmulator());
@@ -86,6 +88,7 @@ export async function startBotHarness(
       access: options.access ?? { allowedDomains: [...EMULATED_ACCESS.allowedDomains] },
     },
     ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.alerts ? { alerts: options.alerts } : {}),
     jobs: options.jobs ?? FAST_JOBS,
     ...(options.timeZone ? { timeZone: options.timeZone } : {}),
   });

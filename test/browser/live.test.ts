@@ -90,8 +90,8 @@ describe('a live visit in two browsers', suiteOptions, () => {
     // The guest's page is following the visit (counted present) before the host arrives.
     await until(
       async () => (await getVisit(server!, visit.id)).state,
-      (state) => state === 'open',
-      'the visit still open',
+      (state) => state === 'waiting',
+      'the visit waiting for its host',
     );
     await screenshot(guest, 'guest-lobby');
   });

@@ -104,7 +104,7 @@ describe('link states in a browser', suiteOptions, () => {
       staff.waitForURL(url(`/visits/${visit.id}`)),
       staff.getByRole('link', { name: 'No, keep it' }).click(),
     ]);
-    assert.equal((await getVisit(server!, visit.id)).state, 'open');
+    assert.equal((await getVisit(server!, visit.id)).state, 'waiting', 'the guest waits in the lobby');
 
     await Promise.all([
       staff.waitForURL(url(`/visits/${visit.id}/cancel`)),
@@ -202,11 +202,11 @@ describe('link states in a browser', suiteOptions, () => {
     assert.deepEqual(loads, [200], 'one reload, once the window is open (not a burst of early ones)');
   });
 
-  test('expired: the link says so', async () => {
+  test('expired: the link says so (to a visitor, a no-show link has expired)', async () => {
     await until(
       async () => (await getVisit(server!, expiring.id)).state,
-      (state) => state === 'expired',
-      'the 3 s visit to expire',
+      (state) => state === 'no_show',
+      'the 3 s visit to close with nobody',
       8000,
     );
     const page = await harness!.page();

@@ -230,6 +230,7 @@ const REST: Record<string, string> = {
   LIVE_STREAMS: '9',
   LIVE_JOINS_PER_MINUTE: '3',
   LIVE_HOST_GRACE_SECONDS: '5',
+  WAITING_ALERT_SECONDS: '45',
   PRUNE_INTERVAL_SECONDS: '0',
   DELIVERY_RETENTION_DAYS: '3',
   SHORT_LINK_GRACE_DAYS: '2',
@@ -247,6 +248,7 @@ function checkRest(stderr: string, crypto: number) {
     /live: +2 streams\/link, 7\/address, 9\/instance, 3 joins\/link a minute, host grace 5 s/,
   );
   assert.match(stderr, /jobs: +poll 250 ms, lease 30 s/);
+  assert.match(stderr, /waiting alert: +the host who asked hears from the bot after 45 s of a guest waiting/);
   assert.match(
     stderr,
     /pruning: +at start only; deliveries after 3 d, short links 2 d after expiry, finished visits after 90 d/,

@@ -49,6 +49,11 @@ describe('serve', { concurrency: AT_ONCE }, () => {
     const { p, url } = await serve(['--port', '0', '--data', data, '--quiet']);
     assert.ok(p.stderr().includes(`data:          ${data} (sqlite)`), p.stderr());
     assert.match(p.stderr(), /first start:\s+created the database/);
+    // Alerts are wanted by default, and there is no bot to send them: serve says so.
+    assert.match(
+      p.stderr(),
+      /waiting alert: off: no bot to send it \(set WEBEX_TOKEN\), though WAITING_ALERT_SECONDS is 60/,
+    );
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });

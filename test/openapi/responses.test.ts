@@ -584,6 +584,7 @@ describe('the staff pages', () => {
     };
     page(await client.get('/'), 200, 'GET', '/');
     page(await client.get('/visits'), 303, 'GET', '/visits');
+    page(await client.get('/staff/events'), 303, 'GET', '/staff/events');
     page(await client.post('/session', { key: 'ick_wrong' }), 401, 'POST', '/session');
     checker.assertValid(form('/session', 'post'), { key: server.key }, 'the sign-in form');
     page(await client.signIn(server.key), 303, 'POST', '/session');
@@ -603,7 +604,18 @@ describe('the staff pages', () => {
     page(await client.get('/visits/vis_nothing/cancel'), 404, 'GET', '/visits/{id}/cancel');
     checker.assertValid(form('/visits/{id}/cancel', 'post'), { _csrf: csrf }, 'the cancel form');
     page(await client.post(`${visitPath}/cancel`, { _csrf: 'stale' }), 403, 'POST', '/visits/{id}/cancel');
-    page(await client.post(`${visitPath}/cancel`, { _csrf: csrf }), 303, 'POST', '/visits/{id}/cancel');
+    // The staff pages' stream tells of the cancel (an `event: visit` as documented).
+    const staffStream = await SseReader.open(`${server.url}/staff/events`, { cookie: client.cookie! });
+    try {
+      checker.check('GET', '/staff/events', { status: 200, headers: staffStream.response.headers, body: '' });
+      page(await client.post(`${visitPath}/cancel`, { _csrf: csrf }), 303, 'POST', '/visits/{id}/cancel');
+      const frame = await staffStream.next((f) => f.event === 'visit', 'the cancelled visit');
+      assert.equal(frame.json.state, 'cancelled');
+      const media = checker.documented('GET', '/staff/events', 200).content!['text/event-stream']!;
+      checker.assertValid(media['x-event-data'], frame.json, 'an event of /staff/events');
+    } finally {
+      await staffStream.close();
+    }
     page(await client.post(`${visitPath}/cancel`, { _csrf: csrf }), 409, 'POST', '/visits/{id}/cancel');
     page(await client.get(`${visitPath}/cancel`), 409, 'GET', '/visits/{id}/cancel');
     page(

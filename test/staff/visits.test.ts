@@ -307,7 +307,7 @@ describe('staff visits', () => {
     assert.ok(!row((await client.get('/visits?tab=upcoming')).text), 'no longer upcoming');
 
     const page = await client.get(`/visits/${id}`);
-    assert.match(page.text, /<span class="state bad">cancelled<\/span>/);
+    assert.match(page.text, /<span class="state bad" data-state="cancelled"[^>]*>cancelled<\/span>/);
     assert.doesNotMatch(page.text, /Cancel visit<\/a>/, 'nothing left to cancel');
     const log = page.text.slice(page.text.indexOf('<h2 id="events-heading">'));
     const created = log.indexOf('<code>visit.created</code>');

@@ -54,6 +54,10 @@ export interface TestServerOptions {
   publicUrl?: string;
   /** Where visits get their links (default this server's broker), e.g. another server as BROKER. */
   linkSource?: ServeOptions['linkSource'];
+  /** "A patient is waiting" (default the server's: 60 s, with the bot only). */
+  alerts?: ServeOptions['alerts'];
+  /** Seconds between runs of the closing job (default the server's). */
+  closeIntervalSeconds?: number;
 }
 
 export const ROOMY_LIMITS = {
@@ -87,6 +91,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.crypto ? { crypto: options.crypto } : {}),
       ...(options.live ? { live: options.live } : {}),
       ...(options.events ? { events: options.events } : {}),
+      ...(options.alerts ? { alerts: options.alerts } : {}),
+      ...(options.closeIntervalSeconds !== undefined
+        ? { closeIntervalSeconds: options.closeIntervalSeconds }
+        : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);

@@ -185,6 +185,7 @@ export function storeContract(
       createdAt: 100,
       hosts: 1,
       guests: 1,
+      waits: 0,
       ...extra,
     });
     const event = (visitId: string, type: string): EventRecord => ({
@@ -266,7 +267,7 @@ export function storeContract(
         ['pending'],
         'live',
         150,
-        event('vis_b', 'visit.started'),
+        event('vis_b', 'visit.live'),
       );
       assert.equal(live?.status, 'live');
       assert.equal(live?.startedAt, 150);
@@ -290,14 +291,7 @@ export function storeContract(
       ]);
       assert.equal(results.filter(Boolean).length, 1, 'only one cancel wins');
       assert.equal(
-        await store.transitionVisit(
-          org.id,
-          'vis_b',
-          ['pending'],
-          'live',
-          170,
-          event('vis_b', 'visit.started'),
-        ),
+        await store.transitionVisit(org.id, 'vis_b', ['pending'], 'live', 170, event('vis_b', 'visit.live')),
         undefined,
       );
       assert.equal(
@@ -538,6 +532,166 @@ export function storeContract(
         (await store.listEvents(org.id, 'vis_gw4')).map((e) => e.type).filter((t) => t === 'link.revoked'),
         ['link.revoked'],
       );
+    });
+
+    /** Times of the arrival tests: after the real clock, so no purge of another test takes their visits. */
+    const T = 1_900_000_000;
+
+    test('visits: a guest arriving starts one wait; a host ends it; the last guest leaving ends it; a new arrival is a new wait', async () => {
+      const observed = { observedBy: 'lobby', alertTo: 'email:doc@example.com', expiresAt: T + 5000 };
+      await store.createVisit(visit('vis_w1', observed), [], event('vis_w1', 'visit.created'));
+      assert.equal(
+        await store.recordGuestArrival(org.id, 'vis_nope', T + 200, event('vis_nope', 'visit.waiting')),
+        undefined,
+      );
+      const arrivals = await Promise.all(
+        [T + 200, T + 201, T + 202].map((at) =>
+          store.recordGuestArrival(org.id, 'vis_w1', at, event('vis_w1', 'visit.waiting')),
+        ),
+      );
+      assert.equal(arrivals.filter((a) => a?.waitStarted).length, 1, 'arrivals at once: one wait starts');
+      const started = arrivals.find((a) => a?.waitStarted)!.visit;
+      assert.equal(started.waits, 1);
+      assert.equal(started.alertTo, 'email:doc@example.com');
+      assert.equal(started.observedBy, 'lobby');
+      assert.ok(started.waitingSince !== undefined && started.firstGuestAt === started.waitingSince);
+      const waitingEvents = async () =>
+        (await store.listEvents(org.id, 'vis_w1')).filter((e) => e.type === 'visit.waiting').length;
+      assert.equal(await waitingEvents(), 1, 'one visit.waiting, written with the wait');
+
+      // The last guest left: nobody waits; once.
+      assert.equal((await store.stopWaiting(org.id, 'vis_w1'))?.waitingSince, undefined);
+      assert.equal(await store.stopWaiting(org.id, 'vis_w1'), undefined, 'no wait to end');
+      // Back again: a second wait; the first guest's time is kept.
+      const again = await store.recordGuestArrival(
+        org.id,
+        'vis_w1',
+        T + 300,
+        event('vis_w1', 'visit.waiting'),
+      );
+      assert.equal(again?.waitStarted, true);
+      assert.equal(again?.visit.waits, 2);
+      assert.equal(again?.visit.waitingSince, T + 300);
+      assert.equal(again?.visit.firstGuestAt, started.firstGuestAt);
+      assert.equal(await waitingEvents(), 2);
+
+      // A host joining ends the wait; a guest arriving at a live visit starts none.
+      const live = await store.transitionVisit(
+        org.id,
+        'vis_w1',
+        ['pending'],
+        'live',
+        T + 310,
+        event('vis_w1', 'visit.live'),
+      );
+      assert.equal(live?.waitingSince, undefined);
+      const late = await store.recordGuestArrival(
+        org.id,
+        'vis_w1',
+        T + 320,
+        event('vis_w1', 'visit.waiting'),
+      );
+      assert.equal(late?.waitStarted, false);
+      assert.equal(late?.visit.status, 'live');
+      assert.equal(await waitingEvents(), 2);
+
+      // Outside the window nobody starts waiting (before it opens, or once it closed).
+      await store.createVisit(
+        visit('vis_w2', { ...observed, notBefore: T + 1000 }),
+        [],
+        event('vis_w2', 'c'),
+      );
+      const early = await store.recordGuestArrival(
+        org.id,
+        'vis_w2',
+        T + 900,
+        event('vis_w2', 'visit.waiting'),
+      );
+      assert.equal(early?.waitStarted, false);
+      const closed = await store.recordGuestArrival(
+        org.id,
+        'vis_w2',
+        T + 5000,
+        event('vis_w2', 'visit.waiting'),
+      );
+      assert.equal(closed?.waitStarted, false);
+    });
+
+    test('visits: waiting, no_show, ended and expired filters, and each window closed once with its event', async () => {
+      const o = { observedBy: 'lobby', subject: 'arrivals' };
+      const mk = (id: string, extra: Partial<VisitRecord>) =>
+        store.createVisit(visit(id, { ...o, ...extra }), [], event(id, 'visit.created'));
+      await mk('vis_n1', { expiresAt: T + 600 }); // nobody came
+      await mk('vis_n2', { expiresAt: T + 600, firstGuestAt: T + 500, waitingSince: T + 500, waits: 1 }); // no host
+      await mk('vis_n3', { expiresAt: T + 600, status: 'live', startedAt: T + 500 }); // no guest
+      await mk('vis_n4', { expiresAt: T + 600, status: 'live', startedAt: T + 500, firstGuestAt: T + 450 }); // both came
+      await mk('vis_n5', { expiresAt: T + 600, observedBy: undefined as unknown as string }); // nobody watches
+      await mk('vis_n6', { expiresAt: T + 3000, firstGuestAt: T + 500, waitingSince: T + 500, waits: 1 }); // still waiting
+      await mk('vis_n7', { expiresAt: T + 600, status: 'ended', startedAt: T + 500, endedAt: T + 550 }); // a host ended it
+      const ids = async (state: VisitRecord['status'] | string) =>
+        (
+          await store.listVisits(org.id, {
+            limit: 50,
+            offset: 0,
+            now: T + 700,
+            q: 'arrivals',
+            state: state as never,
+          })
+        ).items
+          .map((v) => v.id)
+          .sort();
+      assert.deepEqual(await ids('no_show'), ['vis_n1', 'vis_n2', 'vis_n3']);
+      assert.deepEqual(await ids('ended'), ['vis_n4', 'vis_n7']);
+      assert.deepEqual(await ids('expired'), ['vis_n5']);
+      assert.deepEqual(await ids('waiting'), ['vis_n6']);
+      assert.deepEqual(await ids('open'), []);
+      assert.deepEqual(
+        (
+          await store.listVisits(org.id, {
+            limit: 50,
+            offset: 0,
+            now: T + 500,
+            q: 'arrivals',
+            state: 'waiting',
+          })
+        ).items
+          .map((v) => v.id)
+          .sort(),
+        ['vis_n2', 'vis_n6'],
+        'before the window closed, vis_n2 waited too',
+      );
+
+      // Closing: two runs at once, each a batch of 2, then more runs: every closed window once.
+      const seen: string[] = [];
+      const eventOf = (v: VisitRecord): EventRecord | undefined =>
+        v.id.startsWith('vis_n') ? { ...event(v.id, 'visit.no_show'), at: T + 700 } : undefined;
+      const close = async () => {
+        for (;;) {
+          const batch = await store.closeVisits(T + 700, 2, eventOf);
+          seen.push(...batch.map((v) => v.id));
+          if (batch.length === 0) return;
+        }
+      };
+      await Promise.all([close(), close()]);
+      await close();
+      const mine = seen.filter((id) => id.startsWith('vis_n')).sort();
+      assert.deepEqual(
+        mine,
+        ['vis_n1', 'vis_n2', 'vis_n3', 'vis_n4', 'vis_n5', 'vis_n7'],
+        'each once, not vis_n6',
+      );
+      for (const id of mine) {
+        const v = await store.getVisit(org.id, id);
+        assert.equal(v?.closedAt, T + 700);
+        assert.equal(v?.waitingSince, undefined);
+        assert.equal(
+          (await store.listEvents(org.id, id)).filter((e) => e.type === 'visit.no_show').length,
+          1,
+          id,
+        );
+      }
+      assert.equal((await store.getVisit(org.id, 'vis_n6'))?.closedAt, undefined);
+      assert.deepEqual(await ids('no_show'), ['vis_n1', 'vis_n2', 'vis_n3'], 'closing changes no state');
     });
 
     test('sessions: create, get, delete', async () => {

@@ -152,13 +152,13 @@ describe('DELETE /api/visits/:id', () => {
     assert.equal((await getVisit(server, visit.id)).state, 'ended');
   });
 
-  test('an expired visit cannot be cancelled: 409', async () => {
+  test('a visit whose window closed (a no-show) cannot be cancelled: 409', async () => {
     const visit = await createVisit(server, { ttl: 2 });
     while (nowSeconds() < visit.expiresAt + 1) await sleep(100);
-    assert.equal((await getVisit(server, visit.id)).state, 'expired');
+    assert.equal((await getVisit(server, visit.id)).state, 'no_show');
     const answer = await api(server, 'DELETE', `/api/visits/${visit.id}`);
     assertEnvelope(answer, 409, 'ERR_CONFLICT');
-    assert.match(answer.body.message, /expired/);
+    assert.match(answer.body.message, /no-show/);
   });
 
   test('an unknown visit: 404', async () => {

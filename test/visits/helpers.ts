@@ -41,6 +41,9 @@ export interface Visit {
   startedAt?: string;
   endedAt?: string;
   cancelledAt?: string;
+  firstGuestAt?: string;
+  waitingSince?: string;
+  missing?: ('host' | 'guest')[];
   counts: { hosts: number; guests: number };
   hosts: LinkView[];
   guests: LinkView[];
@@ -210,8 +213,8 @@ export class SseReader {
     this.#pump = this.#read();
   }
 
-  static async open(url: string): Promise<SseReader> {
-    const response = await fetch(url, { headers: { accept: 'text/event-stream' } });
+  static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
+    const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
     assert.equal(
       response.status,
       200,

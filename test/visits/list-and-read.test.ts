@@ -33,6 +33,11 @@ after(async () => {
 
 const ids = (items: Visit[]) => items.map((v) => v.id).sort();
 
+async function guestJoins(visit: Visit) {
+  const answer = await live(server, 'join', { ticket: await ticketFor(visit.guests[0]!) });
+  assert.equal(answer.status, 200, answer.text);
+}
+
 async function hostJoins(visit: Visit) {
   const answer = await live(server, 'join', { ticket: await ticketFor(visit.hosts[0]!) });
   assert.equal(answer.status, 200, answer.text);
@@ -47,19 +52,24 @@ describe('GET /api/visits filters by state', () => {
     const subject = (name: string) => `${tag} ${name}`;
     // Short windows first, so they close while the others are made. Short, but long enough for the
     // host to join one of them on a loaded machine (2 s was not: the join came after the window).
-    const [expired, endedByTime] = await Promise.all([
-      createVisit(server, { subject: subject('expired'), ttl: 8 }),
+    // Local visits are observed (the lobby sees who comes): a window that closes with nobody is a
+    // no-show; `expired` is for visits nobody can see arrive (Cisco's), in the store contract.
+    const [noShow, endedByTime] = await Promise.all([
+      createVisit(server, { subject: subject('no show'), ttl: 8 }),
       createVisit(server, { subject: subject('ended by time'), ttl: 8 }),
     ]);
-    const closes = Math.max(expired!.expiresAt, endedByTime!.expiresAt);
+    const closes = Math.max(noShow!.expiresAt, endedByTime!.expiresAt);
+    await guestJoins(endedByTime!);
     await hostJoins(endedByTime!);
-    const [scheduled, open, liveVisit, ended, cancelled] = await Promise.all([
+    const [scheduled, open, waiting, liveVisit, ended, cancelled] = await Promise.all([
       createVisit(server, { subject: subject('scheduled'), start: '+1h' }),
       createVisit(server, { subject: subject('open') }),
+      createVisit(server, { subject: subject('waiting') }),
       createVisit(server, { subject: subject('live') }),
       createVisit(server, { subject: subject('ended') }),
       createVisit(server, { subject: subject('cancelled') }),
     ]);
+    await guestJoins(waiting!);
     await hostJoins(liveVisit!);
     await hostJoins(ended!);
     const end = await live(server, 'end', { ticket: await ticketFor(ended!.hosts[0]!) });
@@ -71,14 +81,16 @@ describe('GET /api/visits filters by state', () => {
     Object.assign(made, {
       scheduled: [scheduled!],
       open: [open!],
+      waiting: [waiting!],
       live: [liveVisit!],
       ended: [ended!, endedByTime!],
-      expired: [expired!],
+      no_show: [noShow!],
+      expired: [],
       cancelled: [cancelled!],
     });
   });
 
-  for (const state of ['scheduled', 'open', 'live', 'ended', 'expired', 'cancelled']) {
+  for (const state of ['scheduled', 'open', 'waiting', 'live', 'ended', 'no_show', 'expired', 'cancelled']) {
     test(`state=${state}`, async () => {
       const list = await listVisits(server, { state, q: tag });
       assert.deepEqual(ids(list.items), ids(made[state]!), `visits in state ${state}`);
@@ -91,7 +103,7 @@ describe('GET /api/visits filters by state', () => {
 
   test('without a state, every visit of the search', async () => {
     const list = await listVisits(server, { q: tag, limit: 100 });
-    assert.equal(list.total, 7);
+    assert.equal(list.total, 8);
     assert.deepEqual(ids(list.items), ids(Object.values(made).flat()));
   });
 

@@ -90,8 +90,8 @@ describe('the live lobby', () => {
       const guestJoin = await live(server, 'join', { ticket: guestTicket });
       assert.equal(guestJoin.status, 200, guestJoin.text);
       assert.equal(guestJoin.body.admitted, false);
-      assert.equal(guestJoin.body.state, 'open');
-      assert.equal((await getVisit(server, visit.id)).state, 'open');
+      assert.equal(guestJoin.body.state, 'waiting', 'a guest in the lobby waits');
+      assert.equal((await getVisit(server, visit.id)).state, 'waiting');
 
       // The host's page, and the guest's open stream counted as present.
       const hostHtml = await openPage(visit.hosts[0]!.shortUrl!);
@@ -107,7 +107,7 @@ describe('the live lobby', () => {
       assert.equal(before.hostsPresent, 0);
       assert.equal(before.role, 'host');
       assert.equal(before.admitted, true);
-      assert.equal(before.state, 'open');
+      assert.equal(before.state, 'waiting');
 
       // The host's page follows the visit and joins: the visit starts and every device is dialled.
       await open(hostTicket);
@@ -154,9 +154,9 @@ describe('the live lobby', () => {
         events.findIndex((e) => e.type === type && (uri === undefined || e.data['uri'] === uri));
       assert.ok(at('guest.joined') > at('visit.created'), types.join(', '));
       assert.ok(at('host.joined') > at('guest.joined'), types.join(', '));
-      assert.ok(at('visit.started') > at('host.joined'), types.join(', '));
+      assert.ok(at('visit.live') > at('host.joined'), types.join(', '));
       for (const uri of devices) {
-        assert.ok(at('device.dialling', uri) > at('visit.started'), `${uri} dialled after the start`);
+        assert.ok(at('device.dialling', uri) > at('visit.live'), `${uri} dialled after the start`);
         assert.ok(
           at('device.connected', uri) > at('device.dialling', uri),
           `${uri} connected after dialling`,
@@ -165,14 +165,14 @@ describe('the live lobby', () => {
       }
       assert.equal(types.filter((t) => t === 'device.dialling').length, 2);
       assert.equal(types.filter((t) => t === 'device.connected').length, 2);
-      assert.equal(types.filter((t) => t === 'visit.started').length, 1);
+      assert.equal(types.filter((t) => t === 'visit.live').length, 1);
       assert.equal(events[at('host.joined')]!.actor, 'host');
       assert.equal(events[at('guest.joined')]!.actor, 'guest');
 
       // A second host join does not start it again, nor dial again.
       assert.equal((await live(server, 'join', { ticket: hostTicket })).status, 200);
       const after = (await eventsOf(server, visit.id)).map((e) => e.type);
-      assert.equal(after.filter((t) => t === 'visit.started').length, 1);
+      assert.equal(after.filter((t) => t === 'visit.live').length, 1);
       assert.equal(after.filter((t) => t === 'device.dialling').length, 2);
 
       // Only a host ends it.

@@ -72,6 +72,13 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
     ].join(', ')}`,
     `  live:          ${live.streamsPerParticipant} streams/link, ${live.streamsPerAddress}/address, ${live.streams}/instance, ${live.joinsPerMinute} joins/link a minute, host grace ${live.hostGraceSeconds} s`,
     `  jobs:          poll ${server.context.runner.settings.pollMs} ms, lease ${server.context.runner.settings.leaseSeconds} s`,
+    `  waiting alert: ${
+      config.alerts.waitingSeconds === 0
+        ? 'off (WAITING_ALERT_SECONDS=0)'
+        : server.context.alerts
+          ? `the host who asked hears from the bot after ${config.alerts.waitingSeconds} s of a guest waiting`
+          : `off: no bot to send it (set WEBEX_TOKEN), though WAITING_ALERT_SECONDS is ${config.alerts.waitingSeconds}`
+    }`,
     `  pruning:       ${
       config.prune.intervalSeconds === 0 ? 'at start only' : `every ${config.prune.intervalSeconds} s`
     }; deliveries after ${days(config.prune.deliveriesSeconds)}, short links ${days(

@@ -16,11 +16,13 @@ import { SESSION_COOKIE, TABS, VisitIdParams } from '../../contract/schemas.js';
 import {
   InstantConnectError,
   NotFoundError,
+  OverloadedError,
   UnauthorizedError,
   ValidationError,
   VisitConflictError,
 } from '../../errors.js';
 import type { Store } from '../../store/types.js';
+import type { LiveBus } from '../../visits/live.js';
 import { handedUrl, type VisitLink, type VisitService, type VisitView } from '../../visits/service.js';
 import type { Limits } from '../limits.js';
 import { route } from '../route.js';
@@ -33,6 +35,7 @@ import {
   type VisitFormValues,
 } from './form.js';
 import { csrfMatches, type StaffSession, StaffSessions } from './sessions.js';
+import { StaffStreams } from './stream.js';
 import {
   CANCELLABLE,
   cancelPage,
@@ -56,7 +59,12 @@ export interface StaffRoutesOptions {
   secureCookies?: boolean;
   /** The API's issuing limits: a new visit counts against the session's API key and the address. */
   limits?: Pick<Limits, 'issue'>;
+  /** Where visit changes travel (the live lobby's bus): the pages update from it. */
+  bus?: LiveBus;
 }
+
+/** How long a staff page's EventSource waits before reconnecting after a dropped connection (ms). */
+const RETRY_MS = 5000;
 
 const PAGE_SIZE = 20;
 /** GET /visits: which tab and page (anything else shows the first page of upcoming visits). */
@@ -322,6 +330,52 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
       throw err;
     }
     return reply.redirect(`/visits/${encodeURIComponent(visit.id)}`, 303);
+  });
+
+  const streams = opts.bus ? new StaffStreams({ bus: opts.bus, visits }) : undefined;
+  route(app, 'staffEvents', async (request, reply) => {
+    const session = await pageSession(request, reply);
+    if (!session) return reply;
+    if (!streams) throw new OverloadedError(60);
+    const res = reply.raw;
+    let open = false;
+    const stream = streams.open(session, {
+      send: (update) => {
+        if (open) res.write(`event: visit\ndata: ${JSON.stringify(update)}\n\n`);
+      },
+      // The session ended: the page signs in again (a reconnection would be refused).
+      end: () => {
+        if (!open) return;
+        open = false;
+        res.end('event: end\ndata: {"reason":"session"}\n\n');
+      },
+    });
+    reply.hijack();
+    if (res.destroyed || request.raw.destroyed) {
+      stream.close();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      trackingid: String(request.id),
+    });
+    open = true;
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    const ping = setInterval(() => {
+      if (open) res.write(': ping\n\n');
+    }, 15_000);
+    res.on('close', () => {
+      open = false;
+      clearInterval(ping);
+      stream.close();
+    });
+  });
+  // Streams never finish by themselves: end them so a graceful shutdown does not wait forever.
+  app.addHook('preClose', async () => {
+    streams?.closeAll();
   });
 
   route(app, 'staffListVisits', async (request, reply) => {

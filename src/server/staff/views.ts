@@ -12,9 +12,9 @@ import type { StaffSession } from './sessions.js';
 
 export type Tab = (typeof TABS)[number];
 export const TAB_STATES: Record<Tab, VisitState[]> = {
-  upcoming: ['scheduled', 'open'],
+  upcoming: ['scheduled', 'open', 'waiting'],
   live: ['live'],
-  past: ['ended', 'expired'],
+  past: ['ended', 'no_show', 'expired'],
   cancelled: ['cancelled'],
 };
 const TAB_LABELS: Record<Tab, string> = {
@@ -91,13 +91,24 @@ const epochIso = (seconds: number) => new Date(seconds * 1000).toISOString().rep
 const STATE_CLASS: Record<VisitState, string> = {
   scheduled: 'wait',
   open: 'ok',
+  waiting: 'wait',
   live: 'ok',
   ended: 'muted',
+  no_show: 'bad',
   expired: 'muted',
   cancelled: 'bad',
 };
 
-const stateBadge = (state: VisitState) => `<span class="state ${STATE_CLASS[state]}">${h(state)}</span>`;
+/** A state as people read it (`no_show` → "no show (no host)"); public/staff.js says the same. */
+export function stateLabel(state: VisitState, missing?: readonly ('host' | 'guest')[]): string {
+  if (state !== 'no_show') return state;
+  if (!missing || missing.length === 0) return 'no show';
+  return missing.length === 2 ? 'no show (nobody came)' : `no show (no ${missing[0]})`;
+}
+
+/** A visit's state badge; `data-visit` lets public/staff.js update it live. */
+const stateBadge = (state: VisitState, visit?: Pick<VisitView, 'id' | 'missing'>) =>
+  `<span class="state ${STATE_CLASS[state]}" data-state="${h(state)}"${visit ? ` data-visit="${h(visit.id)}"` : ''}>${h(stateLabel(state, visit?.missing))}</span>`;
 
 const windowOf = (visit: VisitView) => `${time(visit.start)} to ${time(visit.end)}`;
 
@@ -251,7 +262,7 @@ export function dashboardPage(
       : `<ul class="soon">${upcoming
           .map(
             (v) =>
-              `<li><a href="/visits/${h(v.id)}">${h(v.subject)}</a> ${stateBadge(v.state)} <span class="window">${windowOf(v)}</span></li>`,
+              `<li><a href="/visits/${h(v.id)}">${h(v.subject)}</a> ${stateBadge(v.state, v)} <span class="window">${windowOf(v)}</span></li>`,
           )
           .join('\n')}</ul>`;
   return staffPage(
@@ -287,7 +298,7 @@ export function listPage(
     .map(
       (v) => `<tr>
 <td data-label="Subject"><a href="/visits/${h(v.id)}">${h(v.subject)}</a></td>
-<td data-label="State">${stateBadge(v.state)}</td>
+<td data-label="State">${stateBadge(v.state, v)}</td>
 <td data-label="Window">${windowOf(v)}</td>
 <td data-label="Hosts" class="num">${v.counts.hosts}</td>
 <td data-label="Guests" class="num">${v.counts.guests}</td>
@@ -375,7 +386,11 @@ const EVENT_LABELS: Record<string, string> = {
   'visit.cancelled': 'Cancelled',
   'visit.links_added': 'Links added',
   'visit.started': 'Started',
+  'visit.waiting': 'Guest waiting',
+  'visit.live': 'Live',
   'visit.ended': 'Ended',
+  'visit.no_show': 'No-show',
+  'alert.sent': 'Host alerted',
 };
 
 export function visitPage(
@@ -398,7 +413,7 @@ export function visitPage(
     visit.subject,
     `<h1><span class="visually-hidden">Visit: </span>${h(visit.subject)}</h1>
 <dl class="facts">
-<dt>State</dt><dd>${stateBadge(visit.state)}</dd>
+<dt>State</dt><dd>${stateBadge(visit.state, visit)}</dd>
 <dt>Window</dt><dd>${windowOf(visit)}</dd>
 <dt>Kind</dt><dd>${visit.vertical === 'hc' ? 'Healthcare' : 'General'} (${h(visit.vertical)})</dd>
 <dt>Links from</dt><dd>${visit.source === 'local' ? 'this server (local broker)' : `Cisco (${h(visit.source)})`}</dd>

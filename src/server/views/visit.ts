@@ -13,7 +13,7 @@ export function visitPage(status: LiveStatus, ticket: string): string {
   const role = status.role === 'host' ? 'host' : 'guest';
   const section = (name: string, visible: boolean, html: string) =>
     `<section data-section="${name}"${visible ? '' : ' class="hidden"'} aria-live="polite">${html}</section>`;
-  const going = status.state === 'open' || status.state === 'live';
+  const going = status.state === 'open' || status.state === 'waiting' || status.state === 'live';
   // Let in while a host is here; back in the lobby when the host has gone.
   const admitted = status.admitted && status.state === 'live' && status.hostsPresent > 0;
   const waiting = role === 'guest' && going && !admitted;
