@@ -252,6 +252,34 @@ const TABLES: Table[] = [
     since: 4,
     columns: [col('key', 'text', { primaryKey: true }), req('value', 'time'), req('expires_at', 'time')],
   },
+  // Meeting telemetry: a Cisco visit's Webex space and meeting, found once by the space's title
+  // and its meetingInfo, so deliveries that name only a meeting find their visit.
+  {
+    name: 'meeting_links',
+    since: 13,
+    columns: [
+      col('visit_id', 'key', { primaryKey: true }),
+      req('org_id', 'text'),
+      req('room_id', 'text'),
+      req('meeting_id', 'key'),
+      col('meeting_number', 'text'),
+      req('created_at', 'time'),
+    ],
+  },
+  // Who Webex says joined a visit's meeting (webhooks, or polling where there are none): one row a
+  // participant, so a repeated delivery or a poll that sees the same people changes nothing.
+  {
+    name: 'meeting_participants',
+    since: 13,
+    columns: [
+      req('visit_id', 'key'),
+      req('participant_id', 'key'),
+      req('role', 'text'),
+      req('joined_at', 'time'),
+      col('left_at', 'time'),
+    ],
+    primaryKey: ['visit_id', 'participant_id'],
+  },
 ];
 
 const INDEXES: Index[] = [
@@ -288,6 +316,8 @@ const INDEXES: Index[] = [
   { name: 'idempotency_keys_created', table: 'idempotency_keys', columns: ['created_at'], since: 7 },
   // purge finds the Idempotency-Keys of the visits it removes by this.
   { name: 'idempotency_keys_visit', table: 'idempotency_keys', columns: ['visit_id'], since: 8 },
+  // A delivery names a meeting: its visit is found by the meeting's series id.
+  { name: 'meeting_links_meeting', table: 'meeting_links', columns: ['meeting_id'], since: 13 },
 ];
 
 const DATA_STEPS: DataStep[] = [
