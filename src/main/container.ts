@@ -16,6 +16,7 @@ import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
 import { TriggerService } from '../hooks/trigger.js';
 import { JobRunner } from '../jobs/runner.js';
+import { MeetingTelemetry, type TelemetryMode } from '../meetings/telemetry.js';
 import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliability/rate-limit.js';
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
@@ -50,6 +51,12 @@ export interface BrokerContextOptions {
   webex?: { token: string; apiUrl: string; webhookSecret?: string; access?: BotAccessOptions };
   /** Background jobs: how often to look for due jobs, and how long a claimed job is leased. */
   jobs?: { pollMs?: number; leaseSeconds?: number };
+  /**
+   * Meeting telemetry for Cisco visits (needs `webex` and a Cisco link source): webhooks, polling
+   * (FedRAMP has no meeting webhooks) or off; a token that may read meeting participants when the
+   * bot's may not; the meeting webhooks' secret when not stored.
+   */
+  meetings?: { mode: TelemetryMode; pollSeconds?: number; token?: string; webhookSecret?: string };
 }
 
 export interface BrokerContext {
@@ -67,6 +74,8 @@ export interface BrokerContext {
   trigger: TriggerService;
   /** Present when a bot token is configured. */
   bot?: BotService;
+  /** Present for Cisco visits with a token, unless turned off. */
+  meetings?: MeetingTelemetry;
   webex?: WebexClient;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
@@ -157,11 +166,30 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
         })
       : undefined;
     if (bot) Object.assign(handlers, bot.handlers(), { deliver: bot.deliverHandler() });
+    const source = visits.source.kind;
+    const meetingsMode = options.meetings?.mode ?? 'off';
+    const meetings =
+      options.webex && source !== 'local' && meetingsMode !== 'off'
+        ? new MeetingTelemetry({
+            store,
+            visits,
+            runner,
+            api: options.meetings?.token
+              ? new WebexClient(options.meetings.token, options.webex.apiUrl)
+              : (webex as WebexClient),
+            mode: meetingsMode,
+            sources: [source],
+            ...(options.meetings?.webhookSecret ? { secret: options.meetings.webhookSecret } : {}),
+            ...(options.meetings?.pollSeconds ? { poll: { seconds: options.meetings.pollSeconds } } : {}),
+          })
+        : undefined;
+    if (meetings) Object.assign(handlers, meetings.handlers());
     return {
       rateLimiter,
       runner,
       trigger,
       ...(bot ? { bot } : {}),
+      ...(meetings ? { meetings } : {}),
       ...(webex ? { webex } : {}),
       visits,
       live,
@@ -173,6 +201,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       limiter,
       created: { org: createdOrg },
       close: async () => {
+        await meetings?.stop();
         await runner.stop();
         await live.close();
         await store.close();

@@ -48,6 +48,7 @@ export function serveOptions(config: Config): ServeOptions {
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     linkSource: config.linkSource,
     ...(config.webex ? { webex: config.webex } : {}),
+    meetings: config.meetings,
     ...(config.timeZone ? { timeZone: config.timeZone } : {}),
     jobs: config.jobs,
     crypto: config.crypto,
@@ -119,6 +120,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         limiter: context.limiter,
         runner: context.runner,
         ...(context.bot ? { bot: context.bot } : {}),
+        ...(context.meetings ? { meetings: context.meetings } : {}),
         ...(pruner ? { pruner } : {}),
       },
       {
@@ -156,6 +158,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
   context.broker.publicUrl = publicUrl;
   context.runner.start();
+  context.meetings?.start();
   pruner?.start();
   let closing: Promise<void> | undefined;
   return {

@@ -12,6 +12,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { BotService } from '../bot/bot.js';
+import type { MeetingTelemetry } from '../meetings/telemetry.js';
 import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
 import type { WorkLimiter } from '../crypto/limiter.js';
@@ -50,6 +51,8 @@ export interface AppDeps {
   live: LiveVisits;
   trigger: TriggerService;
   bot?: BotService;
+  /** Meeting telemetry of Cisco visits (POST /hooks/webex/meetings), when on. */
+  meetings?: MeetingTelemetry;
   /** Rate limits (default: in memory, the default limits). */
   limits?: Limits;
   /** With both, GET /metrics is served. */
@@ -219,6 +222,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     limits,
     trigger: deps.trigger,
     ...(deps.bot ? { bot: deps.bot } : {}),
+    ...(deps.meetings ? { meetings: deps.meetings } : {}),
   });
 
   // The API description: GET /openapi.json and its reference page, GET /docs.

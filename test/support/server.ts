@@ -46,6 +46,10 @@ export interface TestServerOptions {
   logger?: ServeOptions['logger'];
   /** Bounds on event streams and joins (default the server's). */
   live?: ServeOptions['live'];
+  /** Where visits get their links (default this server's own broker), e.g. another test server. */
+  linkSource?: ServeOptions['linkSource'];
+  /** Meeting telemetry of Cisco visits (needs `webex` and a `linkSource` other than local). */
+  meetings?: ServeOptions['meetings'];
 }
 
 export const ROOMY_LIMITS = {
@@ -76,6 +80,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       rateLimits: options.rateLimits ?? ROOMY_LIMITS,
       ...(options.crypto ? { crypto: options.crypto } : {}),
       ...(options.live ? { live: options.live } : {}),
+      ...(options.linkSource ? { linkSource: options.linkSource } : {}),
+      ...(options.meetings ? { meetings: options.meetings } : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);
