@@ -103,7 +103,7 @@ export interface MeetingsApi {
 }
 
 /** The title Instant Connect gives a visit's space: `Virtual Visit - <sub>` (GVE's README, caseflow). */
-export const SPACE_TITLE_PREFIX = 'Virtual Visit - ';
+const SPACE_TITLE_PREFIX = 'Virtual Visit - ';
 
 /**
  * The subject of a visit's space from its title: the prefix removed, and the `-1`, `-2`… that

@@ -158,7 +158,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
   context.broker.publicUrl = publicUrl;
   context.runner.start();
-  context.meetings?.start();
+  if (context.meetings) {
+    context.meetings.onError = (what, err) =>
+      app.log.warn({ error: (err as Error).message }, `${what} failed; trying again at the next round`);
+    context.meetings.start();
+  }
   pruner?.start();
   let closing: Promise<void> | undefined;
   return {

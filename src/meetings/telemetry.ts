@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import Type from 'typebox';
+import { nowSeconds } from '../domain/time.js';
 import {
   type MeetingParticipant,
   type MeetingsApi,
@@ -19,7 +20,6 @@ import {
   type Room,
   subjectsOfSpaceTitle,
 } from '../domain/webex.js';
-import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError, UnauthorizedError, ValidationError } from '../errors.js';
 import { verifySparkSignature } from '../hooks/signatures.js';
 import type { JobHandler, JobRunner } from '../jobs/runner.js';
@@ -90,7 +90,6 @@ export interface MeetingTelemetryOptions {
   poll?: { seconds?: number; visits?: number };
   /** Epoch seconds. */
   now?: () => number;
-  onError?: (what: string, err: unknown) => void;
 }
 
 /** Host links give the host role; Webex marks those people host, co-host or space moderator. */
@@ -112,6 +111,8 @@ export class MeetingTelemetry {
   #polling: Promise<void> | undefined;
   #mapping: Promise<number> | undefined;
   readonly mode: TelemetryMode;
+  /** Where a failed poll round is told (serve logs it; the next round tries again). */
+  onError: (what: string, err: unknown) => void = () => {};
   /** Counters for metrics and tests. */
   readonly stats = { deliveries: 0, facts: 0, mapped: 0, polls: 0 };
 
@@ -346,7 +347,7 @@ export class MeetingTelemetry {
   start(): void {
     if (this.mode !== 'poll' || this.#timer) return;
     const every = (this.#o.poll?.seconds ?? DEFAULT_POLL.seconds) * 1000;
-    const round = () => void this.pollOnce().catch((err: unknown) => this.#o.onError?.('meeting poll', err));
+    const round = () => void this.pollOnce().catch((err: unknown) => this.onError('meeting poll', err));
     this.#timer = setInterval(round, every);
     this.#timer.unref();
     round();

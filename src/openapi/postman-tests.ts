@@ -12,6 +12,8 @@ export const LEFT_OUT: Record<string, string> = {
     '`GET /live/events` is a server-sent event stream that stays open while the visit lasts (a runner would never finish): follow it with `curl -N "{{mtg-broker-url}}/live/events?ticket=…"`',
   receiveWebexWebhook:
     '`POST /hooks/webex` is for Webex itself: its deliveries are signed with the webhook secret',
+  receiveMeetingWebhook:
+    "`POST /hooks/webex/meetings` is for Webex itself: its deliveries are signed with the meeting webhooks' secret",
 };
 
 /**

@@ -12,7 +12,6 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { BotService } from '../bot/bot.js';
-import type { MeetingTelemetry } from '../meetings/telemetry.js';
 import type { ApiKeyService } from '../broker/api-keys.js';
 import type { BrokerService } from '../broker/service.js';
 import type { WorkLimiter } from '../crypto/limiter.js';
@@ -20,6 +19,7 @@ import { InstantConnectError, NotFoundError } from '../errors.js';
 import type { TriggerService } from '../hooks/trigger.js';
 import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
+import type { MeetingTelemetry } from '../meetings/telemetry.js';
 import { DEFAULT_RATE_LIMITS, MemoryRateLimiter } from '../reliability/rate-limit.js';
 import type { Store } from '../store/types.js';
 import { notFoundPage } from '../util/pages.js';

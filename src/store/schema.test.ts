@@ -7,7 +7,6 @@ import Database from 'better-sqlite3';
 import { POSTGRES_0_1, SQLITE_0_1 } from '../../test/support/migrations-0.1.js';
 import { createTestDatabase, PG_SKIP, queryOnce, testDatabaseUrl } from '../../test/support/postgres.js';
 import { event, link, visit } from '../../test/support/store-records.js';
-import { PostgresStore } from './postgres.js';
 import { LATEST_VERSION, migrations } from './schema.js';
 import { compile, SQLITE } from './sql.js';
 import { SqliteStore } from './sqlite.js';

@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { removeDir, runCli, spawnCli, tempDir } from '../cli/run-cli.js';
 import { eventually } from '../support/eventually.js';
+import { freePort } from '../support/free-port.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   EMULATED_ACCESS,
@@ -15,7 +17,6 @@ import {
   startWebexEmulator,
   type WebexEmulator,
 } from '../support/webex-emulator.js';
-import { runCli } from '../cli/run-cli.js';
 import { api, createVisit, type Visit, type VisitEvent } from '../visits/helpers.js';
 
 const FAST_JOBS = { pollMs: 50, leaseSeconds: 5 } as const;
@@ -123,7 +124,7 @@ describe('meeting telemetry by webhooks', () => {
     // Every delivery was answered at once, and the space was looked up once (the mapping is kept).
     assert.ok(webex.deliveries.filter((d) => d.targetUrl === target).every((d) => d.status === 200));
     assert.equal(webex.callsTo('GET', /^\/rooms$/).length, 1);
-    assert.equal(webex.callsTo('GET', new RegExp(`^/rooms/[^/]+/meetingInfo$`)).length, 1);
+    assert.equal(webex.callsTo('GET', /^\/rooms\/[^/]+\/meetingInfo$/).length, 1);
   });
 
   test('a delivery sent again, or a participant told twice, records nothing more', async () => {
@@ -153,7 +154,11 @@ describe('meeting telemetry by webhooks', () => {
       data: { ...data, joinedTime: new Date(Date.now() + 1000).toISOString() },
     });
     assert.deepEqual(rejoined.body, { accepted: true, reason: 'queued' });
-    await eventually(() => runner.stats.done - done, (n) => n >= 1, 'the second join handled');
+    await eventually(
+      () => runner.stats.done - done,
+      (n) => n >= 1,
+      'the second join handled',
+    );
     assert.deepEqual(types(await events(server, visit)), ['meeting.started', 'guest.joined']);
   });
 
@@ -172,7 +177,11 @@ describe('meeting telemetry by webhooks', () => {
       (n) => n >= 3,
       'the three deliveries handled',
     );
-    assert.equal(webex.callsTo('GET', /^\/rooms$/).length - listings, 1, 'one look-up for an unknown meeting');
+    assert.equal(
+      webex.callsTo('GET', /^\/rooms$/).length - listings,
+      1,
+      'one look-up for an unknown meeting',
+    );
     assert.deepEqual(types(await events(server, visit)), []);
 
     // Its space comes: its meeting is another series, looked up, and found.
@@ -225,9 +234,14 @@ describe('meeting telemetry by polling (US government has no meeting webhooks)',
     cisco = await startTestServer();
     server = await startTestServer({
       linkSource: { broker: cisco.url, token: cisco.key },
-      webex: { token: webex.token, apiUrl: webex.apiUrl, access: EMULATED_ACCESS },
+      // The bot's token is not one the emulator knows: every telemetry call must use the meetings token.
+      webex: {
+        token: 'a-bot-token-that-cannot-read-meetings',
+        apiUrl: webex.apiUrl,
+        access: EMULATED_ACCESS,
+      },
       // Rounds run when the test says (pollOnce), and once a second besides.
-      meetings: { mode: 'poll', pollSeconds: 1 },
+      meetings: { mode: 'poll', pollSeconds: 1, token: webex.token },
       jobs: FAST_JOBS,
     });
   });
@@ -297,6 +311,36 @@ describe('meeting telemetry off', () => {
       assert.match(answer.text, /Meeting telemetry is off/);
     } finally {
       await local.close();
+      await webex.close();
+    }
+  });
+});
+
+describe('serve, configured from the environment', () => {
+  test('MEETING_TELEMETRY and MEETING_POLL_SECONDS take effect and say so at start; no token is printed', async () => {
+    const webex = await startWebexEmulator();
+    const cwd = tempDir();
+    const port = await freePort();
+    const serve = spawnCli(['serve'], {
+      cwd,
+      env: {
+        PORT: String(port),
+        DATA_DIR: `${cwd}/data`,
+        BROKER: 'https://broker.example.test',
+        WEBEX_TOKEN: webex.token,
+        WEBEX_API_URL: webex.apiUrl,
+        MEETING_TELEMETRY: 'poll',
+        MEETING_POLL_SECONDS: '3600',
+        WEBEX_MEETINGS_TOKEN: 'meetings-token-that-webex-refuses',
+      },
+    });
+    try {
+      await serve.waitFor(/meetings:\s+polling participants every 3600 s/, 20_000);
+      assert.doesNotMatch(serve.stdout() + serve.stderr(), /meetings-token-that-webex-refuses/);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+      removeDir(cwd);
       await webex.close();
     }
   });

@@ -84,7 +84,7 @@ export interface SentMessage {
 }
 
 /** A group space with a title and a meeting (Instant Connect's `Virtual Visit - <sub>`). */
-export interface EmulatedSpace {
+interface EmulatedSpace {
   id: string;
   title: string;
   /** The meeting series (what meetingInfo names). */
@@ -95,7 +95,7 @@ export interface EmulatedSpace {
 }
 
 /** A meeting instance (`<series>_I_<n>`, what deliveries name). */
-export interface EmulatedMeeting {
+interface EmulatedMeeting {
   id: string;
   meetingSeriesId: string;
   roomId: string;
@@ -105,7 +105,7 @@ export interface EmulatedMeeting {
   end?: string;
 }
 
-export interface EmulatedParticipant {
+interface EmulatedParticipant {
   id: string;
   meetingId: string;
   host: boolean;
@@ -119,7 +119,7 @@ export interface EmulatedParticipant {
 }
 
 /** A delivery the emulator POSTed to a webhook, and what the target answered (0: no answer). */
-export interface EmulatedDelivery {
+interface EmulatedDelivery {
   webhookId: string;
   targetUrl: string;
   resource: string;

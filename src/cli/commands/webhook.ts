@@ -7,8 +7,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { WEBHOOK_SECRET_SETTING } from '../../bot/bot.js';
-import { MEETINGS_WEBHOOK_SECRET_SETTING } from '../../meetings/telemetry.js';
 import { webexApiBase } from '../../main/settings.js';
+import { MEETINGS_WEBHOOK_SECRET_SETTING } from '../../meetings/telemetry.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import type { CliIo } from '../io.js';
