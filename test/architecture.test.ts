@@ -19,7 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['errors', 'util'],
   ['domain'],
   ['crypto', 'store', 'client'],
-  ['reliability', 'jobs', 'broker', 'visits', 'hooks', 'bot', 'events'],
+  ['reliability', 'jobs', 'broker', 'visits', 'hooks', 'bot', 'events', 'meetings'],
   ['adapters'],
   ['contract'],
   ['server', 'openapi'],
@@ -42,6 +42,9 @@ const SAME_LAYER = new Set([
   'bot -> hooks',
   'bot -> jobs',
   'bot -> reliability',
+  'meetings -> visits',
+  'meetings -> hooks',
+  'meetings -> jobs',
   'server -> openapi',
 ]);
 

@@ -213,12 +213,15 @@ Examples:
 
   const webhook = program
     .command('webhook')
-    .description("the bot's Webex webhooks (messages and cards), with a generated secret the server uses")
+    .description(
+      "Webex webhooks with a generated secret the server uses: the bot's (messages and cards), or meeting telemetry's (--meetings)",
+    )
     .addHelpText(
       'after',
       `
 Examples:
   $ instant-connect webhook register --url https://visits.example.org/hooks/webex
+  $ instant-connect webhook register --meetings --org --token-file admin-token --url https://visits.example.org/hooks/webex/meetings
   $ instant-connect webhook list
   $ instant-connect webhook delete Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv…`,
     );
@@ -231,7 +234,18 @@ Examples:
     webhook
       .command('register')
       .description('create the webhooks for POST <url> and store their secret in the data directory')
-      .requiredOption('--url <url>', "public URL of this server's /hooks/webex")
+      .requiredOption(
+        '--url <url>',
+        "public URL of this server's /hooks/webex (--meetings: /hooks/webex/meetings)",
+      )
+      .option(
+        '--meetings',
+        "meeting telemetry's webhooks instead: meetings started and ended, participants joined and left (a token with meeting:schedules_read and meeting:participants_read)",
+      )
+      .option(
+        '--org',
+        "with --meetings: every meeting of the organisation (an administrator's token, ownedBy org)",
+      )
       .addOption(dataOption())
       .addOption(databaseOption()),
   ).action(async (flags) => ran(await (await import('./commands/webhook.js')).register(flags, io)));

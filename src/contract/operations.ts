@@ -25,6 +25,7 @@ import {
   SubscriptionSchema,
 } from '../events/service.js';
 import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trigger.js';
+import { MeetingDeliverySchema, MeetingReceiptSchema } from '../meetings/telemetry.js';
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
@@ -756,6 +757,26 @@ export const OPERATIONS: OperationSpec[] = [
     body: jsonBody(WebexDeliverySchema),
     responses: {
       200: json('Received.', WebhookReceiptSchema),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      413: 'PayloadTooLarge',
+      415: 'UnsupportedMediaType',
+    },
+  },
+
+  {
+    method: 'post',
+    path: '/hooks/webex/meetings',
+    operationId: 'receiveMeetingWebhook',
+    tag: 'Webhooks',
+    summary: 'Meeting telemetry from Webex',
+    description:
+      "Webex calls this for the meetings of Cisco visits (register with `instant-connect webhook register --meetings`): meetings started and ended, participants joined and left. The signature (`X-Spark-Signature`, HMAC-SHA1 of the raw body with the meeting webhooks' secret) is checked, the fact deduplicated and queued; matching it to a visit happens in the background. 404 when telemetry is off on this server.",
+    security: [['sparkSignature']],
+    body: jsonBody(MeetingDeliverySchema),
+    responses: {
+      200: json('Received.', MeetingReceiptSchema),
       400: 'BadRequest',
       401: 'Unauthorized',
       404: 'NotFound',

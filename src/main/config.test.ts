@@ -150,6 +150,28 @@ describe('loadConfig', () => {
     });
     assert.deepEqual(c.trustProxy, { hops: 1 });
     assert.equal(c.timeZone, 'Europe/London');
+    // US government has no meeting webhooks: its meetings are polled unless told otherwise.
+    assert.deepEqual(c.meetings, { mode: 'poll', pollSeconds: 30 });
+  });
+
+  test('meeting telemetry: webhooks by default, poll or off when told, its own token and secret', () => {
+    assert.deepEqual(loadConfig({ env: {} }).meetings, { mode: 'webhooks', pollSeconds: 30 });
+    assert.deepEqual(loadConfig({ env: { BROKER: 'commercial' } }).meetings.mode, 'webhooks');
+    assert.deepEqual(
+      loadConfig({
+        env: {
+          BROKER: 'usgov',
+          MEETING_TELEMETRY: ' Webhooks ',
+          MEETING_POLL_SECONDS: '5',
+          WEBEX_MEETINGS_TOKEN: ' admin-token ',
+          WEBEX_MEETINGS_WEBHOOK_SECRET: 'meet-secret',
+        },
+      }).meetings,
+      { mode: 'webhooks', pollSeconds: 5, token: 'admin-token', webhookSecret: 'meet-secret' },
+    );
+    assert.equal(loadConfig({ env: { MEETING_TELEMETRY: 'off' } }).meetings.mode, 'off');
+    rejects({ MEETING_TELEMETRY: 'sometimes' }, /^MEETING_TELEMETRY must be one of webhooks, poll, off$/);
+    rejects({ MEETING_POLL_SECONDS: '0' }, /^MEETING_POLL_SECONDS must be a whole number from 1$/);
   });
 
   test('the Config is frozen, sections too', () => {

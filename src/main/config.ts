@@ -10,6 +10,7 @@ import { type BotAccessOptions, botAccessFromEnv } from '../bot/access.js';
 import { addCidr } from '../events/ssrf.js';
 import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention } from '../jobs/prune.js';
 import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
+import { DEFAULT_POLL, TELEMETRY_MODES, type TelemetryMode } from '../meetings/telemetry.js';
 import { type RateLimits, rateLimitsFromEnv } from '../reliability/rate-limit.js';
 import { parseTrustProxy, type TrustProxy } from '../server/trust-proxy.js';
 import { DEFAULT_WAITING_ALERT_SECONDS } from '../visits/alerts.js';
@@ -51,6 +52,16 @@ export interface Config {
     readonly apiUrl: string;
     readonly webhookSecret?: string;
     readonly access: BotAccessOptions;
+  };
+  /**
+   * Meeting telemetry of Cisco visits: webhooks, or polling where Webex has no meeting webhooks
+   * (the default with BROKER=usgov), or off; a token for participants and the webhooks' secret.
+   */
+  readonly meetings: {
+    readonly mode: TelemetryMode;
+    readonly pollSeconds: number;
+    readonly token?: string;
+    readonly webhookSecret?: string;
   };
   /** The Webex API base, with or without a token (for messages). */
   readonly webexApiUrl: string;
@@ -145,6 +156,24 @@ export function eventsFromEnv(env: Env): Config['events'] {
   return { allowPrivate: cidrs };
 }
 
+/**
+ * MEETING_TELEMETRY (`webhooks`, `poll`, `off`; `poll` by default for US government, which has no
+ * meeting webhooks), MEETING_POLL_SECONDS, WEBEX_MEETINGS_TOKEN, WEBEX_MEETINGS_WEBHOOK_SECRET.
+ */
+function meetingsFromEnv(env: Env, broker: string): Config['meetings'] {
+  const raw = env['MEETING_TELEMETRY']?.trim().toLowerCase();
+  if (raw && !TELEMETRY_MODES.includes(raw as TelemetryMode))
+    invalid(`MEETING_TELEMETRY must be one of ${TELEMETRY_MODES.join(', ')}`);
+  const token = env['WEBEX_MEETINGS_TOKEN']?.trim();
+  const webhookSecret = env['WEBEX_MEETINGS_WEBHOOK_SECRET']?.trim();
+  return {
+    mode: (raw as TelemetryMode | undefined) || (broker === 'usgov' ? 'poll' : 'webhooks'),
+    pollSeconds: wholeFrom(env, 'MEETING_POLL_SECONDS', 1) ?? DEFAULT_POLL.seconds,
+    ...(token ? { token } : {}),
+    ...(webhookSecret ? { webhookSecret } : {}),
+  };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -181,6 +210,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     ...(publicUrl ? { publicUrl } : {}),
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, access, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
+    meetings: meetingsFromEnv(env, broker),
     webexApiUrl: apiUrl,
     ...(env['TZ'] ? { timeZone: env['TZ'] } : {}),
     logger: flags.quiet ? false : { level: env['LOG_LEVEL'] ?? 'info' },

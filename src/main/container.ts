@@ -19,6 +19,7 @@ import { AddressPolicy, type PrivateAllowance } from '../events/ssrf.js';
 import { EventDeliveryWorker, type EventWorkerTiming } from '../events/worker.js';
 import { TriggerService } from '../hooks/trigger.js';
 import { JobRunner } from '../jobs/runner.js';
+import { MeetingTelemetry, type TelemetryMode } from '../meetings/telemetry.js';
 import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliability/rate-limit.js';
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
@@ -68,6 +69,12 @@ export interface BrokerContextOptions {
   events?: { allowPrivate?: PrivateAllowance; timing?: Partial<EventWorkerTiming> };
   /** "A patient is waiting": seconds before the host is told (default 60; 0: never). Needs `webex`. */
   alerts?: { waitingSeconds?: number };
+  /**
+   * Meeting telemetry for Cisco visits (needs `webex` and a Cisco link source): webhooks, polling
+   * (FedRAMP has no meeting webhooks) or off; a token that may read meeting participants when the
+   * bot's may not; the meeting webhooks' secret when not stored.
+   */
+  meetings?: { mode: TelemetryMode; pollSeconds?: number; token?: string; webhookSecret?: string };
 }
 
 export interface BrokerContext {
@@ -93,6 +100,8 @@ export interface BrokerContext {
   alerts?: WaitingAlerts;
   /** Where arrivals are recorded (the live lobby, later the link gateway and telemetry). */
   arrivals: Arrivals;
+  /** Present for Cisco visits with a token, unless turned off. */
+  meetings?: MeetingTelemetry;
   webex?: WebexClient;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
@@ -212,6 +221,24 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       Object.assign(handlers, { [WAITING_ALERT_JOB]: alerts.handler() });
       arrivals.listen(alerts);
     }
+    const source = visits.source.kind;
+    const meetingsMode = options.meetings?.mode ?? 'off';
+    const meetings =
+      options.webex && source !== 'local' && meetingsMode !== 'off'
+        ? new MeetingTelemetry({
+            store,
+            visits,
+            runner,
+            api: options.meetings?.token
+              ? new WebexClient(options.meetings.token, options.webex.apiUrl)
+              : (webex as WebexClient),
+            mode: meetingsMode,
+            sources: [source],
+            ...(options.meetings?.webhookSecret ? { secret: options.meetings.webhookSecret } : {}),
+            ...(options.meetings?.pollSeconds ? { poll: { seconds: options.meetings.pollSeconds } } : {}),
+          })
+        : undefined;
+    if (meetings) Object.assign(handlers, meetings.handlers());
     return {
       arrivals,
       ...(alerts ? { alerts } : {}),
@@ -221,6 +248,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       events,
       eventWorker,
       ...(bot ? { bot } : {}),
+      ...(meetings ? { meetings } : {}),
       ...(webex ? { webex } : {}),
       visits,
       live,
@@ -233,6 +261,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       created: { org: createdOrg },
       close: async () => {
         await eventWorker.stop();
+        await meetings?.stop();
         await runner.stop();
         await live.close();
         await store.close();

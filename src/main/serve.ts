@@ -56,6 +56,7 @@ export function serveOptions(config: Config): ServeOptions {
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     linkSource: config.linkSource,
     ...(config.webex ? { webex: config.webex } : {}),
+    meetings: config.meetings,
     ...(config.timeZone ? { timeZone: config.timeZone } : {}),
     jobs: config.jobs,
     events: config.events,
@@ -147,6 +148,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         limiter: context.limiter,
         runner: context.runner,
         ...(context.bot ? { bot: context.bot } : {}),
+        ...(context.meetings ? { meetings: context.meetings } : {}),
         ...(pruner ? { pruner } : {}),
       },
       {
@@ -185,6 +187,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   context.broker.publicUrl = publicUrl;
   context.runner.start();
   context.eventWorker.start();
+  if (context.meetings) {
+    context.meetings.onError = (what, err) =>
+      app.log.warn({ error: (err as Error).message }, `${what} failed; trying again at the next round`);
+    context.meetings.start();
+  }
   pruner?.start();
   closer.start();
   let closing: Promise<void> | undefined;

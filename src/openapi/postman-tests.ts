@@ -14,6 +14,8 @@ export const LEFT_OUT: Record<string, string> = {
     '`POST /api/events/deliveries/{id}/replay` needs a delivery that was delivered or failed, so a receiver the run does not have: see `instant-connect events replay`',
   receiveWebexWebhook:
     '`POST /hooks/webex` is for Webex itself: its deliveries are signed with the webhook secret',
+  receiveMeetingWebhook:
+    "`POST /hooks/webex/meetings` is for Webex itself: its deliveries are signed with the meeting webhooks' secret",
 };
 
 /**

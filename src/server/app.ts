@@ -20,6 +20,7 @@ import type { EventsService } from '../events/service.js';
 import type { TriggerService } from '../hooks/trigger.js';
 import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
+import type { MeetingTelemetry } from '../meetings/telemetry.js';
 import { DEFAULT_RATE_LIMITS, MemoryRateLimiter } from '../reliability/rate-limit.js';
 import type { Store } from '../store/types.js';
 import { notFoundPage } from '../util/pages.js';
@@ -54,6 +55,8 @@ export interface AppDeps {
   /** Outbound event subscriptions and deliveries (/api/events/…). */
   events: EventsService;
   bot?: BotService;
+  /** Meeting telemetry of Cisco visits (POST /hooks/webex/meetings), when on. */
+  meetings?: MeetingTelemetry;
   /** Rate limits (default: in memory, the default limits). */
   limits?: Limits;
   /** With both, GET /metrics is served. */
@@ -224,6 +227,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     limits,
     trigger: deps.trigger,
     ...(deps.bot ? { bot: deps.bot } : {}),
+    ...(deps.meetings ? { meetings: deps.meetings } : {}),
   });
 
   // The API description: GET /openapi.json and its reference page, GET /docs.

@@ -26,6 +26,9 @@ import {
   idempotencyOf,
   jobFrom,
   linkOpening,
+  mappedVisitFrom,
+  meetingLinkFrom,
+  meetingParticipantFrom,
   num,
   orgFrom,
   purgeCounts,
@@ -64,6 +67,10 @@ import type {
   IdempotencyReservation,
   JobRecord,
   LinkOpening,
+  MappedVisit,
+  MeetingLinkRecord,
+  MeetingParticipantChange,
+  MeetingParticipantRecord,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -74,6 +81,7 @@ import type {
   VisitLinkRecord,
   VisitQuery,
   VisitRecord,
+  VisitSource,
 } from './types.js';
 import { visitOrder, visitWhere } from './visit-sql.js';
 
@@ -520,6 +528,62 @@ export class PostgresStore implements Store {
     return Number(row?.['value'] ?? 0);
   }
 
+  async saveMeetingLink(m: MeetingLinkRecord): Promise<void> {
+    await this.#query('insertMeetingLink', [
+      m.visitId,
+      m.orgId,
+      m.roomId,
+      m.meetingId,
+      m.meetingNumber ?? null,
+      m.createdAt,
+    ]);
+  }
+
+  async getMeetingLink(visitId: string): Promise<MeetingLinkRecord | undefined> {
+    const r = await this.#one('getMeetingLink', [visitId]);
+    return r && meetingLinkFrom(r);
+  }
+
+  async findMeetingLinks(meetingId: string): Promise<MeetingLinkRecord[]> {
+    return (await this.#query('findMeetingLinks', [meetingId])).rows.map(meetingLinkFrom);
+  }
+
+  async unmappedMeetingVisits(sources: VisitSource[], now: number, limit: number): Promise<VisitRecord[]> {
+    const { rows } = await this.#query('unmappedMeetingVisits', [POSTGRES.list(sources), now, now, limit]);
+    return rows.map(visitFrom);
+  }
+
+  async mappedMeetingVisits(sources: VisitSource[], now: number, limit: number): Promise<MappedVisit[]> {
+    const { rows } = await this.#query('mappedMeetingVisits', [POSTGRES.list(sources), now, now, limit]);
+    return rows.map(mappedVisitFrom);
+  }
+
+  async recordMeetingParticipant(change: MeetingParticipantChange, event: EventRecord): Promise<boolean> {
+    const { visitId, participantId, role, state, at } = change;
+    return this.#tx(async (c) => {
+      const joined =
+        state === 'joined' &&
+        (await run(c, 'insertMeetingParticipant', [visitId, participantId, role, at])).rowCount === 1;
+      if (!joined) {
+        // FOR UPDATE: two deliveries of one participant at once are applied one after the other.
+        const row = (await run(c, 'getMeetingParticipant', [visitId, participantId])).rows[0];
+        const present = row !== undefined && row['left_at'] === null;
+        if (state === 'joined' ? present : !present) return false;
+        await run(c, state === 'joined' ? 'rejoinMeetingParticipant' : 'leaveMeetingParticipant', [
+          at,
+          visitId,
+          participantId,
+        ]);
+      }
+      await this.#insertEvent(c, event);
+      return true;
+    });
+  }
+
+  async listMeetingParticipants(visitId: string): Promise<MeetingParticipantRecord[]> {
+    return (await this.#query('listMeetingParticipants', [visitId])).rows.map(meetingParticipantFrom);
+  }
+
   async findVisitLinkByCipher(
     cipher: string,
   ): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
@@ -916,6 +980,8 @@ export class PostgresStore implements Store {
       counts.events = await del('purgeEvents');
       await del('purgeEventAttempts');
       await del('purgeEventDeliveries');
+      await del('purgeMeetingParticipants');
+      await del('purgeMeetingLinks');
       counts.links = await del('purgeVisitLinks');
       counts.visits = await del('purgeVisitRows');
       const spaces = await c.query(

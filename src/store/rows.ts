@@ -15,6 +15,9 @@ import type {
   IdempotencyReservation,
   JobRecord,
   LinkOpening,
+  MappedVisit,
+  MeetingLinkRecord,
+  MeetingParticipantRecord,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -373,5 +376,39 @@ export function disabledEvent(
       consecutiveFailures: run.consecutiveFailures,
       failingSince: new Date(run.failingSince * 1000).toISOString(),
     },
+  };
+}
+
+export function meetingLinkFrom(r: Row): MeetingLinkRecord {
+  const link: MeetingLinkRecord = {
+    visitId: String(r['visit_id'] ?? r['id']),
+    orgId: String(r['org_id']),
+    roomId: String(r['room_id']),
+    meetingId: String(r['meeting_id']),
+    createdAt: num(r['created_at']),
+  };
+  if (r['meeting_number'] !== null && r['meeting_number'] !== undefined)
+    link.meetingNumber = String(r['meeting_number']);
+  return link;
+}
+
+export function meetingParticipantFrom(r: Row): MeetingParticipantRecord {
+  const p: MeetingParticipantRecord = {
+    visitId: String(r['visit_id']),
+    participantId: String(r['participant_id']),
+    role: r['role'] === 'host' ? 'host' : 'guest',
+    joinedAt: num(r['joined_at']),
+  };
+  const leftAt = opt(r['left_at']);
+  if (leftAt !== undefined) p.leftAt = leftAt;
+  return p;
+}
+
+/** A row of a visit joined with its meeting's columns (`mapped_at`: when the meeting was found). */
+export function mappedVisitFrom(r: Row): MappedVisit {
+  const visit = visitFrom(r);
+  return {
+    visit,
+    meeting: meetingLinkFrom({ ...r, visit_id: visit.id, created_at: r['mapped_at'] }),
   };
 }

@@ -51,10 +51,10 @@ function sqliteShape(path: string): unknown {
 }
 
 describe('one schema, DDL per dialect', () => {
-  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway)", () => {
+  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway), 12 (arrivals), 13 (meeting telemetry)", () => {
     assert.equal(SQLITE_0_1.length, 8);
     assert.equal(POSTGRES_0_1.length, 8);
-    assert.equal(LATEST_VERSION, 12);
+    assert.equal(LATEST_VERSION, 13);
     const sqlite = migrations('sqlite');
     const postgres = migrations('postgres');
     for (const list of [sqlite, postgres]) assert.equal(list.length, LATEST_VERSION);
@@ -98,6 +98,21 @@ describe('one schema, DDL per dialect', () => {
       assert.ok(list[11]!.includes('CREATE INDEX visits_unclosed ON visits (closed_at, expires_at)'));
     }
     assert.ok(sqlite[11]!.includes('ALTER TABLE visits ADD COLUMN waits INTEGER NOT NULL DEFAULT 0'));
+  });
+
+  test('version 13: the meeting telemetry tables, the same on both dialects but for key collation', () => {
+    const sqlite = migrations('sqlite')[12]!;
+    const postgres = migrations('postgres')[12]!;
+    assert.deepEqual(sqlite, [
+      'CREATE TABLE meeting_links (\n  visit_id TEXT PRIMARY KEY,\n  org_id TEXT NOT NULL,\n  room_id TEXT NOT NULL,\n  meeting_id TEXT NOT NULL,\n  meeting_number TEXT,\n  created_at INTEGER NOT NULL\n)',
+      'CREATE TABLE meeting_participants (\n  visit_id TEXT NOT NULL,\n  participant_id TEXT NOT NULL,\n  role TEXT NOT NULL,\n  joined_at INTEGER NOT NULL,\n  left_at INTEGER,\n  PRIMARY KEY (visit_id, participant_id)\n)',
+      'CREATE INDEX meeting_links_meeting ON meeting_links (meeting_id)',
+    ]);
+    assert.deepEqual(postgres, [
+      'CREATE TABLE meeting_links (\n  visit_id TEXT COLLATE "C" PRIMARY KEY,\n  org_id TEXT NOT NULL,\n  room_id TEXT NOT NULL,\n  meeting_id TEXT COLLATE "C" NOT NULL,\n  meeting_number TEXT,\n  created_at BIGINT NOT NULL\n)',
+      'CREATE TABLE meeting_participants (\n  visit_id TEXT COLLATE "C" NOT NULL,\n  participant_id TEXT COLLATE "C" NOT NULL,\n  role TEXT NOT NULL,\n  joined_at BIGINT NOT NULL,\n  left_at BIGINT,\n  PRIMARY KEY (visit_id, participant_id)\n)',
+      'CREATE INDEX meeting_links_meeting ON meeting_links (meeting_id)',
+    ]);
   });
 
   test('SQLite: the generated versions 1 to 8 make what 0.1 made (tables, columns, types, keys, indexes)', () => {

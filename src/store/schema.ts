@@ -328,6 +328,34 @@ const TABLES: Table[] = [
       col('error', 'text'),
     ],
   },
+  // Meeting telemetry: a Cisco visit's Webex space and meeting, found once by the space's title
+  // and its meetingInfo, so deliveries that name only a meeting find their visit.
+  {
+    name: 'meeting_links',
+    since: 13,
+    columns: [
+      col('visit_id', 'key', { primaryKey: true }),
+      req('org_id', 'text'),
+      req('room_id', 'text'),
+      req('meeting_id', 'key'),
+      col('meeting_number', 'text'),
+      req('created_at', 'time'),
+    ],
+  },
+  // Who Webex says joined a visit's meeting (webhooks, or polling where there are none): one row a
+  // participant, so a repeated delivery or a poll that sees the same people changes nothing.
+  {
+    name: 'meeting_participants',
+    since: 13,
+    columns: [
+      req('visit_id', 'key'),
+      req('participant_id', 'key'),
+      req('role', 'text'),
+      req('joined_at', 'time'),
+      col('left_at', 'time'),
+    ],
+    primaryKey: ['visit_id', 'participant_id'],
+  },
 ];
 
 const INDEXES: Index[] = [
@@ -390,6 +418,8 @@ const INDEXES: Index[] = [
   },
   // The closing job finds the visits whose window closed and that it has not closed yet by this.
   { name: 'visits_unclosed', table: 'visits', columns: ['closed_at', 'expires_at'], since: 12 },
+  // A delivery names a meeting: its visit is found by the meeting's series id.
+  { name: 'meeting_links_meeting', table: 'meeting_links', columns: ['meeting_id'], since: 13 },
 ];
 
 const DATA_STEPS: DataStep[] = [

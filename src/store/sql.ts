@@ -272,6 +272,30 @@ function statements(d: SqlDialect) {
     incrementCounter: `INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET value = counters.value + excluded.value RETURNING value`,
 
+    insertMeetingLink: `INSERT INTO meeting_links (visit_id, org_id, room_id, meeting_id, meeting_number, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
+    getMeetingLink: 'SELECT * FROM meeting_links WHERE visit_id = ?',
+    findMeetingLinks: 'SELECT * FROM meeting_links WHERE meeting_id = ? ORDER BY created_at DESC, visit_id',
+    /** Unfinished visits of these sources whose window is open or opens by `?`, without a meeting link. */
+    unmappedMeetingVisits: `SELECT v.* FROM visits v LEFT JOIN meeting_links m ON m.visit_id = v.id
+       WHERE m.visit_id IS NULL AND ${d.inList('v.source')} AND v.status IN ('pending', 'live')
+         AND v.expires_at > ? AND COALESCE(v.not_before, v.created_at) <= ?
+       ORDER BY v.expires_at, v.id LIMIT ?`,
+    /** Unfinished visits of these sources in their window, with their meeting (the pollers' work). */
+    mappedMeetingVisits: `SELECT v.*, m.room_id, m.meeting_id, m.meeting_number, m.created_at AS mapped_at FROM visits v JOIN meeting_links m ON m.visit_id = v.id
+       WHERE ${d.inList('v.source')} AND v.status IN ('pending', 'live')
+         AND v.expires_at > ? AND COALESCE(v.not_before, v.created_at) <= ?
+       ORDER BY v.expires_at, v.id LIMIT ?`,
+    getMeetingParticipant: `SELECT * FROM meeting_participants WHERE visit_id = ? AND participant_id = ?${d.forUpdate}`,
+    insertMeetingParticipant:
+      'INSERT INTO meeting_participants (visit_id, participant_id, role, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    rejoinMeetingParticipant:
+      'UPDATE meeting_participants SET joined_at = ?, left_at = NULL WHERE visit_id = ? AND participant_id = ?',
+    leaveMeetingParticipant:
+      'UPDATE meeting_participants SET left_at = ? WHERE visit_id = ? AND participant_id = ?',
+    listMeetingParticipants:
+      'SELECT * FROM meeting_participants WHERE visit_id = ? ORDER BY joined_at, participant_id',
+
     /** Visits finished before a bound (given twice), at most `?` of them. */
     purgeableVisits: `SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE} ORDER BY id LIMIT ?${d.skipLocked}`,
     purgeShortLinks: `DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE ${d.inList('visit_id')} AND short IS NOT NULL)`,
@@ -280,6 +304,8 @@ function statements(d: SqlDialect) {
     /** The outbound deliveries of purged visits, and their attempts, go with their events. */
     purgeEventAttempts: `DELETE FROM event_attempts WHERE delivery_id IN (SELECT id FROM event_deliveries WHERE ${d.inList('visit_id')})`,
     purgeEventDeliveries: `DELETE FROM event_deliveries WHERE ${d.inList('visit_id')}`,
+    purgeMeetingLinks: `DELETE FROM meeting_links WHERE ${d.inList('visit_id')}`,
+    purgeMeetingParticipants: `DELETE FROM meeting_participants WHERE ${d.inList('visit_id')}`,
     purgeVisitLinks: `DELETE FROM visit_links WHERE ${d.inList('visit_id')}`,
     purgeVisitRows: `DELETE FROM visits WHERE ${d.inList('id')}`,
     purgeCounts: PURGE_COUNT,

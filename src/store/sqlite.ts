@@ -43,6 +43,9 @@ import {
   idempotencyOf,
   jobFrom,
   linkOpening,
+  mappedVisitFrom,
+  meetingLinkFrom,
+  meetingParticipantFrom,
   orgFrom,
   purgeCounts,
   type Row,
@@ -69,6 +72,10 @@ import type {
   IdempotencyReservation,
   JobRecord,
   LinkOpening,
+  MappedVisit,
+  MeetingLinkRecord,
+  MeetingParticipantChange,
+  MeetingParticipantRecord,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -79,6 +86,7 @@ import type {
   VisitLinkRecord,
   VisitQuery,
   VisitRecord,
+  VisitSource,
 } from './types.js';
 import { visitOrder, visitWhere } from './visit-sql.js';
 
@@ -889,6 +897,8 @@ export class SqliteStore implements Store {
       counts.events = this.#run('purgeEvents', list).changes;
       this.#run('purgeEventAttempts', list);
       this.#run('purgeEventDeliveries', list);
+      this.#run('purgeMeetingParticipants', list);
+      this.#run('purgeMeetingLinks', list);
       counts.links = this.#run('purgeVisitLinks', list).changes;
       counts.visits = this.#run('purgeVisitRows', list).changes;
       const space = this.#stmt(
@@ -977,6 +987,63 @@ export class SqliteStore implements Store {
       if (Math.random() < 0.01) this.#run('sweepCounters', Math.floor(Date.now() / 1000));
       return Number(this.#get('incrementCounter', key, by, expiresAt)?.['value']);
     });
+  }
+
+  async saveMeetingLink(m: MeetingLinkRecord): Promise<void> {
+    await this.#commit(() =>
+      this.#run(
+        'insertMeetingLink',
+        m.visitId,
+        m.orgId,
+        m.roomId,
+        m.meetingId,
+        m.meetingNumber ?? null,
+        m.createdAt,
+      ),
+    );
+  }
+
+  async getMeetingLink(visitId: string): Promise<MeetingLinkRecord | undefined> {
+    const r = this.#get('getMeetingLink', visitId);
+    return r && meetingLinkFrom(r);
+  }
+
+  async findMeetingLinks(meetingId: string): Promise<MeetingLinkRecord[]> {
+    return this.#all('findMeetingLinks', meetingId).map(meetingLinkFrom);
+  }
+
+  async unmappedMeetingVisits(sources: VisitSource[], now: number, limit: number): Promise<VisitRecord[]> {
+    return this.#all('unmappedMeetingVisits', SQLITE.list(sources), now, now, limit).map(visitFrom);
+  }
+
+  async mappedMeetingVisits(sources: VisitSource[], now: number, limit: number): Promise<MappedVisit[]> {
+    return this.#all('mappedMeetingVisits', SQLITE.list(sources), now, now, limit).map(mappedVisitFrom);
+  }
+
+  async recordMeetingParticipant(change: MeetingParticipantChange, event: EventRecord): Promise<boolean> {
+    return this.#commit(() => {
+      const { visitId, participantId, role, state, at } = change;
+      const joined =
+        state === 'joined' &&
+        this.#run('insertMeetingParticipant', visitId, participantId, role, at).changes === 1;
+      if (!joined) {
+        const row = this.#get('getMeetingParticipant', visitId, participantId);
+        const present = row !== undefined && row['left_at'] === null;
+        if (state === 'joined' ? present : !present) return false;
+        this.#run(
+          state === 'joined' ? 'rejoinMeetingParticipant' : 'leaveMeetingParticipant',
+          at,
+          visitId,
+          participantId,
+        );
+      }
+      this.#insertEvent(event);
+      return true;
+    });
+  }
+
+  async listMeetingParticipants(visitId: string): Promise<MeetingParticipantRecord[]> {
+    return this.#all('listMeetingParticipants', visitId).map(meetingParticipantFrom);
   }
 
   async findVisitLinkByCipher(

@@ -294,6 +294,41 @@ export interface JobRecord {
   lastError?: string;
 }
 
+/** A Cisco visit's Webex space and meeting (found by the space's title, then its meetingInfo). */
+export interface MeetingLinkRecord {
+  visitId: string;
+  orgId: string;
+  roomId: string;
+  /** The meeting's series id (deliveries name instances, `<series>_I_<n>`). */
+  meetingId: string;
+  meetingNumber?: string;
+  createdAt: number;
+}
+
+export interface MeetingParticipantRecord {
+  visitId: string;
+  /** Webex's participant id. */
+  participantId: string;
+  role: Role;
+  joinedAt: number;
+  leftAt?: number;
+}
+
+/** A participant of a visit's meeting joined or left (from a delivery or a poll). */
+export interface MeetingParticipantChange {
+  visitId: string;
+  participantId: string;
+  role: Role;
+  state: 'joined' | 'left';
+  at: number;
+}
+
+/** An unfinished visit with its meeting, as the telemetry poller works on it. */
+export interface MappedVisit {
+  visit: VisitRecord;
+  meeting: MeetingLinkRecord;
+}
+
 /** What `purgeVisits` removed (or, with `dryRun`, would remove). */
 export interface PurgeCounts {
   visits: number;
@@ -549,6 +584,24 @@ export interface Store {
    * Rate limits use it when instances share the database.
    */
   incrementCounter(key: string, by: number, expiresAt: number): Promise<number>;
+  /** Keeps a visit's space and meeting; a visit already mapped keeps its first mapping. */
+  saveMeetingLink(link: MeetingLinkRecord): Promise<void>;
+  getMeetingLink(visitId: string): Promise<MeetingLinkRecord | undefined>;
+  /** The visits of a meeting series, newest first (a space is reused by every visit of its subject). */
+  findMeetingLinks(meetingId: string): Promise<MeetingLinkRecord[]>;
+  /**
+   * Unfinished visits (pending or live) of these sources whose window is open at `now`, oldest end
+   * first, at most `limit`: `unmapped` those without a meeting yet, otherwise those with one.
+   */
+  unmappedMeetingVisits(sources: VisitSource[], now: number, limit: number): Promise<VisitRecord[]>;
+  mappedMeetingVisits(sources: VisitSource[], now: number, limit: number): Promise<MappedVisit[]>;
+  /**
+   * Records that a participant of a visit's meeting joined or left, with `event`, in one
+   * transaction; a repeat (the same delivery again, a poll that sees the same people) records
+   * nothing and returns false.
+   */
+  recordMeetingParticipant(change: MeetingParticipantChange, event: EventRecord): Promise<boolean>;
+  listMeetingParticipants(visitId: string): Promise<MeetingParticipantRecord[]>;
   /** The recorded link with exactly this cipher (a cheap, indexed look-up before any PBKDF2). */
   findVisitLinkByCipher(cipher: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined>;
 }

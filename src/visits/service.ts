@@ -236,6 +236,19 @@ export interface VisitServiceOptions {
   arrivals?: Arrivals;
 }
 
+/** What Webex said about a Cisco visit's meeting (meeting telemetry: webhooks, or polling). */
+export type MeetingFact =
+  | {
+      kind: 'participant';
+      /** Webex's participant id (never their email or name: the event log keeps no more). */
+      participantId: string;
+      role: 'host' | 'guest';
+      state: 'joined' | 'left';
+      at: number;
+      via: 'webhook' | 'poll';
+    }
+  | { kind: 'started' | 'ended'; meetingId: string; at: number; via: 'webhook' | 'poll' };
+
 const newVisitId = () => `vis_${randomBytes(9).toString('base64url')}`;
 
 function toLink(l: VisitLinkRecord, gatewayUrl: string | undefined): VisitLink {
@@ -639,6 +652,57 @@ export class VisitService {
     if (opening.outcome === 'missing') return { kind: 'expired' }; // purged meanwhile
     if (opening.logged) this.#onChange?.(visit, 'link.opened');
     return { kind: 'redirect', location: link.shortUrl ?? link.longUrl, visit, link, first: opening.first };
+  }
+
+  /**
+   * Applies what Webex said about a visit's meeting: a participant joined or left (once each,
+   * however often it is told), the first host's join makes the visit live, and the meeting's end
+   * ends a live visit. The same facts the lobby records for local visits.
+   */
+  async recordMeetingFact(visit: VisitRecord, fact: MeetingFact): Promise<void> {
+    // At the time Webex gives, by `webex`.
+    const event = (type: string, data: Record<string, unknown>): EventRecord => ({
+      orgId: visit.orgId,
+      visitId: visit.id,
+      at: fact.at,
+      actor: 'webex',
+      type,
+      data: { ...data, via: fact.via },
+    });
+    if (fact.kind === 'participant') {
+      const { participantId, role, state, at } = fact;
+      const changed = await this.#store.recordMeetingParticipant(
+        { visitId: visit.id, participantId, role, state, at },
+        event(`${role}.${state}`, { participant: participantId }),
+      );
+      // Tried even when the join was known: a crash may have come between the two writes.
+      if (role === 'host' && state === 'joined') {
+        const live = await this.#store.transitionVisit(
+          visit.orgId,
+          visit.id,
+          ['pending'],
+          'live',
+          at,
+          event('visit.started', {}),
+        );
+        if (live) this.#onChange?.(live, 'visit.started');
+      }
+      if (changed) this.#onChange?.(visit, `${role}.${state}`);
+      return;
+    }
+    if (fact.kind === 'ended') {
+      const ended = await this.#store.transitionVisit(
+        visit.orgId,
+        visit.id,
+        ['live'],
+        'ended',
+        fact.at,
+        event('visit.ended', { meeting: fact.meetingId }),
+      );
+      if (ended) this.#onChange?.(ended, 'visit.ended');
+      return;
+    }
+    await this.#store.appendEvent(event('meeting.started', { meeting: fact.meetingId }));
   }
 
   /** More hosts or guests for the same subject, window and space. */

@@ -517,18 +517,19 @@ describe('a server without the bot, with a limit of one issuing request a minute
     await plain.close();
   });
 
-  test('/hooks/webex is 404 without the bot; the second joseencrypt call is 429 with Retry-After', async () => {
+  test('/hooks/webex and /hooks/webex/meetings are 404 without the bot; the second joseencrypt call is 429 with Retry-After', async () => {
     const at = (path: string, init: RequestInit) => call(`${plain.url}${path}`, init);
-    expect(
-      await at('/hooks/webex', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-      }),
-      404,
-      'POST',
-      '/hooks/webex',
-    );
+    for (const path of ['/hooks/webex', '/hooks/webex/meetings'])
+      expect(
+        await at(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        }),
+        404,
+        'POST',
+        path,
+      );
     const init = {
       method: 'POST',
       headers: { authorization: `Bearer ${plain.key}`, 'content-type': 'application/json' },

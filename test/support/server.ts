@@ -58,6 +58,8 @@ export interface TestServerOptions {
   alerts?: ServeOptions['alerts'];
   /** Seconds between runs of the closing job (default the server's). */
   closeIntervalSeconds?: number;
+  /** Meeting telemetry of Cisco visits (needs `webex` and a `linkSource` other than local). */
+  meetings?: ServeOptions['meetings'];
 }
 
 export const ROOMY_LIMITS = {
@@ -95,6 +97,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.closeIntervalSeconds !== undefined
         ? { closeIntervalSeconds: options.closeIntervalSeconds }
         : {}),
+      ...(options.meetings ? { meetings: options.meetings } : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);

@@ -13,6 +13,7 @@ import type {
   VisitRecord,
 } from '../../src/store/types.js';
 import { eventStoreContract } from './event-store-contract.js';
+import * as record from './store-records.js';
 
 export function storeContract(
   name: string,
@@ -1215,6 +1216,129 @@ export function storeContract(
       for (const id of ['vis_po', 'vis_pl', 'vis_ps'])
         assert.equal((await store.getVisit(org.id, id))?.id, id, `${id} is never purged`);
       assert.equal(await store.getVisit(org.id, 'vis_pk'), undefined);
+    });
+
+    test('meeting links: a visit keeps its first meeting; a meeting finds its visits; purge takes them', async () => {
+      // Real time: purge never takes a visit whose window is still open now.
+      const now = Math.floor(Date.now() / 1000);
+      const base = { ...record.visit(org.id, 'vis_m1'), source: 'commercial' as const, createdAt: now - 60 };
+      await store.createVisit({ ...base, expiresAt: now + 900 }, [], record.event(org.id, 'vis_m1'));
+      await store.createVisit(
+        { ...base, id: 'vis_m2', expiresAt: now + 900 },
+        [],
+        record.event(org.id, 'vis_m2'),
+      );
+      // Not telemetry's: a local visit, a cancelled one, one not open yet, one over.
+      await store.createVisit(
+        { ...base, id: 'vis_m3', source: 'local', expiresAt: now + 900 },
+        [],
+        record.event(org.id, 'vis_m3'),
+      );
+      await store.createVisit(
+        { ...base, id: 'vis_m4', status: 'cancelled', expiresAt: now + 900 },
+        [],
+        record.event(org.id, 'vis_m4'),
+      );
+      await store.createVisit(
+        { ...base, id: 'vis_m5', notBefore: now + 60, expiresAt: now + 900 },
+        [],
+        record.event(org.id, 'vis_m5'),
+      );
+      await store.createVisit(
+        { ...base, id: 'vis_m6', expiresAt: now - 1 },
+        [],
+        record.event(org.id, 'vis_m6'),
+      );
+      const sources = ['commercial' as const, 'custom' as const];
+      assert.deepEqual((await store.unmappedMeetingVisits(sources, now, 10)).map((v) => v.id).sort(), [
+        'vis_m1',
+        'vis_m2',
+      ]);
+      assert.deepEqual(await store.unmappedMeetingVisits(['usgov'], now, 10), []);
+      assert.equal((await store.unmappedMeetingVisits(sources, now, 1)).length, 1, 'bounded');
+
+      const link = {
+        visitId: 'vis_m1',
+        orgId: org.id,
+        roomId: 'room-1',
+        meetingId: 'meet-1',
+        meetingNumber: '123',
+        createdAt: now,
+      };
+      await store.saveMeetingLink(link);
+      await store.saveMeetingLink({ ...link, roomId: 'room-other', meetingId: 'meet-other' });
+      assert.deepEqual(await store.getMeetingLink('vis_m1'), link, 'the first mapping stays');
+      const { meetingNumber: _n, ...second } = { ...link, visitId: 'vis_m2', createdAt: now + 1 };
+      await store.saveMeetingLink(second);
+      assert.deepEqual(await store.findMeetingLinks('meet-1'), [second, link], 'newest first');
+      assert.deepEqual(await store.findMeetingLinks('meet-none'), []);
+      assert.deepEqual(
+        (await store.unmappedMeetingVisits(sources, now, 10)).map((v) => v.id),
+        [],
+      );
+      const mapped = await store.mappedMeetingVisits(sources, now, 10);
+      assert.deepEqual(
+        mapped.map((m) => [m.visit.id, m.meeting]),
+        [
+          ['vis_m1', link],
+          ['vis_m2', second],
+        ],
+      );
+
+      await store.saveMeetingLink({ ...link, visitId: 'vis_m6' });
+      await store.recordMeetingParticipant(
+        { visitId: 'vis_m6', participantId: 'p', role: 'guest', state: 'joined', at: now - 100 },
+        record.event(org.id, 'vis_m6'),
+      );
+      await store.purgeVisits(now);
+      assert.equal(await store.getVisit(org.id, 'vis_m6'), undefined);
+      assert.equal(await store.getMeetingLink('vis_m6'), undefined);
+      assert.deepEqual(await store.listMeetingParticipants('vis_m6'), []);
+      assert.deepEqual(await store.getMeetingLink('vis_m1'), link, 'an open visit keeps its meeting');
+    });
+
+    test('meeting participants: joined and left once each, with their event; a repeat records nothing', async () => {
+      const id = 'vis_mp';
+      await store.createVisit(record.visit(org.id, id), [], record.event(org.id, id));
+      const change = (
+        state: 'joined' | 'left',
+        at: number,
+        participantId = 'p1',
+        role: 'host' | 'guest' = 'guest',
+      ) => ({
+        visitId: id,
+        participantId,
+        role,
+        state,
+        at,
+      });
+      const ev = (type: string, at: number) => ({ ...record.event(org.id, id), type, at });
+      const events = async () => (await store.listEvents(org.id, id)).map((e) => e.type).slice(1);
+
+      assert.equal(
+        await store.recordMeetingParticipant(change('left', 5), ev('guest.left', 5)),
+        false,
+        'never joined',
+      );
+      assert.equal(await store.recordMeetingParticipant(change('joined', 10), ev('guest.joined', 10)), true);
+      assert.equal(await store.recordMeetingParticipant(change('joined', 11), ev('guest.joined', 11)), false);
+      const both = await Promise.all([
+        store.recordMeetingParticipant(change('joined', 12, 'p2', 'host'), ev('host.joined', 12)),
+        store.recordMeetingParticipant(change('joined', 12, 'p2', 'host'), ev('host.joined', 12)),
+      ]);
+      assert.deepEqual(both.sort(), [false, true], 'one of two concurrent repeats');
+      assert.equal(await store.recordMeetingParticipant(change('left', 20), ev('guest.left', 20)), true);
+      assert.equal(await store.recordMeetingParticipant(change('left', 21), ev('guest.left', 21)), false);
+      assert.equal(
+        await store.recordMeetingParticipant(change('joined', 30), ev('guest.joined', 30)),
+        true,
+        'rejoined',
+      );
+      assert.deepEqual(await events(), ['guest.joined', 'host.joined', 'guest.left', 'guest.joined']);
+      assert.deepEqual(await store.listMeetingParticipants(id), [
+        { visitId: id, participantId: 'p2', role: 'host', joinedAt: 12 },
+        { visitId: id, participantId: 'p1', role: 'guest', joinedAt: 30 },
+      ]);
     });
   });
 }

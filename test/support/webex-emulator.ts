@@ -10,6 +10,13 @@
  *   GET    /v1/webhooks?max=N            paged with Link: <…>; rel="next"
  *   POST   /v1/webhooks, DELETE /v1/webhooks/:id
  *   GET    /v1/attachment/actions/:id    card submissions the test seeded
+ *   GET    /v1/rooms?type=group&max=N    spaces added with addSpace, most recently active first
+ *   GET    /v1/rooms/:id/meetingInfo     a space's meeting (its series id, number, SIP address)
+ *   GET    /v1/meetingParticipants?meetingId=…   who is (and was) in a meeting instance, or a series' latest
+ *
+ * Meetings as Webex runs them: `startMeeting(roomId)`, `joinMeeting`, `leaveMeeting` and
+ * `endMeeting` change what the API answers and POST the `meetings` and `meetingParticipants`
+ * deliveries, signed, to every registered webhook of that resource and event (as Webex does).
  *
  * Every call needs `Authorization: Bearer <token>` (401 otherwise) and every answer carries a
  * `TrackingID` header. Faults: `fail('POST', '/messages', { status: 429, retryAfter: 1 })` makes
@@ -31,7 +38,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const EMULATED_ACCESS = { allowedDomains: ['example.com'] } as const;
 
 /** A Webex id: base64url of `ciscospark://us/<TYPE>/<uuid>`, as the real ones are. */
-function webexId(type: 'PEOPLE' | 'ROOM' | 'MESSAGE' | 'WEBHOOK' | 'ATTACHMENT_ACTION'): string {
+function webexId(type: 'PEOPLE' | 'ROOM' | 'MESSAGE' | 'WEBHOOK' | 'ATTACHMENT_ACTION' | 'MEETING'): string {
   return Buffer.from(`ciscospark://us/${type}/${randomUUID()}`).toString('base64url');
 }
 
@@ -76,6 +83,51 @@ export interface SentMessage {
   at: number;
 }
 
+/** A group space with a title and a meeting (Instant Connect's `Virtual Visit - <sub>`). */
+interface EmulatedSpace {
+  id: string;
+  title: string;
+  /** The meeting series (what meetingInfo names). */
+  meetingId: string;
+  meetingNumber: string;
+  created: string;
+  lastActivity: string;
+}
+
+/** A meeting instance (`<series>_I_<n>`, what deliveries name). */
+interface EmulatedMeeting {
+  id: string;
+  meetingSeriesId: string;
+  roomId: string;
+  title: string;
+  state: 'inProgress' | 'ended';
+  start: string;
+  end?: string;
+}
+
+interface EmulatedParticipant {
+  id: string;
+  meetingId: string;
+  host: boolean;
+  coHost: boolean;
+  spaceModerator: boolean;
+  email: string;
+  displayName: string;
+  state: 'lobby' | 'joined' | 'end';
+  joinedTime: string;
+  leftTime?: string;
+}
+
+/** A delivery the emulator POSTed to a webhook, and what the target answered (0: no answer). */
+interface EmulatedDelivery {
+  webhookId: string;
+  targetUrl: string;
+  resource: string;
+  event: string;
+  body: Record<string, unknown>;
+  status: number;
+}
+
 interface EmulatedWebhook {
   id: string;
   name: string;
@@ -86,7 +138,7 @@ interface EmulatedWebhook {
   secret?: string;
   status: 'active' | 'inactive';
   created: string;
-  ownedBy: 'creator';
+  ownedBy: 'creator' | 'org';
   orgId: string;
   createdBy: string;
   appId: string;
@@ -197,6 +249,21 @@ export interface WebexEmulator {
     what: string,
     timeoutMs?: number,
   ): Promise<SentMessage[]>;
+  /** A group space titled `title` (the bot is in it), with a meeting of its own. */
+  addSpace(title: string): EmulatedSpace;
+  /** Starts a new instance of the space's meeting; delivers `meetings/started`. */
+  startMeeting(roomId: string): Promise<EmulatedMeeting>;
+  /** Someone joins (`host`: the host link's user); delivers `meetingParticipants/joined`. */
+  joinMeeting(
+    meetingId: string,
+    options?: { host?: boolean; email?: string; displayName?: string },
+  ): Promise<EmulatedParticipant>;
+  /** Delivers `meetingParticipants/left`. */
+  leaveMeeting(meetingId: string, participantId: string): Promise<EmulatedParticipant>;
+  /** Everyone leaves (their deliveries), then `meetings/ended`. */
+  endMeeting(meetingId: string): Promise<void>;
+  /** Every delivery POSTed so far. */
+  readonly deliveries: EmulatedDelivery[];
   /** Waits until at least `count` messages match `filter`; returns the matching ones. */
   waitForMessages(
     filter: (m: SentMessage) => boolean,
@@ -223,6 +290,10 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
   const messages = new Map<string, EmulatedMessage>();
   const actions = new Map<string, EmulatedAction>();
   const webhooks: EmulatedWebhook[] = [];
+  const spaces: EmulatedSpace[] = [];
+  const meetings: EmulatedMeeting[] = [];
+  const participants: EmulatedParticipant[] = [];
+  const deliveries: EmulatedDelivery[] = [];
   const calls: EmulatorCall[] = [];
   const sent: SentMessage[] = [];
   let faults: ArmedFault[] = [];
@@ -394,8 +465,105 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
         ? { status: 200, body: action }
         : { status: 404, body: error('The requested resource could not be found.', trackingId) };
     }
+    if (method === 'GET' && path === '/rooms') {
+      const max = Math.max(1, Math.min(1000, Number(url.searchParams.get('max') ?? 100) || 100));
+      const type = url.searchParams.get('type');
+      const items = type && type !== 'group' ? [] : [...spaces].reverse().slice(0, max);
+      return {
+        status: 200,
+        body: {
+          items: items.map((r) => ({
+            id: r.id,
+            title: r.title,
+            type: 'group',
+            isLocked: false,
+            lastActivity: r.lastActivity,
+            created: r.created,
+          })),
+        },
+      };
+    }
+    m = /^\/rooms\/([^/]+)\/meetingInfo$/.exec(path);
+    if (method === 'GET' && m) {
+      const space = spaces.find((r) => r.id === decodeURIComponent(m![1]!));
+      if (!space) return { status: 404, body: error('Could not find a room with that id.', trackingId) };
+      return {
+        status: 200,
+        body: {
+          roomId: space.id,
+          meetingLink: `https://example.webex.com/m/${space.meetingId}`,
+          sipAddress: `${space.meetingNumber}@example.webex.com`,
+          meetingNumber: space.meetingNumber,
+          meetingId: space.meetingId,
+        },
+      };
+    }
+    if (method === 'GET' && path === '/meetingParticipants') {
+      const id = url.searchParams.get('meetingId');
+      if (!id) return { status: 400, body: error('meetingId is required.', trackingId) };
+      const instance =
+        meetings.find((x) => x.id === id) ?? [...meetings].reverse().find((x) => x.meetingSeriesId === id);
+      if (!instance) return { status: 404, body: error('Meeting not found.', trackingId) };
+      return { status: 200, body: { items: participants.filter((p) => p.meetingId === instance.id) } };
+    }
     return { status: 404, body: error(`emulator: no route for ${method} ${path}`, trackingId) };
   };
+
+  /** POSTs a delivery to every active webhook of this resource and event, signed with its secret. */
+  const deliver = async (resource: string, event: string, data: Record<string, unknown>) => {
+    const targets = webhooks.filter(
+      (w) => w.status === 'active' && w.resource === resource && w.event === event,
+    );
+    await Promise.all(
+      targets.map(async (w) => {
+        const body = {
+          id: w.id,
+          name: w.name,
+          targetUrl: w.targetUrl,
+          resource,
+          event,
+          orgId,
+          createdBy: w.createdBy,
+          appId,
+          ownedBy: w.ownedBy,
+          status: 'active',
+          created: w.created,
+          actorId: bot.id,
+          data,
+        };
+        const record: EmulatedDelivery = {
+          webhookId: w.id,
+          targetUrl: w.targetUrl,
+          resource,
+          event,
+          body,
+          status: 0,
+        };
+        deliveries.push(record);
+        try {
+          record.status = (await signedDelivery(w.targetUrl, w.secret ?? '', body)).status;
+        } catch {
+          record.status = 0;
+        }
+      }),
+    );
+  };
+  const meetingOf = (id: string) => {
+    const meeting = meetings.find((x) => x.id === id);
+    if (!meeting) throw new Error(`emulator: no meeting ${id}`);
+    return meeting;
+  };
+  const meetingData = (x: EmulatedMeeting) => ({
+    id: x.id,
+    meetingSeriesId: x.meetingSeriesId,
+    title: x.title,
+    meetingType: 'meeting',
+    state: x.state === 'ended' ? 'ended' : 'inProgress',
+    start: x.start,
+    ...(x.end ? { end: x.end } : {}),
+    hostEmail: bot.emails[0],
+  });
+  const participantData = (p: EmulatedParticipant) => ({ ...p, orgId, siteUrl: 'example.webex.com' });
 
   const seedWebhook = (
     w: Partial<EmulatedWebhook> & { name: string; targetUrl: string },
@@ -410,7 +578,7 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
       ...(w.secret !== undefined ? { secret: w.secret } : {}),
       status: w.status ?? 'active',
       created: iso(),
-      ownedBy: 'creator',
+      ownedBy: w.ownedBy === 'org' ? 'org' : 'creator',
       orgId,
       createdBy: bot.id,
       appId,
@@ -590,6 +758,69 @@ export async function startWebexEmulator(options: WebexEmulatorOptions = {}): Pr
       return action;
     },
     seedWebhook,
+    deliveries,
+    addSpace(title) {
+      const space: EmulatedSpace = {
+        id: webexId('ROOM'),
+        title,
+        meetingId: randomUUID().replace(/-/g, ''),
+        meetingNumber: String(2_000_000_000 + spaces.length),
+        created: iso(),
+        lastActivity: iso(),
+      };
+      rooms.set(space.id, 'group');
+      spaces.push(space);
+      return space;
+    },
+    async startMeeting(roomId) {
+      const space = spaces.find((r) => r.id === roomId);
+      if (!space) throw new Error(`emulator: no space ${roomId}`);
+      const meeting: EmulatedMeeting = {
+        id: `${space.meetingId}_I_${Date.now()}${meetings.length}`,
+        meetingSeriesId: space.meetingId,
+        roomId,
+        title: space.title,
+        state: 'inProgress',
+        start: iso(),
+      };
+      meetings.push(meeting);
+      await deliver('meetings', 'started', meetingData(meeting));
+      return meeting;
+    },
+    async joinMeeting(meetingId, o = {}) {
+      const meeting = meetingOf(meetingId);
+      const n = participants.length;
+      const participant: EmulatedParticipant = {
+        id: `${meeting.id}_${randomUUID()}`,
+        meetingId: meeting.id,
+        host: o.host ?? false,
+        coHost: false,
+        spaceModerator: false,
+        email: o.email ?? `participant-${n}@example.com`,
+        displayName: o.displayName ?? `Participant ${n}`,
+        state: 'joined',
+        joinedTime: iso(),
+      };
+      participants.push(participant);
+      await deliver('meetingParticipants', 'joined', participantData(participant));
+      return participant;
+    },
+    async leaveMeeting(meetingId, participantId) {
+      const participant = participants.find((p) => p.id === participantId && p.meetingId === meetingId);
+      if (!participant) throw new Error(`emulator: no participant ${participantId}`);
+      participant.state = 'end';
+      participant.leftTime = iso();
+      await deliver('meetingParticipants', 'left', participantData(participant));
+      return participant;
+    },
+    async endMeeting(meetingId) {
+      const meeting = meetingOf(meetingId);
+      for (const p of participants.filter((x) => x.meetingId === meetingId && x.state !== 'end'))
+        await emulator.leaveMeeting(meetingId, p.id);
+      meeting.state = 'ended';
+      meeting.end = iso();
+      await deliver('meetings', 'ended', meetingData(meeting));
+    },
     fail(method, path, fault = {}) {
       faults.push({
         method,

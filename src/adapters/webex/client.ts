@@ -5,15 +5,19 @@
 import { HttpClient, type HttpClientOptions } from '../../client/http.js';
 import type {
   AttachmentAction,
+  MeetingParticipant,
+  MeetingsApi,
   Message,
   MessageTarget,
   Person,
+  Room,
+  RoomMeetingInfo,
   WebexApi,
   Webhook,
 } from '../../domain/webex.js';
 
 /** The Webex REST adapter: implements the services' WebexApi port, and the CLI's webhook calls. */
-export class WebexClient implements WebexApi {
+export class WebexClient implements WebexApi, MeetingsApi {
   readonly #http: HttpClient;
   readonly apiUrl: string;
 
@@ -66,20 +70,51 @@ export class WebexClient implements WebexApi {
   }
 
   /** Every webhook of the token's owner, following `Link: <…>; rel="next"`. */
-  async listWebhooks(): Promise<Webhook[]> {
-    const all: Webhook[] = [];
-    let url: string | undefined = `${this.apiUrl}/webhooks?max=100`;
-    for (let page = 0; url && page < 50; page++) {
+  listWebhooks(): Promise<Webhook[]> {
+    return this.#pages<Webhook>(`${this.apiUrl}/webhooks?max=100`, 50);
+  }
+
+  /** Items of a listing, following `Link: <…>; rel="next"` for at most `pages` pages. */
+  async #pages<T>(first: string, pages: number): Promise<T[]> {
+    const all: T[] = [];
+    let url: string | undefined = first;
+    for (let page = 0; url && page < pages; page++) {
       const response: Awaited<ReturnType<HttpClient['request']>> = await this.#http.request<{
-        items: Webhook[];
+        items: T[];
       }>('GET', url);
-      all.push(...((response.body as { items?: Webhook[] }).items ?? []));
+      all.push(...((response.body as { items?: T[] }).items ?? []));
       url = nextLink(response.headers.get('link'));
     }
     return all;
   }
 
-  async createWebhook(webhook: Omit<Webhook, 'id' | 'status'>): Promise<Webhook> {
+  /** Group spaces, most recently active first: at most `max` (one page of up to 1000). */
+  async listSpaces(max: number): Promise<Room[]> {
+    const items = await this.#pages<Room>(
+      `${this.apiUrl}/rooms?type=group&sortBy=lastactivity&max=${Math.min(1000, max)}`,
+      Math.ceil(max / 1000),
+    );
+    return items.slice(0, max);
+  }
+
+  async spaceMeetingInfo(roomId: string): Promise<RoomMeetingInfo> {
+    return (
+      await this.#http.request<RoomMeetingInfo>(
+        'GET',
+        `${this.apiUrl}/rooms/${encodeURIComponent(roomId)}/meetingInfo`,
+      )
+    ).body;
+  }
+
+  listMeetingParticipants(meetingId: string): Promise<MeetingParticipant[]> {
+    return this.#pages<MeetingParticipant>(
+      `${this.apiUrl}/meetingParticipants?meetingId=${encodeURIComponent(meetingId)}&max=100`,
+      10,
+    );
+  }
+
+  /** `ownedBy: 'org'` makes an organisation-wide webhook (an administrator's token; meetings only). */
+  async createWebhook(webhook: Omit<Webhook, 'id' | 'status'> & { ownedBy?: 'org' }): Promise<Webhook> {
     return (await this.#http.request<Webhook>('POST', `${this.apiUrl}/webhooks`, { body: webhook })).body;
   }
 

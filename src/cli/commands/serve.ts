@@ -97,6 +97,18 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
         : `  bot access:    ${server.context.bot.access.describe()}`,
     );
   }
+  if (broker !== 'local') {
+    const meetings = server.context.meetings;
+    lines.push(
+      `  meetings:      ${
+        !meetings
+          ? `off${config.meetings.mode === 'off' ? '' : ' (needs WEBEX_TOKEN)'}: Cisco visits show no joins, live or end`
+          : meetings.mode === 'poll'
+            ? `polling participants every ${config.meetings.pollSeconds} s`
+            : `webhooks at POST ${server.publicUrl}/hooks/webex/meetings (instant-connect webhook register --meetings)`
+      }`,
+    );
+  }
   if (created.org) lines.push('  first start:   created the database, the broker key and the organisation');
   // The commands name this server's data and address, so what they make is this server's.
   const where = database ? '(with the same DATABASE_URL)' : `--data ${JSON.stringify(dir)}`;

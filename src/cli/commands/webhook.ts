@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { WEBHOOK_SECRET_SETTING } from '../../bot/bot.js';
 import { webexApiBase } from '../../main/settings.js';
+import { MEETINGS_WEBHOOK_SECRET_SETTING } from '../../meetings/telemetry.js';
 import { CliError, databaseUrl, dataDir, whereData } from '../config.js';
 import { findToken, type TokenFlags } from '../credentials.js';
 import type { CliIo } from '../io.js';
@@ -23,6 +24,28 @@ interface Flags extends TokenFlags {
   all?: boolean;
 }
 
+/** What `register` makes: the bot's two webhooks, or meeting telemetry's four. */
+const KINDS = {
+  bot: {
+    path: '/hooks/webex',
+    setting: WEBHOOK_SECRET_SETTING,
+    hooks: [
+      ['messages', 'created', 'messages'],
+      ['attachmentActions', 'created', 'cards'],
+    ],
+  },
+  meetings: {
+    path: '/hooks/webex/meetings',
+    setting: MEETINGS_WEBHOOK_SECRET_SETTING,
+    hooks: [
+      ['meetings', 'started', 'meetings started'],
+      ['meetings', 'ended', 'meetings ended'],
+      ['meetingParticipants', 'joined', 'participants joined'],
+      ['meetingParticipants', 'left', 'participants left'],
+    ],
+  },
+} as const;
+
 async function client(flags: Flags, io: CliIo) {
   const token = findToken(flags, io);
   if (!token)
@@ -34,42 +57,46 @@ async function client(flags: Flags, io: CliIo) {
   return new WebexClient(token, webexApiBase(flags, io.env));
 }
 
-export async function register(flags: Flags & { url: string }, io: CliIo): Promise<void> {
+export async function register(
+  flags: Flags & { url: string; meetings?: boolean; org?: boolean },
+  io: CliIo,
+): Promise<void> {
+  const kind = flags.meetings ? KINDS.meetings : KINDS.bot;
+  if (flags.org && !flags.meetings) throw new CliError('--org goes with --meetings', 2);
   const database = databaseUrl(flags.database, io.env); // a bad URL is reported before any webhook is made
   let target: URL;
   try {
     target = new URL(flags.url);
   } catch {
     throw new CliError(
-      '--url must be the public https URL of POST /hooks/webex, e.g. https://visits.example.org/hooks/webex',
+      `--url must be the public https URL of POST ${kind.path}, e.g. https://visits.example.org${kind.path}`,
       2,
     );
   }
   if (target.protocol !== 'https:' && target.protocol !== 'http:')
     throw new CliError('--url must be http(s)', 2);
-  if (!target.pathname.endsWith('/hooks/webex')) {
+  if (!target.pathname.endsWith(kind.path)) {
     io.stderr.write(
-      `warning: ${target.href} does not end in /hooks/webex, where the server listens for Webex\n`,
+      `warning: ${target.href} does not end in ${kind.path}, where the server listens for them\n`,
     );
   }
   const webex = await client(flags, io);
   const secret = randomBytes(32).toString('hex');
+  const resources = new Set<string>(kind.hooks.map(([resource]) => resource));
   const existing = (await webex.listWebhooks()).filter(
-    (w) => w.name.startsWith(PREFIX) && w.targetUrl === target.href,
+    (w) => w.name.startsWith(PREFIX) && w.targetUrl === target.href && resources.has(w.resource),
   );
   for (const old of existing) await webex.deleteWebhook(old.id);
   const made = [];
-  for (const [resource, label] of [
-    ['messages', 'messages'],
-    ['attachmentActions', 'cards'],
-  ] as const) {
+  for (const [resource, event, label] of kind.hooks) {
     made.push(
       await webex.createWebhook({
         name: `${PREFIX} ${label}`,
         targetUrl: target.href,
         resource,
-        event: 'created',
+        event,
         secret,
+        ...(flags.org ? { ownedBy: 'org' as const } : {}),
       }),
     );
   }
@@ -79,7 +106,7 @@ export async function register(flags: Flags & { url: string }, io: CliIo): Promi
     ...(database ? { databaseUrl: database } : {}),
   });
   try {
-    await store.setSetting(WEBHOOK_SECRET_SETTING, secret);
+    await store.setSetting(kind.setting, secret);
   } finally {
     await store.close();
   }

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BotService } from '../../bot/bot.js';
 import { InstantConnectError, NotFoundError } from '../../errors.js';
 import type { TriggerService } from '../../hooks/trigger.js';
+import type { MeetingTelemetry } from '../../meetings/telemetry.js';
 import type { Limits } from '../limits.js';
 import { route } from '../route.js';
 
@@ -18,7 +19,7 @@ declare module 'fastify' {
 
 export async function hookRoutes(
   app: FastifyInstance,
-  opts: { trigger: TriggerService; bot?: BotService; limits: Limits },
+  opts: { trigger: TriggerService; bot?: BotService; meetings?: MeetingTelemetry; limits: Limits },
 ): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -57,6 +58,19 @@ export async function hookRoutes(
     if (!opts.bot) throw new NotFoundError('The bot is not configured on this server (set WEBEX_TOKEN)');
     const signature = request.headers['x-spark-signature'];
     return opts.bot.receive(
+      request.rawBody ?? Buffer.alloc(0),
+      Array.isArray(signature) ? signature[0] : signature,
+    );
+  });
+
+  // Meeting telemetry: the same kind of signature, with the meeting webhooks' own secret.
+  route(app, 'receiveMeetingWebhook', async (request) => {
+    if (!opts.meetings)
+      throw new NotFoundError(
+        'Meeting telemetry is off on this server (it needs WEBEX_TOKEN, a Cisco BROKER and MEETING_TELEMETRY=webhooks)',
+      );
+    const signature = request.headers['x-spark-signature'];
+    return opts.meetings.receive(
       request.rawBody ?? Buffer.alloc(0),
       Array.isArray(signature) ? signature[0] : signature,
     );
