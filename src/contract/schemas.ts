@@ -86,6 +86,11 @@ export const VisitForm = Type.Object(
     shortUrls: Type.Optional(Text('Present (a checked box): short links.')),
     vertical: Type.Optional(Type.Enum([...VERTICALS])),
     hostLogin: Type.Optional(Text('Present (a checked box): host links ask for a Webex login.')),
+    gateway: Type.Optional(
+      Text(
+        "Present (a checked box): gateway links on this service (offered on Cisco's brokers with PUBLIC_URL set); absent: the broker's own links.",
+      ),
+    ),
     timeZone: Type.Optional(
       Text("The browser's IANA time zone (filled in by the page's script); empty: UTC."),
     ),
