@@ -61,7 +61,8 @@ export class EventDeliveryWorker {
   readonly #policy: AddressPolicy;
   readonly timing: EventWorkerTiming;
   readonly #now: () => number;
-  readonly #onFailure: EventWorkerOptions['onFailure'];
+  /** Told of every failed attempt (serve logs it); never given the secret or the URL's query. */
+  onFailure: EventWorkerOptions['onFailure'];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -73,7 +74,7 @@ export class EventDeliveryWorker {
     this.#policy = options.policy;
     this.timing = { ...DEFAULT_EVENT_TIMING, ...options.timing };
     this.#now = options.now ?? nowSeconds;
-    this.#onFailure = options.onFailure;
+    this.onFailure = options.onFailure;
   }
 
   start(): void {
@@ -167,7 +168,7 @@ export class EventDeliveryWorker {
     const first = job.firstAttemptAt ?? at;
     const willRetry = retryAt - first <= this.timing.maxAgeSeconds;
     this.stats.failedAttempts += 1;
-    this.#onFailure?.({ deliveryId: job.id, subscriptionId: job.subscriptionId, error, willRetry });
+    this.onFailure?.({ deliveryId: job.id, subscriptionId: job.subscriptionId, error, willRetry });
     const { disabled } = await this.#store.recordEventAttempt({
       deliveryId: job.id,
       attempt,

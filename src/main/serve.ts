@@ -186,6 +186,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
   context.broker.publicUrl = publicUrl;
   context.runner.start();
+  // A failed delivery attempt is a warning (its attempts are also in GET /api/events/deliveries).
+  context.eventWorker.onFailure = (failure) => app.log.warn(failure, 'outbound event delivery failed');
   context.eventWorker.start();
   if (context.meetings) {
     context.meetings.onError = (what, err) =>
