@@ -529,14 +529,11 @@ export class PostgresStore implements Store {
   }
 
   async saveMeetingLink(m: MeetingLinkRecord): Promise<void> {
-    await this.#query('insertMeetingLink', [
-      m.visitId,
-      m.orgId,
-      m.roomId,
-      m.meetingId,
-      m.meetingNumber ?? null,
-      m.createdAt,
-    ]);
+    await this.#tx(async (c) => {
+      const params = [m.visitId, m.orgId, m.roomId, m.meetingId, m.meetingNumber ?? null, m.createdAt];
+      if ((await run(c, 'insertMeetingLink', params)).rowCount === 1)
+        await run(c, 'observeVisit', ['telemetry', m.visitId]);
+    });
   }
 
   async getMeetingLink(visitId: string): Promise<MeetingLinkRecord | undefined> {

@@ -275,6 +275,8 @@ function statements(d: SqlDialect) {
     insertMeetingLink: `INSERT INTO meeting_links (visit_id, org_id, room_id, meeting_id, meeting_number, created_at)
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
     getMeetingLink: 'SELECT * FROM meeting_links WHERE visit_id = ?',
+    /** Telemetry sees who comes to a mapped visit (unless something else already does). */
+    observeVisit: 'UPDATE visits SET observed_by = ? WHERE id = ? AND observed_by IS NULL',
     findMeetingLinks: 'SELECT * FROM meeting_links WHERE meeting_id = ? ORDER BY created_at DESC, visit_id',
     /** Unfinished visits of these sources whose window is open or opens by `?`, without a meeting link. */
     unmappedMeetingVisits: `SELECT v.* FROM visits v LEFT JOIN meeting_links m ON m.visit_id = v.id

@@ -990,17 +990,11 @@ export class SqliteStore implements Store {
   }
 
   async saveMeetingLink(m: MeetingLinkRecord): Promise<void> {
-    await this.#commit(() =>
-      this.#run(
-        'insertMeetingLink',
-        m.visitId,
-        m.orgId,
-        m.roomId,
-        m.meetingId,
-        m.meetingNumber ?? null,
-        m.createdAt,
-      ),
-    );
+    await this.#commit(() => {
+      const params = [m.visitId, m.orgId, m.roomId, m.meetingId, m.meetingNumber ?? null, m.createdAt];
+      if (this.#run('insertMeetingLink', ...params).changes === 1)
+        this.#run('observeVisit', 'telemetry', m.visitId);
+    });
   }
 
   async getMeetingLink(visitId: string): Promise<MeetingLinkRecord | undefined> {

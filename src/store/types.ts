@@ -584,7 +584,10 @@ export interface Store {
    * Rate limits use it when instances share the database.
    */
   incrementCounter(key: string, by: number, expiresAt: number): Promise<number>;
-  /** Keeps a visit's space and meeting; a visit already mapped keeps its first mapping. */
+  /**
+   * Keeps a visit's space and meeting; a visit already mapped keeps its first mapping. A visit
+   * nothing observed is observed by `telemetry` from then on (its no-show can be told).
+   */
   saveMeetingLink(link: MeetingLinkRecord): Promise<void>;
   getMeetingLink(visitId: string): Promise<MeetingLinkRecord | undefined>;
   /** The visits of a meeting series, newest first (a space is reused by every visit of its subject). */

@@ -651,6 +651,9 @@ export class VisitService {
     if (opening.outcome === 'revoked') return { kind: 'revoked' };
     if (opening.outcome === 'missing') return { kind: 'expired' }; // purged meanwhile
     if (opening.logged) this.#onChange?.(visit, 'link.opened');
+    // Someone came through the gateway: a guest starts a wait (and its alert), a host makes the
+    // visit live. Repeated openings change nothing more.
+    await this.recordArrival({ id: visit.orgId }, visit.id, link.role, 'gateway', { index: link.index });
     return { kind: 'redirect', location: link.shortUrl ?? link.longUrl, visit, link, first: opening.first };
   }
 
@@ -675,17 +678,16 @@ export class VisitService {
         { visitId: visit.id, participantId, role, state, at },
         event(`${role}.${state}`, { participant: participantId }),
       );
-      // Tried even when the join was known: a crash may have come between the two writes.
-      if (role === 'host' && state === 'joined') {
-        const live = await this.#store.transitionVisit(
-          visit.orgId,
-          visit.id,
-          ['pending'],
-          'live',
-          at,
-          event('visit.started', {}),
-        );
-        if (live) this.#onChange?.(live, 'visit.started');
+      // Tried even when the join was known: a crash may have come between the two writes. A host
+      // makes the visit live; a guest starts a wait while no host has come.
+      if (state === 'joined')
+        await this.recordArrival({ id: visit.orgId }, visit.id, role, 'telemetry', {
+          participant: participantId,
+        });
+      else if (role === 'guest') {
+        const present = await this.#store.listMeetingParticipants(visit.id);
+        if (!present.some((p) => p.role === 'guest' && p.leftAt === undefined))
+          await this.arrivals.guestsGone(visit.orgId, visit.id);
       }
       if (changed) this.#onChange?.(visit, `${role}.${state}`);
       return;
@@ -821,7 +823,7 @@ export class VisitService {
    * see Arrivals. Pages of the visit hear of a wait or of the visit going live.
    */
   async recordArrival(
-    org: Org,
+    org: Pick<Org, 'id'>,
     visitId: string,
     role: Role,
     via: ArrivalVia,

@@ -1268,6 +1268,11 @@ export function storeContract(
       await store.saveMeetingLink(link);
       await store.saveMeetingLink({ ...link, roomId: 'room-other', meetingId: 'meet-other' });
       assert.deepEqual(await store.getMeetingLink('vis_m1'), link, 'the first mapping stays');
+      assert.equal(
+        (await store.getVisit(org.id, 'vis_m1'))?.observedBy,
+        'telemetry',
+        'telemetry sees it now',
+      );
       const { meetingNumber: _n, ...second } = { ...link, visitId: 'vis_m2', createdAt: now + 1 };
       await store.saveMeetingLink(second);
       assert.deepEqual(await store.findMeetingLinks('meet-1'), [second, link], 'newest first');
