@@ -33,13 +33,13 @@ function messageTarget(stored: string | undefined): MessageTarget | undefined {
 }
 
 /** The message: the visit's (escaped) subject, since when the guest waits, the first host link. */
-function waitingMessage(visit: VisitRecord, host: VisitLinkRecord): string {
+function waitingMessage(visit: VisitRecord, hostUrl: string): string {
   return [
     `**A guest is waiting: ${escapeMarkdown(visit.subject)}**`,
     '',
     `Waiting since ${isoSeconds(visit.waitingSince ?? visit.createdAt)} and no host has joined yet.`,
     '',
-    `Join with your host link: ${host.shortUrl ?? host.longUrl}`,
+    `Join with your host link: ${hostUrl}`,
   ].join('\n');
 }
 
@@ -49,6 +49,8 @@ export interface WaitingAlertsOptions {
   webex: WebexApi;
   /** Seconds after the wait starts; 0: no alerts. */
   delaySeconds: number;
+  /** The URL a person is given for a link (a gateway visit's is this service's); default short, else long. */
+  urlOf?: (link: VisitLinkRecord) => string;
   now?: () => number;
 }
 
@@ -85,7 +87,8 @@ export class WaitingAlerts implements WaitListener {
       const target = messageTarget(visit.alertTo);
       const host = (await this.#o.store.getVisitLinks(visit.id)).find((l) => l.role === 'host');
       if (!target || !host) return;
-      await this.#o.webex.sendMessage(target, waitingMessage(visit, host));
+      const url = this.#o.urlOf?.(host) ?? host.shortUrl ?? host.longUrl;
+      await this.#o.webex.sendMessage(target, waitingMessage(visit, url));
       await this.#o.store.appendEvent({
         orgId,
         visitId,

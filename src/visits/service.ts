@@ -357,6 +357,11 @@ export class VisitService {
     return { orgId: org.id, visitId, at: this.#now(), actor, type, data };
   }
 
+  /** The URL to give a person for a stored link: its gateway URL when it has one (see handedUrl). */
+  handedUrlOf(link: VisitLinkRecord): string {
+    return handedUrl(toLink(link, this.#gatewayUrl ?? this.#linkOrigin?.().replace(/\/+$/, '')));
+  }
+
   async view(visit: VisitRecord): Promise<VisitView> {
     const links = await this.#store.getVisitLinks(visit.id);
     const iso = (s: number | undefined) => (s === undefined ? undefined : isoSeconds(s));
