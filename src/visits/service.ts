@@ -583,7 +583,7 @@ export class VisitService {
     const link = (await this.#store.getVisitLinks(id)).find((l) => l.role === role && l.index === n);
     if (!link) throw new NotFoundError(`Visit ${id} has no ${role} link ${n}`);
     const state = visitState(visit, this.#now());
-    if (state === 'cancelled' || state === 'ended' || state === 'expired') {
+    if (FINISHED.has(state)) {
       throw new VisitConflictError(`Visit ${id} is ${state}: its links no longer open anyway`);
     }
     if (visit.source !== 'local' && !visit.gateway) {
@@ -643,7 +643,7 @@ export class VisitService {
     if (link.revokedAt !== undefined) return { kind: 'revoked' };
     const state = visitState(visit, now);
     if (state === 'scheduled') return { kind: 'not-yet', notBefore: visit.notBefore! };
-    if (state === 'ended' || state === 'expired') return { kind: 'expired' };
+    if (FINISHED.has(state)) return { kind: 'expired' };
     const opening = await this.#store.recordLinkOpening(visit.id, link.role, link.index, now, {
       logEverySeconds: LINK_OPENED_LOG_SECONDS,
       event: this.#event({ id: visit.orgId }, visit.id, link.role, 'link.opened', {
@@ -785,7 +785,7 @@ export class VisitService {
     const jtis = new Map(issued.links.map((l) => [l.cipher, l.jti]));
     const existing = await this.#store.findVisitBySubject(org.id, request.jwt.sub);
     const existingState = existing && visitState(existing, now);
-    if (existing && existingState !== 'expired' && existingState !== 'ended' && existingState !== 'no_show') {
+    if (existing && existingState !== undefined && !FINISHED.has(existingState)) {
       const links = linkRecords(existing.id, [...set.hosts, ...set.guests], jtis, {
         host: existing.hosts,
         guest: existing.guests,

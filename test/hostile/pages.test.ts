@@ -66,6 +66,8 @@ const FUZZED_ROUTES = new Set([
   // hooks.test.ts
   '/hooks/visits',
   '/hooks/webex',
+  // meetings.test.ts
+  '/hooks/webex/meetings',
   // this file
   '/',
   '/session',
