@@ -529,12 +529,15 @@ export class VisitService {
       const missing = missingAt(visit, now);
       if (missing.length > 0) return event('visit.no_show', { missing, via: visit.observedBy });
       // Live when its window closed: it ends then (a host who ends it records `visit.ended` at once).
-      if (visit.status === 'live') return event('visit.ended', { reason: 'window closed' });
+      // Only visits of this version on (observed): older ones closed long ago get no late event.
+      if (visit.status === 'live' && visit.observedBy !== undefined)
+        return event('visit.ended', { reason: 'window closed' });
       return undefined;
     });
     for (const visit of closed) {
       if (missingAt(visit, now).length > 0) this.#onChange?.(visit, 'visit.no_show');
-      else if (visit.status === 'live') this.#onChange?.(visit, 'visit.ended');
+      else if (visit.status === 'live' && visit.observedBy !== undefined)
+        this.#onChange?.(visit, 'visit.ended');
     }
     return closed.length;
   }
