@@ -84,6 +84,9 @@ export const VisitForm = Type.Object(
     shortUrls: Type.Optional(Text('Present (a checked box): short links.')),
     vertical: Type.Optional(Type.Enum([...VERTICALS])),
     hostLogin: Type.Optional(Text('Present (a checked box): host links ask for a Webex login.')),
+    alertTo: Type.Optional(
+      Text('An email address: the bot tells this person, 1:1, when a guest waits and no host has joined.'),
+    ),
     timeZone: Type.Optional(
       Text("The browser's IANA time zone (filled in by the page's script); empty: UTC."),
     ),

@@ -11,6 +11,7 @@ export const FIELDS = [
   'shortUrls',
   'vertical',
   'hostLogin',
+  'alertTo',
 ] as const;
 export type FieldName = (typeof FIELDS)[number];
 
@@ -25,6 +26,7 @@ export interface VisitFormValues {
   shortUrls: boolean;
   vertical: string;
   hostLogin: boolean;
+  alertTo: string;
   timeZone: string;
 }
 
@@ -47,6 +49,7 @@ export function defaultValues(nowMs: number): VisitFormValues {
     shortUrls: true,
     vertical: 'hc',
     hostLogin: true,
+    alertTo: '',
     timeZone: '',
   };
 }
@@ -72,6 +75,7 @@ export function readForm(body: unknown): VisitFormValues {
     shortUrls: checked('shortUrls'),
     vertical: text('vertical'),
     hostLogin: checked('hostLogin'),
+    alertTo: text('alertTo'),
     timeZone: text('timeZone'),
   };
 }
@@ -101,6 +105,8 @@ export function toVisitInput(values: VisitFormValues): Record<string, unknown> {
     .map((line) => line.trim())
     .filter((line) => line !== '');
   if (devices.length > 0) input['devices'] = devices;
+  const alertTo = values.alertTo.trim();
+  if (alertTo) input['alertTo'] = alertTo;
   return input;
 }
 
@@ -121,6 +127,7 @@ function fieldOf(path: string): FieldName | undefined {
     case 'vertical':
     case 'shortUrls':
     case 'hostLogin':
+    case 'alertTo':
       return base;
     default:
       return undefined;
@@ -139,6 +146,7 @@ const LABELS: Record<string, string> = {
   shortUrls: 'Short links',
   hostLogin: 'Host login',
   devices: 'Devices',
+  alertTo: 'Tell when a guest waits',
 };
 
 /** The API's sentence with the form's words: `devices[1] must…` → `Line 2 must…`, `ttl` → `Duration`. */
