@@ -314,7 +314,9 @@ export class VisitService {
       waits: 0,
     };
     if (r.notBefore !== undefined) visit.notBefore = r.notBefore;
-    // The live lobby sees who comes to the local broker's visits.
+    // The live lobby sees who comes to the local broker's visits. A Cisco visit whose links a
+    // gateway fronts (or whose meeting telemetry reports) is observed too: set `gateway` /
+    // `telemetry` here for it, and its arrivals (recordArrival) make it waiting and no_show alike.
     if (visit.source === 'local') visit.observedBy = 'lobby';
     return visit;
   }
