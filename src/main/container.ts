@@ -172,7 +172,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     const waitingSeconds = options.alerts?.waitingSeconds ?? DEFAULT_WAITING_ALERT_SECONDS;
     const alerts =
       webex && waitingSeconds > 0
-        ? new WaitingAlerts({ store, runner, webex, delaySeconds: waitingSeconds })
+        ? new WaitingAlerts({ store, webex, delaySeconds: waitingSeconds })
         : undefined;
     if (alerts) {
       Object.assign(handlers, { [WAITING_ALERT_JOB]: alerts.handler() });
