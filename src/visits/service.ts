@@ -115,7 +115,8 @@ const VisitEventSchema = Type.Object(
       description: 'Who: `key:<id>`, `staff:<key id>`, `host`, `guest`, `system`, … never a secret.',
     }),
     type: Type.String({
-      description: '`visit.created`, `visit.cancelled`, `host.joined`, `device.connected`, …',
+      description:
+        '`visit.created`, `visit.cancelled`, `guest.joined`, `visit.waiting`, `host.joined`, `visit.live` (`visit.started` before schema 12), `device.connected`, `visit.ended`, `visit.no_show` (with `missing`), `alert.sent`, …',
     }),
     data: Type.Record(Type.String(), Type.Unknown()),
   },
