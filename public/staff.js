@@ -108,6 +108,9 @@
       cancelled: 'bad',
     };
     const stream = new EventSource('/staff/events');
+    // Says whether the page is following (for people who inspect it, and for the tests).
+    stream.addEventListener('open', () => document.body.setAttribute('data-live', 'open'));
+    stream.addEventListener('error', () => document.body.setAttribute('data-live', 'reconnecting'));
     stream.addEventListener('visit', (e) => {
       let update;
       try {

@@ -91,6 +91,9 @@ export const VisitForm = Type.Object(
         "Present (a checked box): gateway links on this service (offered on Cisco's brokers with PUBLIC_URL set); absent: the broker's own links.",
       ),
     ),
+    alertTo: Type.Optional(
+      Text('An email address: the bot tells this person, 1:1, when a guest waits and no host has joined.'),
+    ),
     timeZone: Type.Optional(
       Text("The browser's IANA time zone (filled in by the page's script); empty: UTC."),
     ),

@@ -217,7 +217,6 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       webex && waitingSeconds > 0
         ? new WaitingAlerts({
             store,
-            runner,
             webex,
             delaySeconds: waitingSeconds,
             urlOf: (link) => visits.handedUrlOf(link),

@@ -71,6 +71,7 @@ import type {
   MeetingLinkRecord,
   MeetingParticipantChange,
   MeetingParticipantRecord,
+  NewJob,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -662,14 +663,18 @@ export class PostgresStore implements Store {
     id: string,
     at: number,
     event: EventRecord,
+    jobOf?: (visit: VisitRecord) => NewJob | undefined,
   ): Promise<{ visit: VisitRecord; waitStarted: boolean } | undefined> {
     return this.#tx(async (c) => {
       await run(c, 'markFirstGuest', [at, id, orgId]);
       // Two arrivals at once: the second waits for the first's row lock, then finds the wait started.
       const started = (await run(c, 'startWaiting', [at, id, orgId, at, at])).rows[0];
       if (started) {
+        const visit = visitFrom(started);
         await this.#insertEvent(c, event);
-        return { visit: visitFrom(started), waitStarted: true };
+        const job = jobOf?.(visit);
+        if (job) await this.#insertJob(c, job);
+        return { visit, waitStarted: true };
       }
       const row = (await run(c, 'getVisit', [id, orgId])).rows[0];
       return row && { visit: visitFrom(row), waitStarted: false };
@@ -992,27 +997,23 @@ export class PostgresStore implements Store {
     });
   }
 
-  async enqueueJob(job: {
-    type: string;
-    payload: Record<string, unknown>;
-    runAt: number;
-    maxAttempts: number;
-    dedupKey?: string;
-  }): Promise<number | undefined> {
+  async enqueueJob(job: NewJob): Promise<number | undefined> {
+    return this.#tx((c) => this.#insertJob(c, job));
+  }
+
+  async #insertJob(c: Queryable, job: NewJob): Promise<number | undefined> {
     const now = Math.floor(Date.now() / 1000);
-    return this.#tx(async (c) => {
-      if (job.dedupKey !== undefined && (await run(c, 'insertDelivery', [job.dedupKey, now])).rowCount === 0)
-        return undefined;
-      const r = await run(c, 'insertJob', [
-        job.type,
-        JSON.stringify(job.payload),
-        job.maxAttempts,
-        job.runAt,
-        now,
-        now,
-      ]);
-      return num(r.rows[0]?.['id']);
-    });
+    if (job.dedupKey !== undefined && (await run(c, 'insertDelivery', [job.dedupKey, now])).rowCount === 0)
+      return undefined;
+    const r = await run(c, 'insertJob', [
+      job.type,
+      JSON.stringify(job.payload),
+      job.maxAttempts,
+      job.runAt,
+      now,
+      now,
+    ]);
+    return num(r.rows[0]?.['id']);
   }
 
   async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {

@@ -76,6 +76,7 @@ import type {
   MeetingLinkRecord,
   MeetingParticipantChange,
   MeetingParticipantRecord,
+  NewJob,
   Org,
   PurgeCounts,
   SessionRecord,
@@ -613,13 +614,17 @@ export class SqliteStore implements Store {
     id: string,
     at: number,
     event: EventRecord,
+    jobOf?: (visit: VisitRecord) => NewJob | undefined,
   ): Promise<{ visit: VisitRecord; waitStarted: boolean } | undefined> {
     return this.#commit(() => {
       this.#run('markFirstGuest', at, id, orgId);
       const started = this.#get('startWaiting', at, id, orgId, at, at);
       if (started) {
+        const visit = visitFrom(started);
         this.#insertEvent(event);
-        return { visit: visitFrom(started), waitStarted: true };
+        const job = jobOf?.(visit);
+        if (job) this.#insertJob(job);
+        return { visit, waitStarted: true };
       }
       const row = this.#get('getVisit', id, orgId);
       return row && { visit: visitFrom(row), waitStarted: false };
@@ -915,28 +920,24 @@ export class SqliteStore implements Store {
     });
   }
 
-  async enqueueJob(job: {
-    type: string;
-    payload: Record<string, unknown>;
-    runAt: number;
-    maxAttempts: number;
-    dedupKey?: string;
-  }): Promise<number | undefined> {
+  async enqueueJob(job: NewJob): Promise<number | undefined> {
+    return this.#commit(() => this.#insertJob(job));
+  }
+
+  #insertJob(job: NewJob): number | undefined {
     const now = Math.floor(Date.now() / 1000);
-    return this.#commit(() => {
-      if (job.dedupKey !== undefined && this.#run('insertDelivery', job.dedupKey, now).changes === 0)
-        return undefined;
-      const r = this.#get(
-        'insertJob',
-        job.type,
-        JSON.stringify(job.payload),
-        job.maxAttempts,
-        job.runAt,
-        now,
-        now,
-      );
-      return Number(r?.['id']);
-    });
+    if (job.dedupKey !== undefined && this.#run('insertDelivery', job.dedupKey, now).changes === 0)
+      return undefined;
+    const r = this.#get(
+      'insertJob',
+      job.type,
+      JSON.stringify(job.payload),
+      job.maxAttempts,
+      job.runAt,
+      now,
+      now,
+    );
+    return Number(r?.['id']);
   }
 
   async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {

@@ -284,6 +284,16 @@ export type IdempotencyReservation =
   | { status: 'pending'; requestHash: string; leaseUntil: number }
   | { status: 'done'; requestHash: string; visitId: string };
 
+/** A job to store (see Store.enqueueJob). */
+export interface NewJob {
+  type: string;
+  payload: Record<string, unknown>;
+  runAt: number;
+  maxAttempts: number;
+  /** Recorded with the job: a key seen before stores nothing. */
+  dedupKey?: string;
+}
+
 export interface JobRecord {
   id: number;
   type: string;
@@ -453,6 +463,8 @@ export interface Store {
     id: string,
     at: number,
     event: EventRecord,
+    /** A job to store with a wait that starts (its alert), given the visit as the wait made it. */
+    jobOf?: (visit: VisitRecord) => NewJob | undefined,
   ): Promise<{ visit: VisitRecord; waitStarted: boolean } | undefined>;
   /** Nobody waits any more (the last waiting guest left): the visit when a wait ended, else undefined. */
   stopWaiting(orgId: string, id: string): Promise<VisitRecord | undefined>;
@@ -562,13 +574,7 @@ export interface Store {
    * Stores a job. With `dedupKey`, the key is recorded in the same transaction, and a key seen
    * before stores nothing and returns undefined (a Webex retry, a job run twice).
    */
-  enqueueJob(job: {
-    type: string;
-    payload: Record<string, unknown>;
-    runAt: number;
-    maxAttempts: number;
-    dedupKey?: string;
-  }): Promise<number | undefined>;
+  enqueueJob(job: NewJob): Promise<number | undefined>;
   /** Takes up to `limit` due jobs for `leaseSeconds`; a crashed worker's jobs come back when the lease ends. */
   claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]>;
   completeJob(id: number, at: number): Promise<void>;

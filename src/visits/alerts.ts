@@ -3,17 +3,18 @@
  * asked for the visit gets one 1:1 Webex message from the bot, per wait. The message names the
  * visit (escaped) and carries the host link, never a guest link.
  *
- * Each alert is a stored job (run after the delay, deduplicated per visit and wait), so it survives
- * a restart and runs once across instances; when it runs it checks again and sends nothing when a
+ * Each alert is a stored job, written in the transaction that starts the wait (due after the
+ * delay, deduplicated per visit and wait), so it survives a crash or a restart and runs once across
+ * instances; when it runs it checks again and sends nothing when a
  * host joined meanwhile, the wait ended, or another wait began.
  */
 import { escapeMarkdown } from '../domain/markdown.js';
 import { isoSeconds, nowSeconds } from '../domain/time.js';
 import { visitState } from '../domain/visit-state.js';
 import type { MessageTarget, WebexApi } from '../domain/webex.js';
-import type { JobHandler, JobRunner } from '../jobs/runner.js';
+import type { JobHandler } from '../jobs/runner.js';
 import { PermanentJobError } from '../jobs/runner.js';
-import type { Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
+import type { NewJob, Store, VisitLinkRecord, VisitRecord } from '../store/types.js';
 import type { WaitListener } from './arrivals.js';
 
 export const WAITING_ALERT_JOB = 'visit.waiting_alert';
@@ -45,7 +46,6 @@ function waitingMessage(visit: VisitRecord, hostUrl: string): string {
 
 export interface WaitingAlertsOptions {
   store: Store;
-  runner: JobRunner;
   webex: WebexApi;
   /** Seconds after the wait starts; 0: no alerts. */
   delaySeconds: number;
@@ -63,15 +63,17 @@ export class WaitingAlerts implements WaitListener {
     this.#now = options.now ?? nowSeconds;
   }
 
-  /** A wait started: its alert is stored, due after the delay (one per visit and wait). */
-  async waitStarted(visit: VisitRecord): Promise<void> {
-    if (this.#o.delaySeconds <= 0 || !messageTarget(visit.alertTo)) return;
+  /** A wait started: its alert, due after the delay (one per visit and wait), stored with the wait. */
+  jobFor(visit: VisitRecord): NewJob | undefined {
+    if (this.#o.delaySeconds <= 0 || !messageTarget(visit.alertTo)) return undefined;
     const wait = visit.waits ?? 0;
-    await this.#o.runner.enqueue(
-      WAITING_ALERT_JOB,
-      { orgId: visit.orgId, visitId: visit.id, wait },
-      { delay: this.#o.delaySeconds, dedupKey: `waiting-alert:${visit.id}:${wait}`, maxAttempts: 5 },
-    );
+    return {
+      type: WAITING_ALERT_JOB,
+      payload: { orgId: visit.orgId, visitId: visit.id, wait },
+      runAt: this.#now() + this.#o.delaySeconds,
+      maxAttempts: 5,
+      dedupKey: `waiting-alert:${visit.id}:${wait}`,
+    };
   }
 
   handler(): JobHandler {

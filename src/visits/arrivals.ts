@@ -10,14 +10,17 @@
  */
 import type { Role } from '../domain/constants.js';
 import { nowSeconds } from '../domain/time.js';
-import type { EventRecord, Store, VisitRecord } from '../store/types.js';
+import type { EventRecord, NewJob, Store, VisitRecord } from '../store/types.js';
 
 /** What saw the arrival. */
 export type ArrivalVia = 'lobby' | 'gateway' | 'telemetry';
 
-/** Told when a wait starts (the alert schedules its message); a failure never loses the arrival. */
+/**
+ * Told when a wait starts: the job to store with it (the alert's message, due later), in the same
+ * transaction as the wait, so a crash cannot keep the one without the other.
+ */
 export interface WaitListener {
-  waitStarted(visit: VisitRecord): Promise<void>;
+  jobFor(visit: VisitRecord): NewJob | undefined;
 }
 
 export interface ArrivalOutcome {
@@ -34,21 +37,17 @@ export interface ArrivalsOptions {
   /** Epoch seconds. */
   now?: () => number;
   onWait?: WaitListener;
-  /** A listener that failed (the arrival itself is recorded). */
-  onError?: (error: unknown) => void;
 }
 
 export class Arrivals {
   readonly #store: Store;
   readonly #now: () => number;
   #onWait: WaitListener | undefined;
-  readonly #onError: ((error: unknown) => void) | undefined;
 
   constructor(options: ArrivalsOptions) {
     this.#store = options.store;
     this.#now = options.now ?? nowSeconds;
     this.#onWait = options.onWait;
-    this.#onError = options.onError;
   }
 
   /** Who hears that a wait started (set by the container once the alert exists). */
@@ -83,15 +82,9 @@ export class Arrivals {
         visitId,
         this.#now(),
         this.#event(orgId, visitId, 'guest', 'visit.waiting', { via, ...data }),
+        (visit) => this.#onWait?.jobFor(visit),
       );
       if (!result) return { visit: undefined, waitStarted: false, wentLive: false };
-      if (result.waitStarted && this.#onWait) {
-        try {
-          await this.#onWait.waitStarted(result.visit);
-        } catch (err) {
-          this.#onError?.(err);
-        }
-      }
       return { visit: result.visit, waitStarted: result.waitStarted, wentLive: false };
     }
     const live = await this.#store.transitionVisit(

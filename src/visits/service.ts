@@ -184,7 +184,8 @@ const VisitEventSchema = Type.Object(
       description: 'Who: `key:<id>`, `staff:<key id>`, `host`, `guest`, `system`, … never a secret.',
     }),
     type: Type.String({
-      description: '`visit.created`, `visit.cancelled`, `host.joined`, `device.connected`, …',
+      description:
+        '`visit.created`, `visit.cancelled`, `guest.joined`, `visit.waiting`, `host.joined`, `visit.live` (`visit.started` before schema 12), `device.connected`, `visit.ended`, `visit.no_show` (with `missing`), `alert.sent`, …',
     }),
     data: Type.Record(Type.String(), Type.Unknown()),
   },
@@ -484,7 +485,9 @@ export class VisitService {
       waits: 0,
     };
     if (r.notBefore !== undefined) visit.notBefore = r.notBefore;
-    // The live lobby sees who comes to the local broker's visits.
+    // The live lobby sees who comes to the local broker's visits. A Cisco visit whose links a
+    // gateway fronts (or whose meeting telemetry reports) is observed too: set `gateway` /
+    // `telemetry` here for it, and its arrivals (recordArrival) make it waiting and no_show alike.
     if (visit.source === 'local') visit.observedBy = 'lobby';
     return visit;
   }
@@ -859,12 +862,15 @@ export class VisitService {
       const missing = missingAt(visit, now);
       if (missing.length > 0) return event('visit.no_show', { missing, via: visit.observedBy });
       // Live when its window closed: it ends then (a host who ends it records `visit.ended` at once).
-      if (visit.status === 'live') return event('visit.ended', { reason: 'window closed' });
+      // Only visits of this version on (observed): older ones closed long ago get no late event.
+      if (visit.status === 'live' && visit.observedBy !== undefined)
+        return event('visit.ended', { reason: 'window closed' });
       return undefined;
     });
     for (const visit of closed) {
       if (missingAt(visit, now).length > 0) this.#onChange?.(visit, 'visit.no_show');
-      else if (visit.status === 'live') this.#onChange?.(visit, 'visit.ended');
+      else if (visit.status === 'live' && visit.observedBy !== undefined)
+        this.#onChange?.(visit, 'visit.ended');
     }
     return closed.length;
   }

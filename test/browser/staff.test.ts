@@ -146,6 +146,7 @@ describe('the staff page in a browser', suiteOptions, () => {
       'guests',
       'devices',
       'vertical',
+      'alertTo',
       'shortUrls',
       'hostLogin',
     ];

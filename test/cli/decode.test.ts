@@ -159,8 +159,7 @@ describe('decode', () => {
     assert.match(d.stdout, new RegExp(`^validity:\\s+expired at ${iso}$`, 'm'));
     // Its claims too.
     assert.match(d.stdout, /^role:\s+guest$/m);
-    // Nobody came before its window closed: a local visit's lobby saw it, so it is a no-show.
-    assert.match(d.stdout, /^state:\s+no_show \(the visit\)$/m);
+    assert.match(d.stdout, /^state:\s+no_show \(the visit\)$/m, 'nobody came: a no-show');
   });
 
   test('a Cisco link without local data: the header, and a note that its claims cannot be read', async () => {

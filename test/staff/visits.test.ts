@@ -257,6 +257,18 @@ describe('staff visits', () => {
     assert.match(tagOf(answer.text, 'start'), /value="2031-13-40T25:00"/);
   });
 
+  test('"Tell when a guest waits": an email address is kept for the alert; anything else is shown at the field', async () => {
+    const bad = await client.post('/visits', visitForm(csrf, { alertTo: 'not an address' }));
+    assert.equal(bad.status, 400);
+    assert.match(fieldBlock(bad.text, 'alertTo'), /email address/);
+    assert.match(tagOf(bad.text, 'alertTo'), /value="not an address"/);
+    const made = await client.post('/visits', visitForm(csrf, { alertTo: 'dr.lee@clinic.example' }));
+    assert.equal(made.status, 303, made.text);
+    const id = made.location!.split('/').pop()!;
+    const { store, org } = server.server.context;
+    assert.equal((await store.getVisit(org.id, id))?.alertTo, 'email:dr.lee@clinic.example');
+  });
+
   test('the tabs list a visit under upcoming; cancelled through the confirmation, it moves to cancelled', async () => {
     const made = await client.post(
       '/visits',

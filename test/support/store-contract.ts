@@ -545,12 +545,36 @@ export function storeContract(
         await store.recordGuestArrival(org.id, 'vis_nope', T + 200, event('vis_nope', 'visit.waiting')),
         undefined,
       );
+      // The wait's job (an alert) is stored with it, given the visit as the wait made it.
+      const jobsAsked: (number | undefined)[] = [];
+      const jobOf = (v: VisitRecord) => {
+        jobsAsked.push(v.waits);
+        return {
+          type: 'test.alert',
+          payload: { visitId: v.id },
+          runAt: T + 10_000,
+          maxAttempts: 1,
+          dedupKey: `test-alert:${v.id}:${v.waits}`,
+        };
+      };
       const arrivals = await Promise.all(
         [T + 200, T + 201, T + 202].map((at) =>
-          store.recordGuestArrival(org.id, 'vis_w1', at, event('vis_w1', 'visit.waiting')),
+          store.recordGuestArrival(org.id, 'vis_w1', at, event('vis_w1', 'visit.waiting'), jobOf),
         ),
       );
       assert.equal(arrivals.filter((a) => a?.waitStarted).length, 1, 'arrivals at once: one wait starts');
+      assert.deepEqual(jobsAsked, [1], 'one job, for the wait that started');
+      assert.equal(
+        await store.enqueueJob({
+          type: 'test.alert',
+          payload: {},
+          runAt: T,
+          maxAttempts: 1,
+          dedupKey: 'test-alert:vis_w1:1',
+        }),
+        undefined,
+        'the job was stored with its key, in the same transaction',
+      );
       const started = arrivals.find((a) => a?.waitStarted)!.visit;
       assert.equal(started.waits, 1);
       assert.equal(started.alertTo, 'email:doc@example.com');

@@ -27,7 +27,7 @@ interface Report {
     role?: string;
     claims?: Record<string, unknown>;
     validity?: string;
-    /** The recorded visit's state (open, live, ended, expired, cancelled, scheduled). */
+    /** The recorded visit's state (scheduled, open, waiting, live, ended, no_show, expired, cancelled). */
     state?: string;
     reason?: string;
   };

@@ -12,6 +12,7 @@ export const FIELDS = [
   'vertical',
   'hostLogin',
   'gateway',
+  'alertTo',
 ] as const;
 export type FieldName = (typeof FIELDS)[number];
 
@@ -28,6 +29,7 @@ export interface VisitFormValues {
   hostLogin: boolean;
   /** Gateway links (shown only when the server can make them: Cisco's broker and PUBLIC_URL). */
   gateway: boolean;
+  alertTo: string;
   timeZone: string;
 }
 
@@ -51,6 +53,7 @@ export function defaultValues(nowMs: number): VisitFormValues {
     vertical: 'hc',
     hostLogin: true,
     gateway: true,
+    alertTo: '',
     timeZone: '',
   };
 }
@@ -77,6 +80,7 @@ export function readForm(body: unknown): VisitFormValues {
     vertical: text('vertical'),
     hostLogin: checked('hostLogin'),
     gateway: checked('gateway'),
+    alertTo: text('alertTo'),
     timeZone: text('timeZone'),
   };
 }
@@ -108,6 +112,8 @@ export function toVisitInput(values: VisitFormValues): Record<string, unknown> {
     .map((line) => line.trim())
     .filter((line) => line !== '');
   if (devices.length > 0) input['devices'] = devices;
+  const alertTo = values.alertTo.trim();
+  if (alertTo) input['alertTo'] = alertTo;
   return input;
 }
 
@@ -129,6 +135,7 @@ function fieldOf(path: string): FieldName | undefined {
     case 'shortUrls':
     case 'hostLogin':
     case 'gateway':
+    case 'alertTo':
       return base;
     default:
       return undefined;
@@ -148,6 +155,7 @@ const LABELS: Record<string, string> = {
   hostLogin: 'Host login',
   gateway: 'Gateway links',
   devices: 'Devices',
+  alertTo: 'Tell when a guest waits',
 };
 
 /** The API's sentence with the form's words: `devices[1] must…` → `Line 2 must…`, `ttl` → `Duration`. */

@@ -232,6 +232,12 @@ ${fieldError('devices', errors)}
 </select>
 ${fieldError('vertical', errors)}
 </div>
+<div class="field${invalid('alertTo')}">
+<label for="alertTo">Tell when a guest waits <span class="optional">(optional)</span></label>
+<p class="hint" id="alertTo-hint">An email address. When a guest waits and no host has joined, the bot sends this person the host link in Webex.</p>
+<input id="alertTo" name="alertTo" type="email" maxlength="254" autocomplete="email" spellcheck="false" autocapitalize="off" value="${h(values.alertTo)}"${field('alertTo').aria('alertTo-hint')}>
+${fieldError('alertTo', errors)}
+</div>
 ${checkbox('shortUrls', 'Short links', 'Short links are easier to send by text message.', values.shortUrls)}
 ${checkbox('hostLogin', 'Hosts sign in to Webex', 'Host links ask the host to sign in.', values.hostLogin)}
 ${
