@@ -15,6 +15,7 @@ import {
 } from '../domain/outbound-events.js';
 import { nowSeconds } from '../domain/time.js';
 import type { EventDeliveryJob, Store } from '../store/types.js';
+import { PollLoop } from '../util/poll-loop.js';
 import { postWebhook } from './sender.js';
 import { webhookHeaders } from './signing.js';
 import type { AddressPolicy } from './ssrf.js';
@@ -63,10 +64,7 @@ export class EventDeliveryWorker {
   readonly #now: () => number;
   /** Told of every failed attempt (serve logs it); never given the secret or the URL's query. */
   onFailure: EventWorkerOptions['onFailure'];
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = true;
+  readonly #loop: PollLoop;
   readonly stats = { delivered: 0, failedAttempts: 0, disabled: 0 };
 
   constructor(options: EventWorkerOptions) {
@@ -75,41 +73,20 @@ export class EventDeliveryWorker {
     this.timing = { ...DEFAULT_EVENT_TIMING, ...options.timing };
     this.#now = options.now ?? nowSeconds;
     this.onFailure = options.onFailure;
+    this.#loop = new PollLoop(() => this.runDue(), this.timing.pollMs);
   }
 
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.kick();
+    this.#loop.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+    await this.#loop.stop();
   }
 
   /** Looks for due deliveries soon (after an event, a replay, or on the poll). */
   kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#running = this.runDue()
-      .then(
-        () => {},
-        () => {},
-      )
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#stopped) return;
-        if (this.#again) {
-          this.#again = false;
-          this.kick();
-        } else this.#timer = setTimeout(() => this.kick(), this.timing.pollMs).unref();
-      });
+    this.#loop.kick();
   }
 
   /** Claims and sends due deliveries until none is due; returns how many were attempted. */
@@ -117,7 +94,7 @@ export class EventDeliveryWorker {
     let sent = 0;
     // The lease outlives an attempt, so no other instance takes a delivery while it is in flight.
     const lease = Math.ceil(this.timing.timeoutMs / 1000) + 30;
-    while (!this.#stopped) {
+    while (!this.#loop.stopped) {
       const jobs = await this.#store.claimEventDeliveries(this.#now(), this.timing.batch, lease);
       if (jobs.length === 0) break;
       await Promise.all(jobs.map((job) => this.#attempt(job)));

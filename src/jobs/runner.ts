@@ -6,6 +6,7 @@
 import { nowSeconds } from '../domain/time.js';
 import { HttpError } from '../errors.js';
 import type { JobRecord, Store } from '../store/types.js';
+import { PollLoop } from '../util/poll-loop.js';
 
 export type JobHandler = (payload: Record<string, unknown>, job: JobRecord) => Promise<void>;
 
@@ -39,10 +40,7 @@ export class JobRunner {
   readonly #lease: number;
   readonly #backoff: (attempt: number) => number;
   readonly #onError: JobRunnerOptions['onError'];
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = true;
+  readonly #loop: PollLoop;
   /** Counters for metrics and tests. */
   readonly stats = { done: 0, retried: 0, failed: 0 };
 
@@ -55,6 +53,7 @@ export class JobRunner {
     this.settings = { pollMs: this.#pollMs, leaseSeconds: this.#lease };
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#onError = options.onError;
+    this.#loop = new PollLoop(() => this.runDue(), this.#pollMs);
   }
 
   /** Stores a job and runs it soon; with `dedupKey`, a key seen before stores nothing (undefined). */
@@ -75,32 +74,12 @@ export class JobRunner {
   }
 
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.kick();
+    this.#loop.start();
   }
 
   /** Runs due jobs soon (after an enqueue, or on the poll). */
   kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#running = this.runDue()
-      .then(
-        () => {},
-        () => {},
-      )
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#stopped) return;
-        if (this.#again) {
-          this.#again = false;
-          this.kick();
-        } else this.#timer = setTimeout(() => this.kick(), this.#pollMs).unref();
-      });
+    this.#loop.kick();
   }
 
   /** Claims and runs every due job once. */
@@ -139,8 +118,6 @@ export class JobRunner {
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+    await this.#loop.stop();
   }
 }

@@ -24,6 +24,7 @@ import { InstantConnectError, UnauthorizedError, ValidationError } from '../erro
 import { verifySparkSignature } from '../hooks/signatures.js';
 import type { JobHandler, JobRunner } from '../jobs/runner.js';
 import type { Store, VisitRecord, VisitSource } from '../store/types.js';
+import { PollLoop } from '../util/poll-loop.js';
 import type { MeetingFact, VisitService } from '../visits/service.js';
 
 /** Where `webhook register --meetings` keeps the secret of the meeting webhooks. */
@@ -107,7 +108,8 @@ export class MeetingTelemetry {
   readonly #now: () => number;
   /** Meeting series no visit matched, until when (epoch s): an org-wide webhook sees every meeting. */
   readonly #unknown = new Map<string, number>();
-  #timer: NodeJS.Timeout | undefined;
+  /** The rounds of `poll` mode: one now, then one every `poll.seconds` after the last ended. */
+  readonly #loop: PollLoop;
   #polling: Promise<void> | undefined;
   #mapping: Promise<number> | undefined;
   readonly mode: TelemetryMode;
@@ -120,6 +122,10 @@ export class MeetingTelemetry {
     this.#o = options;
     this.#now = options.now ?? nowSeconds;
     this.mode = options.mode;
+    this.#loop = new PollLoop(
+      () => this.pollOnce().catch((err: unknown) => this.onError('meeting poll', err)),
+      (options.poll?.seconds ?? DEFAULT_POLL.seconds) * 1000,
+    );
   }
 
   async #secret(): Promise<string | undefined> {
@@ -345,17 +351,11 @@ export class MeetingTelemetry {
 
   /** Starts polling (mode `poll` only): a round now and every `poll.seconds`. */
   start(): void {
-    if (this.mode !== 'poll' || this.#timer) return;
-    const every = (this.#o.poll?.seconds ?? DEFAULT_POLL.seconds) * 1000;
-    const round = () => void this.pollOnce().catch((err: unknown) => this.onError('meeting poll', err));
-    this.#timer = setInterval(round, every);
-    this.#timer.unref();
-    round();
+    if (this.mode === 'poll') this.#loop.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    await this.#loop.stop();
     await this.#polling?.catch(() => {});
   }
 }
