@@ -349,6 +349,7 @@ export type SmsStatus =
   | 'delivered'
   | 'undelivered'
   | 'failed'
+  | 'canceled'
   | 'read';
 
 /** An SMS a provider accepted, and the latest status its callbacks reported. */
