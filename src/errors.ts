@@ -406,6 +406,10 @@ export class ChannelError extends InstantConnectError {
     readonly permanent: boolean,
     options?: { retryAfter?: number },
   ) {
-    super('ERR_CHANNEL', message, options?.retryAfter !== undefined ? { retryAfter: options.retryAfter } : undefined);
+    super(
+      'ERR_CHANNEL',
+      message,
+      options?.retryAfter !== undefined ? { retryAfter: options.retryAfter } : undefined,
+    );
   }
 }

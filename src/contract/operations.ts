@@ -813,7 +813,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Webhooks',
     summary: 'SMS replies, from Twilio (STOP, START)',
     description:
-      "Set it as the sending number's \"A message comes in\" webhook (HTTP POST). A reply STOP (or STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) records that the number opted out: no SMS goes to it any more; START (or UNSTOP, YES) lets SMS through again. Signed with `X-Twilio-Signature` like the status callbacks. Answers empty TwiML (Twilio's own opt-out replies still go out). 404 when SMS through Twilio is off.",
+      'Set it as the sending number\'s "A message comes in" webhook (HTTP POST). A reply STOP (or STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) records that the number opted out: no SMS goes to it any more; START (or UNSTOP, YES) lets SMS through again. Signed with `X-Twilio-Signature` like the status callbacks. Answers empty TwiML (Twilio\'s own opt-out replies still go out). 404 when SMS through Twilio is off.',
     security: [['twilioSignature']],
     body: formBody(TwilioInboundForm),
     responses: {

@@ -82,7 +82,15 @@ describe('E.164', () => {
     assert.equal(normalizePhone('+1 (415) 555-0100'), '+14155550100');
     assert.equal(normalizePhone('0044 20 7946 0958'), '+442079460958');
     assert.equal(normalizePhone(' +33.6.12.34.56.78 '), '+33612345678');
-    for (const bad of ['4155550100', '+0123456789', '+1 415', '+1234567890123456', 'call me', '+1415555abcd', ''])
+    for (const bad of [
+      '4155550100',
+      '+0123456789',
+      '+1 415',
+      '+1234567890123456',
+      'call me',
+      '+1415555abcd',
+      '',
+    ])
       assert.equal(normalizePhone(bad), undefined, bad);
     assert.equal(isE164('+14155550100'), true);
     assert.equal(isE164('+1 4155550100'), false);
@@ -115,10 +123,16 @@ describe('opt-out keywords', () => {
     const keyword = fc.constantFrom(...OPT_OUT_KEYWORDS, ...OPT_IN_KEYWORDS);
     const space = fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r') });
     fc.assert(
-      fc.property(keyword, fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }), space, space, (w, up, a, b) => {
-        const cased = [...w].map((c, i) => (up[i] ? c : c.toLowerCase())).join('');
-        assert.equal(optKeyword(`${a}${cased}${b}`)?.keyword, w);
-      }),
+      fc.property(
+        keyword,
+        fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }),
+        space,
+        space,
+        (w, up, a, b) => {
+          const cased = [...w].map((c, i) => (up[i] ? c : c.toLowerCase())).join('');
+          assert.equal(optKeyword(`${a}${cased}${b}`)?.keyword, w);
+        },
+      ),
     );
   });
 });

@@ -14,9 +14,9 @@ const GSM_BASIC = new Set(
 /** The extension table: each is ESC + a character, 2 septets. */
 const GSM_EXTENSION = new Set('\f^{}\\[~]|€');
 
-export type SmsEncoding = 'GSM-7' | 'UCS-2';
+type SmsEncoding = 'GSM-7' | 'UCS-2';
 
-export const SMS_LIMITS = {
+const SMS_LIMITS = {
   'GSM-7': { single: 160, part: 153 },
   'UCS-2': { single: 70, part: 67 },
 } as const;
@@ -140,7 +140,12 @@ export function fitSms(render: (name: string) => string, name: string, maxSegmen
  * The invitation SMS of a link: `<name>: <link>` with the time when there is one, within the
  * budget of segments (the name shortened, never the link).
  */
-export function linkSms(input: { name: string; link: string; when?: string; maxSegments?: number }): FittedSms {
+export function linkSms(input: {
+  name: string;
+  link: string;
+  when?: string;
+  maxSegments?: number;
+}): FittedSms {
   const when = input.when ? ` ${input.when}` : '';
   return fitSms(
     (name) => `${name ? `${name}:` : 'Your video visit:'}${when} ${input.link}`,

@@ -6,11 +6,11 @@
  */
 import { BlockList } from 'node:net';
 import { resolve } from 'node:path';
-import type { SmsProviderConfig } from '../adapters/sms/index.js';
 import { DEFAULT_HTTP_BODY, templateProblem } from '../adapters/sms/http.js';
+import type { SmsProviderConfig } from '../adapters/sms/index.js';
 import { TWILIO_API_URL } from '../adapters/sms/twilio.js';
-import { normalizePhone } from '../domain/sms.js';
 import { type BotAccessOptions, botAccessFromEnv } from '../bot/access.js';
+import { normalizePhone } from '../domain/sms.js';
 import { addCidr } from '../events/ssrf.js';
 import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention } from '../jobs/prune.js';
 import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
@@ -188,7 +188,8 @@ function httpUrl(name: string, raw: string): string {
   } catch {
     invalid(`${name} must be an http:// or https:// URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') invalid(`${name} must be an http:// or https:// URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    invalid(`${name} must be an http:// or https:// URL`);
   return raw;
 }
 
@@ -198,7 +199,7 @@ function httpUrl(name: string, raw: string): string {
  * TWILIO_API_URL; the generic provider's SMS_HTTP_URL, SMS_HTTP_BODY, SMS_HTTP_AUTH. Errors name
  * the variable and the rule, never a secret's value.
  */
-export function smsFromEnv(env: Env): SmsProviderConfig | undefined {
+function smsFromEnv(env: Env): SmsProviderConfig | undefined {
   const provider = env['SMS_PROVIDER']?.trim().toLowerCase();
   if (!provider || provider === 'off') return undefined;
   const get = (name: string) => env[name]?.trim() || undefined;
@@ -214,14 +215,18 @@ export function smsFromEnv(env: Env): SmsProviderConfig | undefined {
     const messagingServiceSid = get('TWILIO_MESSAGING_SERVICE_SID');
     if (!from && !messagingServiceSid)
       invalid('SMS_PROVIDER=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID (a sender)');
-    if (from && messagingServiceSid)
-      invalid('Set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID, not both');
+    if (from && messagingServiceSid) invalid('Set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID, not both');
     let sender = from;
     if (from) {
       // An E.164 number (written any way), a short code, or an alphanumeric sender id.
       sender = from.startsWith('+') || from.startsWith('00') ? normalizePhone(from) : from;
-      if (!sender || !(/^\+/.test(sender) || /^\d{3,8}$/.test(sender) || /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/.test(sender)))
-        invalid('TWILIO_FROM must be an E.164 number, a short code or an alphanumeric sender id (at most 11 letters, digits, spaces)');
+      if (
+        !sender ||
+        !(/^\+/.test(sender) || /^\d{3,8}$/.test(sender) || /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/.test(sender))
+      )
+        invalid(
+          'TWILIO_FROM must be an E.164 number, a short code or an alphanumeric sender id (at most 11 letters, digits, spaces)',
+        );
     }
     if (messagingServiceSid && !/^MG[0-9a-fA-F]{32}$/.test(messagingServiceSid))
       invalid('TWILIO_MESSAGING_SERVICE_SID must be MG and 32 hexadecimal digits');

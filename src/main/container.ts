@@ -260,7 +260,9 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       ? new SmsService({
           store,
           provider: smsProvider(options.sms, {
-            ...(publicUrl ? { statusCallback: `${publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status` } : {}),
+            ...(publicUrl
+              ? { statusCallback: `${publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status` }
+              : {}),
           }),
           ...(options.sms.provider === 'twilio' ? { twilioAuthToken: options.sms.authToken } : {}),
           ...(publicUrl ? { publicUrl: () => publicUrl } : {}),

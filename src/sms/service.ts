@@ -15,7 +15,7 @@ import type { SmsStatus, Store } from '../store/types.js';
 import { verifyTwilioSignature } from './signature.js';
 
 /** How far along each status is: a callback never moves a message back. */
-export const SMS_STATUS_RANK: Readonly<Record<SmsStatus, number>> = {
+const SMS_STATUS_RANK: Readonly<Record<SmsStatus, number>> = {
   accepted: 0,
   queued: 0,
   sending: 1,
@@ -35,7 +35,9 @@ export const TwilioStatusForm = Type.Object(
       Object.keys(SMS_STATUS_RANK).map((s) => Type.Literal(s)),
       { description: 'Its status now; a status never moves a message back (callbacks come out of order).' },
     ),
-    ErrorCode: Type.Optional(Type.String({ description: "Twilio's error code of an undelivered or failed message." })),
+    ErrorCode: Type.Optional(
+      Type.String({ description: "Twilio's error code of an undelivered or failed message." }),
+    ),
     AccountSid: Type.Optional(Type.String()),
     To: Type.Optional(Type.String()),
   },
@@ -60,7 +62,7 @@ export const TwilioInboundForm = Type.Object(
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
 
 /** A phone number for logs and errors: its country code and last two digits. */
-export function maskPhone(phone: string): string {
+function maskPhone(phone: string): string {
   return phone.length <= 6 ? '+…' : `${phone.slice(0, 3)}…${phone.slice(-2)}`;
 }
 
@@ -154,7 +156,9 @@ export class SmsService {
     const params = this.#verified(request);
     const providerId = params.get('MessageSid') ?? params.get('SmsSid');
     if (!providerId)
-      throw new ValidationError([{ path: 'MessageSid', rule: 'required', message: 'MessageSid is required' }]);
+      throw new ValidationError([
+        { path: 'MessageSid', rule: 'required', message: 'MessageSid is required' },
+      ]);
     const status = (params.get('MessageStatus') ?? params.get('SmsStatus')) as SmsStatus | null;
     if (!status || !Object.hasOwn(SMS_STATUS_RANK, status)) {
       throw new ValidationError([

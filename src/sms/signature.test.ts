@@ -5,7 +5,13 @@ import { twilioSignature, verifyTwilioSignature } from './signature.js';
 // The example of Twilio's documentation (api-snippets security/signature_validation).
 const URL_ = 'https://mycompany.com/myapp.php?foo=1&bar=2';
 const form = (caller: string) =>
-  new URLSearchParams({ CallSid: 'CA1234567890ABCDE', Caller: caller, Digits: '1234', From: caller, To: '+18005551212' });
+  new URLSearchParams({
+    CallSid: 'CA1234567890ABCDE',
+    Caller: caller,
+    Digits: '1234',
+    From: caller,
+    To: '+18005551212',
+  });
 
 test("Twilio's documented examples: the URL, then the fields sorted by name, HMAC-SHA1 in base64", () => {
   assert.equal(twilioSignature('12345', URL_, form('+14158675310')), 'GvWf1cFY/Q7PnoempGyD5oXAezc=');

@@ -29,8 +29,6 @@ import {
   mappedVisitFrom,
   meetingLinkFrom,
   meetingParticipantFrom,
-  smsMessageFrom,
-  smsOptOutFrom,
   num,
   orgFrom,
   purgeCounts,
@@ -38,6 +36,8 @@ import {
   STATUS_COLUMN,
   sessionFrom,
   shortLinkFrom,
+  smsMessageFrom,
+  smsOptOutFrom,
   spaceFrom,
   visitFrom,
   visitLinkFrom,
@@ -74,12 +74,12 @@ import type {
   MeetingParticipantChange,
   MeetingParticipantRecord,
   Org,
-  SmsMessageRecord,
-  SmsOptOutRecord,
-  SmsStatus,
   PurgeCounts,
   SessionRecord,
   ShortLinkRecord,
+  SmsMessageRecord,
+  SmsOptOutRecord,
+  SmsStatus,
   SpaceRecord,
   Store,
   StoredBrokerKey,
@@ -1106,8 +1106,14 @@ export class PostgresStore implements Store {
     at: number;
   }): Promise<SmsMessageRecord | undefined> {
     const r =
-      (await this.#one('updateSmsStatus', [u.status, u.rank, u.errorCode ?? null, u.at, u.providerId, u.rank])) ??
-      (await this.#one('getSmsMessage', [u.providerId]));
+      (await this.#one('updateSmsStatus', [
+        u.status,
+        u.rank,
+        u.errorCode ?? null,
+        u.at,
+        u.providerId,
+        u.rank,
+      ])) ?? (await this.#one('getSmsMessage', [u.providerId]));
     return r && smsMessageFrom(r);
   }
 

@@ -21,10 +21,10 @@ import type {
   Org,
   PurgeCounts,
   SessionRecord,
+  ShortLinkRecord,
   SmsMessageRecord,
   SmsOptOutRecord,
   SmsStatus,
-  ShortLinkRecord,
   SpaceRecord,
   StoredBrokerKey,
   VisitLinkRecord,
@@ -417,7 +417,11 @@ export function mappedVisitFrom(r: Row): MappedVisit {
 }
 
 export function smsOptOutFrom(r: Row): SmsOptOutRecord {
-  const optOut: SmsOptOutRecord = { phone: String(r['phone']), keyword: String(r['keyword']), at: num(r['at']) };
+  const optOut: SmsOptOutRecord = {
+    phone: String(r['phone']),
+    keyword: String(r['keyword']),
+    at: num(r['at']),
+  };
   if (r['org_id'] !== null && r['org_id'] !== undefined) optOut.orgId = String(r['org_id']);
   return optOut;
 }

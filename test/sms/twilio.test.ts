@@ -23,7 +23,10 @@ describe('Twilio Messages API', () => {
   let stub: TwilioStub;
   let twilio: TwilioSms;
   const callback = 'https://visits.example.org/hooks/sms/twilio/status';
-  const secrets = () => [stub.authToken, Buffer.from(`${stub.accountSid}:${stub.authToken}`).toString('base64')];
+  const secrets = () => [
+    stub.authToken,
+    Buffer.from(`${stub.accountSid}:${stub.authToken}`).toString('base64'),
+  ];
   const clean = (err: Error) => {
     for (const secret of secrets()) {
       assert.ok(!err.message.includes(secret), `no credential in: ${err.message}`);

@@ -1367,8 +1367,12 @@ export function storeContract(
       await store.saveSmsMessage({ ...base, status: 'queued' });
       await store.saveSmsMessage({ ...base, status: 'sent', createdAt: 51, updatedAt: 51 }); // kept as first
       assert.deepEqual(await store.getSmsMessage(providerId), { ...base, status: 'queued' });
-      const update = (status: 'sent' | 'delivered' | 'undelivered', rank: number, at: number, errorCode?: string) =>
-        store.updateSmsStatus({ providerId, status, rank, at, ...(errorCode ? { errorCode } : {}) });
+      const update = (
+        status: 'sent' | 'delivered' | 'undelivered',
+        rank: number,
+        at: number,
+        errorCode?: string,
+      ) => store.updateSmsStatus({ providerId, status, rank, at, ...(errorCode ? { errorCode } : {}) });
       assert.deepEqual(await update('sent', 2, 60), { ...base, status: 'sent', updatedAt: 60 });
       assert.deepEqual(await update('undelivered', 3, 70, '30003'), {
         ...base,

@@ -13,7 +13,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface StubMessage {
+interface StubMessage {
   sid: string;
   accountSid: string;
   to: string;
@@ -103,7 +103,12 @@ export async function startTwilioStub(
         res.writeHead(failure.status, { 'content-type': 'application/json', ...failure.headers });
         return res.end(
           JSON.stringify(
-            failure.body ?? { code: 20429, message: 'Too Many Requests', more_info: '', status: failure.status },
+            failure.body ?? {
+              code: 20429,
+              message: 'Too Many Requests',
+              more_info: '',
+              status: failure.status,
+            },
           ),
         );
       }
@@ -176,7 +181,11 @@ export async function startTwilioStub(
       },
       body: new URLSearchParams(fields).toString(),
     });
-    return { status: response.status, body: await response.text(), contentType: response.headers.get('content-type') };
+    return {
+      status: response.status,
+      body: await response.text(),
+      contentType: response.headers.get('content-type'),
+    };
   };
 
   return {

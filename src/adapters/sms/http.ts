@@ -30,7 +30,7 @@ export function templateProblem(template: string): string | undefined {
 const isJsonTemplate = (template: string): boolean => template.trimStart().startsWith('{');
 
 /** The body with its placeholders filled in, escaped for the template's kind. */
-export function renderTemplate(template: string, values: { to: string; text: string }): string {
+function renderTemplate(template: string, values: { to: string; text: string }): string {
   const json = isJsonTemplate(template);
   return template.replace(PLACEHOLDER, (_, name: 'to' | 'text') =>
     json ? JSON.stringify(values[name]).slice(1, -1) : encodeURIComponent(values[name]),

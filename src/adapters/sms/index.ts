@@ -38,5 +38,10 @@ export function smsProvider(
       ...fetchOption,
     });
   }
-  return new HttpSms({ url: config.url, body: config.body, ...(config.auth ? { auth: config.auth } : {}), ...fetchOption });
+  return new HttpSms({
+    url: config.url,
+    body: config.body,
+    ...(config.auth ? { auth: config.auth } : {}),
+    ...fetchOption,
+  });
 }

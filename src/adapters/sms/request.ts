@@ -17,7 +17,7 @@ export interface ProviderAnswer {
 }
 
 /** Seconds of a Retry-After header (delta-seconds or an HTTP date), capped at an hour. */
-export function retryAfterSeconds(value: string | null, now = Date.now()): number | undefined {
+function retryAfterSeconds(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const seconds = /^\d+$/.test(value.trim()) ? Number(value.trim()) : (Date.parse(value) - now) / 1000;
   if (!Number.isFinite(seconds)) return undefined;
@@ -25,7 +25,7 @@ export function retryAfterSeconds(value: string | null, now = Date.now()): numbe
 }
 
 /** Phone numbers in a provider's words, masked (`+14155550100` → `+14…00`). */
-export function maskNumbers(text: string): string {
+function maskNumbers(text: string): string {
   return text.replace(/\+?\d{7,15}/g, (n) => `${n.slice(0, 3)}…${n.slice(-2)}`);
 }
 
@@ -56,14 +56,17 @@ export async function providerRequest(options: {
     });
   } catch (err) {
     if (options.signal?.aborted) throw new ChannelError(`${options.label}: the send was aborted`, false);
-    const why = timeout.aborted ? `no answer within ${options.timeoutMs} ms` : clean(String((err as Error).message));
+    const why = timeout.aborted
+      ? `no answer within ${options.timeoutMs} ms`
+      : clean(String((err as Error).message));
     throw new ChannelError(`${options.label} could not be reached: ${why}`, false);
   }
   const text = await response.text().catch(() => '');
   let json: Record<string, unknown> | undefined;
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      json = parsed as Record<string, unknown>;
   } catch {
     json = undefined;
   }

@@ -13,7 +13,7 @@ import { type Fetch, providerRequest } from './request.js';
 export const TWILIO_API_URL = 'https://api.twilio.com';
 
 /** Twilio error codes that name the recipient: sending again to it cannot help. */
-export const TWILIO_PERMANENT_CODES: Readonly<Record<number, string>> = {
+const TWILIO_PERMANENT_CODES: Readonly<Record<number, string>> = {
   21211: 'invalid To number',
   21408: 'region not enabled for the account',
   21610: 'the recipient replied STOP',
@@ -83,7 +83,8 @@ export class TwilioSms implements Channel {
         const words = typeof json['message'] === 'string' ? json['message'] : undefined;
         if (code === undefined && words === undefined) return undefined;
         return {
-          detail: `${code !== undefined ? `${code} ` : ''}${words ?? TWILIO_PERMANENT_CODES[code as number] ?? ''}`.trim(),
+          detail:
+            `${code !== undefined ? `${code} ` : ''}${words ?? TWILIO_PERMANENT_CODES[code as number] ?? ''}`.trim(),
           // Any other 4xx is permanent too (the request itself is wrong); the codes above name why.
           permanent: true,
         };
