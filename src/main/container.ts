@@ -256,13 +256,15 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     if (meetings) Object.assign(handlers, meetings.handlers());
     // Twilio calls back only a public address: PUBLIC_URL set explicitly.
     const publicUrl = options.gatewayUrl;
-    const smsService = options.sms
+    const smsService: SmsService | undefined = options.sms
       ? new SmsService({
           store,
           provider: smsProvider(options.sms, {
             ...(publicUrl
               ? { statusCallback: `${publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status` }
               : {}),
+            // Twilio's 21610 (the number replied STOP to Twilio): recorded here too.
+            onOptedOut: (phone): Promise<void> => smsService?.providerOptedOut(phone) ?? Promise.resolve(),
           }),
           ...(options.sms.provider === 'twilio' ? { twilioAuthToken: options.sms.authToken } : {}),
           ...(publicUrl ? { publicUrl: () => publicUrl } : {}),

@@ -180,6 +180,16 @@ export class SmsService {
     return stored ? { status: stored.status } : {};
   }
 
+  /**
+   * The provider refused a number because it opted out with the provider itself (Twilio's 21610:
+   * it replied STOP while our inbound webhook was not set up): recorded, so later sends are
+   * refused here first.
+   */
+  async providerOptedOut(phone: string): Promise<void> {
+    if (!(await this.#store.getSmsOptOut(phone)))
+      await this.#store.recordSmsOptOut({ phone, keyword: 'STOP', at: this.#now() });
+  }
+
   /** An inbound SMS: STOP and its kin record an opt-out, START and its kin remove it. */
   async receiveInbound(request: TwilioWebhookRequest): Promise<{ action?: 'out' | 'in' }> {
     const params = this.#verified(request);

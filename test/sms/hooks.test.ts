@@ -144,6 +144,30 @@ function smsSuite(name: string, database: () => Promise<TestDatabase | undefined
       assert.equal(stub.messages.at(-1)!.to, phone);
     });
 
+    test("Twilio's 21610 (the number replied STOP to Twilio itself) is recorded: the next SMS is refused here", async () => {
+      const phone = '+14155550105';
+      stub.unsubscribed.add(phone);
+      const first = await sms()
+        .send({ to: phone, text: 'x' })
+        .then(
+          () => assert.fail('Twilio refuses it'),
+          (e: unknown) => e,
+        );
+      assert.ok(first instanceof ChannelError && first.permanent);
+      assert.match(first.message, /21610/);
+      assert.equal((await store().getSmsOptOut(phone))?.keyword, 'STOP');
+      const before = stub.requests;
+      const second = await sms()
+        .send({ to: phone, text: 'x' })
+        .then(
+          () => assert.fail('refused here'),
+          (e: unknown) => e,
+        );
+      assert.ok(second instanceof ChannelError && second.permanent);
+      assert.match(second.message, /opted out/);
+      assert.equal(stub.requests, before, 'without asking Twilio');
+    });
+
     test('a number that is not E.164 is refused permanently before Twilio', async () => {
       const before = stub.requests;
       const err = await sms()

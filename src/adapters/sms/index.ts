@@ -24,7 +24,7 @@ export type SmsProviderConfig =
 /** The provider a configuration names; Twilio posts its status callbacks to `statusCallback`. */
 export function smsProvider(
   config: SmsProviderConfig,
-  options: { statusCallback?: string; fetch?: Fetch } = {},
+  options: { statusCallback?: string; fetch?: Fetch; onOptedOut?: (phone: string) => Promise<void> } = {},
 ): TwilioSms | HttpSms {
   const fetchOption = options.fetch ? { fetch: options.fetch } : {};
   if (config.provider === 'twilio') {
@@ -35,6 +35,7 @@ export function smsProvider(
       ...(config.from ? { from: config.from } : {}),
       ...(config.messagingServiceSid ? { messagingServiceSid: config.messagingServiceSid } : {}),
       ...(options.statusCallback ? { statusCallback: options.statusCallback } : {}),
+      ...(options.onOptedOut ? { onOptedOut: options.onOptedOut } : {}),
       ...fetchOption,
     });
   }

@@ -34,6 +34,11 @@ export interface TwilioOptions {
   statusCallback?: string;
   fetch?: Fetch;
   timeoutMs?: number;
+  /**
+   * Called when Twilio refuses a number with 21610: it replied STOP to the sender (perhaps while
+   * the inbound webhook was not set up), so it is recorded as opted out here too.
+   */
+  onOptedOut?: (phone: string) => Promise<void>;
 }
 
 export class TwilioSms implements Channel {
@@ -65,6 +70,7 @@ export class TwilioSms implements Channel {
     if (this.#options.messagingServiceSid) form.set('MessagingServiceSid', this.#options.messagingServiceSid);
     else form.set('From', this.#options.from as string);
     if (this.#options.statusCallback) form.set('StatusCallback', this.#options.statusCallback);
+    let code: number | undefined;
     const answer = await providerRequest({
       label: 'Twilio',
       fetch: this.#options.fetch ?? fetch,
@@ -79,7 +85,7 @@ export class TwilioSms implements Channel {
       ...(signal ? { signal } : {}),
       secrets: [this.#options.authToken, this.#auth.slice(6)],
       describe: (json) => {
-        const code = typeof json['code'] === 'number' ? json['code'] : undefined;
+        code = typeof json['code'] === 'number' ? json['code'] : undefined;
         const words = typeof json['message'] === 'string' ? json['message'] : undefined;
         if (code === undefined && words === undefined) return undefined;
         return {
@@ -89,6 +95,9 @@ export class TwilioSms implements Channel {
           permanent: true,
         };
       },
+    }).catch(async (err: unknown) => {
+      if (code === 21610 && this.#options.onOptedOut) await this.#options.onOptedOut(message.to);
+      throw err;
     });
     const sid = answer.json?.['sid'];
     if (typeof sid !== 'string' || !sid)
