@@ -63,6 +63,8 @@ export const ERRORS = {
   },
   ERR_NETWORK: { status: 502, retry: 'backoff' },
   ERR_TIMEOUT: { status: 504, retry: 'backoff' },
+  /** A channel (email, SMS) could not send: `permanent` says whether retrying can help. */
+  ERR_CHANNEL: { status: 502, retry: 'backoff' },
   ERR_ABORTED: { status: 499, retry: 'never', message: 'The request was aborted' },
   ERR_OVERLOADED: { status: 503, retry: 'after', message: 'The server is busy; retry in {retryAfter} s.' },
   ERR_INTERNAL: { status: 500, retry: 'never', message: 'Something went wrong on our side' },
@@ -387,5 +389,27 @@ export class TimeoutError extends InstantConnectError {
 export class AbortError extends InstantConnectError {
   constructor(message = messageOf('ERR_ABORTED')) {
     super('ERR_ABORTED', message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channels
+
+/**
+ * A channel (email, SMS) could not send a message. `permanent`: the same message to the same
+ * address fails the same way (an invalid or unsubscribed number, an address refused); otherwise it
+ * may be retried, after `retryAfter` seconds when the provider said so. Never carries a credential.
+ */
+export class ChannelError extends InstantConnectError {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    options?: { retryAfter?: number },
+  ) {
+    super(
+      'ERR_CHANNEL',
+      message,
+      options?.retryAfter !== undefined ? { retryAfter: options.retryAfter } : undefined,
+    );
   }
 }

@@ -19,7 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['errors', 'util'],
   ['domain'],
   ['crypto', 'store', 'client'],
-  ['reliability', 'jobs', 'broker', 'visits', 'hooks', 'bot', 'events', 'meetings'],
+  ['reliability', 'jobs', 'broker', 'visits', 'hooks', 'bot', 'events', 'meetings', 'sms'],
   ['adapters'],
   ['contract'],
   ['server', 'openapi'],

@@ -26,6 +26,7 @@ import {
 } from '../events/service.js';
 import { IdempotencyKey, TriggerInput, TriggerResultSchema } from '../hooks/trigger.js';
 import { MeetingDeliverySchema, MeetingReceiptSchema } from '../meetings/telemetry.js';
+import { TwilioInboundForm, TwilioStatusForm } from '../sms/service.js';
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
@@ -54,6 +55,7 @@ export type SecurityName =
   | 'hookTimestamp'
   | 'hookSignature'
   | 'sparkSignature'
+  | 'twilioSignature'
   | 'staffSession';
 
 interface ParameterSpec {
@@ -777,6 +779,48 @@ export const OPERATIONS: OperationSpec[] = [
     body: jsonBody(MeetingDeliverySchema),
     responses: {
       200: json('Received.', MeetingReceiptSchema),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      413: 'PayloadTooLarge',
+      415: 'UnsupportedMediaType',
+    },
+  },
+
+  {
+    method: 'post',
+    path: '/hooks/sms/twilio/status',
+    operationId: 'receiveTwilioStatus',
+    tag: 'Webhooks',
+    summary: "Twilio's SMS status callbacks",
+    description:
+      "Twilio calls this for each SMS sent with `SMS_PROVIDER=twilio` (the send names it as `StatusCallback` when PUBLIC_URL is set): `queued`, `sent`, `delivered`, `undelivered`, `failed`… A status never moves a message back. Signed with `X-Twilio-Signature` (base64 HMAC-SHA1, keyed with TWILIO_AUTH_TOKEN, of PUBLIC_URL plus the path, then each form field's name and value sorted by name). 404 when SMS through Twilio is off.",
+    security: [['twilioSignature']],
+    body: formBody(TwilioStatusForm),
+    responses: {
+      204: { description: 'Recorded (or a message this server did not send: ignored).' },
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      413: 'PayloadTooLarge',
+      415: 'UnsupportedMediaType',
+    },
+  },
+  {
+    method: 'post',
+    path: '/hooks/sms/twilio/inbound',
+    operationId: 'receiveTwilioInbound',
+    tag: 'Webhooks',
+    summary: 'SMS replies, from Twilio (STOP, START)',
+    description:
+      'Set it as the sending number\'s "A message comes in" webhook (HTTP POST). A reply STOP (or STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) records that the number opted out: no SMS goes to it any more; START (or UNSTOP, YES) lets SMS through again. Signed with `X-Twilio-Signature` like the status callbacks. Answers empty TwiML (Twilio\'s own opt-out replies still go out). 404 when SMS through Twilio is off.',
+    security: [['twilioSignature']],
+    body: formBody(TwilioInboundForm),
+    responses: {
+      200: {
+        description: 'Empty TwiML: no reply.',
+        content: { 'text/xml': { schema: Text } },
+      },
       400: 'BadRequest',
       401: 'Unauthorized',
       404: 'NotFound',

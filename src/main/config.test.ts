@@ -217,6 +217,76 @@ describe('loadConfig', () => {
           !err.message.includes('hunter2'),
       );
     }
-    for (const s of SETTINGS.filter((row) => row.secret)) assert.match(s.env, /TOKEN|SECRET|DATABASE_URL/);
+    for (const s of SETTINGS.filter((row) => row.secret))
+      assert.match(s.env, /TOKEN|SECRET|DATABASE_URL|_AUTH$/);
+  });
+
+  test('SMS: off without SMS_PROVIDER; Twilio and the generic provider parsed and checked, never echoing a secret', () => {
+    assert.equal(loadConfig({ env: {} }).sms, undefined);
+    assert.equal(loadConfig({ env: { SMS_PROVIDER: 'off', TWILIO_AUTH_TOKEN: 'x' } }).sms, undefined);
+    const sid = `AC${'0a'.repeat(16)}`;
+    const token = 'f'.repeat(32);
+    const twilio = { SMS_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: token };
+    assert.deepEqual(loadConfig({ env: { ...twilio, TWILIO_FROM: '+1 (415) 555-0100' } }).sms, {
+      provider: 'twilio',
+      accountSid: sid,
+      authToken: token,
+      from: '+14155550100',
+      apiUrl: 'https://api.twilio.com',
+    });
+    const mg = `MG${'1'.repeat(32)}`;
+    assert.deepEqual(
+      loadConfig({
+        env: { ...twilio, TWILIO_MESSAGING_SERVICE_SID: mg, TWILIO_API_URL: 'http://127.0.0.1:9' },
+      }).sms,
+      {
+        provider: 'twilio',
+        accountSid: sid,
+        authToken: token,
+        messagingServiceSid: mg,
+        apiUrl: 'http://127.0.0.1:9',
+      },
+    );
+    assert.equal(loadConfig({ env: { ...twilio, TWILIO_FROM: 'Clinic' } }).sms?.provider, 'twilio');
+    rejects({ SMS_PROVIDER: 'pigeon' }, /^SMS_PROVIDER must be twilio or http/);
+    rejects({ ...twilio, TWILIO_ACCOUNT_SID: 'nope' }, /TWILIO_ACCOUNT_SID: AC and 32 hexadecimal digits/);
+    rejects({ ...twilio, TWILIO_AUTH_TOKEN: '' }, /needs TWILIO_AUTH_TOKEN$/);
+    rejects(twilio, /needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID/);
+    rejects({ ...twilio, TWILIO_FROM: '+1415', TWILIO_MESSAGING_SERVICE_SID: mg }, /not both/);
+    rejects({ ...twilio, TWILIO_FROM: '+1415' }, /^TWILIO_FROM must be an E.164 number/);
+    rejects(
+      { ...twilio, TWILIO_FROM: '+14155550100', TWILIO_API_URL: 'ftp://x' },
+      /^TWILIO_API_URL must be an http/,
+    );
+    const shortToken = 'hunter2 secret';
+    assert.throws(
+      () => loadConfig({ env: { ...twilio, TWILIO_FROM: '+14155550100', TWILIO_AUTH_TOKEN: shortToken } }),
+      (err: Error) => /^TWILIO_AUTH_TOKEN must be/.test(err.message) && !err.message.includes('hunter2'),
+    );
+
+    assert.deepEqual(
+      loadConfig({ env: { SMS_PROVIDER: 'http', SMS_HTTP_URL: 'https://sms.example/send' } }).sms,
+      {
+        provider: 'http',
+        url: 'https://sms.example/send',
+        body: '{"to":"{{to}}","text":"{{text}}"}',
+      },
+    );
+    const http = { SMS_PROVIDER: 'HTTP', SMS_HTTP_URL: 'https://sms.example/send' };
+    assert.deepEqual(
+      loadConfig({ env: { ...http, SMS_HTTP_BODY: 'to={{to}}&m={{text}}', SMS_HTTP_AUTH: 'Bearer abc' } })
+        .sms,
+      { provider: 'http', url: 'https://sms.example/send', body: 'to={{to}}&m={{text}}', auth: 'Bearer abc' },
+    );
+    rejects({ SMS_PROVIDER: 'http' }, /needs SMS_HTTP_URL/);
+    rejects({ ...http, SMS_HTTP_URL: 'sms.example' }, /^SMS_HTTP_URL must be an http/);
+    rejects(
+      { ...http, SMS_HTTP_BODY: '{"to":"{{to}}"}' },
+      /^SMS_HTTP_BODY must contain \{\{to\}\} and \{\{text\}\}/,
+    );
+    rejects(
+      { ...http, SMS_HTTP_BODY: '{"to":{{to}},"text":"{{text}}"}' },
+      /^SMS_HTTP_BODY starts with \{ but is not JSON/,
+    );
   });
 });

@@ -6,7 +6,11 @@
  */
 import { BlockList } from 'node:net';
 import { resolve } from 'node:path';
+import { DEFAULT_HTTP_BODY, templateProblem } from '../adapters/sms/http.js';
+import type { SmsProviderConfig } from '../adapters/sms/index.js';
+import { TWILIO_API_URL } from '../adapters/sms/twilio.js';
 import { type BotAccessOptions, botAccessFromEnv } from '../bot/access.js';
+import { normalizePhone } from '../domain/sms.js';
 import { addCidr } from '../events/ssrf.js';
 import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention } from '../jobs/prune.js';
 import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
@@ -63,6 +67,8 @@ export interface Config {
     readonly token?: string;
     readonly webhookSecret?: string;
   };
+  /** SMS: the provider (SMS_PROVIDER) and its settings; absent: SMS is off. */
+  readonly sms?: SmsProviderConfig;
   /** The Webex API base, with or without a token (for messages). */
   readonly webexApiUrl: string;
   readonly timeZone?: string;
@@ -174,6 +180,81 @@ function meetingsFromEnv(env: Env, broker: string): Config['meetings'] {
   };
 }
 
+/** An http(s) URL, or a refusal naming the variable (never its value: it may carry credentials). */
+function httpUrl(name: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    invalid(`${name} must be an http:// or https:// URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    invalid(`${name} must be an http:// or https:// URL`);
+  return raw;
+}
+
+/**
+ * SMS_PROVIDER (`twilio`, `http`; unset or `off`: SMS off) and its provider's variables: Twilio's
+ * TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID,
+ * TWILIO_API_URL; the generic provider's SMS_HTTP_URL, SMS_HTTP_BODY, SMS_HTTP_AUTH. Errors name
+ * the variable and the rule, never a secret's value.
+ */
+function smsFromEnv(env: Env): SmsProviderConfig | undefined {
+  const provider = env['SMS_PROVIDER']?.trim().toLowerCase();
+  if (!provider || provider === 'off') return undefined;
+  const get = (name: string) => env[name]?.trim() || undefined;
+  if (provider === 'twilio') {
+    const accountSid = get('TWILIO_ACCOUNT_SID');
+    const authToken = get('TWILIO_AUTH_TOKEN');
+    if (!accountSid || !/^AC[0-9a-fA-F]{32}$/.test(accountSid))
+      invalid('SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID: AC and 32 hexadecimal digits');
+    if (!authToken) invalid('SMS_PROVIDER=twilio needs TWILIO_AUTH_TOKEN');
+    if (!/^[\x21-\x7e]{16,128}$/.test(authToken))
+      invalid('TWILIO_AUTH_TOKEN must be 16 to 128 printable characters without spaces');
+    const from = get('TWILIO_FROM');
+    const messagingServiceSid = get('TWILIO_MESSAGING_SERVICE_SID');
+    if (!from && !messagingServiceSid)
+      invalid('SMS_PROVIDER=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID (a sender)');
+    if (from && messagingServiceSid) invalid('Set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID, not both');
+    let sender = from;
+    if (from) {
+      // An E.164 number (written any way), a short code, or an alphanumeric sender id.
+      sender = from.startsWith('+') || from.startsWith('00') ? normalizePhone(from) : from;
+      if (
+        !sender ||
+        !(/^\+/.test(sender) || /^\d{3,8}$/.test(sender) || /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/.test(sender))
+      )
+        invalid(
+          'TWILIO_FROM must be an E.164 number, a short code or an alphanumeric sender id (at most 11 letters, digits, spaces)',
+        );
+    }
+    if (messagingServiceSid && !/^MG[0-9a-fA-F]{32}$/.test(messagingServiceSid))
+      invalid('TWILIO_MESSAGING_SERVICE_SID must be MG and 32 hexadecimal digits');
+    const apiUrl = httpUrl('TWILIO_API_URL', get('TWILIO_API_URL') ?? TWILIO_API_URL);
+    return {
+      provider: 'twilio',
+      accountSid,
+      authToken,
+      apiUrl,
+      ...(sender ? { from: sender } : {}),
+      ...(messagingServiceSid ? { messagingServiceSid } : {}),
+    };
+  }
+  if (provider === 'http') {
+    const url = get('SMS_HTTP_URL');
+    if (!url) invalid('SMS_PROVIDER=http needs SMS_HTTP_URL');
+    httpUrl('SMS_HTTP_URL', url);
+    const body = env['SMS_HTTP_BODY']?.trim() || DEFAULT_HTTP_BODY;
+    const problem = templateProblem(body);
+    if (problem) invalid(`SMS_HTTP_BODY ${problem}`);
+    const auth = get('SMS_HTTP_AUTH');
+    if (auth !== undefined && !/^[\x20-\x7e]+$/.test(auth))
+      invalid('SMS_HTTP_AUTH must be printable ASCII (a header value)');
+    return { provider: 'http', url, body, ...(auth ? { auth } : {}) };
+  }
+  return invalid('SMS_PROVIDER must be twilio or http (unset: SMS off)');
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -204,6 +285,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
   const rateLimits = rateLimitsFromEnv(env);
   const live = liveLimitsFromEnv(env);
   const ops = opsFromEnv(env);
+  const sms = smsFromEnv(env);
   const config: Config = {
     listen: { port, host },
     data: { dir, ...(databaseUrl ? { databaseUrl } : {}) },
@@ -211,6 +293,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     linkSource: { broker, ...(token ? { token } : {}) },
     ...(token ? { webex: { token, apiUrl, access, ...(webhookSecret ? { webhookSecret } : {}) } } : {}),
     meetings: meetingsFromEnv(env, broker),
+    ...(sms ? { sms } : {}),
     webexApiUrl: apiUrl,
     ...(env['TZ'] ? { timeZone: env['TZ'] } : {}),
     logger: flags.quiet ? false : { level: env['LOG_LEVEL'] ?? 'info' },

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { CiscoLinkSource } from '../adapters/cisco-link-source.js';
+import { type SmsProviderConfig, smsProvider } from '../adapters/sms/index.js';
 import { WebexClient } from '../adapters/webex/client.js';
 import type { BotAccessOptions } from '../bot/access.js';
 import { BotService } from '../bot/bot.js';
@@ -12,6 +13,7 @@ import { ApiKeyService } from '../broker/api-keys.js';
 import { Keyring } from '../broker/keyring.js';
 import { BrokerService } from '../broker/service.js';
 import { WorkLimiter } from '../crypto/limiter.js';
+import type { Channel } from '../domain/channels.js';
 import { nowSeconds } from '../domain/time.js';
 import { InstantConnectError } from '../errors.js';
 import { EventsService } from '../events/service.js';
@@ -21,6 +23,7 @@ import { TriggerService } from '../hooks/trigger.js';
 import { JobRunner } from '../jobs/runner.js';
 import { MeetingTelemetry, type TelemetryMode } from '../meetings/telemetry.js';
 import { MemoryRateLimiter, type RateLimiter, StoreRateLimiter } from '../reliability/rate-limit.js';
+import { SmsService } from '../sms/service.js';
 import { openStore } from '../store/open.js';
 import type { PostgresStore } from '../store/postgres.js';
 import type { Org, Store } from '../store/types.js';
@@ -75,6 +78,8 @@ export interface BrokerContextOptions {
    * bot's may not; the meeting webhooks' secret when not stored.
    */
   meetings?: { mode: TelemetryMode; pollSeconds?: number; token?: string; webhookSecret?: string };
+  /** SMS through a provider (SMS_PROVIDER); absent: SMS is off. */
+  sms?: SmsProviderConfig;
 }
 
 export interface BrokerContext {
@@ -103,6 +108,10 @@ export interface BrokerContext {
   /** Present for Cisco visits with a token, unless turned off. */
   meetings?: MeetingTelemetry;
   webex?: WebexClient;
+  /** Sends SMS (opted-out numbers refused, accepted messages recorded): present with SMS_PROVIDER. */
+  sms?: Channel;
+  /** The SMS provider's webhooks (status callbacks, replies such as STOP), with `sms`. */
+  smsService?: SmsService;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
   close(): Promise<void>;
@@ -244,7 +253,24 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
           })
         : undefined;
     if (meetings) Object.assign(handlers, meetings.handlers());
+    // Twilio calls back only a public address: PUBLIC_URL set explicitly.
+    const publicUrl = options.gatewayUrl;
+    const smsService: SmsService | undefined = options.sms
+      ? new SmsService({
+          store,
+          provider: smsProvider(options.sms, {
+            ...(publicUrl
+              ? { statusCallback: `${publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status` }
+              : {}),
+            // Twilio's 21610 (the number replied STOP to Twilio): recorded here too.
+            onOptedOut: (phone): Promise<void> => smsService?.providerOptedOut(phone) ?? Promise.resolve(),
+          }),
+          ...(options.sms.provider === 'twilio' ? { twilioAuthToken: options.sms.authToken } : {}),
+          ...(publicUrl ? { publicUrl: () => publicUrl } : {}),
+        })
+      : undefined;
     return {
+      ...(smsService ? { sms: smsService.channel, smsService } : {}),
       arrivals,
       ...(alerts ? { alerts } : {}),
       rateLimiter,

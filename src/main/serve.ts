@@ -57,6 +57,7 @@ export function serveOptions(config: Config): ServeOptions {
     linkSource: config.linkSource,
     ...(config.webex ? { webex: config.webex } : {}),
     meetings: config.meetings,
+    ...(config.sms ? { sms: config.sms } : {}),
     ...(config.timeZone ? { timeZone: config.timeZone } : {}),
     jobs: config.jobs,
     events: config.events,
@@ -149,6 +150,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         runner: context.runner,
         ...(context.bot ? { bot: context.bot } : {}),
         ...(context.meetings ? { meetings: context.meetings } : {}),
+        ...(context.smsService ? { sms: context.smsService } : {}),
         ...(pruner ? { pruner } : {}),
       },
       {

@@ -187,6 +187,13 @@ function securitySchemes(): Record<SecurityName, SecurityScheme> {
       description:
         "Webex's signature: the lowercase hex HMAC-SHA1 of the raw body, keyed with the webhook's secret (WEBEX_WEBHOOK_SECRET, or the one `instant-connect webhook register` stored).",
     },
+    twilioSignature: {
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-Twilio-Signature',
+      description:
+        "Twilio's signature: the base64 HMAC-SHA1, keyed with TWILIO_AUTH_TOKEN, of the full URL Twilio called (PUBLIC_URL and the path) followed by each form field's name and value, sorted by name.",
+    },
     staffSession: {
       type: 'apiKey',
       in: 'cookie',

@@ -16,6 +16,10 @@ export const LEFT_OUT: Record<string, string> = {
     '`POST /hooks/webex` is for Webex itself: its deliveries are signed with the webhook secret',
   receiveMeetingWebhook:
     "`POST /hooks/webex/meetings` is for Webex itself: its deliveries are signed with the meeting webhooks' secret",
+  receiveTwilioStatus:
+    "`POST /hooks/sms/twilio/status` is for Twilio itself: its callbacks are signed with the account's auth token",
+  receiveTwilioInbound:
+    "`POST /hooks/sms/twilio/inbound` is for Twilio itself: its messages are signed with the account's auth token",
 };
 
 /**

@@ -22,6 +22,7 @@ import type { Pruner } from '../jobs/prune.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { MeetingTelemetry } from '../meetings/telemetry.js';
 import { DEFAULT_RATE_LIMITS, MemoryRateLimiter } from '../reliability/rate-limit.js';
+import type { SmsService } from '../sms/service.js';
 import type { Store } from '../store/types.js';
 import { notFoundPage } from '../util/pages.js';
 import type { LiveVisits } from '../visits/live.js';
@@ -37,6 +38,7 @@ import { healthRoutes } from './routes/health.js';
 import { hookRoutes } from './routes/hooks.js';
 import { linkRoutes } from './routes/links.js';
 import { liveRoutes } from './routes/live.js';
+import { smsRoutes } from './routes/sms.js';
 import { visitRoutes } from './routes/visits.js';
 import { provideSecurity, securitySchemes } from './security.js';
 import { staffRoutes } from './staff/routes.js';
@@ -57,6 +59,8 @@ export interface AppDeps {
   bot?: BotService;
   /** Meeting telemetry of Cisco visits (POST /hooks/webex/meetings), when on. */
   meetings?: MeetingTelemetry;
+  /** SMS webhooks (POST /hooks/sms/twilio/…), when SMS is on. */
+  sms?: SmsService;
   /** Rate limits (default: in memory, the default limits). */
   limits?: Limits;
   /** With both, GET /metrics is served. */
@@ -229,6 +233,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     ...(deps.bot ? { bot: deps.bot } : {}),
     ...(deps.meetings ? { meetings: deps.meetings } : {}),
   });
+  await app.register(smsRoutes, deps.sms ? { sms: deps.sms } : {});
 
   // The API description: GET /openapi.json and its reference page, GET /docs.
   await app.register(docsRoutes, { publicUrl: () => deps.broker.publicUrl });

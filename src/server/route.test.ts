@@ -23,6 +23,7 @@ const schemes: SecuritySchemes = {
   hookTimestamp: signed,
   hookSignature: signed,
   sparkSignature: 'handler',
+  twilioSignature: 'handler',
   staffSession: 'handler',
 };
 

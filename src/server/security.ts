@@ -70,6 +70,8 @@ export function securitySchemes(deps: { apiKeys: ApiKeyService; trigger: Trigger
     hookSignature: signedTrigger,
     // The bot answers 404 when it is not configured, before any signature: BotService.receive checks it.
     sparkSignature: 'handler',
+    // Twilio's webhooks answer 404 when SMS through Twilio is off, before any signature: SmsService checks it.
+    twilioSignature: 'handler',
     // Pages redirect to sign-in and forms check Origin and CSRF first: server/staff/routes.ts.
     staffSession: 'handler',
   };

@@ -36,6 +36,8 @@ import {
   STATUS_COLUMN,
   sessionFrom,
   shortLinkFrom,
+  smsMessageFrom,
+  smsOptOutFrom,
   spaceFrom,
   visitFrom,
   visitLinkFrom,
@@ -76,6 +78,9 @@ import type {
   PurgeCounts,
   SessionRecord,
   ShortLinkRecord,
+  SmsMessageRecord,
+  SmsOptOutRecord,
+  SmsStatus,
   SpaceRecord,
   Store,
   StoredBrokerKey,
@@ -1066,6 +1071,56 @@ export class PostgresStore implements Store {
 
   async setSetting(key: string, value: string): Promise<void> {
     await this.#query('setSetting', [key, value]);
+  }
+
+  async recordSmsOptOut(o: SmsOptOutRecord): Promise<void> {
+    await this.#query('upsertSmsOptOut', [o.phone, o.orgId ?? null, o.keyword, o.at]);
+  }
+
+  async removeSmsOptOut(phone: string): Promise<boolean> {
+    return (await this.#query('deleteSmsOptOut', [phone])).rowCount === 1;
+  }
+
+  async getSmsOptOut(phone: string): Promise<SmsOptOutRecord | undefined> {
+    const r = await this.#one('getSmsOptOut', [phone]);
+    return r && smsOptOutFrom(r);
+  }
+
+  async saveSmsMessage(m: SmsMessageRecord): Promise<void> {
+    await this.#query('insertSmsMessage', [
+      m.providerId,
+      m.provider,
+      m.phone,
+      m.status,
+      0,
+      m.errorCode ?? null,
+      m.createdAt,
+      m.updatedAt,
+    ]);
+  }
+
+  async updateSmsStatus(u: {
+    providerId: string;
+    status: SmsStatus;
+    rank: number;
+    errorCode?: string;
+    at: number;
+  }): Promise<SmsMessageRecord | undefined> {
+    const r =
+      (await this.#one('updateSmsStatus', [
+        u.status,
+        u.rank,
+        u.errorCode ?? null,
+        u.at,
+        u.providerId,
+        u.rank,
+      ])) ?? (await this.#one('getSmsMessage', [u.providerId]));
+    return r && smsMessageFrom(r);
+  }
+
+  async getSmsMessage(providerId: string): Promise<SmsMessageRecord | undefined> {
+    const r = await this.#one('getSmsMessage', [providerId]);
+    return r && smsMessageFrom(r);
   }
 }
 

@@ -22,6 +22,9 @@ import type {
   PurgeCounts,
   SessionRecord,
   ShortLinkRecord,
+  SmsMessageRecord,
+  SmsOptOutRecord,
+  SmsStatus,
   SpaceRecord,
   StoredBrokerKey,
   VisitLinkRecord,
@@ -411,4 +414,27 @@ export function mappedVisitFrom(r: Row): MappedVisit {
     visit,
     meeting: meetingLinkFrom({ ...r, visit_id: visit.id, created_at: r['mapped_at'] }),
   };
+}
+
+export function smsOptOutFrom(r: Row): SmsOptOutRecord {
+  const optOut: SmsOptOutRecord = {
+    phone: String(r['phone']),
+    keyword: String(r['keyword']),
+    at: num(r['at']),
+  };
+  if (r['org_id'] !== null && r['org_id'] !== undefined) optOut.orgId = String(r['org_id']);
+  return optOut;
+}
+
+export function smsMessageFrom(r: Row): SmsMessageRecord {
+  const message: SmsMessageRecord = {
+    providerId: String(r['provider_id']),
+    provider: String(r['provider']),
+    phone: String(r['phone']),
+    status: String(r['status']) as SmsStatus,
+    createdAt: num(r['created_at']),
+    updatedAt: num(r['updated_at']),
+  };
+  if (r['error_code'] !== null && r['error_code'] !== undefined) message.errorCode = String(r['error_code']);
+  return message;
 }

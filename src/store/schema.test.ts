@@ -51,10 +51,10 @@ function sqliteShape(path: string): unknown {
 }
 
 describe('one schema, DDL per dialect', () => {
-  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway), 12 (arrivals), 13 (meeting telemetry)", () => {
+  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway), 12 (arrivals), 13 (meeting telemetry), 15 (SMS)", () => {
     assert.equal(SQLITE_0_1.length, 8);
     assert.equal(POSTGRES_0_1.length, 8);
-    assert.equal(LATEST_VERSION, 13);
+    assert.equal(LATEST_VERSION, 15);
     const sqlite = migrations('sqlite');
     const postgres = migrations('postgres');
     for (const list of [sqlite, postgres]) assert.equal(list.length, LATEST_VERSION);
@@ -112,6 +112,21 @@ describe('one schema, DDL per dialect', () => {
       'CREATE TABLE meeting_links (\n  visit_id TEXT COLLATE "C" PRIMARY KEY,\n  org_id TEXT NOT NULL,\n  room_id TEXT NOT NULL,\n  meeting_id TEXT COLLATE "C" NOT NULL,\n  meeting_number TEXT,\n  created_at BIGINT NOT NULL\n)',
       'CREATE TABLE meeting_participants (\n  visit_id TEXT COLLATE "C" NOT NULL,\n  participant_id TEXT COLLATE "C" NOT NULL,\n  role TEXT NOT NULL,\n  joined_at BIGINT NOT NULL,\n  left_at BIGINT,\n  PRIMARY KEY (visit_id, participant_id)\n)',
       'CREATE INDEX meeting_links_meeting ON meeting_links (meeting_id)',
+    ]);
+  });
+
+  test('version 15: SMS opt-outs and messages, the same on both dialects but for key collation and BIGINT', () => {
+    const sqlite = migrations('sqlite')[14]!;
+    const postgres = migrations('postgres')[14]!;
+    assert.deepEqual(sqlite, [
+      'CREATE TABLE sms_opt_outs (\n  phone TEXT PRIMARY KEY,\n  org_id TEXT,\n  keyword TEXT NOT NULL,\n  at INTEGER NOT NULL\n)',
+      'CREATE TABLE sms_messages (\n  provider_id TEXT PRIMARY KEY,\n  provider TEXT NOT NULL,\n  phone TEXT NOT NULL,\n  status TEXT NOT NULL,\n  status_rank INTEGER NOT NULL,\n  error_code TEXT,\n  created_at INTEGER NOT NULL,\n  updated_at INTEGER NOT NULL\n)',
+      'CREATE INDEX sms_messages_created ON sms_messages (created_at)',
+    ]);
+    assert.deepEqual(postgres, [
+      'CREATE TABLE sms_opt_outs (\n  phone TEXT COLLATE "C" PRIMARY KEY,\n  org_id TEXT,\n  keyword TEXT NOT NULL,\n  at BIGINT NOT NULL\n)',
+      'CREATE TABLE sms_messages (\n  provider_id TEXT COLLATE "C" PRIMARY KEY,\n  provider TEXT NOT NULL,\n  phone TEXT COLLATE "C" NOT NULL,\n  status TEXT NOT NULL,\n  status_rank INTEGER NOT NULL,\n  error_code TEXT,\n  created_at BIGINT NOT NULL,\n  updated_at BIGINT NOT NULL\n)',
+      'CREATE INDEX sms_messages_created ON sms_messages (created_at)',
     ]);
   });
 

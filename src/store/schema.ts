@@ -356,6 +356,34 @@ const TABLES: Table[] = [
     ],
     primaryKey: ['visit_id', 'participant_id'],
   },
+  // Numbers that replied STOP (or another opt-out keyword): no SMS goes to them until START. One
+  // row a number: the sender is the server's, as Twilio keeps opt-outs per sender.
+  {
+    name: 'sms_opt_outs',
+    since: 15,
+    columns: [
+      col('phone', 'key', { primaryKey: true }),
+      col('org_id', 'text'),
+      req('keyword', 'text'),
+      req('at', 'time'),
+    ],
+  },
+  // The SMS a provider accepted, by its id, with the status its callbacks report (a status never
+  // goes back: `status_rank` orders them, as callbacks may arrive out of order).
+  {
+    name: 'sms_messages',
+    since: 15,
+    columns: [
+      col('provider_id', 'key', { primaryKey: true }),
+      req('provider', 'text'),
+      req('phone', 'key'),
+      req('status', 'text'),
+      req('status_rank', 'int'),
+      col('error_code', 'text'),
+      req('created_at', 'time'),
+      req('updated_at', 'time'),
+    ],
+  },
 ];
 
 const INDEXES: Index[] = [
@@ -420,6 +448,8 @@ const INDEXES: Index[] = [
   { name: 'visits_unclosed', table: 'visits', columns: ['closed_at', 'expires_at'], since: 12 },
   // A delivery names a meeting: its visit is found by the meeting's series id.
   { name: 'meeting_links_meeting', table: 'meeting_links', columns: ['meeting_id'], since: 13 },
+  // Pruning old SMS records goes by age.
+  { name: 'sms_messages_created', table: 'sms_messages', columns: ['created_at'], since: 15 },
 ];
 
 const DATA_STEPS: DataStep[] = [

@@ -298,6 +298,16 @@ function statements(d: SqlDialect) {
     listMeetingParticipants:
       'SELECT * FROM meeting_participants WHERE visit_id = ? ORDER BY joined_at, participant_id',
 
+    upsertSmsOptOut: `INSERT INTO sms_opt_outs (phone, org_id, keyword, at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (phone) DO UPDATE SET org_id = COALESCE(excluded.org_id, sms_opt_outs.org_id), keyword = excluded.keyword, at = excluded.at`,
+    deleteSmsOptOut: 'DELETE FROM sms_opt_outs WHERE phone = ?',
+    getSmsOptOut: 'SELECT * FROM sms_opt_outs WHERE phone = ?',
+    insertSmsMessage: `INSERT INTO sms_messages (provider_id, provider, phone, status, status_rank, error_code, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_id) DO NOTHING`,
+    updateSmsStatus: `UPDATE sms_messages SET status = ?, status_rank = ?, error_code = COALESCE(?, error_code), updated_at = ?
+       WHERE provider_id = ? AND status_rank <= ? RETURNING *`,
+    getSmsMessage: 'SELECT * FROM sms_messages WHERE provider_id = ?',
+
     /** Visits finished before a bound (given twice), at most `?` of them. */
     purgeableVisits: `SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE} ORDER BY id LIMIT ?${d.skipLocked}`,
     purgeShortLinks: `DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE ${d.inList('visit_id')} AND short IS NOT NULL)`,

@@ -52,6 +52,8 @@ import {
   STATUS_COLUMN,
   sessionFrom,
   shortLinkFrom,
+  smsMessageFrom,
+  smsOptOutFrom,
   spaceFrom,
   visitFrom,
   visitLinkFrom,
@@ -81,6 +83,9 @@ import type {
   PurgeCounts,
   SessionRecord,
   ShortLinkRecord,
+  SmsMessageRecord,
+  SmsOptOutRecord,
+  SmsStatus,
   SpaceRecord,
   Store,
   StoredBrokerKey,
@@ -1046,5 +1051,54 @@ export class SqliteStore implements Store {
   ): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined> {
     const r = this.#get('findVisitLinkByCipher', cipher);
     return r && { visit: visitFrom(r), link: visitLinkFrom(r) };
+  }
+
+  async recordSmsOptOut(o: SmsOptOutRecord): Promise<void> {
+    await this.#commit(() => this.#run('upsertSmsOptOut', o.phone, o.orgId ?? null, o.keyword, o.at));
+  }
+
+  async removeSmsOptOut(phone: string): Promise<boolean> {
+    return this.#commit(() => this.#run('deleteSmsOptOut', phone).changes === 1);
+  }
+
+  async getSmsOptOut(phone: string): Promise<SmsOptOutRecord | undefined> {
+    const r = this.#get('getSmsOptOut', phone);
+    return r && smsOptOutFrom(r);
+  }
+
+  async saveSmsMessage(m: SmsMessageRecord): Promise<void> {
+    await this.#commit(() =>
+      this.#run(
+        'insertSmsMessage',
+        m.providerId,
+        m.provider,
+        m.phone,
+        m.status,
+        0,
+        m.errorCode ?? null,
+        m.createdAt,
+        m.updatedAt,
+      ),
+    );
+  }
+
+  async updateSmsStatus(u: {
+    providerId: string;
+    status: SmsStatus;
+    rank: number;
+    errorCode?: string;
+    at: number;
+  }): Promise<SmsMessageRecord | undefined> {
+    return this.#commit(() => {
+      const r =
+        this.#get('updateSmsStatus', u.status, u.rank, u.errorCode ?? null, u.at, u.providerId, u.rank) ??
+        this.#get('getSmsMessage', u.providerId);
+      return r && smsMessageFrom(r);
+    });
+  }
+
+  async getSmsMessage(providerId: string): Promise<SmsMessageRecord | undefined> {
+    const r = this.#get('getSmsMessage', providerId);
+    return r && smsMessageFrom(r);
   }
 }

@@ -339,6 +339,41 @@ export interface MappedVisit {
   meeting: MeetingLinkRecord;
 }
 
+/** A number that opted out of SMS (replied STOP or another opt-out keyword). */
+export interface SmsOptOutRecord {
+  /** E.164. */
+  phone: string;
+  /** The organisation whose message the reply answered, when known. */
+  orgId?: string;
+  /** The keyword, upper case (`STOP`, `UNSUBSCRIBE`…). */
+  keyword: string;
+  at: number;
+}
+
+/** Statuses of an SMS as providers report them (Twilio's words). */
+export type SmsStatus =
+  | 'accepted'
+  | 'queued'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'undelivered'
+  | 'failed'
+  | 'canceled'
+  | 'read';
+
+/** An SMS a provider accepted, and the latest status its callbacks reported. */
+export interface SmsMessageRecord {
+  providerId: string;
+  provider: string;
+  phone: string;
+  status: SmsStatus;
+  /** The provider's error code of an undelivered or failed message (Twilio's `ErrorCode`). */
+  errorCode?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** What `purgeVisits` removed (or, with `dryRun`, would remove). */
 export interface PurgeCounts {
   visits: number;
@@ -613,4 +648,25 @@ export interface Store {
   listMeetingParticipants(visitId: string): Promise<MeetingParticipantRecord[]>;
   /** The recorded link with exactly this cipher (a cheap, indexed look-up before any PBKDF2). */
   findVisitLinkByCipher(cipher: string): Promise<{ visit: VisitRecord; link: VisitLinkRecord } | undefined>;
+
+  /** Records that a number opted out of SMS (a repeat keeps the latest keyword and time). */
+  recordSmsOptOut(optOut: SmsOptOutRecord): Promise<void>;
+  /** The number may be sent SMS again (it replied START); false when it had not opted out. */
+  removeSmsOptOut(phone: string): Promise<boolean>;
+  getSmsOptOut(phone: string): Promise<SmsOptOutRecord | undefined>;
+  /** Records an SMS a provider accepted; the same provider id again records nothing. */
+  saveSmsMessage(message: SmsMessageRecord): Promise<void>;
+  /**
+   * Moves an SMS to a status its provider reported, unless it already reached a later one
+   * (`rank`: callbacks arrive out of order). Answers the message as stored after, or undefined
+   * for an id nothing recorded.
+   */
+  updateSmsStatus(update: {
+    providerId: string;
+    status: SmsStatus;
+    rank: number;
+    errorCode?: string;
+    at: number;
+  }): Promise<SmsMessageRecord | undefined>;
+  getSmsMessage(providerId: string): Promise<SmsMessageRecord | undefined>;
 }

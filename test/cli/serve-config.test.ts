@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../support/free-port.js';
+import { startTwilioStub } from '../support/twilio-stub.js';
 import { startWebexEmulator } from '../support/webex-emulator.js';
 import { type CliProcess, removeDir, runCli, show, spawnCli, tempDir } from './run-cli.js';
 
@@ -318,6 +319,7 @@ describe('serve configuration', () => {
     ['METRICS_PORT', '70000', /METRICS_PORT must be a port number/],
     ['PRUNE_INTERVAL_SECONDS', 'soon', /PRUNE_INTERVAL_SECONDS must be a whole number from 0/],
     ['DELIVERY_RETENTION_DAYS', '0', /DELIVERY_RETENTION_DAYS must be a whole number from 1/],
+    ['SMS_PROVIDER', 'pigeon', /SMS_PROVIDER must be twilio or http/],
   ] as const) {
     test(`a bad ${name} exits 2 naming the variable`, async () => {
       const r = await runCli(['serve', '--port', '0', '--data', join(cwd, 'bad')], {
@@ -328,4 +330,61 @@ describe('serve configuration', () => {
       if (name === 'METRICS_TOKEN') assert.doesNotMatch(r.stderr, /short/, 'never the value');
     });
   }
+});
+
+describe('serve and SMS', () => {
+  test('SMS_PROVIDER=twilio from the environment: serve says SMS is on, through whom and where the webhooks are, never the token; an SMS sent reaches Twilio', async () => {
+    const stub = await startTwilioStub();
+    try {
+      const port = await freePort();
+      const publicUrl = `http://127.0.0.1:${port}`;
+      const p = spawnCli(['serve'], {
+        cwd,
+        env: {
+          DATA_DIR: join(cwd, 'sms-data'),
+          PORT: String(port),
+          PUBLIC_URL: publicUrl,
+          SMS_PROVIDER: 'twilio',
+          TWILIO_ACCOUNT_SID: stub.accountSid,
+          TWILIO_AUTH_TOKEN: stub.authToken,
+          TWILIO_FROM: '+15005550006',
+          TWILIO_API_URL: stub.url,
+        },
+      });
+      children.push(p);
+      await p.waitFor(/instant-connect listening on (http:\/\/[^\s]+)\n/, 20_000);
+      assert.ok(
+        p
+          .stderr()
+          .includes(
+            `sms:           on, Twilio at ${stub.url} from +15005550006; status callbacks and replies (STOP/START) at POST ${publicUrl}/hooks/sms/twilio/status`,
+          ),
+        p.stderr(),
+      );
+      assert.ok(!p.stderr().includes(stub.authToken), 'never the token');
+      // A STOP signed with the token reaches the server as Twilio would send it.
+      const stop = await stub.sendInbound(`${publicUrl}/hooks/sms/twilio/inbound`, '+14155550100', 'STOP');
+      assert.equal(stop.status, 200);
+      const forged = await stub.sendInbound(
+        `${publicUrl}/hooks/sms/twilio/inbound`,
+        '+14155550100',
+        'START',
+        {
+          token: 'another-token-0123456789',
+        },
+      );
+      assert.equal(forged.status, 401);
+      p.kill();
+    } finally {
+      await stub.close();
+    }
+  });
+
+  test('without SMS_PROVIDER serve says SMS is off', async () => {
+    const p = spawnCli(['serve', '--port', '0'], { cwd, env: { DATA_DIR: join(cwd, 'sms-off') } });
+    children.push(p);
+    await p.waitFor(/instant-connect listening on (http:\/\/[^\s]+)\n/, 20_000);
+    assert.match(p.stderr(), /sms:\s+off \(set SMS_PROVIDER to twilio or http\)/);
+    p.kill();
+  });
 });

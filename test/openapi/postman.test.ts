@@ -67,7 +67,7 @@ describe('the collection on stdout', () => {
     assert.equal(bodies[1]!['provideShortUrls'], true);
   });
 
-  test('holds every documented operation but the staff pages, the event stream, the Webex webhooks and the replay of a delivery, each once per example body', () => {
+  test('holds every documented operation but the staff pages, the event stream, the Webex and Twilio webhooks and the replay of a delivery, each once per example body', () => {
     const fromCollection = new Set(
       requests(collection).map((i) => {
         const path = `/${i.request.url.path.map((s) => s.replace(/^:(\w+)$/, '{$1}')).join('/')}`;
@@ -82,6 +82,8 @@ describe('the collection on stdout', () => {
           '/live/events',
           '/hooks/webex',
           '/hooks/webex/meetings',
+          '/hooks/sms/twilio/status',
+          '/hooks/sms/twilio/inbound',
           '/api/events/deliveries/{id}/replay',
         ];
         if (op && !op.tags.includes('Staff pages') && !left.includes(path))

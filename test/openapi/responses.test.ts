@@ -539,6 +539,16 @@ describe('a server without the bot, with a limit of one issuing request a minute
     const refused = expect(await at('/api/v2/joseencrypt', init), 429, 'POST', '/api/v2/joseencrypt');
     assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
   });
+
+  test("Twilio's SMS webhooks are 404 without SMS, and 415 for anything but a form", async () => {
+    const at = (path: string, init: RequestInit) => call(`${plain.url}${path}`, init);
+    for (const path of ['/hooks/sms/twilio/status', '/hooks/sms/twilio/inbound']) {
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      expect(await at(path, { method: 'POST', headers: form, body: 'MessageSid=SM1' }), 404, 'POST', path);
+      const json = { 'content-type': 'application/json' };
+      expect(await at(path, { method: 'POST', headers: json, body: '{}' }), 415, 'POST', path);
+    }
+  });
 });
 
 describe('operations and documentation', () => {

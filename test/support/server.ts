@@ -60,6 +60,8 @@ export interface TestServerOptions {
   closeIntervalSeconds?: number;
   /** Meeting telemetry of Cisco visits (needs `webex` and a `linkSource` other than local). */
   meetings?: ServeOptions['meetings'];
+  /** SMS through a provider (e.g. Twilio's API at a stub). */
+  sms?: ServeOptions['sms'];
 }
 
 export const ROOMY_LIMITS = {
@@ -98,6 +100,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         ? { closeIntervalSeconds: options.closeIntervalSeconds }
         : {}),
       ...(options.meetings ? { meetings: options.meetings } : {}),
+      ...(options.sms ? { sms: options.sms } : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);

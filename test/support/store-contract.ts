@@ -1369,5 +1369,53 @@ export function storeContract(
         { visitId: id, participantId: 'p1', role: 'guest', joinedAt: 30 },
       ]);
     });
+
+    test('SMS opt-outs: recorded once a number (a repeat keeps the latest keyword), removed by START', async () => {
+      const phone = `+1415${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+      assert.equal(await store.getSmsOptOut(phone), undefined);
+      await store.recordSmsOptOut({ phone, orgId: org.id, keyword: 'STOP', at: 100 });
+      assert.deepEqual(await store.getSmsOptOut(phone), { phone, orgId: org.id, keyword: 'STOP', at: 100 });
+      // A second keyword without an organisation keeps the one known.
+      await store.recordSmsOptOut({ phone, keyword: 'QUIT', at: 110 });
+      assert.deepEqual(await store.getSmsOptOut(phone), { phone, orgId: org.id, keyword: 'QUIT', at: 110 });
+      assert.equal(await store.removeSmsOptOut(phone), true);
+      assert.equal(await store.removeSmsOptOut(phone), false);
+      assert.equal(await store.getSmsOptOut(phone), undefined);
+      await store.recordSmsOptOut({ phone, keyword: 'END', at: 120 });
+      assert.deepEqual(await store.getSmsOptOut(phone), { phone, keyword: 'END', at: 120 });
+    });
+
+    test('SMS messages: a status moves forward only; an unknown id updates nothing', async () => {
+      const providerId = `SM${randomUUID().replace(/-/g, '')}`;
+      const base = { providerId, provider: 'twilio', phone: '+14155550100', createdAt: 50, updatedAt: 50 };
+      await store.saveSmsMessage({ ...base, status: 'queued' });
+      await store.saveSmsMessage({ ...base, status: 'sent', createdAt: 51, updatedAt: 51 }); // kept as first
+      assert.deepEqual(await store.getSmsMessage(providerId), { ...base, status: 'queued' });
+      const update = (
+        status: 'sent' | 'delivered' | 'undelivered',
+        rank: number,
+        at: number,
+        errorCode?: string,
+      ) => store.updateSmsStatus({ providerId, status, rank, at, ...(errorCode ? { errorCode } : {}) });
+      assert.deepEqual(await update('sent', 2, 60), { ...base, status: 'sent', updatedAt: 60 });
+      assert.deepEqual(await update('undelivered', 3, 70, '30003'), {
+        ...base,
+        status: 'undelivered',
+        errorCode: '30003',
+        updatedAt: 70,
+      });
+      // A late `sent` callback does not move it back.
+      assert.deepEqual(await update('sent', 2, 80), {
+        ...base,
+        status: 'undelivered',
+        errorCode: '30003',
+        updatedAt: 70,
+      });
+      assert.equal(
+        await store.updateSmsStatus({ providerId: 'SMnothing', status: 'sent', rank: 2, at: 1 }),
+        undefined,
+      );
+      assert.equal(await store.getSmsMessage('SMnothing'), undefined);
+    });
   });
 }

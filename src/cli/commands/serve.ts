@@ -1,6 +1,6 @@
 /** `instant-connect serve`: the broker and service on an embedded database. */
 
-import type { ConfigFlags } from '../../main/config.js';
+import type { Config, ConfigFlags } from '../../main/config.js';
 import { whereData } from '../config.js';
 import type { CliIo } from '../io.js';
 
@@ -44,6 +44,7 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
     `  short links:   ${server.publicUrl}/visit/<code>`,
     `  visit links:   ${broker === 'local' ? 'the local broker' : `${broker} (with WEBEX_TOKEN)`}`,
     `  bot:           ${token ? `on, Webex API ${apiUrl}, webhook POST ${server.publicUrl}/hooks/webex` : 'off (set WEBEX_TOKEN to a bot token)'}`,
+    `  sms:           ${describeSms(config)}`,
   ];
   const { describeTrustProxy } = await import('../../server/trust-proxy.js');
   lines.push(
@@ -120,4 +121,16 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
     `  PUBLIC_URL=${server.publicUrl} npx instant-connect links --short ${where}`,
   );
   io.stderr.write(`${lines.join('\n')}\n`);
+}
+
+/** Whether SMS is on, through whom, and where Twilio's webhooks are (never a credential). */
+function describeSms(config: Config): string {
+  const sms = config.sms;
+  if (!sms) return 'off (set SMS_PROVIDER to twilio or http)';
+  if (sms.provider === 'http') return `on, the HTTP provider at ${new URL(sms.url).origin}`;
+  const sender = sms.from ? `from ${sms.from}` : `messaging service ${sms.messagingServiceSid}`;
+  const hooks = config.publicUrl
+    ? `status callbacks and replies (STOP/START) at POST ${config.publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status and …/inbound`
+    : 'no status callbacks or replies: set PUBLIC_URL (an address Twilio reaches)';
+  return `on, Twilio ${sms.apiUrl === 'https://api.twilio.com' ? '' : `at ${sms.apiUrl} `}${sender}; ${hooks}`;
 }
