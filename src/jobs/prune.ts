@@ -1,5 +1,6 @@
 /**
- * The pruning job: rows that only grow (webhook deliveries and job dedup keys, expired short
+ * The pruning job: rows that only grow (webhook deliveries and job dedup keys, outbound event
+ * deliveries that are done with, expired short
  * links, expired staff sessions, expired Idempotency-Keys) are deleted once at start and then every interval. Deletes go
  * in batches with a yield between them, so a large prune never holds SQLite's write lock (or a
  * PostgreSQL row lock) for long and requests keep being served meanwhile. Several instances may
@@ -53,6 +54,11 @@ export function pruneTasks(store: Store, retention: PruneRetention = {}): PruneT
   const keep = { ...DEFAULT_RETENTION, ...retention };
   return [
     { name: 'deliveries', prune: (now, limit) => store.pruneDeliveries(now - keep.deliveriesSeconds, limit) },
+    // Outbound event deliveries that are done, with their attempts (a pending one is never pruned).
+    {
+      name: 'event_deliveries',
+      prune: (now, limit) => store.pruneEventDeliveries(now - keep.deliveriesSeconds, limit),
+    },
     {
       name: 'short_links',
       prune: (now, limit) => store.pruneShortLinks(now - keep.shortLinkGraceSeconds, limit),

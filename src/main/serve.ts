@@ -148,6 +148,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         limits,
         limiter: context.limiter,
         runner: context.runner,
+        eventWorker: context.eventWorker,
         ...(context.bot ? { bot: context.bot } : {}),
         ...(context.meetings ? { meetings: context.meetings } : {}),
         ...(context.smsService ? { sms: context.smsService } : {}),

@@ -29,7 +29,7 @@ import type { LiveVisits } from '../visits/live.js';
 import type { VisitService } from '../visits/service.js';
 import { clientErrorResponse, envelope, sendError } from './http-errors.js';
 import { createLimits, type Limits } from './limits.js';
-import { type MetricsAccess, setupMetrics } from './metrics.js';
+import { type MetricSources, type MetricsAccess, setupMetrics } from './metrics.js';
 import { brokerRoutes } from './routes/broker.js';
 import { requireContracts } from './routes/contract.js';
 import { docsRoutes } from './routes/docs.js';
@@ -68,6 +68,8 @@ export interface AppDeps {
   runner?: JobRunner;
   /** Its rows pruned show in /metrics. */
   pruner?: Pruner;
+  /** The outbound events' delivery worker, for /metrics. */
+  eventWorker?: MetricSources['events'];
 }
 
 export interface AppOptions {
@@ -217,6 +219,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
         runner: deps.runner,
         limits,
         ...(deps.pruner ? { pruner: deps.pruner } : {}),
+        ...(deps.eventWorker ? { events: deps.eventWorker } : {}),
       },
       options.metrics,
     );

@@ -25,6 +25,8 @@ export interface MetricSources {
   runner: JobRunner;
   limits: Limits;
   pruner?: Pruner;
+  /** Outbound events' delivery worker: deliveries done, attempts failed, subscriptions disabled. */
+  events?: { stats: { delivered: number; failedAttempts: number; disabled: number } };
 }
 
 /**
@@ -147,6 +149,24 @@ export function setupMetrics(app: FastifyInstance, sources: MetricSources, acces
     () => sources.runner.stats.failed,
   );
   fromTotal('ic_jobs_done_total', 'Background jobs done', () => sources.runner.stats.done);
+  const events = sources.events;
+  if (events) {
+    fromTotal(
+      'ic_event_deliveries_total',
+      'Outbound event deliveries a subscriber accepted (2xx)',
+      () => events.stats.delivered,
+    );
+    fromTotal(
+      'ic_event_delivery_failures_total',
+      'Outbound event delivery attempts that failed (each is retried until 24 h have passed)',
+      () => events.stats.failedAttempts,
+    );
+    fromTotal(
+      'ic_event_subscriptions_disabled_total',
+      'Subscriptions disabled after failing for too long',
+      () => events.stats.disabled,
+    );
+  }
   const writeStats = sources.store.writeStats;
   if (writeStats) {
     fromTotal('ic_store_commits_total', 'SQLite commits of the grouped writes', () => writeStats.commits);

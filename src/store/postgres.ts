@@ -962,6 +962,17 @@ export class PostgresStore implements Store {
     return this.#prune('sessions', 'hash', 'expires_at', '<=', now, limit);
   }
 
+  async pruneEventDeliveries(before: number, limit?: number): Promise<number> {
+    return this.#tx(async (c) => {
+      // SKIP LOCKED: instances pruning at once take different deliveries.
+      const { rows } = await run(c, 'prunableEventDeliveries', [before, limit ?? POSTGRES.noLimit]);
+      if (rows.length === 0) return 0;
+      const ids = rows.map((r) => String(r['id']));
+      await run(c, 'pruneEventAttemptsOf', [ids]);
+      return (await run(c, 'pruneEventDeliveryRows', [ids])).rowCount ?? 0;
+    });
+  }
+
   async purgeVisits(
     before: number,
     options: { limit?: number; dryRun?: boolean } = {},

@@ -22,6 +22,8 @@ export interface SqlDialect {
   readonly false: string;
   /** A condition `expr` in a list given as one parameter (see `list`). */
   inList(expr: string): string;
+  /** A condition `expr` (a whole number) in a list of numbers given as one parameter (see `list`). */
+  inNumbers(expr: string): string;
   /** The one parameter of `inList`. */
   list(values: string[]): unknown;
   /** The larger of its arguments. */
@@ -62,6 +64,7 @@ export const SQLITE: SqlDialect = {
   true: '1',
   false: '0',
   inList: (expr) => `${expr} IN (SELECT value FROM json_each(?))`,
+  inNumbers: (expr) => `${expr} IN (SELECT value FROM json_each(?))`,
   list: (values) => JSON.stringify(values),
   greatest: 'MAX',
   forUpdate: '',
@@ -81,6 +84,7 @@ export const POSTGRES: SqlDialect = {
   true: 'TRUE',
   false: 'FALSE',
   inList: (expr) => `${expr} = ANY(?::text[])`,
+  inNumbers: (expr) => `${expr} = ANY(?::bigint[])`,
   list: (values) => values,
   greatest: 'GREATEST',
   forUpdate: ' FOR UPDATE',
@@ -307,6 +311,15 @@ function statements(d: SqlDialect) {
     updateSmsStatus: `UPDATE sms_messages SET status = ?, status_rank = ?, error_code = COALESCE(?, error_code), updated_at = ?
        WHERE provider_id = ? AND status_rank <= ? RETURNING *`,
     getSmsMessage: 'SELECT * FROM sms_messages WHERE provider_id = ?',
+
+    /**
+     * Outbound deliveries done with (delivered or failed) and made before a bound, oldest first, at
+     * most `?`; never a pending one. Their attempts go first (prune of old records).
+     */
+    prunableEventDeliveries: `SELECT id FROM event_deliveries WHERE status <> 'pending' AND created_at < ?
+       ORDER BY id LIMIT ?${d.skipLocked}`,
+    pruneEventAttemptsOf: `DELETE FROM event_attempts WHERE ${d.inNumbers('delivery_id')}`,
+    pruneEventDeliveryRows: `DELETE FROM event_deliveries WHERE ${d.inNumbers('id')}`,
 
     /** Visits finished before a bound (given twice), at most `?` of them. */
     purgeableVisits: `SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE} ORDER BY id LIMIT ?${d.skipLocked}`,

@@ -884,6 +884,18 @@ export class SqliteStore implements Store {
     return this.#commit(() => this.#prune('sessions', 'expires_at', '<=', now, limit));
   }
 
+  async pruneEventDeliveries(before: number, limit?: number): Promise<number> {
+    return this.#commit(() => {
+      const ids = this.#all('prunableEventDeliveries', before, limit ?? SQLITE.noLimit).map((r) =>
+        Number(r['id']),
+      );
+      if (ids.length === 0) return 0;
+      const list = JSON.stringify(ids);
+      this.#run('pruneEventAttemptsOf', list);
+      return this.#run('pruneEventDeliveryRows', list).changes;
+    });
+  }
+
   async purgeVisits(
     before: number,
     options: { limit?: number; dryRun?: boolean } = {},

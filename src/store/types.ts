@@ -597,6 +597,12 @@ export interface Store {
   /** Deletes staff sessions that expired at or before `now` (at most `limit`); returns how many. */
   pruneSessions(now: number, limit?: number): Promise<number>;
   /**
+   * Deletes outbound deliveries that are done (delivered or failed) and were queued before `before`,
+   * with their attempts, oldest first (at most `limit` deliveries); never a pending one. Returns how
+   * many deliveries went.
+   */
+  pruneEventDeliveries(before: number, limit?: number): Promise<number>;
+  /**
    * Deletes visits that finished before `before` (cancelled or ended then, or whose window closed
    * then: never an open, live or scheduled one; a bound later than now counts as now), with their
    * links, events, short links and Idempotency-Keys, and the spaces of subjects no visit uses any

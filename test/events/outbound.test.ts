@@ -310,6 +310,16 @@ describe('outbound events to a subscriber on 127.0.0.1', () => {
       await target.stop();
     }
   });
+
+  test('/metrics counts the deliveries and the failed attempts of the tests above', async () => {
+    const text = (await api(server, 'GET', '/metrics', undefined, { key: null })).text;
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+    const { stats } = server.server.context.eventWorker;
+    assert.ok(stats.delivered > 0 && stats.failedAttempts > 0, JSON.stringify(stats));
+    assert.equal(value('ic_event_deliveries_total'), stats.delivered);
+    assert.equal(value('ic_event_delivery_failures_total'), stats.failedAttempts);
+    assert.equal(value('ic_event_subscriptions_disabled_total'), stats.disabled);
+  });
 });
 
 describe('without EVENTS_ALLOW_PRIVATE', () => {

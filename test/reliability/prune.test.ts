@@ -55,6 +55,51 @@ async function seed(store: Store, orgId: string, tag: string): Promise<void> {
     });
   await key(`old-key-${tag}`, t - 25 * 3600);
   await key(`fresh-key-${tag}`, t - 60);
+  // An outbound delivery delivered 8 days ago (pruned with the webhook deliveries' retention), and
+  // one as old still pending (never pruned).
+  const sub = `sub_prune${tag}`;
+  await store.createEventSubscription({
+    id: sub,
+    orgId,
+    url: 'https://receiver.example/hook',
+    types: '*',
+    secret: 'whsec_cHJ1bmU=',
+    createdAt: t - 9 * DAY,
+    consecutiveFailures: 0,
+  });
+  const old = t - 8 * DAY;
+  const visitId = `vis_prune${tag}`;
+  await store.createVisit(
+    {
+      id: visitId,
+      orgId,
+      subject: 'Pruned',
+      status: 'pending',
+      expiresAt: t + DAY,
+      vertical: 'gen',
+      hostLogin: false,
+      shortUrls: false,
+      devices: [],
+      source: 'local',
+      createdBy: 'test',
+      createdAt: old,
+      hosts: 1,
+      guests: 1,
+    },
+    [],
+    { orgId, visitId, at: old, actor: 'test', type: 'visit.created', data: {} },
+  );
+  await store.appendEvent({ orgId, visitId, at: old, actor: 'test', type: 'visit.cancelled', data: {} });
+  const done = (await store.listEventDeliveries(orgId, { subscriptionId: sub, limit: 5, visitId })).find(
+    (d) => d.type === 'visit.created',
+  );
+  assert.ok(done, 'the delivery its event queued');
+  await store.recordEventAttempt({
+    deliveryId: done.id,
+    attempt: { at: old + 1, status: 200, latencyMs: 1 },
+    outcome: 'delivered',
+    disableWhen: () => false,
+  });
 }
 
 describe('pruning at start', () => {
@@ -83,7 +128,16 @@ describe('pruning at start', () => {
     );
     assert.deepEqual(
       { ...pruner.stats.pruned },
-      { deliveries: 1200, short_links: 1, sessions: 1, idempotency_keys: 1 },
+      { deliveries: 1200, event_deliveries: 1, short_links: 1, sessions: 1, idempotency_keys: 1 },
+    );
+    const left = await server.server.context.store.listEventDeliveries(server.server.context.org.id, {
+      subscriptionId: 'sub_pruneA',
+      limit: 5,
+    });
+    assert.deepEqual(
+      left.map((d) => [d.type, d.status]),
+      [['visit.cancelled', 'pending']],
+      'the pending one stays',
     );
     const store = server.server.context.store;
     assert.equal(await store.markDelivery('old-A-0', now()), true, 'a pruned delivery is forgotten');

@@ -252,6 +252,35 @@ export function eventStoreContract(store: () => Store): void {
       assert.equal(await store().getEventDelivery(org.id, d.id), undefined);
     });
 
+    test('pruning: done deliveries made before the bound go with their attempts; pending and newer ones stay', async () => {
+      const v = visit(org.id, `vis_${randomUUID()}`);
+      await store().createVisit(v, [], ev(v.id, 'visit.created', 20));
+      await store().appendEvent(ev(v.id, 'visit.cancelled', 30));
+      await store().appendEvent(ev(v.id, 'visit.cancelled', 5000));
+      const mine = async () =>
+        (await store().listEventDeliveries(org.id, { subscriptionId: a.id, visitId: v.id, limit: 10 })).sort(
+          (x, y) => x.id - y.id,
+        );
+      const [created, cancelled, late] = await mine();
+      assert.ok(created && cancelled && late);
+      for (const d of [created, late])
+        await store().recordEventAttempt({
+          deliveryId: d.id,
+          attempt: { at: 40, status: 200, latencyMs: 1 },
+          outcome: 'delivered',
+          disableWhen: never,
+        });
+      // `cancelled` stays pending: it is never pruned, however old.
+      await store().pruneEventDeliveries(1000, 1);
+      await store().pruneEventDeliveries(1000);
+      assert.deepEqual(
+        (await mine()).map((d) => d.id),
+        [cancelled.id, late.id],
+      );
+      assert.equal(await store().getEventDelivery(org.id, created.id), undefined, 'its attempts went too');
+      assert.equal(await store().pruneEventDeliveries(1000), 0);
+    });
+
     test('a subscription that keeps failing is disabled, its pending deliveries fail, and the event goes to the others', async () => {
       const v = visit(org.id, `vis_${randomUUID()}`);
       const failing = sub(['visit.created', 'visit.cancelled']);
