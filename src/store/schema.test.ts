@@ -51,10 +51,10 @@ function sqliteShape(path: string): unknown {
 }
 
 describe('one schema, DDL per dialect', () => {
-  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway), 12 (arrivals), 13 (meeting telemetry)", () => {
+  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway), 12 (arrivals), 13 (meeting telemetry), 14 (recipients and delivery records)", () => {
     assert.equal(SQLITE_0_1.length, 8);
     assert.equal(POSTGRES_0_1.length, 8);
-    assert.equal(LATEST_VERSION, 13);
+    assert.equal(LATEST_VERSION, 14);
     const sqlite = migrations('sqlite');
     const postgres = migrations('postgres');
     for (const list of [sqlite, postgres]) assert.equal(list.length, LATEST_VERSION);
@@ -113,6 +113,33 @@ describe('one schema, DDL per dialect', () => {
       'CREATE TABLE meeting_participants (\n  visit_id TEXT COLLATE "C" NOT NULL,\n  participant_id TEXT COLLATE "C" NOT NULL,\n  role TEXT NOT NULL,\n  joined_at BIGINT NOT NULL,\n  left_at BIGINT,\n  PRIMARY KEY (visit_id, participant_id)\n)',
       'CREATE INDEX meeting_links_meeting ON meeting_links (meeting_id)',
     ]);
+  });
+
+  test('version 14: recipients (one a link) and the delivery log (not `deliveries`, the dedup keys)', () => {
+    for (const [dialect, key] of [
+      ['sqlite', 'TEXT'],
+      ['postgres', 'TEXT COLLATE "C"'],
+    ] as const) {
+      const statements = migrations(dialect)[13]!;
+      assert.deepEqual(
+        statements.map((sql) => sql.split(' (')[0]),
+        [
+          'CREATE TABLE recipients',
+          'CREATE TABLE delivery_log',
+          'CREATE INDEX delivery_log_visit ON delivery_log',
+        ],
+        dialect,
+      );
+      assert.ok(statements[0]!.includes(`visit_id ${key} NOT NULL`), dialect);
+      assert.ok(statements[0]!.includes('PRIMARY KEY (visit_id, role, idx)'), dialect);
+      for (const column of [
+        'address TEXT NOT NULL',
+        'cause TEXT NOT NULL',
+        'status TEXT NOT NULL',
+        'provider_id TEXT',
+      ])
+        assert.ok(statements[1]!.includes(column), `${dialect}: ${column}`);
+    }
   });
 
   test('SQLite: the generated versions 1 to 8 make what 0.1 made (tables, columns, types, keys, indexes)', () => {

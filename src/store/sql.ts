@@ -298,6 +298,13 @@ function statements(d: SqlDialect) {
     listMeetingParticipants:
       'SELECT * FROM meeting_participants WHERE visit_id = ? ORDER BY joined_at, participant_id',
 
+    insertRecipient: `INSERT INTO recipients (visit_id, role, idx, name, email, phone, channel, language, time_zone)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    listRecipients: 'SELECT * FROM recipients WHERE visit_id = ? ORDER BY role, idx',
+    insertDeliveryLog: `INSERT INTO delivery_log (org_id, visit_id, role, idx, channel, address, cause, actor, attempt, status, provider_id, error, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    listDeliveryLog: 'SELECT * FROM delivery_log WHERE visit_id = ? ORDER BY id',
+
     /** Visits finished before a bound (given twice), at most `?` of them. */
     purgeableVisits: `SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE} ORDER BY id LIMIT ?${d.skipLocked}`,
     purgeShortLinks: `DELETE FROM short_links WHERE code IN (SELECT short FROM visit_links WHERE ${d.inList('visit_id')} AND short IS NOT NULL)`,
@@ -308,6 +315,9 @@ function statements(d: SqlDialect) {
     purgeEventDeliveries: `DELETE FROM event_deliveries WHERE ${d.inList('visit_id')}`,
     purgeMeetingLinks: `DELETE FROM meeting_links WHERE ${d.inList('visit_id')}`,
     purgeMeetingParticipants: `DELETE FROM meeting_participants WHERE ${d.inList('visit_id')}`,
+    /** Recipients (personal data) and their delivery records go with their visit. */
+    purgeRecipients: `DELETE FROM recipients WHERE ${d.inList('visit_id')}`,
+    purgeDeliveryLog: `DELETE FROM delivery_log WHERE ${d.inList('visit_id')}`,
     purgeVisitLinks: `DELETE FROM visit_links WHERE ${d.inList('visit_id')}`,
     purgeVisitRows: `DELETE FROM visits WHERE ${d.inList('id')}`,
     purgeCounts: PURGE_COUNT,

@@ -33,6 +33,7 @@ import { isOutbound, typePattern, typesColumn } from '../domain/outbound-events.
 import {
   apiKeyFrom,
   brokerKeyFrom,
+  deliveryLogFrom,
   disabledEvent,
   eventAttemptFrom,
   eventDeliveryFrom,
@@ -49,6 +50,7 @@ import {
   orgFrom,
   purgeCounts,
   type Row,
+  recipientFrom,
   STATUS_COLUMN,
   sessionFrom,
   shortLinkFrom,
@@ -60,6 +62,7 @@ import { migrations } from './schema.js';
 import { compile, eventDeliveryWhere, pruneSql, SQLITE, type StatementName, transitionSql } from './sql.js';
 import type {
   ApiKeyRecord,
+  DeliveryLogRecord,
   EventAttemptOutcome,
   EventAttemptRecord,
   EventDeliveryJob,
@@ -76,8 +79,10 @@ import type {
   MeetingLinkRecord,
   MeetingParticipantChange,
   MeetingParticipantRecord,
+  NewJob,
   Org,
   PurgeCounts,
+  RecipientRecord,
   SessionRecord,
   ShortLinkRecord,
   SpaceRecord,
@@ -461,7 +466,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
+  async createVisit(
+    v: VisitRecord,
+    links: VisitLinkRecord[],
+    event: EventRecord,
+    more: { recipients?: RecipientRecord[]; jobs?: NewJob[] } = {},
+  ): Promise<void> {
     await this.#commit(() => {
       this.#run(
         'insertVisit',
@@ -493,7 +503,55 @@ export class SqliteStore implements Store {
       );
       this.#insertLinks(links);
       this.#insertEvent(event);
+      for (const r of more.recipients ?? []) this.#insertRecipient(r);
+      for (const job of more.jobs ?? []) this.#insertJob(job);
     });
+  }
+
+  #insertRecipient(r: RecipientRecord): void {
+    this.#run(
+      'insertRecipient',
+      r.visitId,
+      r.role,
+      r.index,
+      r.name ?? null,
+      r.email ?? null,
+      r.phone ?? null,
+      r.channel ?? null,
+      r.language ?? null,
+      r.timeZone ?? null,
+    );
+  }
+
+  async listRecipients(visitId: string): Promise<RecipientRecord[]> {
+    return this.#all('listRecipients', visitId).map(recipientFrom);
+  }
+
+  async recordDelivery(d: DeliveryLogRecord, event?: EventRecord): Promise<number> {
+    return this.#commit(() => {
+      const row = this.#get(
+        'insertDeliveryLog',
+        d.orgId,
+        d.visitId,
+        d.role,
+        d.index,
+        d.channel,
+        d.address,
+        d.trigger,
+        d.actor,
+        d.attempt,
+        d.status,
+        d.providerId ?? null,
+        d.error ?? null,
+        d.at,
+      );
+      if (event) this.#insertEvent(event);
+      return Number(row?.['id']);
+    });
+  }
+
+  async listDeliveries(visitId: string): Promise<DeliveryLogRecord[]> {
+    return this.#all('listDeliveryLog', visitId).map(deliveryLogFrom);
   }
 
   async addVisitLinks(
@@ -592,6 +650,7 @@ export class SqliteStore implements Store {
     to: VisitRecord['status'],
     at: number,
     event: EventRecord,
+    jobs: NewJob[] = [],
   ): Promise<VisitRecord | undefined> {
     return this.#commit(() => {
       const column = STATUS_COLUMN[to];
@@ -604,6 +663,7 @@ export class SqliteStore implements Store {
       ) as Row | undefined;
       if (!row) return undefined;
       this.#insertEvent(event);
+      for (const job of jobs) this.#insertJob(job);
       return visitFrom(row);
     });
   }
@@ -899,6 +959,10 @@ export class SqliteStore implements Store {
       this.#run('purgeEventDeliveries', list);
       this.#run('purgeMeetingParticipants', list);
       this.#run('purgeMeetingLinks', list);
+      this.#run('purgeRecipients', list);
+      this.#run('purgeDeliveryLog', list);
+      this.#run('purgeRecipients', list);
+      this.#run('purgeDeliveryLog', list);
       counts.links = this.#run('purgeVisitLinks', list).changes;
       counts.visits = this.#run('purgeVisitRows', list).changes;
       const space = this.#stmt(
@@ -915,15 +979,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  async enqueueJob(job: {
-    type: string;
-    payload: Record<string, unknown>;
-    runAt: number;
-    maxAttempts: number;
-    dedupKey?: string;
-  }): Promise<number | undefined> {
+  async enqueueJob(job: NewJob): Promise<number | undefined> {
+    return this.#commit(() => this.#insertJob(job));
+  }
+
+  /** A job, inside the caller's transaction; undefined when its dedup key was seen before. */
+  #insertJob(job: NewJob): number | undefined {
     const now = Math.floor(Date.now() / 1000);
-    return this.#commit(() => {
+    {
       if (job.dedupKey !== undefined && this.#run('insertDelivery', job.dedupKey, now).changes === 0)
         return undefined;
       const r = this.#get(
@@ -936,7 +999,7 @@ export class SqliteStore implements Store {
         now,
       );
       return Number(r?.['id']);
-    });
+    }
   }
 
   async claimJobs(now: number, limit: number, leaseSeconds: number): Promise<JobRecord[]> {
