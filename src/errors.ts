@@ -63,6 +63,7 @@ export const ERRORS = {
   },
   ERR_NETWORK: { status: 502, retry: 'backoff' },
   ERR_TIMEOUT: { status: 504, retry: 'backoff' },
+  ERR_CHANNEL: { status: 502, retry: 'backoff' },
   ERR_ABORTED: { status: 499, retry: 'never', message: 'The request was aborted' },
   ERR_OVERLOADED: { status: 503, retry: 'after', message: 'The server is busy; retry in {retryAfter} s.' },
   ERR_INTERNAL: { status: 500, retry: 'never', message: 'Something went wrong on our side' },
@@ -338,6 +339,22 @@ export class DatabaseUnavailableError extends InstantConnectError {
 export class BadResponseError extends InstantConnectError {
   constructor(message: string) {
     super('ERR_BAD_RESPONSE', messageOf('ERR_BAD_RESPONSE', { detail: message }));
+  }
+}
+
+/**
+ * A channel (email, SMS) could not hand a message over. `permanent` when retrying cannot help (the
+ * server refused the address, 5xx SMTP reply); otherwise (connection refused, 4xx SMTP reply,
+ * provider 429/5xx) a later attempt may pass. The message never holds a credential.
+ */
+export class ChannelError extends InstantConnectError {
+  readonly permanent: boolean;
+  constructor(message: string, options: { permanent: boolean; retryAfter?: number; cause?: unknown }) {
+    super('ERR_CHANNEL', message, {
+      ...(options.retryAfter !== undefined ? { retryAfter: options.retryAfter } : {}),
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+    });
+    this.permanent = options.permanent;
   }
 }
 

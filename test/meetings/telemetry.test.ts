@@ -285,12 +285,7 @@ describe('meeting telemetry by polling (US government has no meeting webhooks)',
     await webex.joinMeeting(meeting.id, { host: true });
     await telemetry.pollOnce();
     const list = await events(server, visit);
-    assert.deepEqual(types(list), [
-      'guest.joined',
-      'guest.joined',
-      'guest.left',
-      'host.joined',
-    ]);
+    assert.deepEqual(types(list), ['guest.joined', 'guest.joined', 'guest.left', 'host.joined']);
     assert.ok(list.some((e) => e.type === 'visit.live' && e.data['via'] === 'telemetry'));
     assert.ok(list.filter((e) => e.actor === 'webex').every((e) => e.data['via'] === 'poll'));
     assert.equal(await state(server, visit), 'live');
