@@ -29,6 +29,7 @@ import { MeetingDeliverySchema, MeetingReceiptSchema } from '../meetings/telemet
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
+  LinkDeliveryListSchema,
   RevokedLinkSchema,
   VisitEventListSchema,
   VisitId,
@@ -488,6 +489,22 @@ export const OPERATIONS: OperationSpec[] = [
     parameters: [visitIdParam],
     responses: {
       200: json('The events.', VisitEventListSchema),
+      401: 'Unauthorized',
+      404: 'NotFound',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/visits/{id}/deliveries',
+    operationId: 'listVisitDeliveries',
+    tag: 'Visits',
+    summary: "A visit's delivery records",
+    description:
+      "Every attempt to send a link to its recipient, oldest first: the channel, the address, what triggered it (`visit.created`, `visit.cancelled`) and who, the attempt number, the provider's id, the status (`sent`, `queued`, `failed`) and the error. A success is also a `link.delivered` event, a final failure a `link.delivery_failed` event.",
+    security: BEARER,
+    parameters: [visitIdParam],
+    responses: {
+      200: json('The delivery records.', LinkDeliveryListSchema),
       401: 'Unauthorized',
       404: 'NotFound',
     },

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { CiscoLinkSource } from '../adapters/cisco-link-source.js';
+import { SmtpChannel } from '../adapters/smtp.js';
 import { WebexClient } from '../adapters/webex/client.js';
 import type { BotAccessOptions } from '../bot/access.js';
 import { BotService } from '../bot/bot.js';
@@ -28,6 +29,7 @@ import { DEFAULT_WAITING_ALERT_SECONDS, WAITING_ALERT_JOB, WaitingAlerts } from 
 import { Arrivals } from '../visits/arrivals.js';
 import { type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
+import { NOTICE_JOB, Notices } from '../visits/notices.js';
 import { VisitService } from '../visits/service.js';
 
 export interface BrokerContextOptions {
@@ -75,6 +77,10 @@ export interface BrokerContextOptions {
    * bot's may not; the meeting webhooks' secret when not stored.
    */
   meetings?: { mode: TelemetryMode; pollSeconds?: number; token?: string; webhookSecret?: string };
+  /** Email notices to visits' recipients: SMTP_URL (a secret) and SMTP_FROM. Absent: email off. */
+  email?: { url: string; from: { name: string; address: string } };
+  /** Told of each notice attempt (addresses masked). */
+  noticeLog?: (level: 'info' | 'warn', line: string) => void;
 }
 
 export interface BrokerContext {
@@ -102,6 +108,8 @@ export interface BrokerContext {
   arrivals: Arrivals;
   /** Present for Cisco visits with a token, unless turned off. */
   meetings?: MeetingTelemetry;
+  /** Notices to visits' recipients; sends only on the channels that are on (`notices.channels`). */
+  notices: Notices;
   webex?: WebexClient;
   /** What the first start created, so `serve` can say so. */
   created: { org: boolean };
@@ -177,7 +185,18 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       },
     });
     const events = new EventsService({ store, policy, onQueued: () => eventWorker.kick() });
+    const smtp = options.email ? new SmtpChannel(options.email) : undefined;
+    const notices = new Notices({
+      store,
+      channels: smtp ? { email: smtp } : {},
+      urlOf: (link) => visits.handedUrlOf(link),
+      from: options.email?.from ?? { name: 'Instant Connect', address: 'noreply@invalid' },
+      ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+      ...(options.noticeLog ? { log: options.noticeLog } : {}),
+      onEvent: () => eventWorker.kick(),
+    });
     const visits = new VisitService({
+      notices,
       store,
       source: linkSource(broker, options.linkSource),
       ...(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {}),
@@ -188,10 +207,12 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       // the deliveries its event queued go out soon.
       onChange: (visit) => {
         eventWorker.kick();
+        // The notices a creation or a cancel stored with it go out soon.
+        runner.kick();
         void live.changed(visit.id).catch(() => {});
       },
     });
-    const handlers = {};
+    const handlers = { [NOTICE_JOB]: notices.handler() };
     const runner = new JobRunner({ store, handlers, ...options.jobs });
     const webex = options.webex ? new WebexClient(options.webex.token, options.webex.apiUrl) : undefined;
     // Inline deliveries answer the trigger's caller now: no retries there (the job retries).
@@ -247,6 +268,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
     if (meetings) Object.assign(handlers, meetings.handlers());
     return {
       arrivals,
+      notices,
       ...(alerts ? { alerts } : {}),
       rateLimiter,
       runner,
@@ -269,6 +291,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
         await eventWorker.stop();
         await meetings?.stop();
         await runner.stop();
+        smtp?.close();
         await live.close();
         await store.close();
       },

@@ -60,6 +60,8 @@ export interface TestServerOptions {
   closeIntervalSeconds?: number;
   /** Meeting telemetry of Cisco visits (needs `webex` and a `linkSource` other than local). */
   meetings?: ServeOptions['meetings'];
+  /** Email notices through an SMTP server (SMTP_URL, SMTP_FROM). */
+  email?: ServeOptions['email'];
 }
 
 export const ROOMY_LIMITS = {
@@ -98,6 +100,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         ? { closeIntervalSeconds: options.closeIntervalSeconds }
         : {}),
       ...(options.meetings ? { meetings: options.meetings } : {}),
+      ...(options.email ? { email: options.email } : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);

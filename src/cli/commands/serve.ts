@@ -79,6 +79,11 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
           ? `the host who asked hears from the bot after ${config.alerts.waitingSeconds} s of a guest waiting`
           : `off: no bot to send it (set WEBEX_TOKEN), though WAITING_ALERT_SECONDS is ${config.alerts.waitingSeconds}`
     }`,
+    `  email:         ${
+      config.email
+        ? `notices and invitations to recipients through ${smtpWhere(config.email.url)}, from ${config.email.from.address}`
+        : 'off: recipients get no notices (set SMTP_URL and SMTP_FROM)'
+    }`,
     `  pruning:       ${
       config.prune.intervalSeconds === 0 ? 'at start only' : `every ${config.prune.intervalSeconds} s`
     }; deliveries after ${days(config.prune.deliveriesSeconds)}, short links ${days(
@@ -120,4 +125,10 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
     `  PUBLIC_URL=${server.publicUrl} npx instant-connect links --short ${where}`,
   );
   io.stderr.write(`${lines.join('\n')}\n`);
+}
+
+/** SMTP_URL without its credentials: scheme, host and port. */
+function smtpWhere(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}`;
 }
