@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import ICAL from 'ical.js';
 import type { ParsedMail } from 'mailparser';
 import { type Receiver, startReceiver } from '../events/receiver.js';
+import { StaffClient } from '../staff/helpers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { type SmtpMessage, type SmtpTestServer, startSmtpServer } from '../support/smtp.js';
 import { api, createVisit, eventsOf, eventually, type Visit } from '../visits/helpers.js';
@@ -253,6 +254,22 @@ describe('email notices through a real SMTP server', () => {
       ['visit.cancelled', 'sent'],
       ['visit.cancelled', 'sent'],
     ]);
+  });
+
+  test('the staff visit page shows the recipients and every delivery, escaped', async () => {
+    const staff = new StaffClient(server.url);
+    await staff.signIn(server.key);
+    const page = await staff.get(`/visits/${visit.id}`);
+    assert.equal(page.status, 200);
+    const section = page.text.slice(
+      page.text.indexOf('id="recipients-heading"'),
+      page.text.indexOf('id="events-heading"'),
+    );
+    assert.ok(section.includes('Ana &lt;b&gt;García&lt;/b&gt;'), section);
+    assert.ok(!section.includes('<b>García'), 'a name is text, not markup');
+    assert.ok(section.includes(guest) && section.includes(host));
+    assert.equal(section.match(/<strong class="delivery-sent">/g)?.length, 4, section);
+    assert.ok(section.includes('visit.cancelled'));
   });
 
   test('an address the server refuses (550): failed, link.delivery_failed, and not tried again', async () => {
