@@ -8,6 +8,7 @@
  * down gets the notice once it is back, once; a refused address fails once and for good.
  */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import ICAL from 'ical.js';
 import type { ParsedMail } from 'mailparser';
@@ -15,7 +16,7 @@ import { type Receiver, startReceiver } from '../events/receiver.js';
 import { StaffClient } from '../staff/helpers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { type SmtpMessage, type SmtpTestServer, startSmtpServer } from '../support/smtp.js';
-import { api, createVisit, eventsOf, eventually, type Visit } from '../visits/helpers.js';
+import { api, call, createVisit, eventsOf, eventually, type Visit } from '../visits/helpers.js';
 
 const WAIT = 20_000; // a hang guard for a loaded machine, never a measure
 
@@ -346,6 +347,41 @@ describe('email notices through a real SMTP server', () => {
       'a retried attempt is no failure',
     );
     assert.equal(mailsTo(smtp, to).length, 1);
+  });
+
+  test('the signed trigger (/hooks/visits) takes recipients too: the notice goes out, the actor is the hook', async () => {
+    const { hook, secret } = await server.server.context.trigger.createHook(
+      server.server.context.org,
+      'scheduler',
+    );
+    const to = 'triggered@patients.example';
+    const raw = JSON.stringify({ crypto: { iterations: 1000 }, recipients: [{ role: 'guest', email: to }] });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const answer = await call(`${server.url}/hooks/visits`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-ic-hook': hook.id,
+        'x-ic-timestamp': String(timestamp),
+        'x-ic-signature': `v1=${createHmac('sha256', secret).update(`${timestamp}.${raw}`).digest('hex')}`,
+      },
+      body: raw,
+    });
+    assert.equal(answer.status, 201, answer.text);
+    assert.deepEqual(answer.body.recipients, [{ role: 'guest', index: 0, email: to }]);
+    await eventually(
+      () => mailsTo(smtp, to).length,
+      (n) => n === 1,
+      'the triggered notice',
+      WAIT,
+    );
+    const [record] = await eventually(
+      () => deliveriesOf(server, answer.body.id),
+      (r) => r.length === 1,
+      'its record',
+      WAIT,
+    );
+    assert.equal(record!.actor, `hook:${hook.id}`);
   });
 
   test('recipients are checked: every problem named, with its field and rule', async () => {
