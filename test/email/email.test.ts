@@ -80,6 +80,14 @@ function clockIn(epochSeconds: number, timeZone: string): string {
 
 const epoch = (iso: string) => Date.parse(iso) / 1000;
 
+/** Every line the server logged (pino at trace, into memory). */
+const lines: string[] = [];
+const capture = {
+  write(chunk: string) {
+    for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(line);
+  },
+};
+
 describe('email notices through a real SMTP server', () => {
   let smtp: SmtpTestServer;
   let server: TestServer;
@@ -88,6 +96,7 @@ describe('email notices through a real SMTP server', () => {
     smtp = await startSmtpServer();
     receiver = await startReceiver();
     server = await startTestServer({
+      logger: { level: 'trace', stream: capture },
       jobs: { pollMs: 50 },
       email: { url: smtp.url, from: { name: 'Clinic', address: 'visits@clinic.example' } },
       events: { allowPrivate: ['127.0.0.1/32'], timing: { pollMs: 50, retrySchedule: [1], timeoutMs: 5000 } },
@@ -420,5 +429,18 @@ describe('email notices through a real SMTP server', () => {
       'recipients[0].colour',
     ])
       assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+  });
+
+  test('the log tells each attempt with the address masked, and holds neither an address nor the SMTP password', () => {
+    const text = lines.join('\n');
+    assert.ok(
+      lines.some((l) => l.includes('notice for') && l.includes('a***@patients.example')),
+      'an attempt is logged, masked',
+    );
+    assert.ok(lines.some((l) => l.includes('l***@patients.example') && l.includes('will retry')));
+    assert.ok(!text.includes(smtp.password), 'no SMTP password in the log');
+    assert.ok(!text.includes(smtp.url), 'no SMTP_URL in the log');
+    for (const address of [guest, host, 'nobody@patients.example', 'late@patients.example'])
+      assert.ok(!text.includes(address), `${address} is masked in the log`);
   });
 });
