@@ -23,6 +23,12 @@ import type { NewJob, RecipientRecord, Store, VisitLinkRecord, VisitRecord } fro
 
 export const NOTICE_JOB = 'visit.notice';
 
+/**
+ * Attempts before a notice fails for good: with the runner's backoff (4 s doubling, at most an
+ * hour) the last comes about 2 h after the first, long enough for an SMTP server to come back.
+ */
+const NOTICE_ATTEMPTS = 12;
+
 /** What a notice is about. */
 export type NoticeTrigger = 'visit.created' | 'visit.cancelled';
 
@@ -115,7 +121,7 @@ export interface NoticesOptions {
   /** The zone of recipients who gave none (TZ; default UTC). */
   timeZone?: string;
   now?: () => number;
-  /** Attempts before a notice fails for good (default 8). */
+  /** Attempts before a notice fails for good (default NOTICE_ATTEMPTS). */
   maxAttempts?: number;
   /** Told of each attempt, addresses masked (serve logs it). */
   log?: (level: 'info' | 'warn', line: string) => void;
@@ -162,7 +168,7 @@ export class Notices implements NoticePlanner {
           sequence,
         },
         runAt: now,
-        maxAttempts: this.#o.maxAttempts ?? 8,
+        maxAttempts: this.#o.maxAttempts ?? NOTICE_ATTEMPTS,
         dedupKey: `notice:${trigger}:${visit.id}:${r.role}:${r.index}`,
       }));
   }
