@@ -12,6 +12,8 @@ import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import ICAL from 'ical.js';
 import type { ParsedMail } from 'mailparser';
+import { SmtpChannel } from '../../src/adapters/smtp.js';
+import { ChannelError } from '../../src/errors.js';
 import { type Receiver, startReceiver } from '../events/receiver.js';
 import { StaffClient } from '../staff/helpers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -391,6 +393,45 @@ describe('email notices through a real SMTP server', () => {
       WAIT,
     );
     assert.equal(record!.actor, `hook:${hook.id}`);
+  });
+
+  test('the SMTP channel: a refused login is worth another attempt, a refused address is not; neither names the password', async () => {
+    const wrong = 'Wr0ng-pa55word-%2F';
+    const denied = new SmtpChannel({
+      url: `smtp://${smtp.user}:${wrong}@127.0.0.1:${smtp.port}`,
+      from: { name: 'Clinic', address: 'visits@clinic.example' },
+    });
+    try {
+      await assert.rejects(
+        denied.send({ to: 'x@patients.example', subject: 's', text: 't' }),
+        (err: unknown) => {
+          assert.ok(err instanceof ChannelError, String(err));
+          assert.equal(err.code, 'ERR_CHANNEL');
+          assert.equal(err.permanent, false, err.message);
+          assert.match(err.message, /EAUTH|535/);
+          assert.ok(!err.message.includes('Wr0ng-pa55word'), err.message);
+          return true;
+        },
+      );
+    } finally {
+      denied.close();
+    }
+    const channel = new SmtpChannel({
+      url: smtp.url,
+      from: { name: 'Clinic', address: 'visits@clinic.example' },
+    });
+    try {
+      smtp.reject.add('gone@patients.example');
+      await assert.rejects(
+        channel.send({ to: 'gone@patients.example', subject: 's', text: 't' }),
+        (err: unknown) => err instanceof ChannelError && err.permanent && /550/.test(err.message),
+      );
+      const sent = await channel.send({ to: 'here@patients.example', subject: 'Hi', text: 'Plain' });
+      assert.equal(sent.status, 'sent');
+      assert.equal(sent.providerId, mailsTo(smtp, 'here@patients.example')[0]?.mail.messageId);
+    } finally {
+      channel.close();
+    }
   });
 
   test('recipients are checked: every problem named, with its field and rule', async () => {
