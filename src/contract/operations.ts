@@ -361,6 +361,24 @@ export const OPERATIONS: OperationSpec[] = [
           summary: 'At a local time in a time zone',
           value: { start: '2030-11-28 14:30', timeZone: 'Europe/London', ttl: '30m' },
         },
+        recipients: {
+          summary: 'With recipients: each gets their link by email, with an invitation (SMTP_URL)',
+          value: {
+            subject: 'Follow-up',
+            start: '+1h',
+            ttl: '30m',
+            recipients: [
+              {
+                role: 'guest',
+                name: 'Ana',
+                email: 'ana@example.com',
+                language: 'es',
+                timeZone: 'Europe/Madrid',
+              },
+              { role: 'host', email: 'dr.lopez@example.com' },
+            ],
+          },
+        },
       },
     }),
     responses: {
