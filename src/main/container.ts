@@ -108,7 +108,7 @@ export interface BrokerContext {
   arrivals: Arrivals;
   /** Present for Cisco visits with a token, unless turned off. */
   meetings?: MeetingTelemetry;
-  /** Notices to visits' recipients; sends only on the channels that are on (`notices.channels`). */
+  /** Notices to visits' recipients: the jobs' handler, sending only on the channels that are on. */
   notices: Notices;
   webex?: WebexClient;
   /** What the first start created, so `serve` can say so. */

@@ -138,11 +138,6 @@ export class Notices implements NoticePlanner {
     this.#now = options.now ?? nowSeconds;
   }
 
-  /** The channels that are on, by name. */
-  get channels(): ChannelName[] {
-    return Object.keys(this.#o.channels) as ChannelName[];
-  }
-
   jobs(
     visit: VisitRecord,
     recipients: readonly RecipientRecord[],
