@@ -91,6 +91,11 @@ export const VisitForm = Type.Object(
         "Present (a checked box): gateway links on this service (offered on Cisco's brokers with PUBLIC_URL set); absent: the broker's own links.",
       ),
     ),
+    recipients: Type.Optional(
+      Text(
+        'Who gets the links by email (SMTP_URL), one a line: `guest ana@example.com`, `host dr@clinic.example`, or an address alone (a guest).',
+      ),
+    ),
     timeZone: Type.Optional(
       Text("The browser's IANA time zone (filled in by the page's script); empty: UTC."),
     ),

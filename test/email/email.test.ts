@@ -15,7 +15,7 @@ import type { ParsedMail } from 'mailparser';
 import { SmtpChannel } from '../../src/adapters/smtp.js';
 import { ChannelError } from '../../src/errors.js';
 import { type Receiver, startReceiver } from '../events/receiver.js';
-import { StaffClient } from '../staff/helpers.js';
+import { StaffClient, visitForm } from '../staff/helpers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { type SmtpMessage, type SmtpTestServer, startSmtpServer } from '../support/smtp.js';
 import { api, call, createVisit, eventsOf, eventually, type Visit } from '../visits/helpers.js';
@@ -432,6 +432,43 @@ describe('email notices through a real SMTP server', () => {
     } finally {
       channel.close();
     }
+  });
+
+  test('the staff form takes recipients, one a line: each gets their link; a bad line is named next to the field', async () => {
+    const staff = new StaffClient(server.url);
+    await staff.signIn(server.key);
+    const csrf = await staff.csrf();
+    const made = await staff.post(
+      '/visits',
+      visitForm(csrf, { recipients: 'staff-guest@patients.example\r\nhost staff-host@clinic.example\r\n' }),
+      { origin: server.url },
+    );
+    assert.equal(made.status, 303, made.text);
+    const id = String(made.location).split('/').pop()!;
+    await eventually(
+      () =>
+        mailsTo(smtp, 'staff-guest@patients.example').length +
+        mailsTo(smtp, 'staff-host@clinic.example').length,
+      (n) => n === 2,
+      'both notices from the staff form',
+      WAIT,
+    );
+    const records = await eventually(
+      () => deliveriesOf(server, id),
+      (r) => r.length === 2,
+      'the records',
+      WAIT,
+    );
+    assert.ok(records.every((r) => r.actor.startsWith('staff:')));
+    const refused = await staff.post(
+      '/visits',
+      visitForm(csrf, { guests: '1', recipients: 'a@patients.example\nnot-an-address\nb@patients.example' }),
+      { origin: server.url },
+    );
+    assert.equal(refused.status, 400, refused.text);
+    const field = refused.text.slice(refused.text.indexOf('id="recipients-hint"'));
+    assert.match(field, /Recipients, line 2 \(email\)/);
+    assert.match(refused.text, /not-an-address/, 'what was typed is kept');
   });
 
   test('recipients are checked: every problem named, with its field and rule', async () => {

@@ -224,6 +224,12 @@ ${fieldError('guests', errors)}
 <textarea id="devices" name="devices" rows="3" spellcheck="false" autocapitalize="off"${field('devices').aria('devices-hint')}>${h(values.devices)}</textarea>
 ${fieldError('devices', errors)}
 </div>
+<div class="field${invalid('recipients')}">
+<label for="recipients">Send the links by email <span class="optional">(optional)</span></label>
+<p class="hint" id="recipients-hint">One person a line: <code>guest ana@example.com</code> or <code>host dr@clinic.example</code> (an address alone is a guest). Each gets their link and a calendar invitation when email is set up on the server.</p>
+<textarea id="recipients" name="recipients" rows="2" spellcheck="false" autocapitalize="off"${field('recipients').aria('recipients-hint')}>${h(values.recipients)}</textarea>
+${fieldError('recipients', errors)}
+</div>
 <div class="field${invalid('vertical')}">
 <label for="vertical">Kind of visit</label>
 <select id="vertical" name="vertical"${field('vertical').aria()}>
