@@ -63,7 +63,6 @@ export const ERRORS = {
   },
   ERR_NETWORK: { status: 502, retry: 'backoff' },
   ERR_TIMEOUT: { status: 504, retry: 'backoff' },
-  /** A channel (email, SMS) could not send: `permanent` says whether retrying can help. */
   ERR_CHANNEL: { status: 502, retry: 'backoff' },
   ERR_ABORTED: { status: 499, retry: 'never', message: 'The request was aborted' },
   ERR_OVERLOADED: { status: 503, retry: 'after', message: 'The server is busy; retry in {retryAfter} s.' },
@@ -343,6 +342,22 @@ export class BadResponseError extends InstantConnectError {
   }
 }
 
+/**
+ * A channel (email, SMS) could not hand a message over. `permanent` when retrying cannot help (the
+ * server refused the address, 5xx SMTP reply); otherwise (connection refused, 4xx SMTP reply,
+ * provider 429/5xx) a later attempt may pass. The message never holds a credential.
+ */
+export class ChannelError extends InstantConnectError {
+  readonly permanent: boolean;
+  constructor(message: string, options: { permanent: boolean; retryAfter?: number; cause?: unknown }) {
+    super('ERR_CHANNEL', message, {
+      ...(options.retryAfter !== undefined ? { retryAfter: options.retryAfter } : {}),
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+    });
+    this.permanent = options.permanent;
+  }
+}
+
 export interface HttpErrorDetails {
   status: number;
   /** Webex's `trackingId` (body) or `TrackingID` header, for Cisco support. */
@@ -389,27 +404,5 @@ export class TimeoutError extends InstantConnectError {
 export class AbortError extends InstantConnectError {
   constructor(message = messageOf('ERR_ABORTED')) {
     super('ERR_ABORTED', message);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Channels
-
-/**
- * A channel (email, SMS) could not send a message. `permanent`: the same message to the same
- * address fails the same way (an invalid or unsubscribed number, an address refused); otherwise it
- * may be retried, after `retryAfter` seconds when the provider said so. Never carries a credential.
- */
-export class ChannelError extends InstantConnectError {
-  constructor(
-    message: string,
-    readonly permanent: boolean,
-    options?: { retryAfter?: number },
-  ) {
-    super(
-      'ERR_CHANNEL',
-      message,
-      options?.retryAfter !== undefined ? { retryAfter: options.retryAfter } : undefined,
-    );
   }
 }

@@ -30,6 +30,7 @@ import { TwilioInboundForm, TwilioStatusForm } from '../sms/service.js';
 import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.js';
 import {
   CancelledVisitSchema,
+  LinkDeliveryListSchema,
   RevokedLinkSchema,
   VisitEventListSchema,
   VisitId,
@@ -362,6 +363,24 @@ export const OPERATIONS: OperationSpec[] = [
           summary: 'At a local time in a time zone',
           value: { start: '2030-11-28 14:30', timeZone: 'Europe/London', ttl: '30m' },
         },
+        recipients: {
+          summary: 'With recipients: each gets their link by email, with an invitation (SMTP_URL)',
+          value: {
+            subject: 'Follow-up',
+            start: '+1h',
+            ttl: '30m',
+            recipients: [
+              {
+                role: 'guest',
+                name: 'Ana',
+                email: 'ana@example.com',
+                language: 'es',
+                timeZone: 'Europe/Madrid',
+              },
+              { role: 'host', email: 'dr.lopez@example.com' },
+            ],
+          },
+        },
       },
     }),
     responses: {
@@ -490,6 +509,22 @@ export const OPERATIONS: OperationSpec[] = [
     parameters: [visitIdParam],
     responses: {
       200: json('The events.', VisitEventListSchema),
+      401: 'Unauthorized',
+      404: 'NotFound',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/visits/{id}/deliveries',
+    operationId: 'listVisitDeliveries',
+    tag: 'Visits',
+    summary: "A visit's delivery records",
+    description:
+      "Every attempt to send a link to its recipient, oldest first: the channel, the address, what triggered it (`visit.created`, `visit.cancelled`) and who, the attempt number, the provider's id, the status (`sent`, `queued`, `failed`) and the error. A success is also a `link.delivered` event, a final failure a `link.delivery_failed` event.",
+    security: BEARER,
+    parameters: [visitIdParam],
+    responses: {
+      200: json('The delivery records.', LinkDeliveryListSchema),
       401: 'Unauthorized',
       404: 'NotFound',
     },

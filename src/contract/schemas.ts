@@ -94,6 +94,11 @@ export const VisitForm = Type.Object(
     alertTo: Type.Optional(
       Text('An email address: the bot tells this person, 1:1, when a guest waits and no host has joined.'),
     ),
+    recipients: Type.Optional(
+      Text(
+        'Who gets the links by email (SMTP_URL), one a line: `guest ana@example.com`, `host dr@clinic.example`, or an address alone (a guest).',
+      ),
+    ),
     timeZone: Type.Optional(
       Text("The browser's IANA time zone (filled in by the page's script); empty: UTC."),
     ),

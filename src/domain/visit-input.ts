@@ -7,6 +7,7 @@ import { type Issue, ValidationError } from '../errors.js';
 import { DEFAULT_TTL_SECONDS, MAX_DEVICES } from './constants.js';
 import { resolveLinkInput } from './input.js';
 import { isTimeZone, parseWhen } from './local-time.js';
+import { assignRecipients, type Recipient, RecipientInput } from './recipients.js';
 import { CryptoOptions, type LinkRequestInput, SipUri, Subject, VerticalField } from './schema.js';
 import { parseDuration } from './time.js';
 import { schemaIssues } from './validate.js';
@@ -52,6 +53,13 @@ export const VisitInput = Type.Object(
         'x-rule': 'an email address',
         description:
           'Who gets a 1:1 Webex message from the bot, with the host link, when a guest waits and no host has joined (WAITING_ALERT_SECONDS).',
+      }),
+    ),
+    recipients: Type.Optional(
+      Type.Array(RecipientInput, {
+        maxItems: 1000,
+        description:
+          'Who gets each link, by email (with a calendar invitation) when the server has SMTP_URL: a notice when the visit is made and when it is cancelled. A recipient without `index` takes the next link of its role no one has; host links go only to `host` recipients.',
       }),
     ),
   },
@@ -130,6 +138,8 @@ export function toLinkRequest(input: unknown, now: number, defaultTimeZone: stri
         'hosts must be at least 1: guests wait in the lobby until a host joins, so a visit without a host link would never start (POST /api/visits/:id/links adds guest links to a visit)',
     });
   }
+  if (v.recipients !== undefined && !issues.some((i) => i.path.startsWith('recipients')))
+    issues.push(...visitRecipients(v.recipients, v).issues);
   if (issues.length > 0)
     throw new ValidationError([...issues, ...laterIssues(v, issues, notBefore, expiresAt, now)]);
   const request: LinkRequestInput = {
@@ -214,4 +224,12 @@ export function listWindow(
   const to = at('to');
   if (issues.length > 0) throw new ValidationError(issues);
   return { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+}
+
+/** The recipients of a visit input (already past the schema), with their links chosen. */
+export function visitRecipients(
+  recipients: readonly RecipientInput[],
+  counts: { hosts?: number | undefined; guests?: number | undefined },
+): { recipients: Recipient[]; issues: Issue[] } {
+  return assignRecipients(recipients, { hosts: counts.hosts ?? 1, guests: counts.guests ?? 1 });
 }

@@ -218,9 +218,13 @@ describe('loadConfig', () => {
       );
     }
     for (const s of SETTINGS.filter((row) => row.secret))
-      assert.match(s.env, /TOKEN|SECRET|DATABASE_URL|_AUTH$/);
+      assert.match(s.env, /TOKEN|SECRET|DATABASE_URL|SMTP_URL|_AUTH$/);
+    for (const bad of ['http://notices:hunter2@mail.example', 'smtp://notices:hunter2@', 'hunter2'])
+      assert.throws(
+        () => loadConfig({ env: { SMTP_URL: bad, SMTP_FROM: 'visits@clinic.example' } }),
+        (err: Error) => /^SMTP_URL must be an smtp/.test(err.message) && !err.message.includes('hunter2'),
+      );
   });
-
   test('SMS: off without SMS_PROVIDER; Twilio and the generic provider parsed and checked, never echoing a secret', () => {
     assert.equal(loadConfig({ env: {} }).sms, undefined);
     assert.equal(loadConfig({ env: { SMS_PROVIDER: 'off', TWILIO_AUTH_TOKEN: 'x' } }).sms, undefined);
@@ -287,6 +291,32 @@ describe('loadConfig', () => {
     rejects(
       { ...http, SMS_HTTP_BODY: '{"to":{{to}},"text":"{{text}}"}' },
       /^SMS_HTTP_BODY starts with \{ but is not JSON/,
+    );
+  });
+
+  test('email: SMTP_URL and SMTP_FROM together, or neither (off)', () => {
+    assert.equal(loadConfig({ env: {} }).email, undefined);
+    assert.deepEqual(
+      loadConfig({
+        env: { SMTP_URL: 'smtps://u:p%40ss@mail.example:465', SMTP_FROM: 'Clinic <visits@clinic.example>' },
+      }).email,
+      {
+        url: 'smtps://u:p%40ss@mail.example:465',
+        from: { name: 'Clinic', address: 'visits@clinic.example' },
+      },
+    );
+    assert.deepEqual(
+      loadConfig({ env: { SMTP_URL: 'smtp://mail.example', SMTP_FROM: 'a@b.example' } }).email?.from,
+      {
+        name: 'Instant Connect',
+        address: 'a@b.example',
+      },
+    );
+    rejects({ SMTP_URL: 'smtp://u:secretpw@mail.example' }, /SMTP_URL is set but SMTP_FROM is not/);
+    rejects({ SMTP_FROM: 'a@b.example' }, /SMTP_FROM is set but SMTP_URL is not/);
+    rejects(
+      { SMTP_URL: 'smtp://mail.example', SMTP_FROM: 'not an address' },
+      /SMTP_FROM must be an email address/,
     );
   });
 });

@@ -82,6 +82,11 @@ export interface Config {
   readonly events: { readonly allowPrivate?: true | readonly string[] };
   /** "A patient is waiting": seconds before the host is told (0: never). Needs the bot. */
   readonly alerts: { readonly waitingSeconds: number };
+  /** Email notices (SMTP_URL, a secret, and SMTP_FROM); absent: email is off. */
+  readonly email?: {
+    readonly url: string;
+    readonly from: { readonly name: string; readonly address: string };
+  };
   readonly trustProxy: TrustProxy;
   readonly metrics: { readonly token?: string; readonly port?: number; readonly host?: string };
   /** Every default filled in (the services' own), so what `serve` prints is what runs. */
@@ -305,5 +310,34 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     alerts: { waitingSeconds: wholeFrom(env, 'WAITING_ALERT_SECONDS', 0) ?? DEFAULT_WAITING_ALERT_SECONDS },
     ...ops,
   };
+  const email = emailFromEnv(env);
+  if (email) (config as { email?: Config['email'] }).email = email;
   return deepFreeze(config);
+}
+
+/**
+ * SMTP_URL and SMTP_FROM: both, or neither (email off). The URL is a secret: no message quotes it.
+ */
+function emailFromEnv(env: Env): Config['email'] {
+  const url = env['SMTP_URL']?.trim() || undefined;
+  const from = env['SMTP_FROM']?.trim() || undefined;
+  if (!url && !from) return undefined;
+  if (!url) invalid('SMTP_FROM is set but SMTP_URL is not: set both to send email, or neither');
+  if (!from) invalid('SMTP_URL is set but SMTP_FROM is not: set SMTP_FROM to the address notices come from');
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') || !parsed.hostname)
+    invalid(
+      'SMTP_URL must be an smtp:// or smtps:// URL with a host (its value is not shown: it holds a password)',
+    );
+  const named = /^\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(from);
+  const address = named ? named[2]! : from;
+  if (!/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(address))
+    invalid('SMTP_FROM must be an email address, or `Name <address>`');
+  const name = named?.[1]?.replace(/^"|"$/g, '') || 'Instant Connect';
+  return { url, from: { name, address } };
 }

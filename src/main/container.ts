@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { CiscoLinkSource } from '../adapters/cisco-link-source.js';
 import { type SmsProviderConfig, smsProvider } from '../adapters/sms/index.js';
+import { SmtpChannel } from '../adapters/smtp.js';
 import { WebexClient } from '../adapters/webex/client.js';
 import type { BotAccessOptions } from '../bot/access.js';
 import { BotService } from '../bot/bot.js';
@@ -31,6 +32,7 @@ import { DEFAULT_WAITING_ALERT_SECONDS, WAITING_ALERT_JOB, WaitingAlerts } from 
 import { Arrivals } from '../visits/arrivals.js';
 import { type LinkSource, LocalLinkSource } from '../visits/link-source.js';
 import { type Dialler, type LiveBus, type LiveLimits, LiveVisits } from '../visits/live.js';
+import { NOTICE_JOB, Notices } from '../visits/notices.js';
 import { VisitService } from '../visits/service.js';
 
 export interface BrokerContextOptions {
@@ -80,6 +82,10 @@ export interface BrokerContextOptions {
   meetings?: { mode: TelemetryMode; pollSeconds?: number; token?: string; webhookSecret?: string };
   /** SMS through a provider (SMS_PROVIDER); absent: SMS is off. */
   sms?: SmsProviderConfig;
+  /** Email notices to visits' recipients: SMTP_URL (a secret) and SMTP_FROM. Absent: email off. */
+  email?: { url: string; from: { name: string; address: string } };
+  /** Told of each notice attempt (addresses masked). */
+  noticeLog?: (level: 'info' | 'warn', line: string) => void;
 }
 
 export interface BrokerContext {
@@ -107,6 +113,8 @@ export interface BrokerContext {
   arrivals: Arrivals;
   /** Present for Cisco visits with a token, unless turned off. */
   meetings?: MeetingTelemetry;
+  /** Notices to visits' recipients: the jobs' handler, sending only on the channels that are on. */
+  notices: Notices;
   webex?: WebexClient;
   /** Sends SMS (opted-out numbers refused, accepted messages recorded): present with SMS_PROVIDER. */
   sms?: Channel;
@@ -186,7 +194,35 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       },
     });
     const events = new EventsService({ store, policy, onQueued: () => eventWorker.kick() });
+    // Twilio calls back only a public address: PUBLIC_URL set explicitly.
+    const publicUrl = options.gatewayUrl;
+    const smsService: SmsService | undefined = options.sms
+      ? new SmsService({
+          store,
+          provider: smsProvider(options.sms, {
+            ...(publicUrl
+              ? { statusCallback: `${publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status` }
+              : {}),
+            // Twilio's 21610 (the number replied STOP to Twilio): recorded here too.
+            onOptedOut: (phone): Promise<void> => smsService?.providerOptedOut(phone) ?? Promise.resolve(),
+          }),
+          ...(options.sms.provider === 'twilio' ? { twilioAuthToken: options.sms.authToken } : {}),
+          ...(publicUrl ? { publicUrl: () => publicUrl } : {}),
+        })
+      : undefined;
+    const smtp = options.email ? new SmtpChannel(options.email) : undefined;
+    const notices = new Notices({
+      store,
+      // Each recipient's notices go on its channel when that channel is on (SMTP_URL, SMS_PROVIDER).
+      channels: { ...(smtp ? { email: smtp } : {}), ...(smsService ? { sms: smsService.channel } : {}) },
+      urlOf: (link) => visits.handedUrlOf(link),
+      from: options.email?.from ?? { name: 'Instant Connect', address: 'noreply@invalid' },
+      ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+      ...(options.noticeLog ? { log: options.noticeLog } : {}),
+      onEvent: () => eventWorker.kick(),
+    });
     const visits = new VisitService({
+      notices,
       store,
       source: linkSource(broker, options.linkSource),
       ...(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {}),
@@ -197,10 +233,12 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       // the deliveries its event queued go out soon.
       onChange: (visit) => {
         eventWorker.kick();
+        // The notices a creation or a cancel stored with it go out soon.
+        runner.kick();
         void live.changed(visit.id).catch(() => {});
       },
     });
-    const handlers = {};
+    const handlers = { [NOTICE_JOB]: notices.handler() };
     const runner = new JobRunner({ store, handlers, ...options.jobs });
     const webex = options.webex ? new WebexClient(options.webex.token, options.webex.apiUrl) : undefined;
     // Inline deliveries answer the trigger's caller now: no retries there (the job retries).
@@ -253,25 +291,10 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
           })
         : undefined;
     if (meetings) Object.assign(handlers, meetings.handlers());
-    // Twilio calls back only a public address: PUBLIC_URL set explicitly.
-    const publicUrl = options.gatewayUrl;
-    const smsService: SmsService | undefined = options.sms
-      ? new SmsService({
-          store,
-          provider: smsProvider(options.sms, {
-            ...(publicUrl
-              ? { statusCallback: `${publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status` }
-              : {}),
-            // Twilio's 21610 (the number replied STOP to Twilio): recorded here too.
-            onOptedOut: (phone): Promise<void> => smsService?.providerOptedOut(phone) ?? Promise.resolve(),
-          }),
-          ...(options.sms.provider === 'twilio' ? { twilioAuthToken: options.sms.authToken } : {}),
-          ...(publicUrl ? { publicUrl: () => publicUrl } : {}),
-        })
-      : undefined;
     return {
       ...(smsService ? { sms: smsService.channel, smsService } : {}),
       arrivals,
+      notices,
       ...(alerts ? { alerts } : {}),
       rateLimiter,
       runner,
@@ -294,6 +317,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
         await eventWorker.stop();
         await meetings?.stop();
         await runner.stop();
+        smtp?.close();
         await live.close();
         await store.close();
       },

@@ -62,6 +62,7 @@ export function serveOptions(config: Config): ServeOptions {
     jobs: config.jobs,
     events: config.events,
     alerts: config.alerts,
+    ...(config.email ? { email: config.email } : {}),
     crypto: config.crypto,
     rateLimits: config.rateLimits,
     live: config.live,
@@ -93,6 +94,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...options,
     publicUrl: options.publicUrl ?? 'http://127.0.0.1',
     ...(options.publicUrl ? { gatewayUrl: options.publicUrl } : {}),
+    // Each notice attempt, addresses masked (pino's redaction knows nothing of them).
+    noticeLog: (level, line) => app?.log[level](line),
   });
   const pruner =
     options.prune === false

@@ -355,6 +355,20 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     section: 'alerts',
   },
   {
+    env: 'SMTP_URL',
+    default: '(email off)',
+    secret: true,
+    doc: 'the SMTP server notices go through: smtp:// (STARTTLS when offered) or smtps://, with user:password@; needs SMTP_FROM',
+    section: 'email',
+  },
+  {
+    env: 'SMTP_FROM',
+    default: '(none)',
+    secret: false,
+    doc: 'the sender of notices and the organizer of their invitations: an address, or `Name <address>`',
+    section: 'email',
+  },
+  {
     env: 'PRUNE_INTERVAL_SECONDS',
     default: '3600',
     secret: false,

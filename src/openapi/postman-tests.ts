@@ -59,6 +59,7 @@ export const RUN_ORDER = [
   'getVisit',
   'addVisitLinks',
   'listVisitEvents',
+  'listVisitDeliveries',
   'revokeVisitLink',
   'cancelVisit',
 ] as const;
@@ -272,6 +273,11 @@ pm.expect(body.guests).to.have.lengthOf(3);`,
     `pm.expect(body.items).to.be.an('array').that.is.not.empty;
 pm.expect(body.items[0].type).to.equal('visit.created');
 for (const event of body.items) pm.expect(event.at).to.be.a('number');`,
+  ),
+  listVisitDeliveries: jsonTest(
+    'the delivery records, oldest first (none without recipients and SMTP_URL)',
+    `pm.expect(body.items).to.be.an('array');
+for (const d of body.items) pm.expect(d.status).to.be.oneOf(['queued', 'sent', 'failed']);`,
   ),
   revokeVisitLink: jsonTest(
     'the first guest link withdrawn, the visit goes on',

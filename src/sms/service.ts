@@ -111,12 +111,12 @@ export class SmsService {
 
   async #send(message: OutboundMessage, signal?: AbortSignal): Promise<ChannelResult> {
     const phone = normalizePhone(message.to);
-    if (!phone) throw new ChannelError('The recipient is not an E.164 phone number', true);
+    if (!phone) throw new ChannelError('The recipient is not an E.164 phone number', { permanent: true });
     const optOut = await this.#store.getSmsOptOut(phone);
     if (optOut) {
       throw new ChannelError(
         `${maskPhone(phone)} opted out of SMS (replied ${optOut.keyword}); it must reply START to receive SMS again`,
-        true,
+        { permanent: true },
       );
     }
     const result = await this.#provider.send({ ...message, to: phone }, signal);

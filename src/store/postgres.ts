@@ -16,6 +16,7 @@ import { DatabaseUnavailableError, InstantConnectError } from '../errors.js';
 import {
   apiKeyFrom,
   brokerKeyFrom,
+  deliveryLogFrom,
   disabledEvent,
   eventAttemptFrom,
   eventDeliveryFrom,
@@ -33,6 +34,7 @@ import {
   orgFrom,
   purgeCounts,
   type Row,
+  recipientFrom,
   STATUS_COLUMN,
   sessionFrom,
   shortLinkFrom,
@@ -57,6 +59,7 @@ export { numbered };
 
 import type {
   ApiKeyRecord,
+  DeliveryLogRecord,
   EventAttemptOutcome,
   EventAttemptRecord,
   EventDeliveryJob,
@@ -76,6 +79,7 @@ import type {
   NewJob,
   Org,
   PurgeCounts,
+  RecipientRecord,
   SessionRecord,
   ShortLinkRecord,
   SmsMessageRecord,
@@ -448,7 +452,12 @@ export class PostgresStore implements Store {
     });
   }
 
-  async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
+  async createVisit(
+    v: VisitRecord,
+    links: VisitLinkRecord[],
+    event: EventRecord,
+    more: { recipients?: RecipientRecord[]; jobs?: NewJob[] } = {},
+  ): Promise<void> {
     await this.#tx(async (c) => {
       await run(c, 'insertVisit', [
         v.id,
@@ -479,7 +488,53 @@ export class PostgresStore implements Store {
       ]);
       await this.#insertLinks(c, links);
       await this.#insertEvent(c, event);
+      for (const r of more.recipients ?? []) await this.#insertRecipient(c, r);
+      for (const job of more.jobs ?? []) await this.#insertJob(c, job);
     });
+  }
+
+  async #insertRecipient(c: Queryable, r: RecipientRecord): Promise<void> {
+    await run(c, 'insertRecipient', [
+      r.visitId,
+      r.role,
+      r.index,
+      r.name ?? null,
+      r.email ?? null,
+      r.phone ?? null,
+      r.channel ?? null,
+      r.language ?? null,
+      r.timeZone ?? null,
+    ]);
+  }
+
+  async listRecipients(visitId: string): Promise<RecipientRecord[]> {
+    return (await this.#query('listRecipients', [visitId])).rows.map(recipientFrom);
+  }
+
+  async recordDelivery(d: DeliveryLogRecord, event?: EventRecord): Promise<number> {
+    return this.#tx(async (c) => {
+      const r = await run(c, 'insertDeliveryLog', [
+        d.orgId,
+        d.visitId,
+        d.role,
+        d.index,
+        d.channel,
+        d.address,
+        d.trigger,
+        d.actor,
+        d.attempt,
+        d.status,
+        d.providerId ?? null,
+        d.error ?? null,
+        d.at,
+      ]);
+      if (event) await this.#insertEvent(c, event);
+      return num(r.rows[0]?.['id']);
+    });
+  }
+
+  async listDeliveries(visitId: string): Promise<DeliveryLogRecord[]> {
+    return (await this.#query('listDeliveryLog', [visitId])).rows.map(deliveryLogFrom);
   }
 
   async addVisitLinks(
@@ -645,6 +700,7 @@ export class PostgresStore implements Store {
     to: VisitRecord['status'],
     at: number,
     event: EventRecord,
+    jobs: NewJob[] = [],
   ): Promise<VisitRecord | undefined> {
     return this.#tx(async (c) => {
       const column = STATUS_COLUMN[to];
@@ -659,6 +715,7 @@ export class PostgresStore implements Store {
       const row = rows[0];
       if (!row) return undefined;
       await this.#insertEvent(c, event);
+      for (const job of jobs) await this.#insertJob(c, job);
       return visitFrom(row);
     });
   }
@@ -1000,6 +1057,8 @@ export class PostgresStore implements Store {
       await del('purgeEventDeliveries');
       await del('purgeMeetingParticipants');
       await del('purgeMeetingLinks');
+      await del('purgeRecipients');
+      await del('purgeDeliveryLog');
       counts.links = await del('purgeVisitLinks');
       counts.visits = await del('purgeVisitRows');
       const spaces = await c.query(

@@ -5,6 +5,7 @@
 import { typesFromColumn } from '../domain/outbound-events.js';
 import type {
   ApiKeyRecord,
+  DeliveryLogRecord,
   EventAttemptRecord,
   EventDeliveryJob,
   EventDeliveryRecord,
@@ -20,6 +21,7 @@ import type {
   MeetingParticipantRecord,
   Org,
   PurgeCounts,
+  RecipientRecord,
   SessionRecord,
   ShortLinkRecord,
   SmsMessageRecord,
@@ -437,4 +439,44 @@ export function smsMessageFrom(r: Row): SmsMessageRecord {
   };
   if (r['error_code'] !== null && r['error_code'] !== undefined) message.errorCode = String(r['error_code']);
   return message;
+}
+
+export function recipientFrom(r: Row): RecipientRecord {
+  const rec: RecipientRecord = {
+    visitId: String(r['visit_id']),
+    role: r['role'] === 'host' ? 'host' : 'guest',
+    index: num(r['idx']),
+  };
+  for (const [key, column] of [
+    ['name', 'name'],
+    ['email', 'email'],
+    ['phone', 'phone'],
+    ['language', 'language'],
+    ['timeZone', 'time_zone'],
+  ] as const) {
+    const v = r[column];
+    if (typeof v === 'string') rec[key] = v;
+  }
+  if (r['channel'] === 'email' || r['channel'] === 'sms') rec.channel = r['channel'];
+  return rec;
+}
+
+export function deliveryLogFrom(r: Row): DeliveryLogRecord {
+  const d: DeliveryLogRecord = {
+    id: num(r['id']),
+    orgId: String(r['org_id']),
+    visitId: String(r['visit_id']),
+    role: r['role'] === 'host' ? 'host' : 'guest',
+    index: num(r['idx']),
+    channel: r['channel'] === 'sms' ? 'sms' : 'email',
+    address: String(r['address']),
+    trigger: String(r['cause']),
+    actor: String(r['actor']),
+    attempt: num(r['attempt']),
+    status: r['status'] === 'sent' ? 'sent' : r['status'] === 'queued' ? 'queued' : 'failed',
+    at: num(r['at']),
+  };
+  if (typeof r['provider_id'] === 'string') d.providerId = r['provider_id'];
+  if (typeof r['error'] === 'string') d.error = r['error'];
+  return d;
 }

@@ -51,7 +51,7 @@ function sqliteShape(path: string): unknown {
 }
 
 describe('one schema, DDL per dialect', () => {
-  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway), 12 (arrivals), 13 (meeting telemetry), 15 (SMS)", () => {
+  test("versions: 0.1's eight, generated statement for statement, then 9 (SQLite's cipher index), 10 (outbound events), 11 (the link gateway), 12 (arrivals), 13 (meeting telemetry), 14 (recipients and delivery records), 15 (SMS)", () => {
     assert.equal(SQLITE_0_1.length, 8);
     assert.equal(POSTGRES_0_1.length, 8);
     assert.equal(LATEST_VERSION, 15);
@@ -128,6 +128,33 @@ describe('one schema, DDL per dialect', () => {
       'CREATE TABLE sms_messages (\n  provider_id TEXT COLLATE "C" PRIMARY KEY,\n  provider TEXT NOT NULL,\n  phone TEXT COLLATE "C" NOT NULL,\n  status TEXT NOT NULL,\n  status_rank INTEGER NOT NULL,\n  error_code TEXT,\n  created_at BIGINT NOT NULL,\n  updated_at BIGINT NOT NULL\n)',
       'CREATE INDEX sms_messages_created ON sms_messages (created_at)',
     ]);
+  });
+
+  test('version 14: recipients (one a link) and the delivery log (not `deliveries`, the dedup keys)', () => {
+    for (const [dialect, key] of [
+      ['sqlite', 'TEXT'],
+      ['postgres', 'TEXT COLLATE "C"'],
+    ] as const) {
+      const statements = migrations(dialect)[13]!;
+      assert.deepEqual(
+        statements.map((sql) => sql.split(' (')[0]),
+        [
+          'CREATE TABLE recipients',
+          'CREATE TABLE delivery_log',
+          'CREATE INDEX delivery_log_visit ON delivery_log',
+        ],
+        dialect,
+      );
+      assert.ok(statements[0]!.includes(`visit_id ${key} NOT NULL`), dialect);
+      assert.ok(statements[0]!.includes('PRIMARY KEY (visit_id, role, idx)'), dialect);
+      for (const column of [
+        'address TEXT NOT NULL',
+        'cause TEXT NOT NULL',
+        'status TEXT NOT NULL',
+        'provider_id TEXT',
+      ])
+        assert.ok(statements[1]!.includes(column), `${dialect}: ${column}`);
+    }
   });
 
   test('SQLite: the generated versions 1 to 8 make what 0.1 made (tables, columns, types, keys, indexes)', () => {

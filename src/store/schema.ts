@@ -384,6 +384,48 @@ const TABLES: Table[] = [
       req('updated_at', 'time'),
     ],
   },
+  // Who each link goes to (personal data: purged with its visit). One row a link at most.
+  {
+    name: 'recipients',
+    since: 14,
+    columns: [
+      req('visit_id', 'key'),
+      req('role', 'text'),
+      req('idx', 'int'),
+      col('name', 'text'),
+      col('email', 'text'),
+      // E.164.
+      col('phone', 'text'),
+      // `email` or `sms`; NULL: email when there is an address, else SMS.
+      col('channel', 'text'),
+      col('language', 'text'),
+      col('time_zone', 'text'),
+    ],
+    primaryKey: ['visit_id', 'role', 'idx'],
+  },
+  // Each attempt to send a link to its recipient (not `deliveries`: that table keeps dedup keys).
+  {
+    name: 'delivery_log',
+    since: 14,
+    columns: [
+      col('id', 'serial'),
+      req('org_id', 'text'),
+      req('visit_id', 'key'),
+      req('role', 'text'),
+      req('idx', 'int'),
+      req('channel', 'text'),
+      req('address', 'text'),
+      // What made it: `visit.created`, `visit.cancelled`, …; and who did that.
+      req('cause', 'text'),
+      req('actor', 'text'),
+      req('attempt', 'int'),
+      // queued, sent, failed.
+      req('status', 'text'),
+      col('provider_id', 'text'),
+      col('error', 'text'),
+      req('at', 'time'),
+    ],
+  },
 ];
 
 const INDEXES: Index[] = [
@@ -450,6 +492,8 @@ const INDEXES: Index[] = [
   { name: 'meeting_links_meeting', table: 'meeting_links', columns: ['meeting_id'], since: 13 },
   // Pruning old SMS records goes by age.
   { name: 'sms_messages_created', table: 'sms_messages', columns: ['created_at'], since: 15 },
+  // A visit's delivery records, in order.
+  { name: 'delivery_log_visit', table: 'delivery_log', columns: ['visit_id', 'id'], since: 14 },
 ];
 
 const DATA_STEPS: DataStep[] = [

@@ -320,6 +320,12 @@ function statements(d: SqlDialect) {
        ORDER BY id LIMIT ?${d.skipLocked}`,
     pruneEventAttemptsOf: `DELETE FROM event_attempts WHERE ${d.inNumbers('delivery_id')}`,
     pruneEventDeliveryRows: `DELETE FROM event_deliveries WHERE ${d.inNumbers('id')}`,
+    insertRecipient: `INSERT INTO recipients (visit_id, role, idx, name, email, phone, channel, language, time_zone)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    listRecipients: 'SELECT * FROM recipients WHERE visit_id = ? ORDER BY role, idx',
+    insertDeliveryLog: `INSERT INTO delivery_log (org_id, visit_id, role, idx, channel, address, cause, actor, attempt, status, provider_id, error, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    listDeliveryLog: 'SELECT * FROM delivery_log WHERE visit_id = ? ORDER BY id',
 
     /** Visits finished before a bound (given twice), at most `?` of them. */
     purgeableVisits: `SELECT id, org_id, subject FROM visits WHERE ${PURGEABLE} ORDER BY id LIMIT ?${d.skipLocked}`,
@@ -331,6 +337,9 @@ function statements(d: SqlDialect) {
     purgeEventDeliveries: `DELETE FROM event_deliveries WHERE ${d.inList('visit_id')}`,
     purgeMeetingLinks: `DELETE FROM meeting_links WHERE ${d.inList('visit_id')}`,
     purgeMeetingParticipants: `DELETE FROM meeting_participants WHERE ${d.inList('visit_id')}`,
+    /** Recipients (personal data) and their delivery records go with their visit. */
+    purgeRecipients: `DELETE FROM recipients WHERE ${d.inList('visit_id')}`,
+    purgeDeliveryLog: `DELETE FROM delivery_log WHERE ${d.inList('visit_id')}`,
     purgeVisitLinks: `DELETE FROM visit_links WHERE ${d.inList('visit_id')}`,
     purgeVisitRows: `DELETE FROM visits WHERE ${d.inList('id')}`,
     purgeCounts: PURGE_COUNT,

@@ -33,6 +33,7 @@ import { isOutbound, typePattern, typesColumn } from '../domain/outbound-events.
 import {
   apiKeyFrom,
   brokerKeyFrom,
+  deliveryLogFrom,
   disabledEvent,
   eventAttemptFrom,
   eventDeliveryFrom,
@@ -49,6 +50,7 @@ import {
   orgFrom,
   purgeCounts,
   type Row,
+  recipientFrom,
   STATUS_COLUMN,
   sessionFrom,
   shortLinkFrom,
@@ -62,6 +64,7 @@ import { migrations } from './schema.js';
 import { compile, eventDeliveryWhere, pruneSql, SQLITE, type StatementName, transitionSql } from './sql.js';
 import type {
   ApiKeyRecord,
+  DeliveryLogRecord,
   EventAttemptOutcome,
   EventAttemptRecord,
   EventDeliveryJob,
@@ -81,6 +84,7 @@ import type {
   NewJob,
   Org,
   PurgeCounts,
+  RecipientRecord,
   SessionRecord,
   ShortLinkRecord,
   SmsMessageRecord,
@@ -467,7 +471,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  async createVisit(v: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void> {
+  async createVisit(
+    v: VisitRecord,
+    links: VisitLinkRecord[],
+    event: EventRecord,
+    more: { recipients?: RecipientRecord[]; jobs?: NewJob[] } = {},
+  ): Promise<void> {
     await this.#commit(() => {
       this.#run(
         'insertVisit',
@@ -499,7 +508,55 @@ export class SqliteStore implements Store {
       );
       this.#insertLinks(links);
       this.#insertEvent(event);
+      for (const r of more.recipients ?? []) this.#insertRecipient(r);
+      for (const job of more.jobs ?? []) this.#insertJob(job);
     });
+  }
+
+  #insertRecipient(r: RecipientRecord): void {
+    this.#run(
+      'insertRecipient',
+      r.visitId,
+      r.role,
+      r.index,
+      r.name ?? null,
+      r.email ?? null,
+      r.phone ?? null,
+      r.channel ?? null,
+      r.language ?? null,
+      r.timeZone ?? null,
+    );
+  }
+
+  async listRecipients(visitId: string): Promise<RecipientRecord[]> {
+    return this.#all('listRecipients', visitId).map(recipientFrom);
+  }
+
+  async recordDelivery(d: DeliveryLogRecord, event?: EventRecord): Promise<number> {
+    return this.#commit(() => {
+      const row = this.#get(
+        'insertDeliveryLog',
+        d.orgId,
+        d.visitId,
+        d.role,
+        d.index,
+        d.channel,
+        d.address,
+        d.trigger,
+        d.actor,
+        d.attempt,
+        d.status,
+        d.providerId ?? null,
+        d.error ?? null,
+        d.at,
+      );
+      if (event) this.#insertEvent(event);
+      return Number(row?.['id']);
+    });
+  }
+
+  async listDeliveries(visitId: string): Promise<DeliveryLogRecord[]> {
+    return this.#all('listDeliveryLog', visitId).map(deliveryLogFrom);
   }
 
   async addVisitLinks(
@@ -598,6 +655,7 @@ export class SqliteStore implements Store {
     to: VisitRecord['status'],
     at: number,
     event: EventRecord,
+    jobs: NewJob[] = [],
   ): Promise<VisitRecord | undefined> {
     return this.#commit(() => {
       const column = STATUS_COLUMN[to];
@@ -610,6 +668,7 @@ export class SqliteStore implements Store {
       ) as Row | undefined;
       if (!row) return undefined;
       this.#insertEvent(event);
+      for (const job of jobs) this.#insertJob(job);
       return visitFrom(row);
     });
   }
@@ -921,6 +980,10 @@ export class SqliteStore implements Store {
       this.#run('purgeEventDeliveries', list);
       this.#run('purgeMeetingParticipants', list);
       this.#run('purgeMeetingLinks', list);
+      this.#run('purgeRecipients', list);
+      this.#run('purgeDeliveryLog', list);
+      this.#run('purgeRecipients', list);
+      this.#run('purgeDeliveryLog', list);
       counts.links = this.#run('purgeVisitLinks', list).changes;
       counts.visits = this.#run('purgeVisitRows', list).changes;
       const space = this.#stmt(

@@ -304,6 +304,51 @@ export interface JobRecord {
   lastError?: string;
 }
 
+/** A job to store (Store.enqueueJob), or to store with a change that calls for it. */
+export interface NewJob {
+  type: string;
+  payload: Record<string, unknown>;
+  runAt: number;
+  maxAttempts: number;
+  dedupKey?: string;
+}
+
+/** Who a visit's link goes to (personal data: purged with the visit). */
+export interface RecipientRecord {
+  visitId: string;
+  role: 'host' | 'guest';
+  index: number;
+  name?: string;
+  email?: string;
+  /** E.164. */
+  phone?: string;
+  channel?: 'email' | 'sms';
+  language?: string;
+  timeZone?: string;
+}
+
+/** One attempt to send a link to its recipient. */
+export interface DeliveryLogRecord {
+  id?: number;
+  orgId: string;
+  visitId: string;
+  role: 'host' | 'guest';
+  index: number;
+  channel: 'email' | 'sms';
+  /** The full address (the API shows it; logs mask it). */
+  address: string;
+  /** What made it: `visit.created`, `visit.cancelled`, … */
+  trigger: string;
+  /** Who did that: `key:<id>`, `staff:<id>`, `hook:<id>`, … */
+  actor: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  status: 'queued' | 'sent' | 'failed';
+  providerId?: string;
+  error?: string;
+  at: number;
+}
+
 /** A Cisco visit's Webex space and meeting (found by the space's title, then its meetingInfo). */
 export interface MeetingLinkRecord {
   visitId: string;
@@ -442,8 +487,22 @@ export interface Store {
     make: () => { id: string; createdAt: number },
   ): Promise<SpaceRecord>;
 
-  /** A visit, its links and its first event, in one transaction. */
-  createVisit(visit: VisitRecord, links: VisitLinkRecord[], event: EventRecord): Promise<void>;
+  /**
+   * A visit, its links and its first event, in one transaction; with its recipients and the jobs
+   * its creation calls for (notices), so that a crash cannot keep one without the other.
+   */
+  createVisit(
+    visit: VisitRecord,
+    links: VisitLinkRecord[],
+    event: EventRecord,
+    more?: { recipients?: RecipientRecord[]; jobs?: NewJob[] },
+  ): Promise<void>;
+  /** A visit's recipients, by role and index. */
+  listRecipients(visitId: string): Promise<RecipientRecord[]>;
+  /** Records a delivery attempt, with its event (`link.delivered`, …) in the same transaction. */
+  recordDelivery(record: DeliveryLogRecord, event?: EventRecord): Promise<number>;
+  /** A visit's delivery records, oldest first. */
+  listDeliveries(visitId: string): Promise<DeliveryLogRecord[]>;
   /** More links for a visit (and the new counts), with their event. */
   addVisitLinks(orgId: string, visitId: string, links: VisitLinkRecord[], event: EventRecord): Promise<void>;
   getVisit(orgId: string, id: string): Promise<VisitRecord | undefined>;
@@ -487,6 +546,8 @@ export interface Store {
     to: VisitStatus,
     at: number,
     event: EventRecord,
+    /** Stored with the change only when it happens (the cancel's notices). */
+    jobs?: NewJob[],
   ): Promise<VisitRecord | undefined>;
   /**
    * A guest arrived: records the first guest's time, and starts a wait (`waitingSince`, `waits` + 1,

@@ -8,7 +8,9 @@ import type { IssueResult } from '../broker/service.js';
 import type { LinkResult } from '../client/instant-connect.js';
 import type { Role } from '../domain/constants.js';
 import { DEFAULTS } from '../domain/constants.js';
+import { inviteSequence } from '../domain/invite.js';
 import { type Link, LinkSchema, normaliseResponse, RoleField } from '../domain/links.js';
+import { CHANNELS } from '../domain/recipients.js';
 import { SipUri, Subject, VerticalField } from '../domain/schema.js';
 import { GATEWAY_CODE_LENGTH, generateShortCode } from '../domain/short-code.js';
 import { isoSeconds, nowSeconds } from '../domain/time.js';
@@ -20,13 +22,25 @@ import {
   renameIssue,
   toLinkRequest,
   VISIT_FIELD_NAMES,
+  type VisitInput,
+  visitRecipients,
 } from '../domain/visit-input.js';
 import { FINISHED, missingAt, VISIT_STATES, visitState } from '../domain/visit-state.js';
 import { NotFoundError, ValidationError, VisitConflictError } from '../errors.js';
-import type { EventRecord, Org, Store, VisitLinkRecord, VisitQuery, VisitRecord } from '../store/types.js';
+import type {
+  DeliveryLogRecord,
+  EventRecord,
+  Org,
+  RecipientRecord,
+  Store,
+  VisitLinkRecord,
+  VisitQuery,
+  VisitRecord,
+} from '../store/types.js';
 import { alertTarget } from './alerts.js';
 import { type ArrivalOutcome, Arrivals, type ArrivalVia } from './arrivals.js';
 import type { LinkSource } from './link-source.js';
+import type { NoticePlanner } from './notices.js';
 
 const IsoInstant = (description: string) => Type.String({ format: 'date-time', description });
 
@@ -58,6 +72,67 @@ export type VisitLink = Type.Static<typeof VisitLinkSchema>;
 /** The URL to give a person: the gateway's, else the short one, else the long one. */
 export const handedUrl = (l: { gatewayUrl?: string; shortUrl?: string; longUrl: string }): string =>
   l.gatewayUrl ?? l.shortUrl ?? l.longUrl;
+
+/** Who a link goes to. */
+const RecipientViewSchema = Type.Object(
+  {
+    role: RoleField,
+    index: Type.Integer({ minimum: 0 }),
+    name: Type.Optional(Type.String()),
+    email: Type.Optional(Type.String()),
+    phone: Type.Optional(Type.String({ description: 'E.164.' })),
+    channel: Type.Optional(Type.Enum([...CHANNELS])),
+    language: Type.Optional(Type.String()),
+    timeZone: Type.Optional(Type.String()),
+  },
+  { $id: 'Recipient' },
+);
+
+/** One attempt to send a link to its recipient (GET /api/visits/{id}/deliveries). */
+const DeliverySchema = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1 }),
+    role: RoleField,
+    index: Type.Integer({ minimum: 0 }),
+    channel: Type.Enum([...CHANNELS]),
+    to: Type.String({ description: 'The address it was sent to (email, or E.164 phone).' }),
+    trigger: Type.String({ description: 'What made it: `visit.created`, `visit.cancelled`.' }),
+    actor: Type.String({ description: 'Who did that: `key:<id>`, `staff:<key id>`, `hook:<id>`, …' }),
+    attempt: Type.Integer({ minimum: 1 }),
+    status: Type.Enum(['queued', 'sent', 'failed'], {
+      description:
+        '`sent`: the provider took it for delivery; `queued`: accepted, not yet sent; `failed`: see `error`.',
+    }),
+    providerId: Type.Optional(Type.String({ description: "The provider's id (SMTP Message-ID)." })),
+    error: Type.Optional(Type.String()),
+    at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'LinkDelivery' },
+);
+
+/** GET /api/visits/{id}/deliveries. */
+export const LinkDeliveryListSchema = Type.Object(
+  { items: Type.Array(DeliverySchema) },
+  { $id: 'LinkDeliveryList' },
+);
+export type LinkDeliveryList = Type.Static<typeof LinkDeliveryListSchema>;
+
+function deliveryView(d: DeliveryLogRecord): LinkDeliveryList['items'][number] {
+  return {
+    id: d.id ?? 0,
+    role: d.role,
+    index: d.index,
+    channel: d.channel,
+    to: d.address,
+    trigger: d.trigger,
+    actor: d.actor,
+    attempt: d.attempt,
+    status: d.status,
+    ...(d.providerId ? { providerId: d.providerId } : {}),
+    ...(d.error ? { error: d.error } : {}),
+    at: isoSeconds(d.at),
+  };
+}
 
 /** A visit as the API, the trigger and the bot show it. */
 export const VisitViewSchema = Type.Object(
@@ -102,6 +177,12 @@ export const VisitViewSchema = Type.Object(
     counts: Type.Object({ hosts: Type.Integer({ minimum: 0 }), guests: Type.Integer({ minimum: 0 }) }),
     hosts: Type.Array(VisitLinkSchema),
     guests: Type.Array(VisitLinkSchema),
+    recipients: Type.Optional(
+      Type.Array(RecipientViewSchema, {
+        description:
+          'Who each link goes to (personal data: purged with the visit). Absent when none was given.',
+      }),
+    ),
   },
   { $id: 'Visit' },
 );
@@ -235,6 +316,8 @@ export interface VisitServiceOptions {
   onChange?: (visit: VisitRecord, type: string) => void;
   /** Where arrivals are recorded (shared with the live lobby); default one on `store`. */
   arrivals?: Arrivals;
+  /** The notices recipients get (email when SMTP_URL is set): stored as jobs with each change. */
+  notices?: NoticePlanner;
 }
 
 /** What Webex said about a Cisco visit's meeting (meeting telemetry: webhooks, or polling). */
@@ -297,6 +380,7 @@ export class VisitService {
   readonly #onChange: VisitServiceOptions['onChange'];
   readonly #gatewayUrl: string | undefined;
   readonly #linkOrigin: (() => string) | undefined;
+  readonly #notices: NoticePlanner | undefined;
   /** Per subject: the recording in progress (see recordIssued). */
   readonly #recording = new Map<string, Promise<void>>();
   readonly arrivals: Arrivals;
@@ -310,6 +394,7 @@ export class VisitService {
     this.#onChange = options.onChange;
     this.#gatewayUrl = options.gatewayUrl?.replace(/\/+$/, '');
     this.#linkOrigin = options.linkOrigin;
+    this.#notices = options.notices;
   }
 
   /** New visits can get gateway links: links from another broker, and PUBLIC_URL set. */
@@ -388,6 +473,8 @@ export class VisitService {
       hosts: links.filter((l) => l.role === 'host').map((l) => toLink(l, gatewayUrl)),
       guests: links.filter((l) => l.role === 'guest').map((l) => toLink(l, gatewayUrl)),
     };
+    const recipients = await this.#store.listRecipients(visit.id);
+    if (recipients.length > 0) view.recipients = recipients.map(({ visitId: _, ...r }) => r);
     if (visit.notBefore !== undefined) view.notBefore = visit.notBefore;
     if (state === 'no_show') view.missing = missingAt(visit, now);
     if (state === 'waiting' && visit.waitingSince !== undefined)
@@ -454,7 +541,17 @@ export class VisitService {
     const all = [...result.hosts, ...result.guests];
     const codes = gateway ? await this.#gatewayCodes(all.length) : undefined;
     const links = linkRecords(visit.id, all, jtis, { host: 0, guest: 0 }, codes);
-    await this.#saveNew(org, actor, visit, links);
+    const givenRecipients = (input as VisitInput).recipients;
+    const recipients: RecipientRecord[] = givenRecipients
+      ? visitRecipients(givenRecipients, { hosts: visit.hosts, guests: visit.guests }).recipients.map(
+          (r) => ({
+            visitId: visit.id,
+            ...r,
+          }),
+        )
+      : [];
+    const jobs = this.#notices?.jobs(visit, recipients, 'visit.created', actor, 0) ?? [];
+    await this.#saveNew(org, actor, visit, links, {}, { recipients, jobs });
     this.#onChange?.(visit, 'visit.created');
     return this.view(visit);
   }
@@ -536,6 +633,14 @@ export class VisitService {
         `Visit ${id} has already ${state === 'ended' ? 'ended' : state === 'no_show' ? 'closed (no-show)' : 'expired'}`,
       );
     const revoke = await this.source.revoke(org, visit.subject);
+    const recipients = this.#notices ? await this.#store.listRecipients(id) : [];
+    const sequence =
+      recipients.length > 0
+        ? inviteSequence(
+            (await this.#store.listEvents(org.id, id)).map((e) => e.type),
+            'CANCEL',
+          )
+        : 0;
     const cancelled = await this.#store.transitionVisit(
       org.id,
       id,
@@ -547,6 +652,7 @@ export class VisitService {
         revoke: revoke.detail,
         revokeOk: revoke.ok,
       }),
+      this.#notices?.jobs(visit, recipients, 'visit.cancelled', actor, sequence) ?? [],
     );
     if (!cancelled) throw new VisitConflictError(`Visit ${id} changed while cancelling; try again`);
     this.#onChange?.(cancelled, 'visit.cancelled');
@@ -882,6 +988,7 @@ export class VisitService {
     visit: VisitRecord,
     links: VisitLinkRecord[],
     extra: Record<string, unknown> = {},
+    more: Parameters<Store['createVisit']>[3] = {},
   ) {
     return this.#store.createVisit(
       visit,
@@ -895,7 +1002,15 @@ export class VisitService {
         source: visit.source,
         devices: visit.devices.length,
         ...extra,
+        ...(more.recipients?.length ? { recipients: more.recipients.length } : {}),
       }),
+      more,
     );
+  }
+
+  /** A visit's delivery records (GET /api/visits/{id}/deliveries). */
+  async deliveries(org: Org, id: string): Promise<LinkDeliveryList> {
+    await this.#require(org, id);
+    return { items: (await this.#store.listDeliveries(id)).map(deliveryView) };
   }
 }

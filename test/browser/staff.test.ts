@@ -145,6 +145,7 @@ describe('the staff page in a browser', suiteOptions, () => {
       'hosts',
       'guests',
       'devices',
+      'recipients',
       'vertical',
       'alertTo',
       'shortUrls',

@@ -54,6 +54,8 @@ describe('serve', { concurrency: AT_ONCE }, () => {
       p.stderr(),
       /waiting alert: off: no bot to send it \(set WEBEX_TOKEN\), though WAITING_ALERT_SECONDS is 60/,
     );
+    // Without SMTP_URL and SMTP_FROM there is no email, and serve says so.
+    assert.match(p.stderr(), /email: +off: recipients get no notices \(set SMTP_URL and SMTP_FROM\)/);
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });

@@ -242,7 +242,18 @@ describe('/api/visits and its sub-routes', () => {
   });
 
   test('each visit field made hostile (unicode, huge numbers, nesting): 201 or 400 at that field', async () => {
-    const fields = ['subject', 'start', 'end', 'ttl', 'timeZone', 'hosts', 'guests', 'devices', 'vertical'];
+    const fields = [
+      'subject',
+      'start',
+      'end',
+      'ttl',
+      'timeZone',
+      'hosts',
+      'guests',
+      'devices',
+      'vertical',
+      'recipients',
+    ];
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...fields),
@@ -277,6 +288,42 @@ describe('/api/visits and its sub-routes', () => {
         },
       ),
       runs(200),
+    );
+  });
+
+  test('each field of a recipient made hostile: 201 or 400 naming that recipient', async () => {
+    const fields = ['role', 'index', 'name', 'email', 'phone', 'channel', 'language', 'timeZone'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...fields),
+        fc.oneof(
+          hostileTree,
+          nastyString.map(raw),
+          numberLiteral.map((text): Tree => ({ t: 'raw', text })),
+        ),
+        async (field, value) => {
+          const entries: [string, Tree][] = [
+            ['role', raw('guest')],
+            ['email', raw('someone@patients.example')],
+          ].filter(([k]) => k !== field) as [string, Tree][];
+          entries.push([field, value]);
+          const answer = await send(server.url, {
+            method: 'POST',
+            path: '/api/visits',
+            headers: json(),
+            body: jsonText(obj([FAST_CRYPTO, ['recipients', { t: 'arr', items: [obj(entries)] }]])),
+          });
+          assertSane(answer, { kind: 'api', status: [201, 400] });
+          if (answer.status === 400 && answer.json.code === 'ERR_VALIDATION') {
+            const paths = answer.json.errors.map((e: { path?: string }) => e.path ?? '');
+            assert.ok(
+              paths.some((p: string) => p.startsWith('recipients[0]')),
+              `${field}: ${answer.text}`,
+            );
+          }
+        },
+      ),
+      runs(150),
     );
   });
 
@@ -316,6 +363,7 @@ describe('/api/visits and its sub-routes', () => {
           ['GET', ''],
           ['DELETE', ''],
           ['GET', '/events'],
+          ['GET', '/deliveries'],
           ['POST', '/links'],
           ['DELETE', '/links/guest/0'],
         ) as fc.Arbitrary<[string, string]>,

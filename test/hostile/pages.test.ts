@@ -45,6 +45,7 @@ const FUZZED_ROUTES = new Set([
   '/api/visits',
   '/api/visits/:id',
   '/api/visits/:id/events',
+  '/api/visits/:id/deliveries',
   '/api/visits/:id/links',
   // events.test.ts
   '/api/events/subscriptions',

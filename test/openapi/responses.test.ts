@@ -230,6 +230,19 @@ describe('visits', () => {
     expect(await send('GET', '/api/visits/vis_nothing'), 404, 'GET', '/api/visits/{id}');
     expect(await send('GET', `/api/visits/${id}`, { key: null }), 401, 'GET', '/api/visits/{id}');
     expect(await send('GET', `/api/visits/${id}/events`), 200, 'GET', '/api/visits/{id}/events');
+    expect(await send('GET', `/api/visits/${id}/deliveries`), 200, 'GET', '/api/visits/{id}/deliveries');
+    expect(
+      await send('GET', '/api/visits/vis_nothing/deliveries'),
+      404,
+      'GET',
+      '/api/visits/{id}/deliveries',
+    );
+    expect(
+      await send('GET', `/api/visits/${id}/deliveries`, { key: null }),
+      401,
+      'GET',
+      '/api/visits/{id}/deliveries',
+    );
     for (const example of examplesOf('/api/visits/{id}/links')) {
       const more = expect(
         await send('POST', `/api/visits/${id}/links`, { json: example }),

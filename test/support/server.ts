@@ -62,6 +62,8 @@ export interface TestServerOptions {
   meetings?: ServeOptions['meetings'];
   /** SMS through a provider (e.g. Twilio's API at a stub). */
   sms?: ServeOptions['sms'];
+  /** Email notices through an SMTP server (SMTP_URL, SMTP_FROM). */
+  email?: ServeOptions['email'];
 }
 
 export const ROOMY_LIMITS = {
@@ -101,6 +103,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         : {}),
       ...(options.meetings ? { meetings: options.meetings } : {}),
       ...(options.sms ? { sms: options.sms } : {}),
+      ...(options.email ? { email: options.email } : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);

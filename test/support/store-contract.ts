@@ -1242,6 +1242,99 @@ export function storeContract(
       assert.equal(await store.getVisit(org.id, 'vis_pk'), undefined);
     });
 
+    test('recipients and notice jobs are stored with their visit, the cancel jobs only with the cancel; deliveries with their event; purge takes them', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const id = 'vis_rcp';
+      const recipients = [
+        {
+          visitId: id,
+          role: 'guest' as const,
+          index: 0,
+          name: 'Ana',
+          email: 'ana@x.example',
+          language: 'es',
+          timeZone: 'Europe/Madrid',
+        },
+        { visitId: id, role: 'host' as const, index: 0, phone: '+14155550123', channel: 'sms' as const },
+      ];
+      // Far in the future: no other test claims them. A job whose dedup key is taken was stored.
+      const job = (key: string) => ({
+        type: 'visit.notice',
+        payload: { visitId: id, key },
+        runAt: now + 10_000_000,
+        maxAttempts: 3,
+        dedupKey: `contract-notice:${org.id}:${id}:${key}`,
+      });
+      const stored = async (key: string) => (await store.enqueueJob(job(key))) === undefined;
+      await store.createVisit(
+        { ...record.visit(org.id, id), createdAt: now - 100, expiresAt: now + 900 },
+        [],
+        record.event(org.id, id),
+        { recipients, jobs: [job('created')] },
+      );
+      assert.deepEqual(await store.listRecipients(id), recipients, 'by role, then index');
+      assert.deepEqual(await store.listRecipients('vis_none'), []);
+      assert.ok(await stored('created'), 'the notice job was stored with the visit');
+      // A cancel that does not happen (wrong state) stores no job; one that happens does.
+      assert.equal(
+        await store.transitionVisit(org.id, id, ['live'], 'cancelled', now, record.event(org.id, id), [
+          job('no'),
+        ]),
+        undefined,
+      );
+      assert.ok(
+        await store.transitionVisit(org.id, id, ['pending'], 'cancelled', now, record.event(org.id, id), [
+          job('cancelled'),
+        ]),
+      );
+      assert.ok(await stored('cancelled'), 'the cancel notice job was stored with the cancel');
+      assert.ok(!(await stored('no')), 'a refused cancel stored nothing');
+
+      const attempt = {
+        orgId: org.id,
+        visitId: id,
+        role: 'guest' as const,
+        index: 0,
+        channel: 'email' as const,
+        address: 'ana@x.example',
+        trigger: 'visit.created',
+        actor: 'key:k1',
+        attempt: 1,
+        status: 'failed' as const,
+        error: 'SMTP ECONNECTION: refused',
+        at: now,
+      };
+      const { error: _e, ...rest } = attempt;
+      const sent = { ...rest, attempt: 2, status: 'sent' as const, providerId: '<m1@x>', at: now + 5 };
+      const first = await store.recordDelivery(attempt);
+      const second = await store.recordDelivery(sent, {
+        ...record.event(org.id, id),
+        type: 'link.delivered',
+        data: { role: 'guest', index: 0 },
+      });
+      assert.ok(second > first);
+      assert.deepEqual(await store.listDeliveries(id), [
+        { ...attempt, id: first },
+        { ...sent, id: second },
+      ]);
+      assert.deepEqual(
+        (await store.listEvents(org.id, id)).filter((e) => e.type === 'link.delivered').map((e) => e.data),
+        [{ role: 'guest', index: 0 }],
+        'the event is written with its record',
+      );
+      // Purged with the visit: its personal data goes.
+      await store.createVisit(
+        { ...record.visit(org.id, 'vis_rcp_old'), createdAt: now - 1000, expiresAt: now - 500 },
+        [],
+        record.event(org.id, 'vis_rcp_old'),
+        { recipients: [{ ...recipients[0]!, visitId: 'vis_rcp_old' }] },
+      );
+      await store.recordDelivery({ ...attempt, visitId: 'vis_rcp_old' });
+      await store.purgeVisits(now);
+      assert.deepEqual(await store.listRecipients('vis_rcp_old'), []);
+      assert.deepEqual(await store.listDeliveries('vis_rcp_old'), []);
+    });
+
     test('meeting links: a visit keeps its first meeting; a meeting finds its visits; purge takes them', async () => {
       // Real time: purge never takes a visit whose window is still open now.
       const now = Math.floor(Date.now() / 1000);

@@ -47,6 +47,7 @@ export interface Visit {
   counts: { hosts: number; guests: number };
   hosts: LinkView[];
   guests: LinkView[];
+  recipients?: Record<string, unknown>[];
 }
 
 export interface VisitEvent {

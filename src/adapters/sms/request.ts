@@ -55,11 +55,12 @@ export async function providerRequest(options: {
       redirect: 'error',
     });
   } catch (err) {
-    if (options.signal?.aborted) throw new ChannelError(`${options.label}: the send was aborted`, false);
+    if (options.signal?.aborted)
+      throw new ChannelError(`${options.label}: the send was aborted`, { permanent: false });
     const why = timeout.aborted
       ? `no answer within ${options.timeoutMs} ms`
       : clean(String((err as Error).message));
-    throw new ChannelError(`${options.label} could not be reached: ${why}`, false);
+    throw new ChannelError(`${options.label} could not be reached: ${why}`, { permanent: false });
   }
   const text = await response.text().catch(() => '');
   let json: Record<string, unknown> | undefined;
@@ -76,11 +77,17 @@ export async function providerRequest(options: {
   const message = `${options.label} answered ${response.status}${detail ? `: ${detail}` : ''}`;
   if (response.status === 429) {
     const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
-    throw new ChannelError(message, false, retryAfter !== undefined ? { retryAfter } : undefined);
+    throw new ChannelError(message, {
+      permanent: false,
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+    });
   }
   if (response.status >= 500 || response.status === 408) {
     const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
-    throw new ChannelError(message, false, retryAfter !== undefined ? { retryAfter } : undefined);
+    throw new ChannelError(message, {
+      permanent: false,
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+    });
   }
-  throw new ChannelError(message, described?.permanent ?? true);
+  throw new ChannelError(message, { permanent: described?.permanent ?? true });
 }

@@ -50,7 +50,9 @@ export class TwilioSms implements Channel {
 
   constructor(options: TwilioOptions) {
     if (!options.from && !options.messagingServiceSid)
-      throw new ChannelError('Twilio needs a sender: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID', true);
+      throw new ChannelError('Twilio needs a sender: TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID', {
+        permanent: true,
+      });
     this.#options = options;
     const base = (options.apiUrl ?? TWILIO_API_URL).replace(/\/+$/, '');
     this.#url = `${base}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`;
@@ -101,7 +103,7 @@ export class TwilioSms implements Channel {
     });
     const sid = answer.json?.['sid'];
     if (typeof sid !== 'string' || !sid)
-      throw new ChannelError('Twilio answered without a message sid', false);
+      throw new ChannelError('Twilio answered without a message sid', { permanent: false });
     const status = answer.json?.['status'];
     return { providerId: sid, status: status === 'sent' || status === 'delivered' ? 'sent' : 'queued' };
   }

@@ -80,6 +80,11 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
           ? `the host who asked hears from the bot after ${config.alerts.waitingSeconds} s of a guest waiting`
           : `off: no bot to send it (set WEBEX_TOKEN), though WAITING_ALERT_SECONDS is ${config.alerts.waitingSeconds}`
     }`,
+    `  email:         ${
+      config.email
+        ? `notices and invitations to recipients through ${smtpWhere(config.email.url)}, from ${config.email.from.address}`
+        : 'off: recipients get no notices (set SMTP_URL and SMTP_FROM)'
+    }`,
     `  pruning:       ${
       config.prune.intervalSeconds === 0 ? 'at start only' : `every ${config.prune.intervalSeconds} s`
     }; deliveries after ${days(config.prune.deliveriesSeconds)}, short links ${days(
@@ -133,4 +138,10 @@ function describeSms(config: Config): string {
     ? `status callbacks and replies (STOP/START) at POST ${config.publicUrl.replace(/\/+$/, '')}/hooks/sms/twilio/status and …/inbound`
     : 'no status callbacks or replies: set PUBLIC_URL (an address Twilio reaches)';
   return `on, Twilio ${sms.apiUrl === 'https://api.twilio.com' ? '' : `at ${sms.apiUrl} `}${sender}; ${hooks}`;
+}
+
+/** SMTP_URL without its credentials: scheme, host and port. */
+function smtpWhere(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}`;
 }

@@ -107,6 +107,12 @@ export async function visitRoutes(
   );
   route(
     app,
+    'listVisitDeliveries',
+    async (request) => visits.deliveries(caller(request).org, request.params.id),
+    { schema },
+  );
+  route(
+    app,
     'cancelVisit',
     async (request) => visits.cancel(caller(request).org, actor(request), request.params.id),
     { schema },

@@ -13,6 +13,7 @@ export const FIELDS = [
   'hostLogin',
   'gateway',
   'alertTo',
+  'recipients',
 ] as const;
 export type FieldName = (typeof FIELDS)[number];
 
@@ -30,6 +31,8 @@ export interface VisitFormValues {
   /** Gateway links (shown only when the server can make them: Cisco's broker and PUBLIC_URL). */
   gateway: boolean;
   alertTo: string;
+  /** Who gets the links by email: one a line, `guest ana@example.com`, `host dr@clinic.example`, or an address (a guest). */
+  recipients: string;
   timeZone: string;
 }
 
@@ -54,6 +57,7 @@ export function defaultValues(nowMs: number): VisitFormValues {
     hostLogin: true,
     gateway: true,
     alertTo: '',
+    recipients: '',
     timeZone: '',
   };
 }
@@ -81,6 +85,7 @@ export function readForm(body: unknown): VisitFormValues {
     hostLogin: checked('hostLogin'),
     gateway: checked('gateway'),
     alertTo: text('alertTo'),
+    recipients: text('recipients'),
     timeZone: text('timeZone'),
   };
 }
@@ -114,7 +119,23 @@ export function toVisitInput(values: VisitFormValues): Record<string, unknown> {
   if (devices.length > 0) input['devices'] = devices;
   const alertTo = values.alertTo.trim();
   if (alertTo) input['alertTo'] = alertTo;
+  const recipients = recipientLines(values.recipients);
+  if (recipients.length > 0) input['recipients'] = recipients;
   return input;
+}
+
+/** `guest ana@example.com`, `host dr@clinic.example`, or an address alone (a guest); `+…` is a phone. */
+function recipientLines(text: string): Record<string, string>[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line): Record<string, string> => {
+      const words = line.split(/\s+/);
+      const role = words[0] === 'host' || words[0] === 'guest' ? words.shift()! : 'guest';
+      const address = words.join(' ');
+      return address.startsWith('+') ? { role, phone: address } : { role, email: address };
+    });
 }
 
 /** The form field an issue of the API belongs to (undefined: the summary only). */
@@ -136,6 +157,7 @@ function fieldOf(path: string): FieldName | undefined {
     case 'hostLogin':
     case 'gateway':
     case 'alertTo':
+    case 'recipients':
       return base;
     default:
       return undefined;
@@ -156,6 +178,7 @@ const LABELS: Record<string, string> = {
   gateway: 'Gateway links',
   devices: 'Devices',
   alertTo: 'Tell when a guest waits',
+  recipients: 'Recipients',
 };
 
 /** The API's sentence with the form's words: `devices[1] must…` → `Line 2 must…`, `ttl` → `Duration`. */
@@ -169,6 +192,9 @@ function formMessage(issue: Issue): string {
       return 'Duration must be a whole number of minutes, at least 1 (or a duration such as 1h30m)';
     }
   }
+  const recipient = /^recipients\[(\d+)\](?:\.(\w+))?:?/.exec(issue.message);
+  if (recipient)
+    return `Recipients, line ${Number(recipient[1]) + 1}${recipient[2] ? ` (${recipient[2]})` : ''}:${issue.message.slice(recipient[0].length)}`;
   const line = /^devices\[(\d+)\]/.exec(issue.message);
   if (line) return `Line ${Number(line[1]) + 1}${issue.message.slice(line[0].length)}`;
   const first = /^(\w+)\b/.exec(issue.message);

@@ -401,11 +401,15 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
       const session = await pageSession(request, reply);
       if (!session) return reply;
       const visit = await visits.get(session.org, request.params.id);
-      const [blocks, events] = await Promise.all([linkBlocks(visit), visits.events(session.org, visit.id)]);
+      const [blocks, events, deliveries] = await Promise.all([
+        linkBlocks(visit),
+        visits.events(session.org, visit.id),
+        visits.deliveries(session.org, visit.id),
+      ]);
       return html(
         reply,
         200,
-        visitPage(session, visit, blocks, events, blocks.limited ? QR_LIMIT : undefined),
+        visitPage(session, visit, blocks, events, blocks.limited ? QR_LIMIT : undefined, deliveries.items),
       );
     },
     { schema: { params: VisitIdParams } },

@@ -6,7 +6,7 @@ import { TABS } from '../../contract/schemas.js';
 import { UNFINISHED, type VisitState } from '../../domain/visit-state.js';
 import type { EventRecord } from '../../store/types.js';
 import { escapeHtml as h, page } from '../../util/pages.js';
-import type { VisitView } from '../../visits/service.js';
+import type { LinkDeliveryList, VisitView } from '../../visits/service.js';
 import type { FieldName, FormErrors, VisitFormValues } from './form.js';
 import type { StaffSession } from './sessions.js';
 
@@ -224,6 +224,12 @@ ${fieldError('guests', errors)}
 <textarea id="devices" name="devices" rows="3" spellcheck="false" autocapitalize="off"${field('devices').aria('devices-hint')}>${h(values.devices)}</textarea>
 ${fieldError('devices', errors)}
 </div>
+<div class="field${invalid('recipients')}">
+<label for="recipients">Send the links by email <span class="optional">(optional)</span></label>
+<p class="hint" id="recipients-hint">One person a line: <code>guest ana@example.com</code> or <code>host dr@clinic.example</code> (an address alone is a guest). Each gets their link and a calendar invitation when email is set up on the server.</p>
+<textarea id="recipients" name="recipients" rows="2" spellcheck="false" autocapitalize="off"${field('recipients').aria('recipients-hint')}>${h(values.recipients)}</textarea>
+${fieldError('recipients', errors)}
+</div>
 <div class="field${invalid('vertical')}">
 <label for="vertical">Kind of visit</label>
 <select id="vertical" name="vertical"${field('vertical').aria()}>
@@ -397,7 +403,36 @@ const EVENT_LABELS: Record<string, string> = {
   'visit.ended': 'Ended',
   'visit.no_show': 'No-show',
   'alert.sent': 'Host alerted',
+  'link.delivered': 'Link sent',
+  'link.delivery_failed': 'Link not sent',
 };
+
+/** Who each link goes to, and every attempt to send it (nothing when the visit has no recipients). */
+function recipientsSection(visit: VisitView, deliveries: LinkDeliveryList['items']): string {
+  const recipients = visit.recipients ?? [];
+  if (recipients.length === 0 && deliveries.length === 0) return '';
+  const who = recipients
+    .map(
+      (r) =>
+        `<tr><td>${h(r.role)} ${r.index + 1}</td><td>${h(r.name ?? '')}</td><td>${h(r.email ?? r.phone ?? '')}</td><td>${h(r.channel ?? (r.email ? 'email' : 'sms'))}</td><td>${h(r.language ?? '')}</td><td>${h(r.timeZone ?? '')}</td></tr>`,
+    )
+    .join('\n');
+  const attempts = deliveries
+    .map(
+      (d) =>
+        `<li>${time(d.at)} <strong class="delivery-${h(d.status)}">${h(d.status)}</strong> ${h(d.role)} ${d.index + 1} by ${h(d.channel)} to ${h(d.to)} (${h(d.trigger)}, attempt ${d.attempt}, by ${h(d.actor)})${d.error ? `<br><span class="kv">${h(d.error)}</span>` : ''}</li>`,
+    )
+    .join('\n');
+  return `<section aria-labelledby="recipients-heading">
+<h2 id="recipients-heading">Recipients</h2>
+<table class="recipients"><thead><tr><th scope="col">Link</th><th scope="col">Name</th><th scope="col">Address</th><th scope="col">Channel</th><th scope="col">Language</th><th scope="col">Zone</th></tr></thead>
+<tbody>
+${who}
+</tbody></table>
+<h3>Deliveries</h3>
+${attempts ? `<ol class="log deliveries">\n${attempts}\n</ol>` : '<p>Nothing sent yet.</p>'}
+</section>`;
+}
 
 export function visitPage(
   session: StaffSession,
@@ -405,6 +440,7 @@ export function visitPage(
   links: { hosts: LinkBlock[]; guests: LinkBlock[] },
   events: EventRecord[],
   qrLimited?: number,
+  deliveries: LinkDeliveryList['items'] = [],
 ): string {
   const hostHeading = visit.hosts.length === 1 ? 'Host link' : 'Host links';
   const guestHeading = visit.guests.length === 1 ? 'Guest link' : 'Guest links';
@@ -438,6 +474,7 @@ ${links.guests.map((b, i) => linkBlock(b, `guest-${i + 1}`, 'guest')).join('\n')
 </section>
 ${qrLimited ? `<p class="hint">QR codes are shown for the first ${qrLimited} links.</p>` : ''}
 <p class="visually-hidden" aria-live="polite" role="status" id="copy-status"></p>
+${recipientsSection(visit, deliveries)}
 <section aria-labelledby="events-heading">
 <h2 id="events-heading">Event log</h2>
 <ol class="log events">

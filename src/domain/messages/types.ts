@@ -1,0 +1,14 @@
+/** The words of the notices in one language (messages/<language>.ts). */
+export interface Catalog {
+  /** The BCP 47 locale dates are written in. */
+  locale: string;
+  subject: { created: (subject: string) => string; cancelled: (subject: string) => string };
+  greeting: (name: string | undefined) => string;
+  created: { guest: string; host: string };
+  cancelled: string;
+  when: (start: string, end: string, zone: string) => string;
+  join: string;
+  window: string;
+  hostOnly: string;
+  signature: string;
+}
