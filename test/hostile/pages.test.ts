@@ -69,6 +69,9 @@ const FUZZED_ROUTES = new Set([
   '/hooks/webex',
   // meetings.test.ts
   '/hooks/webex/meetings',
+  // sms.test.ts
+  '/hooks/sms/twilio/status',
+  '/hooks/sms/twilio/inbound',
   // this file
   '/',
   '/session',
