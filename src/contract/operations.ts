@@ -520,7 +520,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Visits',
     summary: "A visit's delivery records",
     description:
-      "Every attempt to send a link to its recipient, oldest first: the channel, the address, what triggered it (`visit.created`, `visit.cancelled`) and who, the attempt number, the provider's id, the status (`sent`, `queued`, `failed`) and the error. A success is also a `link.delivered` event, a final failure a `link.delivery_failed` event.",
+      "Every attempt to send a link to its recipient, oldest first: the channel, the address, what triggered it (`visit.created`, `visit.cancelled`, `visit.reminder`) and who, the attempt number, the provider's id, the status (`sent`, `queued`, `failed`, `skipped`) and the error. A success is also a `link.delivered` event, a final failure a `link.delivery_failed` event.",
     security: BEARER,
     parameters: [visitIdParam],
     responses: {

@@ -294,6 +294,22 @@ describe('loadConfig', () => {
     );
   });
 
+  test('reminders: REMINDER_OFFSETS durations (default 24h,1h), off or empty for none, bad values refused', () => {
+    assert.deepEqual(loadConfig({ env: {} }).reminders.offsets, [86_400, 3_600]);
+    assert.deepEqual(
+      loadConfig({ env: { REMINDER_OFFSETS: '15m, 2h,PT15M,1d' } }).reminders.offsets,
+      [86_400, 7_200, 900],
+    );
+    assert.deepEqual(loadConfig({ env: { REMINDER_OFFSETS: 'off' } }).reminders.offsets, []);
+    assert.deepEqual(loadConfig({ env: { REMINDER_OFFSETS: ' ' } }).reminders.offsets, []);
+    rejects(
+      { REMINDER_OFFSETS: '24h,soon' },
+      /^REMINDER_OFFSETS must be durations.*"soon" is not a duration/,
+    );
+    rejects({ REMINDER_OFFSETS: '24' }, /^REMINDER_OFFSETS .*has no unit/);
+    rejects({ REMINDER_OFFSETS: '1h,,2h' }, /^REMINDER_OFFSETS must be durations/);
+  });
+
   test('email: SMTP_URL and SMTP_FROM together, or neither (off)', () => {
     assert.equal(loadConfig({ env: {} }).email, undefined);
     assert.deepEqual(

@@ -11,6 +11,7 @@ import type { SmsProviderConfig } from '../adapters/sms/index.js';
 import { TWILIO_API_URL } from '../adapters/sms/twilio.js';
 import { type BotAccessOptions, botAccessFromEnv } from '../bot/access.js';
 import { normalizePhone } from '../domain/sms.js';
+import { parseDuration } from '../domain/time.js';
 import { addCidr } from '../events/ssrf.js';
 import { DEFAULT_PRUNE_INTERVAL_SECONDS, DEFAULT_RETENTION, type PruneRetention } from '../jobs/prune.js';
 import { DEFAULT_JOB_TIMING } from '../jobs/runner.js';
@@ -19,6 +20,7 @@ import { type RateLimits, rateLimitsFromEnv } from '../reliability/rate-limit.js
 import { parseTrustProxy, type TrustProxy } from '../server/trust-proxy.js';
 import { DEFAULT_WAITING_ALERT_SECONDS } from '../visits/alerts.js';
 import { type LiveLimits, liveLimitsFromEnv } from '../visits/live.js';
+import { DEFAULT_REMINDER_OFFSETS } from '../visits/notices.js';
 import { defaultCryptoConcurrency } from './container.js';
 import {
   DEFAULT_DATA_DIR,
@@ -82,6 +84,8 @@ export interface Config {
   readonly events: { readonly allowPrivate?: true | readonly string[] };
   /** "A patient is waiting": seconds before the host is told (0: never). Needs the bot. */
   readonly alerts: { readonly waitingSeconds: number };
+  /** Reminders: seconds before a visit's start (REMINDER_OFFSETS; empty: off). */
+  readonly reminders: { readonly offsets: readonly number[] };
   /** Email notices (SMTP_URL, a secret, and SMTP_FROM); absent: email is off. */
   readonly email?: {
     readonly url: string;
@@ -95,6 +99,25 @@ export interface Config {
 }
 
 const DAY = 86_400;
+
+/**
+ * REMINDER_OFFSETS: durations before a visit's start (`24h,1h`, `30m`, ISO `PT1H`), comma-separated;
+ * `off` or empty: no reminders; unset: DEFAULT_REMINDER_OFFSETS. Largest first, each once.
+ */
+function reminderOffsetsFromEnv(env: Env): readonly number[] {
+  const raw = env['REMINDER_OFFSETS'];
+  if (raw === undefined) return DEFAULT_REMINDER_OFFSETS;
+  const text = raw.trim();
+  if (text === '' || text.toLowerCase() === 'off') return [];
+  const offsets = new Set<number>();
+  for (const part of text.split(',')) {
+    const parsed = parseDuration(part.trim());
+    if (!parsed.ok)
+      invalid(`REMINDER_OFFSETS must be durations before the start, like 24h,1h (or off): ${parsed.message}`);
+    offsets.add(parsed.value);
+  }
+  return [...offsets].sort((a, b) => b - a);
+}
 
 /**
  * Background jobs from JOB_POLL_MS (how often due jobs are looked for) and JOB_LEASE_SECONDS (how
@@ -308,6 +331,7 @@ export function loadConfig(input: { env: Env; flags?: ConfigFlags; cwd?: string 
     jobs,
     events: eventsFromEnv(env),
     alerts: { waitingSeconds: wholeFrom(env, 'WAITING_ALERT_SECONDS', 0) ?? DEFAULT_WAITING_ALERT_SECONDS },
+    reminders: { offsets: reminderOffsetsFromEnv(env) },
     ...ops,
   };
   const email = emailFromEnv(env);

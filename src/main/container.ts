@@ -82,6 +82,8 @@ export interface BrokerContextOptions {
   meetings?: { mode: TelemetryMode; pollSeconds?: number; token?: string; webhookSecret?: string };
   /** SMS through a provider (SMS_PROVIDER); absent: SMS is off. */
   sms?: SmsProviderConfig;
+  /** Reminders before a visit's start (REMINDER_OFFSETS, seconds; default 24 h and 1 h; empty: off). */
+  reminders?: { offsets?: readonly number[] };
   /** Email notices to visits' recipients: SMTP_URL (a secret) and SMTP_FROM. Absent: email off. */
   email?: { url: string; from: { name: string; address: string } };
   /** Told of each notice attempt (addresses masked). */
@@ -218,6 +220,7 @@ export async function openBrokerContext(options: BrokerContextOptions): Promise<
       urlOf: (link) => visits.handedUrlOf(link),
       from: options.email?.from ?? { name: 'Instant Connect', address: 'noreply@invalid' },
       ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+      ...(options.reminders?.offsets ? { reminderOffsets: options.reminders.offsets } : {}),
       ...(options.noticeLog ? { log: options.noticeLog } : {}),
       onEvent: () => eventWorker.kick(),
     });

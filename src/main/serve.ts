@@ -62,6 +62,7 @@ export function serveOptions(config: Config): ServeOptions {
     jobs: config.jobs,
     events: config.events,
     alerts: config.alerts,
+    reminders: config.reminders,
     ...(config.email ? { email: config.email } : {}),
     crypto: config.crypto,
     rateLimits: config.rateLimits,

@@ -369,6 +369,13 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     section: 'email',
   },
   {
+    env: 'REMINDER_OFFSETS',
+    default: '24h,1h',
+    secret: false,
+    doc: 'when recipients are reminded before a visit starts: durations, comma-separated (off or empty: no reminders)',
+    section: 'email',
+  },
+  {
     env: 'PRUNE_INTERVAL_SECONDS',
     default: '3600',
     secret: false,

@@ -473,7 +473,10 @@ export function deliveryLogFrom(r: Row): DeliveryLogRecord {
     trigger: String(r['cause']),
     actor: String(r['actor']),
     attempt: num(r['attempt']),
-    status: r['status'] === 'sent' ? 'sent' : r['status'] === 'queued' ? 'queued' : 'failed',
+    status:
+      r['status'] === 'sent' || r['status'] === 'queued' || r['status'] === 'skipped'
+        ? r['status']
+        : 'failed',
     at: num(r['at']),
   };
   if (typeof r['provider_id'] === 'string') d.providerId = r['provider_id'];

@@ -343,7 +343,8 @@ export interface DeliveryLogRecord {
   actor: string;
   /** 1 for the first attempt. */
   attempt: number;
-  status: 'queued' | 'sent' | 'failed';
+  /** `skipped`: a reminder that must not go out (cancelled, over, too late); `error` says why. */
+  status: 'queued' | 'sent' | 'failed' | 'skipped';
   providerId?: string;
   error?: string;
   at: number;

@@ -32,11 +32,23 @@ const NOTICE_ATTEMPTS = 12;
 
 /** What a notice is about. */
 export type NoticeTrigger = 'visit.created' | 'visit.cancelled';
+/** What a job sends: a notice, or a reminder (stored with the creation notices). */
+type JobTrigger = NoticeTrigger | 'visit.reminder';
 
-const KIND: Record<NoticeTrigger, NoticeKind> = {
+const KIND: Record<JobTrigger, NoticeKind> = {
   'visit.created': 'created',
   'visit.cancelled': 'cancelled',
+  'visit.reminder': 'reminder',
 };
+
+/** Reminders before a visit's start, by default (REMINDER_OFFSETS): a day and an hour. */
+export const DEFAULT_REMINDER_OFFSETS: readonly number[] = [86_400, 3_600];
+
+/**
+ * How late a reminder may still go out (its moment plus this): a job that runs later (the server
+ * was down, the channel kept failing) sends nothing and records `skipped`. A reminder is never late.
+ */
+const REMINDER_GRACE_SECONDS = 600;
 
 /** What VisitService asks of notices: the jobs to store with a change. */
 export interface NoticePlanner {
@@ -54,7 +66,7 @@ interface ComposeInput {
   recipient: RecipientRecord;
   address: string;
   url: string;
-  trigger: NoticeTrigger;
+  trigger: JobTrigger;
   sequence: number;
   timeZone: string;
   from: { name: string; address: string };
@@ -76,6 +88,9 @@ const COMPOSERS: Record<ChannelName, (input: ComposeInput) => OutboundMessage> =
       end: i.visit.expiresAt,
       url: i.url,
     });
+    // A reminder carries no invitation: the one of the creation notice is in the calendar already.
+    if (i.trigger === 'visit.reminder')
+      return { to: i.address, subject: notice.subject, text: notice.text, html: notice.html };
     const method = i.trigger === 'visit.cancelled' ? 'CANCEL' : 'REQUEST';
     const ics = invitation({
       method,
@@ -108,7 +123,9 @@ const COMPOSERS: Record<ChannelName, (input: ComposeInput) => OutboundMessage> =
     const text =
       i.trigger === 'visit.cancelled'
         ? fitSms((line) => line, notice.subject).text
-        : fitSms((line) => `${line}: ${i.url}`, notice.subject).text;
+        : i.trigger === 'visit.reminder'
+          ? fitSms((line) => `${notice.headline} ${line}: ${i.url}`, i.visit.subject).text
+          : fitSms((line) => `${line}: ${i.url}`, notice.subject).text;
     return { to: i.address, text };
   },
 };
@@ -124,6 +141,11 @@ export interface NoticesOptions {
   /** The zone of recipients who gave none (TZ; default UTC). */
   timeZone?: string;
   now?: () => number;
+  /**
+   * Seconds before a visit's start at which each recipient is reminded (REMINDER_OFFSETS; default
+   * DEFAULT_REMINDER_OFFSETS; empty: no reminders).
+   */
+  reminderOffsets?: readonly number[];
   /** Attempts before a notice fails for good (default NOTICE_ATTEMPTS). */
   maxAttempts?: number;
   /** Told of each attempt, addresses masked (serve logs it). */
@@ -149,26 +171,52 @@ export class Notices implements NoticePlanner {
     sequence: number,
   ): NewJob[] {
     const now = this.#now();
-    return recipients
-      .filter((r) => {
-        const channel = channelOf(r);
-        return channel !== undefined && this.#o.channels[channel] !== undefined;
-      })
-      .map((r) => ({
-        type: NOTICE_JOB,
-        payload: {
-          orgId: visit.orgId,
-          visitId: visit.id,
-          role: r.role,
-          index: r.index,
-          trigger,
-          actor,
-          sequence,
-        },
-        runAt: now,
-        maxAttempts: this.#o.maxAttempts ?? NOTICE_ATTEMPTS,
-        dedupKey: `notice:${trigger}:${visit.id}:${r.role}:${r.index}`,
-      }));
+    const reached = recipients.filter((r) => {
+      const channel = channelOf(r);
+      return channel !== undefined && this.#o.channels[channel] !== undefined;
+    });
+    const notices: NewJob[] = reached.map((r) => ({
+      type: NOTICE_JOB,
+      payload: {
+        orgId: visit.orgId,
+        visitId: visit.id,
+        role: r.role,
+        index: r.index,
+        trigger,
+        actor,
+        sequence,
+      },
+      runAt: now,
+      maxAttempts: this.#o.maxAttempts ?? NOTICE_ATTEMPTS,
+      dedupKey: `notice:${trigger}:${visit.id}:${r.role}:${r.index}`,
+    }));
+    if (trigger !== 'visit.created' || visit.notBefore === undefined) return notices;
+    // One reminder per recipient and offset, due at start - offset; one already past gets none.
+    const start = visit.notBefore;
+    const reminders: NewJob[] = [];
+    for (const offset of this.#o.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS) {
+      const due = start - offset;
+      if (due <= now) continue;
+      for (const r of reached)
+        reminders.push({
+          type: NOTICE_JOB,
+          payload: {
+            orgId: visit.orgId,
+            visitId: visit.id,
+            role: r.role,
+            index: r.index,
+            trigger: 'visit.reminder',
+            actor: 'system',
+            sequence,
+            offset,
+            due,
+          },
+          runAt: due,
+          maxAttempts: this.#o.maxAttempts ?? NOTICE_ATTEMPTS,
+          dedupKey: `reminder:${visit.id}:${r.role}:${r.index}:${offset}`,
+        });
+    }
+    return [...notices, ...reminders];
   }
 
   handler(): JobHandler {
@@ -179,7 +227,7 @@ export class Notices implements NoticePlanner {
         typeof visitId !== 'string' ||
         (role !== 'host' && role !== 'guest') ||
         typeof index !== 'number' ||
-        (trigger !== 'visit.created' && trigger !== 'visit.cancelled') ||
+        (trigger !== 'visit.created' && trigger !== 'visit.cancelled' && trigger !== 'visit.reminder') ||
         typeof actor !== 'string' ||
         typeof sequence !== 'number'
       )
@@ -203,6 +251,7 @@ export class Notices implements NoticePlanner {
       if (!channelName || !address) return;
       const now = this.#now();
       const attempt = job.attempts + 1;
+      const skip = trigger === 'visit.reminder' ? this.#reminderMoot(visit, payload, now) : undefined;
       const masked = maskAddress(address);
       const record = {
         orgId,
@@ -223,6 +272,12 @@ export class Notices implements NoticePlanner {
         type,
         data: { role, index, channel: channelName, to: masked, trigger, attempt, ...data },
       });
+      if (skip) {
+        // Nothing is sent; the record says why (no event: nothing was delivered or failed).
+        await this.#o.store.recordDelivery({ ...record, status: 'skipped', error: skip, at: now });
+        this.#o.log?.('info', `reminder for ${visitId} (${role} ${index}) to ${masked} skipped: ${skip}`);
+        return;
+      }
       const channel = this.#o.channels[channelName];
       if (!channel) {
         const error = `${channelName} is off on this server`;
@@ -279,5 +334,17 @@ export class Notices implements NoticePlanner {
         throw new Error(error);
       }
     };
+  }
+
+  /** Why a reminder must not go out now (cancelled, over, rescheduled, too late), or undefined. */
+  #reminderMoot(visit: VisitRecord, payload: Record<string, unknown>, now: number): string | undefined {
+    const state = visitState(visit, now);
+    if (state === 'cancelled') return 'the visit was cancelled';
+    if (state === 'ended' || state === 'expired' || state === 'no_show') return 'the visit is over';
+    const { offset, due } = payload;
+    if (typeof offset !== 'number' || typeof due !== 'number') return 'a reminder without its moment';
+    if (visit.notBefore === undefined || visit.notBefore - offset !== due) return 'the visit was rescheduled';
+    if (now > due + REMINDER_GRACE_SECONDS) return 'its moment has passed: a reminder is never sent late';
+    return undefined;
   }
 }

@@ -96,12 +96,14 @@ const DeliverySchema = Type.Object(
     index: Type.Integer({ minimum: 0 }),
     channel: Type.Enum([...CHANNELS]),
     to: Type.String({ description: 'The address it was sent to (email, or E.164 phone).' }),
-    trigger: Type.String({ description: 'What made it: `visit.created`, `visit.cancelled`.' }),
+    trigger: Type.String({
+      description: 'What made it: `visit.created`, `visit.cancelled`, `visit.reminder`, `resend`.',
+    }),
     actor: Type.String({ description: 'Who did that: `key:<id>`, `staff:<key id>`, `hook:<id>`, …' }),
     attempt: Type.Integer({ minimum: 1 }),
-    status: Type.Enum(['queued', 'sent', 'failed'], {
+    status: Type.Enum(['queued', 'sent', 'failed', 'skipped'], {
       description:
-        '`sent`: the provider took it for delivery; `queued`: accepted, not yet sent; `failed`: see `error`.',
+        '`sent`: the provider took it for delivery; `queued`: accepted, not yet sent; `failed`: see `error`; `skipped`: a reminder not sent (the visit was cancelled or is over, or its moment passed: a reminder is never sent late), `error` says why.',
     }),
     providerId: Type.Optional(Type.String({ description: "The provider's id (SMTP Message-ID)." })),
     error: Type.Optional(Type.String()),

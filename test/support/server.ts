@@ -64,6 +64,7 @@ export interface TestServerOptions {
   sms?: ServeOptions['sms'];
   /** Email notices through an SMTP server (SMTP_URL, SMTP_FROM). */
   email?: ServeOptions['email'];
+  reminders?: ServeOptions['reminders'];
 }
 
 export const ROOMY_LIMITS = {
@@ -104,6 +105,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.meetings ? { meetings: options.meetings } : {}),
       ...(options.sms ? { sms: options.sms } : {}),
       ...(options.email ? { email: options.email } : {}),
+      ...(options.reminders ? { reminders: options.reminders } : {}),
     });
   let server = await start();
   let uninject = options.sockets ? () => {} : injectFor(server.url, server.app);

@@ -1312,10 +1312,21 @@ export function storeContract(
         type: 'link.delivered',
         data: { role: 'guest', index: 0 },
       });
+      // A reminder that must not go out is recorded `skipped`, with why.
+      const skipped = {
+        ...attempt,
+        trigger: 'visit.reminder',
+        actor: 'system',
+        status: 'skipped' as const,
+        error: 'the visit was cancelled',
+        at: now + 6,
+      };
+      const third = await store.recordDelivery(skipped);
       assert.ok(second > first);
       assert.deepEqual(await store.listDeliveries(id), [
         { ...attempt, id: first },
         { ...sent, id: second },
+        { ...skipped, id: third },
       ]);
       assert.deepEqual(
         (await store.listEvents(org.id, id)).filter((e) => e.type === 'link.delivered').map((e) => e.data),

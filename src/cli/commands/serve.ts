@@ -85,6 +85,11 @@ export async function run(flags: ConfigFlags, io: CliIo): Promise<void> {
         ? `notices and invitations to recipients through ${smtpWhere(config.email.url)}, from ${config.email.from.address}`
         : 'off: recipients get no notices (set SMTP_URL and SMTP_FROM)'
     }`,
+    `  reminders:     ${
+      config.reminders.offsets.length === 0
+        ? 'off (REMINDER_OFFSETS)'
+        : `${config.reminders.offsets.map((o) => `${o} s`).join(', ')} before a visit's start`
+    }`,
     `  pruning:       ${
       config.prune.intervalSeconds === 0 ? 'at start only' : `every ${config.prune.intervalSeconds} s`
     }; deliveries after ${days(config.prune.deliveriesSeconds)}, short links ${days(

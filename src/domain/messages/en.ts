@@ -6,6 +6,7 @@ export const en: Catalog = {
   subject: {
     created: (subject) => `Your video visit: ${subject}`,
     cancelled: (subject) => `Cancelled: ${subject}`,
+    reminder: (subject) => `Reminder: ${subject}`,
   },
   greeting: (name) => (name ? `Hello ${name},` : 'Hello,'),
   created: {
@@ -13,6 +14,7 @@ export const en: Catalog = {
     host: 'You are the host of a video visit.',
   },
   cancelled: 'This video visit was cancelled. Its link no longer works.',
+  reminder: (start) => `Your video visit starts at ${start}.`,
   when: (start, end, zone) => `When: ${start} to ${end} (${zone})`,
   join: 'Join with this link:',
   window: 'The link opens at the start time and works until the end. Nothing to install.',

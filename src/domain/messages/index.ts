@@ -1,5 +1,5 @@
 /**
- * The notices a recipient gets (creation, cancellation), in their language: a subject, a plain-text
+ * The notices a recipient gets (creation, cancellation, reminder), in their language: a subject, a plain-text
  * part and an HTML part with the link written out in full. Pure: no I/O, no clock. What people
  * wrote (the subject, the name) is escaped in HTML. A language is one file (en.ts, es.ts) listed in
  * CATALOGS.
@@ -43,7 +43,7 @@ function localWhen(epochSeconds: number, timeZone: string, locale: string): stri
   }).format(new Date(epochSeconds * 1000));
 }
 
-export type NoticeKind = 'created' | 'cancelled';
+export type NoticeKind = 'created' | 'cancelled' | 'reminder';
 
 export interface NoticeInput {
   kind: NoticeKind;
@@ -60,6 +60,8 @@ export interface NoticeInput {
 
 export interface Notice {
   subject: string;
+  /** A reminder's first line (the visit starts at <time in the recipient's zone>), for SMS. */
+  headline?: string;
   text: string;
   html: string;
 }
@@ -80,7 +82,10 @@ export function composeNotice(input: NoticeInput): Notice {
       `<p><strong>${escapeHtml(input.subject)}</strong><br>${escapeHtml(when)}</p>`,
     );
   } else {
-    const intro = c.created[input.role];
+    const intro =
+      input.kind === 'reminder'
+        ? c.reminder(localWhen(input.start, input.timeZone, c.locale))
+        : c.created[input.role];
     lines.push(intro, '', input.subject, when, '', c.join, input.url, '', c.window);
     const href = escapeHtml(input.url);
     html.push(
@@ -98,6 +103,9 @@ export function composeNotice(input: NoticeInput): Notice {
   html.push(`<p>${escapeHtml(c.signature)}</p>`);
   return {
     subject: c.subject[input.kind](input.subject),
+    ...(input.kind === 'reminder'
+      ? { headline: c.reminder(localWhen(input.start, input.timeZone, c.locale)) }
+      : {}),
     text: `${lines.join('\n')}\n`,
     html: `<!doctype html><html><body>${html.join('\n')}</body></html>`,
   };
