@@ -31,6 +31,8 @@ import { LiveStatusSchema, LiveTicketInput, TicketString } from '../visits/live.
 import {
   CancelledVisitSchema,
   LinkDeliveryListSchema,
+  QueuedResendSchema,
+  ResendInputSchema,
   RevokedLinkSchema,
   VisitEventListSchema,
   VisitId,
@@ -470,6 +472,40 @@ export const OPERATIONS: OperationSpec[] = [
       401: 'Unauthorized',
       404: 'NotFound',
       409: 'Conflict',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/visits/{id}/links/{role}/{index}/resend',
+    operationId: 'resendVisitLink',
+    tag: 'Visits',
+    summary: "Send a link's notice again",
+    description:
+      "Queues the link's notice (its link and the same calendar invitation) to its recipient again, on the recipient's channel or on `channel`. Its attempts are delivery records with trigger `resend` and the caller as actor. 400 naming the field when the link has no recipient, the recipient has no address for that channel, or the channel is off on this server; 409 when the visit is over or cancelled.",
+    security: BEARER,
+    parameters: [
+      visitIdParam,
+      { name: 'role', in: 'path', required: true, schema: { enum: ['host', 'guest'] } },
+      {
+        name: 'index',
+        in: 'path',
+        required: true,
+        schema: { type: 'integer', minimum: 0, examples: [0] },
+        description: 'Position among the links of its role, from 0 (as `index` in the visit).',
+      },
+    ],
+    body: jsonBody(ResendInputSchema, {
+      required: false,
+      examples: { sms: { summary: 'By SMS this time', value: { channel: 'sms' } } },
+    }),
+    responses: {
+      202: json('The queued delivery.', QueuedResendSchema),
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      404: 'NotFound',
+      409: 'Conflict',
+      413: 'PayloadTooLarge',
+      415: 'UnsupportedMediaType',
     },
   },
   {

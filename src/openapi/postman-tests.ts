@@ -60,6 +60,7 @@ export const RUN_ORDER = [
   'addVisitLinks',
   'listVisitEvents',
   'listVisitDeliveries',
+  'resendVisitLink',
   'revokeVisitLink',
   'cancelVisit',
 ] as const;
@@ -277,7 +278,7 @@ for (const event of body.items) pm.expect(event.at).to.be.a('number');`,
   listVisitDeliveries: jsonTest(
     'the delivery records, oldest first (none without recipients and SMTP_URL)',
     `pm.expect(body.items).to.be.an('array');
-for (const d of body.items) pm.expect(d.status).to.be.oneOf(['queued', 'sent', 'failed']);`,
+for (const d of body.items) pm.expect(d.status).to.be.oneOf(['queued', 'sent', 'failed', 'skipped']);`,
   ),
   revokeVisitLink: jsonTest(
     'the first guest link withdrawn, the visit goes on',
@@ -310,6 +311,21 @@ const TRIGGER_NOTIFY = `pm.test('201 with the deliveries, or 400 naming notify w
   pm.expect(body.delivery).to.be.an('array').that.is.not.empty;
 });`;
 
+/**
+ * A resend needs a recipient on the link and its channel on (SMTP_URL, SMS_PROVIDER): with them,
+ * 202 and the queued delivery; without, the documented 400 naming `recipient` or `channel`.
+ */
+const RESEND = `pm.test('202 with the queued delivery, or 400 naming recipient or channel', () => {
+  pm.expect(pm.response.code).to.be.oneOf([202, 400]);
+  const body = pm.response.json();
+  if (pm.response.code === 400) {
+    pm.expect(body.errors.map((e) => e.path)).to.satisfy((p) => p.includes('recipient') || p.includes('channel'));
+    return;
+  }
+  pm.expect(body.trigger).to.equal('resend');
+  pm.expect(body.status).to.equal('queued');
+});`;
+
 /** A request without its own checks (a new operation): its status, and JSON when JSON. */
 function fallback(status: number): string {
   return `${statusTest(status)}
@@ -324,6 +340,7 @@ pm.test('a JSON answer is JSON', () => {
  */
 export function testScript(operationId: string, example: string | undefined, status: number): string[] {
   if (operationId === 'triggerVisit' && example === 'notify') return lines(TRIGGER_NOTIFY);
+  if (operationId === 'resendVisitLink') return lines(RESEND);
   const checks =
     (example !== undefined ? CHECKS[`${operationId}/${example}`] : undefined) ?? CHECKS[operationId];
   if (checks === undefined) return lines(fallback(status));

@@ -10,6 +10,7 @@
  * masked in what is logged and in events. A channel is one entry in `channels` and one composer
  * in COMPOSERS.
  */
+import { randomUUID } from 'node:crypto';
 import type { Channel, OutboundMessage } from '../domain/channels.js';
 import { invitation, inviteUid } from '../domain/invite.js';
 import { composeNotice, type NoticeKind } from '../domain/messages/index.js';
@@ -32,13 +33,15 @@ const NOTICE_ATTEMPTS = 12;
 
 /** What a notice is about. */
 export type NoticeTrigger = 'visit.created' | 'visit.cancelled';
-/** What a job sends: a notice, or a reminder (stored with the creation notices). */
-type JobTrigger = NoticeTrigger | 'visit.reminder';
+/** What a job sends: a notice, a reminder (stored with the creation notices), or a resend. */
+type JobTrigger = NoticeTrigger | 'visit.reminder' | 'resend';
 
 const KIND: Record<JobTrigger, NoticeKind> = {
   'visit.created': 'created',
   'visit.cancelled': 'cancelled',
   'visit.reminder': 'reminder',
+  // A resend is the link's notice again, with the same invitation (same UID and SEQUENCE).
+  resend: 'created',
 };
 
 /** Reminders before a visit's start, by default (REMINDER_OFFSETS): a day and an hour. */
@@ -59,6 +62,16 @@ export interface NoticePlanner {
     actor: string,
     sequence: number,
   ): NewJob[];
+  /** Whether a channel is on (SMTP_URL, SMS_PROVIDER). */
+  isOn(channel: ChannelName): boolean;
+  /** The job that sends a link's notice again to its recipient, on `channel`. */
+  resend(
+    visit: VisitRecord,
+    recipient: RecipientRecord,
+    channel: ChannelName,
+    actor: string,
+    sequence: number,
+  ): NewJob;
 }
 
 interface ComposeInput {
@@ -219,6 +232,36 @@ export class Notices implements NoticePlanner {
     return [...notices, ...reminders];
   }
 
+  isOn(channel: ChannelName): boolean {
+    return this.#o.channels[channel] !== undefined;
+  }
+
+  resend(
+    visit: VisitRecord,
+    recipient: RecipientRecord,
+    channel: ChannelName,
+    actor: string,
+    sequence: number,
+  ): NewJob {
+    return {
+      type: NOTICE_JOB,
+      payload: {
+        orgId: visit.orgId,
+        visitId: visit.id,
+        role: recipient.role,
+        index: recipient.index,
+        trigger: 'resend',
+        actor,
+        sequence,
+        channel,
+      },
+      runAt: this.#now(),
+      maxAttempts: this.#o.maxAttempts ?? NOTICE_ATTEMPTS,
+      // Each resend is its own job (asked twice, sent twice), and each runs once.
+      dedupKey: `resend:${visit.id}:${recipient.role}:${recipient.index}:${randomUUID()}`,
+    };
+  }
+
   handler(): JobHandler {
     return async (payload, job) => {
       const { orgId, visitId, role, index, trigger, actor, sequence } = payload;
@@ -227,7 +270,10 @@ export class Notices implements NoticePlanner {
         typeof visitId !== 'string' ||
         (role !== 'host' && role !== 'guest') ||
         typeof index !== 'number' ||
-        (trigger !== 'visit.created' && trigger !== 'visit.cancelled' && trigger !== 'visit.reminder') ||
+        (trigger !== 'visit.created' &&
+          trigger !== 'visit.cancelled' &&
+          trigger !== 'visit.reminder' &&
+          trigger !== 'resend') ||
         typeof actor !== 'string' ||
         typeof sequence !== 'number'
       )
@@ -246,12 +292,19 @@ export class Notices implements NoticePlanner {
         (l) => l.role === role && l.index === index,
       );
       if (!recipient || !link) return;
-      const channelName = channelOf(recipient);
+      // A resend may name the other channel; everything else goes on the recipient's own.
+      const asked = payload['channel'];
+      const channelName = asked === 'email' || asked === 'sms' ? asked : channelOf(recipient);
       const address = channelName === 'sms' ? recipient.phone : recipient.email;
       if (!channelName || !address) return;
       const now = this.#now();
       const attempt = job.attempts + 1;
-      const skip = trigger === 'visit.reminder' ? this.#reminderMoot(visit, payload, now) : undefined;
+      const skip =
+        trigger === 'visit.reminder'
+          ? this.#reminderMoot(visit, payload, now)
+          : trigger === 'resend'
+            ? this.#overMoot(visit, now)
+            : undefined;
       const masked = maskAddress(address);
       const record = {
         orgId,
@@ -275,7 +328,7 @@ export class Notices implements NoticePlanner {
       if (skip) {
         // Nothing is sent; the record says why (no event: nothing was delivered or failed).
         await this.#o.store.recordDelivery({ ...record, status: 'skipped', error: skip, at: now });
-        this.#o.log?.('info', `reminder for ${visitId} (${role} ${index}) to ${masked} skipped: ${skip}`);
+        this.#o.log?.('info', `${trigger} for ${visitId} (${role} ${index}) to ${masked} skipped: ${skip}`);
         return;
       }
       const channel = this.#o.channels[channelName];
@@ -338,13 +391,20 @@ export class Notices implements NoticePlanner {
 
   /** Why a reminder must not go out now (cancelled, over, rescheduled, too late), or undefined. */
   #reminderMoot(visit: VisitRecord, payload: Record<string, unknown>, now: number): string | undefined {
-    const state = visitState(visit, now);
-    if (state === 'cancelled') return 'the visit was cancelled';
-    if (state === 'ended' || state === 'expired' || state === 'no_show') return 'the visit is over';
+    const over = this.#overMoot(visit, now);
+    if (over) return over;
     const { offset, due } = payload;
     if (typeof offset !== 'number' || typeof due !== 'number') return 'a reminder without its moment';
     if (visit.notBefore === undefined || visit.notBefore - offset !== due) return 'the visit was rescheduled';
     if (now > due + REMINDER_GRACE_SECONDS) return 'its moment has passed: a reminder is never sent late';
+    return undefined;
+  }
+
+  /** Why nothing should go out for a visit any more (cancelled, over), or undefined. */
+  #overMoot(visit: VisitRecord, now: number): string | undefined {
+    const state = visitState(visit, now);
+    if (state === 'cancelled') return 'the visit was cancelled';
+    if (state === 'ended' || state === 'expired' || state === 'no_show') return 'the visit is over';
     return undefined;
   }
 }

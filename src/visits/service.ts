@@ -10,7 +10,7 @@ import type { Role } from '../domain/constants.js';
 import { DEFAULTS } from '../domain/constants.js';
 import { inviteSequence } from '../domain/invite.js';
 import { type Link, LinkSchema, normaliseResponse, RoleField } from '../domain/links.js';
-import { CHANNELS } from '../domain/recipients.js';
+import { CHANNELS, channelOf } from '../domain/recipients.js';
 import { SipUri, Subject, VerticalField } from '../domain/schema.js';
 import { GATEWAY_CODE_LENGTH, generateShortCode } from '../domain/short-code.js';
 import { isoSeconds, nowSeconds } from '../domain/time.js';
@@ -118,6 +118,32 @@ export const LinkDeliveryListSchema = Type.Object(
   { $id: 'LinkDeliveryList' },
 );
 export type LinkDeliveryList = Type.Static<typeof LinkDeliveryListSchema>;
+
+/** POST /api/visits/{id}/links/{role}/{index}/resend: optional body. */
+export const ResendInputSchema = Type.Object(
+  {
+    channel: Type.Optional(
+      Type.Enum([...CHANNELS], { description: "The channel to send on (default the recipient's own)." }),
+    ),
+  },
+  { $id: 'ResendInput', additionalProperties: false },
+);
+
+/** What a resend queued (its attempts appear in the delivery records, trigger `resend`). */
+export const QueuedResendSchema = Type.Object(
+  {
+    visitId: Type.String(),
+    role: RoleField,
+    index: Type.Integer({ minimum: 0 }),
+    channel: Type.Enum([...CHANNELS]),
+    to: Type.String({ description: 'The address it goes to (email, or E.164 phone).' }),
+    trigger: Type.Literal('resend'),
+    actor: Type.String({ description: 'Who asked: `key:<id>`, `staff:<key id>`.' }),
+    status: Type.Literal('queued'),
+  },
+  { $id: 'QueuedResend' },
+);
+export type QueuedResend = Type.Static<typeof QueuedResendSchema>;
 
 function deliveryView(d: DeliveryLogRecord): LinkDeliveryList['items'][number] {
   return {
@@ -1011,6 +1037,95 @@ export class VisitService {
   }
 
   /** A visit's delivery records (GET /api/visits/{id}/deliveries). */
+  /**
+   * Sends a link's notice again to its recipient, on its channel or `channel`: a stored job (trigger
+   * `resend`, the actor recorded), run soon. 409 when the visit is over or cancelled; 400 naming the
+   * field when the link has no recipient, the recipient has no address there, or the channel is off.
+   */
+  async resend(
+    org: Org,
+    actor: string,
+    id: string,
+    role: string,
+    index: string,
+    body: unknown,
+  ): Promise<QueuedResend> {
+    const issues = [];
+    if (role !== 'host' && role !== 'guest')
+      issues.push({ path: 'role', rule: 'enum', message: 'role must be host or guest' });
+    if (!/^\d{1,6}$/.test(index))
+      issues.push({ path: 'index', rule: 'integer', message: 'index must be a whole number from 0' });
+    const input = body === undefined || body === null ? {} : body;
+    if (typeof input !== 'object' || Array.isArray(input)) {
+      issues.push({ path: '', rule: 'type', message: 'the body must be a JSON object' });
+    } else {
+      for (const key of Object.keys(input))
+        if (key !== 'channel')
+          issues.push({
+            path: key,
+            rule: 'additionalProperties',
+            message: `${key} is not a field of a resend`,
+          });
+    }
+    const asked =
+      typeof input === 'object' && input !== null ? (input as { channel?: unknown }).channel : undefined;
+    if (asked !== undefined && asked !== 'email' && asked !== 'sms')
+      issues.push({ path: 'channel', rule: 'enum', message: 'channel must be email or sms' });
+    if (issues.length > 0) throw new ValidationError(issues);
+    const visit = await this.#require(org, id);
+    const n = Number(index);
+    const link = (await this.#store.getVisitLinks(id)).find((l) => l.role === role && l.index === n);
+    if (!link) throw new NotFoundError(`Visit ${id} has no ${role} link ${n}`);
+    const state = visitState(visit, this.#now());
+    if (FINISHED.has(state))
+      throw new VisitConflictError(
+        `Visit ${id} is ${state === 'no_show' ? 'closed (no-show)' : state}: nothing is sent for it`,
+      );
+    const recipient = (await this.#store.listRecipients(id)).find((r) => r.role === role && r.index === n);
+    if (!recipient)
+      throw new ValidationError([
+        {
+          path: 'recipient',
+          rule: 'required',
+          message: `the ${role} link ${n} has no recipient to send it to`,
+        },
+      ]);
+    const channel = (asked as 'email' | 'sms' | undefined) ?? channelOf(recipient);
+    const to = channel === 'sms' ? recipient.phone : channel === 'email' ? recipient.email : undefined;
+    if (!channel || !to)
+      throw new ValidationError([
+        {
+          path: 'channel',
+          rule: 'address',
+          message: `the recipient of the ${role} link ${n} has no ${channel === 'sms' ? 'phone number' : 'email address'}`,
+        },
+      ]);
+    if (!this.#notices?.isOn(channel))
+      throw new ValidationError([
+        {
+          path: 'channel',
+          rule: 'off',
+          message: `${channel} is off on this server (${channel === 'sms' ? 'SMS_PROVIDER' : 'SMTP_URL and SMTP_FROM'})`,
+        },
+      ]);
+    const sequence = inviteSequence(
+      (await this.#store.listEvents(org.id, id)).map((e) => e.type),
+      'REQUEST',
+    );
+    await this.#store.enqueueJob(this.#notices.resend(visit, recipient, channel, actor, sequence));
+    this.#onChange?.(visit, 'link.resend');
+    return {
+      visitId: id,
+      role: recipient.role,
+      index: n,
+      channel,
+      to,
+      trigger: 'resend',
+      actor,
+      status: 'queued',
+    };
+  }
+
   async deliveries(org: Org, id: string): Promise<LinkDeliveryList> {
     await this.#require(org, id);
     return { items: (await this.#store.listDeliveries(id)).map(deliveryView) };

@@ -146,6 +146,11 @@ describe('newman runs the exported collection against a live server', newman.sui
       const name = execution.item.name;
       assert.equal(execution.requestError, undefined, name);
       assert.ok((execution.assertions ?? []).length > 0, `${name}: asserts something`);
+      // The Visits folder's visit has no recipients (and this server no SMTP_URL): the documented 400.
+      if (name.startsWith("Send a link's notice again")) {
+        assert.equal(execution.response?.code, 400, name);
+        continue;
+      }
       assert.ok(execution.response && execution.response.code < 400, `${name}: ${execution.response?.code}`);
     }
     // With the bot on the server, the notify example is the 201 with deliveries, not the 400.

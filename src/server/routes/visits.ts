@@ -132,6 +132,24 @@ export async function visitRoutes(
   );
   route(
     app,
+    'resendVisitLink',
+    async (request, reply) =>
+      reply
+        .status(202)
+        .send(
+          await visits.resend(
+            caller(request).org,
+            actor(request),
+            request.params.id,
+            request.params.role,
+            request.params.index,
+            request.body,
+          ),
+        ),
+    { schema: { params: VisitLinkParams } },
+  );
+  route(
+    app,
     'addVisitLinks',
     async (request, reply) => {
       await issuing(request);
