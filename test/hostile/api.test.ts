@@ -366,13 +366,16 @@ describe('/api/visits and its sub-routes', () => {
           ['GET', '/deliveries'],
           ['POST', '/links'],
           ['DELETE', '/links/guest/0'],
+          ['POST', '/links/guest/0/resend'],
         ) as fc.Arbitrary<[string, string]>,
         async (encoded, [method, suffix]) => {
           const badPercent = malformedPercent(encoded);
           const answer = await send(server.url, {
             method,
             path: `/api/visits/${encoded}${suffix}`,
-            ...(method === 'POST' ? { headers: json(), body: '{"guests":1}' } : { headers: auth() }),
+            ...(method === 'POST'
+              ? { headers: json(), body: suffix.endsWith('/resend') ? '{}' : '{"guests":1}' }
+              : { headers: auth() }),
           });
           const expected = statusesFor(encoded, badPercent ? [400, 404] : [404]);
           assertSane(answer, { kind: 'api', status: expected, code: /^ERR_(NOT_FOUND|VALIDATION)$/ });
@@ -430,6 +433,65 @@ describe('/api/visits and its sub-routes', () => {
         }
       }),
       runs(200),
+    );
+  });
+
+  test('POST /api/visits/:id/links/:role/:index/resend with odd roles, indexes and bodies: 400 naming the field, 404, never a 5xx', async () => {
+    // This server has no SMTP_URL and the visit no recipients: nothing can be queued.
+    const made = await send(server.url, {
+      method: 'POST',
+      path: '/api/visits',
+      headers: json(),
+      body: JSON.stringify({ guests: 2, crypto: { iterations: 1000 } }),
+    });
+    assert.equal(made.status, 201);
+    const segment = fc.oneof(
+      nastyString.filter((s) => s.length > 0).map(q),
+      fc.constantFrom(...BAD_PERCENT),
+      fc.constantFrom('host', 'guest', 'GUEST', '0', '1', '-1', '1e3', '01', '9999999', '%20'),
+    );
+    const body = fc.oneof(
+      fc.constantFrom(
+        '',
+        '{}',
+        'null',
+        '[]',
+        '"sms"',
+        '{"channel":"sms"}',
+        '{"channel":"fax"}',
+        '{"channel":["email"]}',
+        '{"channel":null}',
+        '{"__proto__":{"channel":"sms"}}',
+        '{"channel":"email","x":1}',
+        '{',
+      ),
+      nastyString.map((v) => JSON.stringify({ channel: v })),
+    );
+    await fc.assert(
+      fc.asyncProperty(segment, segment, body, async (role, index, text) => {
+        const answer = await send(server.url, {
+          method: 'POST',
+          path: `/api/visits/${made.json.id}/links/${role}/${index}/resend`,
+          headers: text === '' ? auth() : json(),
+          ...(text === '' ? {} : { body: text }),
+        });
+        const badPercent = malformedPercent(role) || malformedPercent(index);
+        assertSane(answer, {
+          kind: 'api',
+          status: statusesFor(`${role}/${index}`, [400, 404]),
+          // ERR_BAD_JSON: not JSON, or a `__proto__` key (refused by the parser).
+          code: /^ERR_(NOT_FOUND|VALIDATION|BAD_JSON)$/,
+        });
+        if (answer.status === 400 && !badPercent && answer.json?.errors?.[0]?.path !== undefined) {
+          assert.ok(
+            answer.json.errors.every((e: { path?: string }) =>
+              ['role', 'index', 'channel', 'recipient', '', '__proto__', 'x'].includes(e.path ?? ''),
+            ),
+            answer.text,
+          );
+        }
+      }),
+      runs(150),
     );
   });
 
@@ -660,6 +722,7 @@ describe('Authorization', () => {
     { method: 'GET', path: `/api/visits/${visitId}/events` },
     { method: 'POST', path: `/api/visits/${visitId}/links`, body: '{"guests":1}' },
     { method: 'DELETE', path: `/api/visits/${visitId}/links/guest/0` },
+    { method: 'POST', path: `/api/visits/${visitId}/links/guest/0/resend`, body: '{}' },
     { method: 'POST', path: '/hooks/visits', body: '{}' },
   ];
   const headerSafe = (s: string) => s.replace(/[^\t\x20-\x7e]/g, '');

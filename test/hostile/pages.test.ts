@@ -54,6 +54,7 @@ const FUZZED_ROUTES = new Set([
   '/api/events/deliveries',
   '/api/events/deliveries/:id/replay',
   '/api/visits/:id/links/:role/:index',
+  '/api/visits/:id/links/:role/:index/resend',
   // links.test.ts
   '/visit/:code',
   '/:vertical/v1/:page',

@@ -15,6 +15,7 @@ import { StaffClient, visitForm } from '../staff/helpers.js';
 import { eventually } from '../support/eventually.js';
 import { OpenApiChecker } from '../support/openapi.js';
 import { ROOMY_LIMITS, startTestServer, type TestServer } from '../support/server.js';
+import { type SmtpTestServer, startSmtpServer } from '../support/smtp.js';
 import {
   messageDelivery,
   sparkSignatureOf,
@@ -28,10 +29,14 @@ let server: TestServer;
 let checker: OpenApiChecker;
 let doc: OpenApiDocument;
 let receiver: Receiver;
+let smtp: SmtpTestServer;
 
 before(async () => {
   emulator = await startWebexEmulator();
+  // Email on (a real SMTP server on 127.0.0.1), so a resend can be queued.
+  smtp = await startSmtpServer();
   server = await startTestServer({
+    email: { url: smtp.url, from: { name: 'Clinic', address: 'visits@clinic.example' } },
     webex: { token: emulator.token, apiUrl: emulator.apiUrl, webhookSecret: 'openapi-test-webhook-secret' },
     jobs: { pollMs: 50, leaseSeconds: 2 },
     events: { allowPrivate: ['127.0.0.1/32'], timing: { pollMs: 50 } },
@@ -44,6 +49,7 @@ after(async () => {
   await server.close();
   await emulator.close();
   await receiver.stop();
+  await smtp.stop();
 });
 
 type Init = {
@@ -275,6 +281,37 @@ describe('visits', () => {
     expect(await send('DELETE', `${path}/patient/1`), 400, 'DELETE', T);
     expect(await send('DELETE', `${path}/guest/9`), 404, 'DELETE', T);
     expect(await send('DELETE', `${path}/guest/0`, { key: null }), 401, 'DELETE', T);
+  });
+
+  test('resend a link: 202 with the queued delivery; 400 naming the field, 401, 404, then 409 once cancelled', async () => {
+    const T = '/api/visits/{id}/links/{role}/{index}/resend';
+    const made = expect(
+      await send('POST', '/api/visits', {
+        json: { guests: 2, recipients: [{ role: 'guest', email: 'resend@patients.example' }] },
+      }),
+      201,
+      'POST',
+      '/api/visits',
+    );
+    const path = `/api/visits/${made.body.id}/links`;
+    const queued = expect(await send('POST', `${path}/guest/0/resend`), 202, 'POST', T);
+    assert.equal(queued.body.trigger, 'resend');
+    expect(await send('POST', `${path}/guest/0/resend`, { json: { channel: 'email' } }), 202, 'POST', T);
+    const noPhone = expect(
+      await send('POST', `${path}/guest/0/resend`, { json: { channel: 'sms' } }),
+      400,
+      'POST',
+      T,
+    );
+    assert.deepEqual(
+      noPhone.body.errors.map((e: { path: string }) => e.path),
+      ['channel'],
+    );
+    expect(await send('POST', `${path}/guest/1/resend`), 400, 'POST', T);
+    expect(await send('POST', `${path}/guest/9/resend`), 404, 'POST', T);
+    expect(await send('POST', `${path}/guest/0/resend`, { key: null }), 401, 'POST', T);
+    expect(await send('DELETE', `/api/visits/${made.body.id}`), 200, 'DELETE', '/api/visits/{id}');
+    expect(await send('POST', `${path}/guest/0/resend`), 409, 'POST', T);
   });
 
   test('cancel: 200 with what it guarantees, then 409; the cancelled links answer 410', async () => {
