@@ -1047,6 +1047,33 @@ export const OPERATIONS: OperationSpec[] = [
     },
   },
 
+  {
+    method: 'post',
+    path: '/visits/{id}/links/{role}/{index}/resend',
+    operationId: 'staffResendLink',
+    tag: 'Staff pages',
+    summary: "Send a link's notice again",
+    description:
+      'The same resend as `POST /api/visits/{id}/links/{role}/{index}/resend` (on the recipient\'s own channel), from the "Resend" button of the visit page; the delivery records name the staff member as actor.',
+    security: STAFF,
+    parameters: [
+      visitIdParam,
+      { name: 'role', in: 'path', required: true, schema: { enum: ['host', 'guest'] } },
+      { name: 'index', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } },
+    ],
+    body: formBody(CsrfForm),
+    responses: {
+      303: redirect(
+        'Queued, back to the visit; or not signed in, to the sign-in page.',
+        '`/visits/{id}` or `/`',
+      ),
+      400: html('The link has no recipient, or its channel is off on this server.'),
+      403: html('Another site, or a missing or stale CSRF token.'),
+      404: html('No such visit or link in this organisation.'),
+      409: html('The visit is over or cancelled: nothing is sent for it.'),
+    },
+  },
+
   // —— operations ——
   {
     method: 'get',

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import ICAL from 'ical.js';
 import type { ParsedMail } from 'mailparser';
+import { StaffClient } from '../staff/helpers.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { type SmtpTestServer, startSmtpServer } from '../support/smtp.js';
 import { startTwilioStub, type TwilioStub } from '../support/twilio-stub.js';
@@ -129,6 +130,38 @@ describe('resending a link', () => {
       'the SMS resend record',
       WAIT,
     );
+  });
+
+  test('the staff visit page: a Resend button per recipient, a CSRF-checked form; the record names the staff member', async () => {
+    const staff = new StaffClient(server.url);
+    await staff.signIn(server.key);
+    const page = await staff.get(`/visits/${visit.id}`);
+    assert.equal(page.status, 200, page.text);
+    const action = `/visits/${visit.id}/links/guest/0/resend`;
+    assert.ok(page.text.includes(`action="${action}"`), 'a Resend form for the guest');
+    assert.ok(page.text.includes(`action="/visits/${visit.id}/links/host/0/resend"`), 'and for the host');
+    assert.ok(!page.text.includes('/links/guest/1/resend'), 'none for a link without a recipient');
+    const before = smtp.messages.filter((m) => m.to.includes(email)).length;
+    // Without the token: refused, nothing sent.
+    const forged = await staff.post(action, { _csrf: 'forged' });
+    assert.equal(forged.status, 403, forged.text);
+    const csrf = await staff.csrf(`/visits/${visit.id}`);
+    const sent = await staff.post(action, { _csrf: csrf });
+    assert.equal(sent.status, 303, sent.text);
+    assert.equal(sent.location, `/visits/${visit.id}`);
+    await eventually(
+      () => smtp.messages.filter((m) => m.to.includes(email)),
+      (m) => m.length === before + 1,
+      'the mail resent from the staff page',
+      WAIT,
+    );
+    const records = await eventually(
+      () => deliveries(visit.id),
+      (r) => r.some((d) => d.trigger === 'resend' && d.actor.startsWith('staff:')),
+      'the staff resend record',
+      WAIT,
+    );
+    assert.equal(records.filter((d) => d.trigger === 'resend' && d.actor.startsWith('staff:')).length, 1);
   });
 
   test('400 naming the field, 404 for an unknown visit or link, 409 once cancelled', async () => {

@@ -80,6 +80,7 @@ const FUZZED_ROUTES = new Set([
   '/visits',
   '/visits/:id',
   '/visits/:id/cancel',
+  '/visits/:id/links/:role/:index/resend',
   '/staff/events',
   '/healthz',
   '/readyz',
@@ -253,7 +254,12 @@ describe('the staff page', () => {
       }),
       fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64url')),
     );
-    const route = fc.constantFrom('/visits', '/session/end', `/visits/${visitId}/cancel`);
+    const route = fc.constantFrom(
+      '/visits',
+      '/session/end',
+      `/visits/${visitId}/cancel`,
+      `/visits/${visitId}/links/guest/0/resend`,
+    );
     const before = await visitCount();
     await fc.assert(
       fc.asyncProperty(route, token, fc.boolean(), async (path, t, asArray) => {
@@ -307,7 +313,13 @@ describe('the staff page', () => {
     const before = await visitCount();
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('/visits', '/session/end', `/visits/${visitId}/cancel`, '/session'),
+        fc.constantFrom(
+          '/visits',
+          '/session/end',
+          `/visits/${visitId}/cancel`,
+          `/visits/${visitId}/links/guest/0/resend`,
+          '/session',
+        ),
         origin,
         async (path, o) => {
           fc.pre(o !== '' && o !== new URL(server.url).origin);
@@ -462,7 +474,7 @@ describe('the staff page', () => {
           nastyString.filter((s) => s.length > 0).map(q),
           fc.constantFrom(...BAD_PERCENT, 'vis_', '..', '%2e%2e'),
         ),
-        fc.constantFrom('', '/cancel'),
+        fc.constantFrom('', '/cancel', '/links/guest/0/resend'),
         fc.boolean(),
         async (id, suffix, post) => {
           fc.pre(id !== visitId);
@@ -481,6 +493,22 @@ describe('the staff page', () => {
         },
       ),
       runs(200),
+    );
+    // Resend with odd roles and indexes (this visit has no recipients): 400 or 404, a page each time.
+    const segment = fc.oneof(
+      nastyString.filter((s) => s.length > 0).map(q),
+      fc.constantFrom(...BAD_PERCENT, 'host', 'guest', 'GUEST', '0', '1', '-1', '1e3', '01', '9999999'),
+    );
+    await fc.assert(
+      fc.asyncProperty(segment, segment, async (role, index) => {
+        const path = `/visits/${visitId}/links/${role}/${index}/resend`;
+        await expectAnswer(
+          server.url,
+          { method: 'POST', path, headers: { cookie, 'content-type': FORM }, body: form([['_csrf', csrf]]) },
+          { kind: 'page', status: statusesFor(path, [400, 404]) },
+        );
+      }),
+      runs(150),
     );
   });
 });

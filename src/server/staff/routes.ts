@@ -12,7 +12,7 @@ import fastifyFormbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { ApiKeyService } from '../../broker/api-keys.js';
-import { SESSION_COOKIE, TABS, VisitIdParams } from '../../contract/schemas.js';
+import { SESSION_COOKIE, TABS, VisitIdParams, VisitLinkParams } from '../../contract/schemas.js';
 import {
   InstantConnectError,
   NotFoundError,
@@ -460,5 +460,31 @@ export async function staffRoutes(app: FastifyInstance, opts: StaffRoutesOptions
       return reply.redirect(`/visits/${encodeURIComponent(id)}`, 303);
     },
     { schema: { params: VisitIdParams } },
+  );
+
+  route(
+    app,
+    'staffResendLink',
+    async (request, reply) => {
+      const session = await formSession(request, reply);
+      if (!session) return reply;
+      const { id, role, index } = request.params;
+      const back = { href: `/visits/${encodeURIComponent(id)}`, label: 'Back to the visit' };
+      try {
+        await visits.resend(session.org, actor(session), id, role, index, {});
+      } catch (err) {
+        if (err instanceof VisitConflictError)
+          return html(reply, 409, messagePage(session, 'Nothing was sent', err.message, back));
+        if (err instanceof ValidationError)
+          return html(
+            reply,
+            400,
+            messagePage(session, 'Nothing was sent', err.issues.map((i) => i.message).join('; '), back),
+          );
+        throw err;
+      }
+      return reply.redirect(`/visits/${encodeURIComponent(id)}`, 303);
+    },
+    { schema: { params: VisitLinkParams } },
   );
 }

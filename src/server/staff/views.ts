@@ -408,13 +408,22 @@ const EVENT_LABELS: Record<string, string> = {
 };
 
 /** Who each link goes to, and every attempt to send it (nothing when the visit has no recipients). */
-function recipientsSection(visit: VisitView, deliveries: LinkDeliveryList['items']): string {
+function recipientsSection(
+  session: StaffSession,
+  visit: VisitView,
+  deliveries: LinkDeliveryList['items'],
+): string {
   const recipients = visit.recipients ?? [];
   if (recipients.length === 0 && deliveries.length === 0) return '';
+  // A visit that is not over can send a link again (a CSRF-checked form, no script).
+  const resend = (r: { role: string; index: number }) =>
+    CANCELLABLE.has(visit.state)
+      ? `<form method="post" action="/visits/${h(visit.id)}/links/${h(r.role)}/${r.index}/resend" class="inline">${csrfField(session)}<button type="submit" class="secondary" aria-label="Resend the ${h(r.role)} link ${r.index + 1}">Resend</button></form>`
+      : '';
   const who = recipients
     .map(
       (r) =>
-        `<tr><td>${h(r.role)} ${r.index + 1}</td><td>${h(r.name ?? '')}</td><td>${h(r.email ?? r.phone ?? '')}</td><td>${h(r.channel ?? (r.email ? 'email' : 'sms'))}</td><td>${h(r.language ?? '')}</td><td>${h(r.timeZone ?? '')}</td></tr>`,
+        `<tr><td>${h(r.role)} ${r.index + 1}</td><td>${h(r.name ?? '')}</td><td>${h(r.email ?? r.phone ?? '')}</td><td>${h(r.channel ?? (r.email ? 'email' : 'sms'))}</td><td>${h(r.language ?? '')}</td><td>${h(r.timeZone ?? '')}</td><td>${resend(r)}</td></tr>`,
     )
     .join('\n');
   const attempts = deliveries
@@ -425,7 +434,7 @@ function recipientsSection(visit: VisitView, deliveries: LinkDeliveryList['items
     .join('\n');
   return `<section aria-labelledby="recipients-heading">
 <h2 id="recipients-heading">Recipients</h2>
-<table class="recipients"><thead><tr><th scope="col">Link</th><th scope="col">Name</th><th scope="col">Address</th><th scope="col">Channel</th><th scope="col">Language</th><th scope="col">Zone</th></tr></thead>
+<table class="recipients"><thead><tr><th scope="col">Link</th><th scope="col">Name</th><th scope="col">Address</th><th scope="col">Channel</th><th scope="col">Language</th><th scope="col">Zone</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>
 ${who}
 </tbody></table>
@@ -474,7 +483,7 @@ ${links.guests.map((b, i) => linkBlock(b, `guest-${i + 1}`, 'guest')).join('\n')
 </section>
 ${qrLimited ? `<p class="hint">QR codes are shown for the first ${qrLimited} links.</p>` : ''}
 <p class="visually-hidden" aria-live="polite" role="status" id="copy-status"></p>
-${recipientsSection(visit, deliveries)}
+${recipientsSection(session, visit, deliveries)}
 <section aria-labelledby="events-heading">
 <h2 id="events-heading">Event log</h2>
 <ol class="log events">
