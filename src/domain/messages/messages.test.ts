@@ -48,6 +48,19 @@ test('a cancel notice has no link', () => {
   );
 });
 
+test('a reminder: the visit starts at the time in the zone and language, with the link; a headline for SMS', () => {
+  const en = composeNotice({ ...base, kind: 'reminder' });
+  assert.ok(en.subject.startsWith('Reminder: '), en.subject);
+  assert.ok(en.text.includes('Your video visit starts at'), en.text);
+  assert.ok(en.text.includes(base.url), en.text);
+  assert.ok(en.html.includes(`<a href="${escapeHtml(base.url)}">`), en.html);
+  assert.ok(en.headline?.startsWith('Your video visit starts at'), en.headline);
+  const es = composeNotice({ ...base, kind: 'reminder', language: 'es' });
+  assert.ok(es.subject.startsWith('Recordatorio: '), es.subject);
+  assert.ok(es.headline?.startsWith('Su videoconsulta empieza el'), es.headline);
+  assert.equal(composeNotice({ ...base, kind: 'created' }).headline, undefined);
+});
+
 test('every catalog has every message (a third language is one file)', () => {
   const keys = Object.keys(CATALOGS['en']!).sort();
   for (const [language, catalog] of Object.entries(CATALOGS))
