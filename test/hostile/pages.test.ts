@@ -489,6 +489,8 @@ describe('the staff page', () => {
                 }
               : { path, headers: { cookie, ...HTML } };
           const expected = malformedPercent(id) ? [400] : [404];
+          // The resend route is POST only: a GET of it is 405.
+          if (suffix.endsWith('/resend') && !post) expected.push(405);
           await expectAnswer(server.url, req, { kind: 'page', status: statusesFor(path, expected) });
         },
       ),

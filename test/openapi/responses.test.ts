@@ -662,6 +662,27 @@ describe('the staff pages', () => {
     page(await client.get(visitPath), 200, 'GET', '/visits/{id}');
     page(await client.get('/visits/vis_nothing'), 404, 'GET', '/visits/{id}');
     page(await client.get(`${visitPath}/cancel`), 200, 'GET', '/visits/{id}/cancel');
+    // Resend: a visit with a recipient (email is on), and the staff visit without one.
+    const R = '/visits/{id}/links/{role}/{index}/resend';
+    const withRecipient = expect(
+      await send('POST', '/api/visits', {
+        json: { guests: 1, recipients: [{ role: 'guest', email: 'staff.resend@patients.example' }] },
+      }),
+      201,
+      'POST',
+      '/api/visits',
+    );
+    const resendPath = `/visits/${withRecipient.body.id}/links/guest/0/resend`;
+    checker.assertValid(form(R, 'post'), { _csrf: csrf }, 'the resend form');
+    page(await client.post(resendPath, { _csrf: 'stale' }), 403, 'POST', R);
+    page(await client.post(resendPath, { _csrf: csrf }), 303, 'POST', R);
+    page(await client.post(`${visitPath}/links/guest/0/resend`, { _csrf: csrf }), 400, 'POST', R);
+    page(
+      await client.post(`/visits/${withRecipient.body.id}/links/guest/5/resend`, { _csrf: csrf }),
+      404,
+      'POST',
+      R,
+    );
     page(await client.get('/visits/vis_nothing/cancel'), 404, 'GET', '/visits/{id}/cancel');
     checker.assertValid(form('/visits/{id}/cancel', 'post'), { _csrf: csrf }, 'the cancel form');
     page(await client.post(`${visitPath}/cancel`, { _csrf: 'stale' }), 403, 'POST', '/visits/{id}/cancel');
@@ -678,6 +699,7 @@ describe('the staff pages', () => {
       await staffStream.close();
     }
     page(await client.post(`${visitPath}/cancel`, { _csrf: csrf }), 409, 'POST', '/visits/{id}/cancel');
+    page(await client.post(`${visitPath}/links/guest/0/resend`, { _csrf: csrf }), 409, 'POST', R);
     page(await client.get(`${visitPath}/cancel`), 409, 'GET', '/visits/{id}/cancel');
     page(
       await client.post('/visits/vis_nothing/cancel', { _csrf: csrf }),
