@@ -7,9 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { freePort } from '../support/free-port.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { signAsTwilio, startTwilioStub, type TwilioStub } from '../support/twilio-stub.js';
+import {
+  signAsTwilio,
+  startTwilioStub,
+  type TwilioStub,
+  twilioServerOptions,
+} from '../support/twilio-stub.js';
 import { assertAlive, assertSane, expectAnswer, nastyString, runs, send } from './support.js';
 
 let stub: TwilioStub;
@@ -18,20 +22,9 @@ let publicUrl: string;
 
 before(async () => {
   stub = await startTwilioStub();
-  const port = await freePort();
-  publicUrl = `http://127.0.0.1:${port}`;
-  server = await startTestServer({
-    port,
-    publicUrl,
-    sockets: true,
-    sms: {
-      provider: 'twilio',
-      accountSid: stub.accountSid,
-      authToken: stub.authToken,
-      from: '+15005550006',
-      apiUrl: stub.url,
-    },
-  });
+  const options = await twilioServerOptions(stub);
+  publicUrl = options.publicUrl;
+  server = await startTestServer(options);
 });
 after(async () => {
   await assertAlive(server.url);

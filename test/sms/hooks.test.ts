@@ -8,10 +8,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ChannelError } from '../../src/errors.js';
 import { EMPTY_TWIML } from '../../src/sms/service.js';
-import { freePort } from '../support/free-port.js';
 import { createTestDatabase, PG_SKIP, type TestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { signAsTwilio, startTwilioStub, type TwilioStub } from '../support/twilio-stub.js';
+import {
+  signAsTwilio,
+  startTwilioStub,
+  type TwilioStub,
+  twilioServerOptions,
+} from '../support/twilio-stub.js';
 
 const pgBase = testDatabaseUrl();
 
@@ -25,21 +29,9 @@ function smsSuite(name: string, database: () => Promise<TestDatabase | undefined
     before(async () => {
       stub = await startTwilioStub();
       db = await database();
-      const port = await freePort();
-      publicUrl = `http://127.0.0.1:${port}`;
-      server = await startTestServer({
-        port,
-        publicUrl,
-        sockets: true,
-        ...(db ? { databaseUrl: db.url } : {}),
-        sms: {
-          provider: 'twilio',
-          accountSid: stub.accountSid,
-          authToken: stub.authToken,
-          from: '+15005550006',
-          apiUrl: stub.url,
-        },
-      });
+      const options = await twilioServerOptions(stub);
+      publicUrl = options.publicUrl;
+      server = await startTestServer({ ...options, ...(db ? { databaseUrl: db.url } : {}) });
     });
     after(async () => {
       await server?.close();

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { countSegments } from '../../src/domain/sms.js';
 import { eventually } from '../support/eventually.js';
-import { freePort } from '../support/free-port.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { startTwilioStub, type TwilioStub } from '../support/twilio-stub.js';
+import { startTwilioStub, type TwilioStub, twilioServerOptions } from '../support/twilio-stub.js';
 import { api, createVisit, type Visit } from '../visits/helpers.js';
 
 const WAIT = 20_000; // a hang guard for a loaded machine, never a measure
@@ -22,21 +21,9 @@ describe('SMS notices', () => {
 
   before(async () => {
     stub = await startTwilioStub();
-    const port = await freePort();
-    publicUrl = `http://127.0.0.1:${port}`;
-    server = await startTestServer({
-      port,
-      publicUrl,
-      sockets: true,
-      jobs: { pollMs: 50, leaseSeconds: 5 },
-      sms: {
-        provider: 'twilio',
-        accountSid: stub.accountSid,
-        authToken: stub.authToken,
-        from: '+15005550006',
-        apiUrl: stub.url,
-      },
-    });
+    const options = await twilioServerOptions(stub);
+    publicUrl = options.publicUrl;
+    server = await startTestServer({ ...options, jobs: { pollMs: 50, leaseSeconds: 5 } });
   });
   after(async () => {
     await server?.close();

@@ -12,6 +12,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { freePort } from './free-port.js';
+import type { TestServerOptions } from './server.js';
 
 interface StubMessage {
   sid: string;
@@ -239,5 +241,27 @@ export async function startTwilioStub(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * The options of a test server that sends SMS through `stub` with Twilio's API: PUBLIC_URL on the
+ * server's own port (Twilio signs that URL, and calls it back) and real sockets. Add the suite's own.
+ */
+export async function twilioServerOptions(
+  stub: TwilioStub,
+): Promise<TestServerOptions & { port: number; publicUrl: string }> {
+  const port = await freePort();
+  return {
+    port,
+    publicUrl: `http://127.0.0.1:${port}`,
+    sockets: true,
+    sms: {
+      provider: 'twilio',
+      accountSid: stub.accountSid,
+      authToken: stub.authToken,
+      from: '+15005550006',
+      apiUrl: stub.url,
+    },
   };
 }
