@@ -67,9 +67,19 @@ export async function createTestDatabase(baseUrl: string): Promise<TestDatabase>
           [name],
         );
         const version = Number((await c.query('SHOW server_version_num')).rows[0]?.server_version_num);
-        await c.query(
-          `DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)}${version >= 130000 ? ' WITH (FORCE)' : ''}`,
-        );
+        const sql = `DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)}${version >= 130000 ? ' WITH (FORCE)' : ''}`;
+        // An autovacuum worker that started on the new database runs as a superuser: FORCE cannot end
+        // it (42501) and a plain drop waits for it (55006). It finishes within moments: try again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await c.query(sql);
+            return;
+          } catch (err) {
+            const code = (err as { code?: string }).code;
+            if (attempt >= 50 || (code !== '42501' && code !== '55006')) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+        }
       });
     },
   };
